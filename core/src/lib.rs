@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+pub mod auth;
+pub mod endpoint;
+pub mod json;
+pub mod multipart;
+pub mod package;
+pub mod request;
+pub mod response;
+pub mod sink;
+pub mod upload;
