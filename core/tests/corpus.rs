@@ -1,0 +1,227 @@
+//! Runs every case of the shared package corpus (`tests/packages/cases.tsv`) through the client's
+//! checks, the way an uploader would: file name, size, then rows (or the zip inspector and the
+//! entry's rows). The emulator is tested against the same file.
+
+use std::path::{Path, PathBuf};
+
+use embedded_io::{ErrorType, Read, Seek, SeekFrom};
+use tpns_core::package::{
+    Format, PackageKind, RowValidator, SizeError, ValidateError, ZIP_WINDOW, check_file_name,
+    check_size, inspect_zip, validate_rows, validate_zip_rows,
+};
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
+}
+
+/// A seekable in-memory file (the corpus files are small).
+struct Cursor {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl ErrorType for Cursor {
+    type Error = core::convert::Infallible;
+}
+
+impl Read for Cursor {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let start = self.pos.min(self.data.len());
+        let n = buf.len().min(self.data.len() - start);
+        buf[..n].copy_from_slice(&self.data[start..start + n]);
+        self.pos = start + n;
+        Ok(n)
+    }
+}
+
+impl Seek for Cursor {
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64, Self::Error> {
+        self.pos = match pos {
+            SeekFrom::Start(o) => o as usize,
+            SeekFrom::End(o) => (self.data.len() as i64 + o) as usize,
+            SeekFrom::Current(o) => (self.pos as i64 + o) as usize,
+        };
+        Ok(self.pos as u64)
+    }
+}
+
+/// `Ok(rows)` or `Err((line, message))`, the message being the error's `Display` text.
+type Verdict = Result<u64, (u64, String)>;
+
+fn judge(name: &str, data: &[u8]) -> Verdict {
+    let kind = check_file_name(name).map_err(|e| (0, e.to_string()))?;
+    check_size(data.len() as u64).map_err(|e| (0, e.to_string()))?;
+    let mut buf = [0u8; 512];
+    match kind.format() {
+        Some(format) => {
+            let whole = validate_rows(data, format, &mut buf).map(|s| s.rows);
+            // The verdict must not depend on how the bytes arrive.
+            let mut v = RowValidator::new(format);
+            let bytewise = data
+                .chunks(1)
+                .try_for_each(|b| v.feed(b))
+                .and_then(|()| v.finish())
+                .map(|s| s.rows);
+            assert_eq!(
+                bytewise,
+                whole.map_err(|e| match e {
+                    ValidateError::Row(e) => e,
+                    other => panic!("{name}: {other:?}"),
+                }),
+                "{name}: byte-at-a-time differs"
+            );
+            whole.map_err(|e| match e {
+                ValidateError::Row(e) => (e.line, e.to_string()),
+                other => panic!("{name}: {other:?}"),
+            })
+        }
+        None => {
+            assert_eq!(kind, PackageKind::Zip);
+            let mut file = Cursor {
+                data: data.to_vec(),
+                pos: 0,
+            };
+            let mut window = Box::new([0u8; ZIP_WINDOW]);
+            inspect_zip(&mut file, &mut buf)
+                .and_then(|entry| validate_zip_rows(&mut file, &entry, &mut window, &mut buf))
+                .map(|s| s.rows)
+                .map_err(|e| (e.line(), e.to_string()))
+        }
+    }
+}
+
+/// Rule texts shared by the policy, the client and the emulator.
+const RULES: &[&str] = &[
+    "invalid UTF-8",
+    "carriage return not followed by line feed",
+    "blank line",
+    "row shorter than 2 characters",
+    "row longer than 100 characters",
+    "empty file",
+    "more than one column",
+    "quote in unquoted field",
+    "text after closing quote",
+    "unterminated quote",
+    "zip must hold exactly one file",
+    "zip must not hold folders",
+    "zip holds macOS metadata",
+];
+
+struct Case {
+    name: String,
+    expected: Result<u64, u64>,
+    /// The comment line above the case, which names the rule.
+    why: String,
+}
+
+fn cases() -> Vec<Case> {
+    let tsv = std::fs::read_to_string(corpus_dir().join("cases.tsv")).expect("read cases.tsv");
+    let mut cases = Vec::new();
+    let mut why = String::new();
+    for line in tsv.lines() {
+        if let Some(comment) = line.strip_prefix('#') {
+            why = comment.trim().to_string();
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols.len(), 4, "bad line in cases.tsv: {line:?}");
+        let expected = match (cols[1], cols[2], cols[3]) {
+            ("ok", "-", rows) => Ok(rows.parse().expect("rows")),
+            ("reject", line, "-") => Err(line.parse().expect("line")),
+            _ => panic!("bad verdict in cases.tsv: {line:?}"),
+        };
+        cases.push(Case {
+            name: cols[0].to_string(),
+            expected,
+            why: std::mem::take(&mut why),
+        });
+    }
+    cases
+}
+
+#[test]
+fn every_corpus_case() {
+    let cases = cases();
+    assert!(
+        cases.len() >= 60,
+        "corpus looks truncated: {} cases",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        let data = std::fs::read(corpus_dir().join(&case.name)).expect(&case.name);
+        let got = judge(&case.name, &data);
+        let matches = match (&got, &case.expected) {
+            (Ok(rows), Ok(expected)) => rows == expected,
+            (Err((line, msg)), Err(expected)) => {
+                // Where the comment above the case starts with a rule's text, the error must
+                // name that rule.
+                let rule = case.why.split([':', '(']).next().unwrap_or("").trim();
+                line == expected && (!RULES.contains(&rule) || msg.contains(rule))
+            }
+            _ => false,
+        };
+        if !matches {
+            failures.push(format!(
+                "{}: expected {:?} ({}), got {:?}",
+                case.name, case.expected, case.why, got
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "corpus failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_corpus_file_is_listed() {
+    let listed: std::collections::BTreeSet<String> = cases().into_iter().map(|c| c.name).collect();
+    for entry in std::fs::read_dir(corpus_dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !matches!(name.as_str(), "cases.tsv" | "README.md" | "make_corpus.py") {
+            assert!(listed.contains(&name), "{name} is not in cases.tsv");
+        }
+    }
+}
+
+#[test]
+fn corpus_is_small() {
+    let total: u64 = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(total < 200 * 1024, "corpus is {total} bytes");
+}
+
+/// The one case not committed: a file above 100 MiB. Sparse, so it costs no disk.
+#[test]
+fn file_above_100_mib_is_too_large() {
+    let dir = std::env::temp_dir().join(format!("tpns-corpus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.txt");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(100 * 1024 * 1024 + 1).unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(check_file_name("huge.txt"), Ok(PackageKind::Txt));
+    assert_eq!(check_size(len), Err(SizeError::TooLarge));
+    assert_eq!(check_size(len - 1).map(|_| ()), Ok(()));
+}
+
+#[test]
+fn formats_follow_extensions() {
+    assert_eq!(
+        check_file_name("a.TXT").unwrap().format(),
+        Some(Format::Txt)
+    );
+    assert_eq!(
+        check_file_name("a.csv").unwrap().format(),
+        Some(Format::Csv)
+    );
+    assert_eq!(check_file_name("a.zip").unwrap().format(), None);
+}
