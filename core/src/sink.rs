@@ -1,0 +1,239 @@
+//! Byte sinks that the encoders write into.
+//!
+//! Every encoder in this crate is a function `emit(&self, sink)` that produces its bytes in
+//! order through [`Sink::put`]. One emitter then serves three purposes, so they can never
+//! disagree:
+//!
+//! - [`Counter`] runs it dry to learn the exact length (the `Content-Length` of a request);
+//! - [`Window`] copies out any byte range of its output, which turns an emitter into a
+//!   resumable pull source that works with output buffers of any size;
+//! - [`SliceSink`] writes it into one caller buffer and reports the size needed when the
+//!   buffer is too small.
+
+use core::convert::Infallible;
+
+/// A destination for encoded bytes.
+pub trait Sink {
+    /// The error a write can fail with ([`Infallible`] for in-memory sinks).
+    type Error;
+
+    /// Appends `bytes` to the output.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the underlying destination reports.
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// Counts the bytes an emitter produces without storing them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    /// Bytes seen so far.
+    pub len: u64,
+}
+
+impl Sink for Counter {
+    type Error = Infallible;
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// Runs `emit` into a [`Counter`] and returns the number of bytes it produces.
+pub fn count(emit: impl FnOnce(&mut Counter) -> Result<(), Infallible>) -> u64 {
+    let mut counter = Counter::default();
+    match emit(&mut counter) {
+        Ok(()) => counter.len,
+        Err(never) => match never {},
+    }
+}
+
+/// Copies the byte range `[skip, skip + out.len())` of an emitter's output into `out`.
+///
+/// Bytes before `skip` are dropped and bytes beyond the end of `out` are ignored, so calling
+/// an emitter with a window at increasing offsets reads its output piece by piece.
+#[derive(Debug)]
+pub struct Window<'a> {
+    skip: u64,
+    out: &'a mut [u8],
+    filled: usize,
+}
+
+impl<'a> Window<'a> {
+    /// A window that starts `skip` bytes into the output and fills `out`.
+    pub fn new(skip: u64, out: &'a mut [u8]) -> Self {
+        Window {
+            skip,
+            out,
+            filled: 0,
+        }
+    }
+
+    /// How many bytes of `out` were filled.
+    pub fn filled(&self) -> usize {
+        self.filled
+    }
+}
+
+impl Sink for Window<'_> {
+    type Error = Infallible;
+
+    fn put(&mut self, mut bytes: &[u8]) -> Result<(), Infallible> {
+        if self.skip > 0 {
+            let dropped = usize::try_from(self.skip).map_or(bytes.len(), |s| s.min(bytes.len()));
+            self.skip -= dropped as u64;
+            bytes = &bytes[dropped..];
+        }
+        let room = self.out.len() - self.filled;
+        let n = room.min(bytes.len());
+        self.out[self.filled..self.filled + n].copy_from_slice(&bytes[..n]);
+        self.filled += n;
+        Ok(())
+    }
+}
+
+/// Writes into one caller buffer, counting on past its end so that an undersized buffer can
+/// report the size it needs.
+#[derive(Debug)]
+pub struct SliceSink<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+/// The buffer given to a [`SliceSink`] was too small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferTooSmall {
+    /// The size the output needs.
+    pub needed: usize,
+}
+
+impl core::fmt::Display for BufferTooSmall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "buffer too small: {} bytes needed", self.needed)
+    }
+}
+
+impl core::error::Error for BufferTooSmall {}
+
+impl<'a> SliceSink<'a> {
+    /// A sink that writes from the start of `out`.
+    pub fn new(out: &'a mut [u8]) -> Self {
+        SliceSink { out, len: 0 }
+    }
+
+    /// The number of bytes written, or the size needed if `out` was too small.
+    ///
+    /// # Errors
+    ///
+    /// [`BufferTooSmall`] with the full output length when it did not fit.
+    pub fn finish(self) -> Result<usize, BufferTooSmall> {
+        if self.len <= self.out.len() {
+            Ok(self.len)
+        } else {
+            Err(BufferTooSmall { needed: self.len })
+        }
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    type Error = Infallible;
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
+        if let Some(dst) = self.out.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len += bytes.len();
+        Ok(())
+    }
+}
+
+/// Emits a decimal number without allocating.
+pub fn put_decimal<S: Sink>(sink: &mut S, mut value: u64) -> Result<(), S::Error> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    sink.put(&digits[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emit_sample<S: Sink>(s: &mut S) -> Result<(), S::Error> {
+        s.put(b"hello, ")?;
+        put_decimal(s, 1_234_567)?;
+        s.put(b"")?;
+        s.put(b" world")
+    }
+
+    const SAMPLE: &[u8] = b"hello, 1234567 world";
+
+    #[test]
+    fn counter_counts_what_the_emitter_writes() {
+        assert_eq!(count(|c| emit_sample(c)), SAMPLE.len() as u64);
+    }
+
+    #[test]
+    fn windows_of_every_size_reassemble_the_output() {
+        for size in 1..=SAMPLE.len() + 2 {
+            let mut out = std::vec::Vec::new();
+            let mut offset = 0u64;
+            loop {
+                let mut buf = std::vec![0u8; size];
+                let mut w = Window::new(offset, &mut buf);
+                emit_sample(&mut w).unwrap();
+                let n = w.filled();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+                offset += n as u64;
+            }
+            assert_eq!(out, SAMPLE, "window size {size}");
+        }
+    }
+
+    #[test]
+    fn slice_sink_reports_the_size_it_needs() {
+        let mut small = [0u8; 5];
+        let mut s = SliceSink::new(&mut small);
+        emit_sample(&mut s).unwrap();
+        assert_eq!(
+            s.finish(),
+            Err(BufferTooSmall {
+                needed: SAMPLE.len()
+            })
+        );
+
+        let mut big = [0u8; 64];
+        let mut s = SliceSink::new(&mut big);
+        emit_sample(&mut s).unwrap();
+        assert_eq!(s.finish(), Ok(SAMPLE.len()));
+        assert_eq!(&big[..SAMPLE.len()], SAMPLE);
+    }
+
+    #[test]
+    fn decimals() {
+        for (v, s) in [
+            (0u64, "0"),
+            (7, "7"),
+            (10, "10"),
+            (u64::MAX, "18446744073709551615"),
+        ] {
+            let mut buf = [0u8; 20];
+            let mut sink = SliceSink::new(&mut buf);
+            put_decimal(&mut sink, v).unwrap();
+            let n = sink.finish().unwrap();
+            assert_eq!(&buf[..n], s.as_bytes());
+        }
+    }
+}
