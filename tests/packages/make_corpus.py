@@ -54,6 +54,45 @@ def make_zip(entries, method=zipfile.ZIP_DEFLATED, comment=b""):
     return data
 
 
+def make_streamed_zip(name, data):
+    """A zip written to a non-seekable stream: sizes and CRC follow the data in a data
+    descriptor (general purpose flag bit 3), and the local header holds zeros."""
+    import io
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self):
+            self.buf = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.buf += b
+            return len(b)
+
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w") as z:
+        info = zipfile.ZipInfo(name, date_time=DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3
+        info.external_attr = 0o100644 << 16
+        with z.open(info, "w") as f:
+            f.write(data)
+    return bytes(out.buf)
+
+
+def set_encrypted_flag(data):
+    """Sets general purpose flag bit 0 in every local and central header (the data itself is
+    not encrypted: readers must refuse on the flag alone)."""
+    data = bytearray(data)
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = data.find(sig)
+        while i >= 0:
+            data[i + flag_at] |= 1
+            i = data.find(sig, i + 4)
+    return bytes(data)
+
+
 def main():
     for f in os.listdir(HERE):
         if f not in ("make_corpus.py", "README.md"):
@@ -184,6 +223,14 @@ def main():
     reject("empty_entry.zip", make_zip([("accounts.txt", b"")]), 0, "empty file inside the zip")
     reject("bzip2.zip", make_zip([("accounts.txt", good)], method=zipfile.ZIP_BZIP2), 0,
            "compression other than stored/deflate")
+    reject("encrypted.zip", set_encrypted_flag(make_zip([("accounts.txt", good)])), 0,
+           "zip entry is encrypted (flag bit 0)")
+    reject("only_folder.zip", make_zip([("accounts/", b"")]), 0,
+           "zip must not hold folders (a lone directory entry)")
+    ok("upper_entry.zip", make_zip([("ACCOUNTS.TXT", good)]), 4,
+       "the entry's extension is ASCII case-insensitive, like a file name's")
+    ok("data_descriptor.zip", make_streamed_zip("accounts.csv", rows("abc", '"d,e"')), 2,
+       "sizes in a data descriptor (flag bit 3): the central directory is authoritative")
     reject("not_a_zip.zip", rows("abc", "def"), 0, "not a zip archive")
     reject("bad_utf8.zip", make_zip([("accounts.txt", b"abc\nde\xff\n")]), 2, "invalid UTF-8")
 
