@@ -923,6 +923,13 @@ mod tests {
     }
 
     #[test]
+    fn ram_budget() {
+        // What a device pays beyond the caller's buffers (documented on validate_zip_rows).
+        assert!(core::mem::size_of::<ZipEntry>() <= 320);
+        assert!(core::mem::size_of::<DecompressorOxide>() <= 11 * 1024);
+    }
+
+    #[test]
     fn display_texts() {
         use std::string::ToString;
         let e: ZipError<Infallible> = ZipError::MacMetadata;
