@@ -1,0 +1,560 @@
+//! The emulated endpoints, independent of how the HTTP/1.1 exchange is carried (hyper or the
+//! raw writer used for byte-level faults): a request goes in, a status and a JSON body come out.
+
+use crate::auth::{self, Apps};
+use crate::fault::{FaultBudget, FaultSpec};
+use crate::package::PackageChecker;
+use crate::store::{PushRecord, Store, UploadRecord, unix_now};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use hyper::Method;
+use hyper::http::HeaderMap;
+use serde_json::{Value, json};
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// retCode: parameter parse error.
+pub const PARSE_ERROR: u32 = 1_008_001;
+/// retCode: missing parameter.
+pub const MISSING_PARAMETER: u32 = 1_008_002;
+/// retCode: authentication failed.
+pub const AUTH_FAILED: u32 = 1_008_003;
+/// retCode: internal service call failed.
+pub const INTERNAL: u32 = 1_008_004;
+/// retCode: invalid parameter.
+pub const INVALID_PARAMETER: u32 = 1_008_007;
+/// retCode: request too fast.
+pub const TOO_FAST: u32 = 1_008_028;
+
+/// The largest push body read (the JSON of a push is small).
+const MAX_PUSH_BODY: usize = 1 << 20;
+/// Package pushes allowed per app: one per this interval.
+const PUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the connection layer needs from the emulator.
+#[derive(Debug)]
+pub struct Shared {
+    /// Packages, pushes and ids.
+    pub store: Store,
+    /// The configured apps.
+    pub apps: Apps,
+    /// `times=N` counters.
+    pub budget: FaultBudget,
+    /// The `--fault` SPEC applied to every request, with its source text.
+    pub global_fault: Option<(String, FaultSpec)>,
+}
+
+/// A request body as a stream of byte chunks. An `Err` item means the body could not be read
+/// to its end (client gone, or an injected `close-after`).
+pub type BodyStream<'a> = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'a>>;
+
+/// An answer: HTTP status and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status code.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A reply with `status` and `value` serialised as the body.
+    pub fn json(status: u16, value: &Value) -> Reply {
+        Reply {
+            status,
+            body: value.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What to do with the exchange.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Answer this.
+    Reply(Reply),
+    /// Drop the connection without answering (the body could not be read).
+    Drop,
+}
+
+fn upload_reply(code: u32, msg: &str, upload_id: u64) -> Outcome {
+    Outcome::Reply(Reply::json(
+        200,
+        &json!({"retCode": code, "errMsg": msg, "uploadId": upload_id}),
+    ))
+}
+
+fn push_error(code: u32, msg: &str, seq: i64) -> Outcome {
+    Outcome::Reply(Reply::json(
+        200,
+        &json!({"seq": seq, "ret_code": code, "err_msg": msg}),
+    ))
+}
+
+/// Reads the body to its end, discarding it, so the client is not cut off mid-send.
+async fn drain(body: &mut BodyStream<'_>) -> io::Result<()> {
+    while let Some(chunk) = body.next().await {
+        chunk?;
+    }
+    Ok(())
+}
+
+/// Serves one request. `path` is the request path with any `/_fault/<SPEC>` prefix removed.
+pub async fn handle(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    mut body: BodyStream<'_>,
+    fault: &FaultSpec,
+) -> Outcome {
+    let path = path.split('?').next().unwrap_or("");
+    let outcome = if let Some(status) = fault.status {
+        match drain(&mut body).await {
+            Ok(()) => Outcome::Reply(Reply::json(
+                status,
+                &json!({"retCode": INTERNAL, "errMsg": format!("injected fault: HTTP {status}")}),
+            )),
+            Err(_) => Outcome::Drop,
+        }
+    } else if fault.rate_limit {
+        match drain(&mut body).await {
+            Err(_) => Outcome::Drop,
+            Ok(()) if path == "/v3/push/app" => {
+                push_error(TOO_FAST, "injected fault: request too fast", 0)
+            }
+            Ok(()) => upload_reply(TOO_FAST, "injected fault: request too fast", 0),
+        }
+    } else {
+        route(shared, method, path, headers, body).await
+    };
+    if let Some(delay) = fault.delay {
+        tokio::time::sleep(delay).await;
+    }
+    outcome
+}
+
+async fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    mut body: BodyStream<'_>,
+) -> Outcome {
+    let allowed = match path {
+        "/" | "/_emulator/uploads" | "/_emulator/pushes" => Method::GET,
+        "/v3/push/package/upload" | "/v3/push/app" => Method::POST,
+        _ => {
+            return match drain(&mut body).await {
+                Ok(()) => Outcome::Reply(Reply::json(
+                    404,
+                    &json!({"retCode": 404, "errMsg": format!("no such endpoint: {path}")}),
+                )),
+                Err(_) => Outcome::Drop,
+            };
+        }
+    };
+    if *method != allowed && !(allowed == Method::GET && *method == Method::HEAD) {
+        return match drain(&mut body).await {
+            Ok(()) => Outcome::Reply(Reply::json(
+                405,
+                &json!({"retCode": 405, "errMsg": format!("{path} takes {allowed}")}),
+            )),
+            Err(_) => Outcome::Drop,
+        };
+    }
+    match path {
+        "/" => Outcome::Reply(Reply::json(
+            200,
+            &json!({"status": "ok", "service": "tpns-emulator",
+                    "uploads": shared.store.uploads().len(), "pushes": shared.store.pushes().len()}),
+        )),
+        "/_emulator/uploads" => Outcome::Reply(Reply::json(200, &json!(shared.store.uploads()))),
+        "/_emulator/pushes" => Outcome::Reply(Reply::json(200, &json!(shared.store.pushes()))),
+        "/v3/push/package/upload" => upload(shared, headers, body).await,
+        _ => push(shared, headers, body).await,
+    }
+}
+
+/// `POST /v3/push/package/upload`: Basic auth, multipart with a `file` part, every package
+/// rule, then the package is stored (or, in discard mode, only counted).
+async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) -> Outcome {
+    let Some(app) = auth::basic(headers, &shared.apps) else {
+        return match drain(&mut body).await {
+            Ok(()) => upload_reply(AUTH_FAILED, "authentication failed", 0),
+            Err(_) => Outcome::Drop,
+        };
+    };
+    let content_type = headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = match multer::parse_boundary(content_type) {
+        Ok(b) => b,
+        Err(e) => {
+            return match drain(&mut body).await {
+                Ok(()) => upload_reply(PARSE_ERROR, &format!("not multipart/form-data: {e}"), 0),
+                Err(_) => Outcome::Drop,
+            };
+        }
+    };
+    let mut multipart = multer::Multipart::new(body, boundary);
+    let mut result: Option<Result<UploadRecord, (u32, String)>> = None;
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return multipart_failure(e),
+        };
+        let file_name = field.file_name().map(str::to_owned);
+        if field.name() != Some("file") || result.is_some() {
+            if field.name() == Some("file") {
+                result = Some(Err((INVALID_PARAMETER, "more than one file part".into())));
+            }
+            loop {
+                match field.chunk().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => return multipart_failure(e),
+                }
+            }
+            continue;
+        }
+        let Some(file_name) = file_name else {
+            result = Some(Err((
+                MISSING_PARAMETER,
+                "the file part has no filename".into(),
+            )));
+            continue;
+        };
+        match receive_file(shared, &app, &file_name, &mut field).await {
+            Ok(r) => result = Some(r),
+            Err(e) => return multipart_failure(e),
+        }
+    }
+    match result {
+        None => upload_reply(MISSING_PARAMETER, "missing parameter: file", 0),
+        Some(Ok(record)) => upload_reply(0, "", record.upload_id),
+        Some(Err((code, msg))) => upload_reply(code, &msg, 0),
+    }
+}
+
+/// A broken body (client gone, injected close) drops the connection; a malformed one is a
+/// parse error.
+fn multipart_failure(e: multer::Error) -> Outcome {
+    match e {
+        multer::Error::StreamReadFailed(_) => Outcome::Drop,
+        other => upload_reply(PARSE_ERROR, &format!("multipart parse error: {other}"), 0),
+    }
+}
+
+/// Streams the file part through the checker into a temporary file and commits it if it
+/// passes. The outer error is a body that could not be read; the inner one a verdict.
+async fn receive_file(
+    shared: &Shared,
+    app: &str,
+    file_name: &str,
+    field: &mut multer::Field<'_>,
+) -> Result<Result<UploadRecord, (u32, String)>, multer::Error> {
+    let mut checker = PackageChecker::new(file_name);
+    let mut temp = match shared.store.begin_upload().await {
+        Ok(t) => Some(t),
+        Err(e) => {
+            eprintln!("tpns-emulator: cannot create a temporary file: {e}");
+            None
+        }
+    };
+    let mut write_error = temp.is_none();
+    while let Some(chunk) = field.chunk().await? {
+        checker.feed(&chunk);
+        if checker.is_rejected() || write_error {
+            continue;
+        }
+        if let Some(t) = temp.as_mut() {
+            if let Err(e) = t.write(&chunk).await {
+                eprintln!("tpns-emulator: cannot write a temporary file: {e}");
+                write_error = true;
+            }
+        }
+    }
+    let verdict = match checker.finish() {
+        Ok(v) => v,
+        Err(v) => return Ok(Err((v.rule.ret_code(), v.to_string()))),
+    };
+    let Some(mut temp) = temp.filter(|_| !write_error) else {
+        return Ok(Err((
+            INTERNAL,
+            "the emulator could not store the file".into(),
+        )));
+    };
+    if let Err(e) = temp.sync().await {
+        eprintln!("tpns-emulator: cannot fsync a temporary file: {e}");
+        return Ok(Err((
+            INTERNAL,
+            "the emulator could not store the file".into(),
+        )));
+    }
+    // Renames and fsyncs block: keep them off the reactor threads.
+    let committed =
+        tokio::task::block_in_place(|| shared.store.commit(temp, app, file_name, &verdict));
+    Ok(committed.map_err(|e| {
+        eprintln!("tpns-emulator: cannot commit an upload: {e}");
+        (INTERNAL, "the emulator could not store the file".into())
+    }))
+}
+
+/// Reads a whole body of at most `cap` bytes; `Ok(None)` if it is larger (the rest is drained).
+async fn read_all(body: &mut BodyStream<'_>, cap: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut too_large = false;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > cap {
+            too_large = true;
+        } else if !too_large {
+            out.extend_from_slice(&chunk);
+        }
+    }
+    Ok((!too_large).then_some(out))
+}
+
+/// `POST /v3/push/app` for package pushes: Basic or signature auth, the message checked, the
+/// upload id owned by the app, one package push per second per app.
+async fn push(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) -> Outcome {
+    let bytes = match read_all(&mut body, MAX_PUSH_BODY).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return push_error(PARSE_ERROR, "request body larger than 1 MiB", 0),
+        Err(_) => return Outcome::Drop,
+    };
+    let app = if headers.contains_key(hyper::header::AUTHORIZATION) {
+        auth::basic(headers, &shared.apps)
+    } else if auth::has_signature(headers) {
+        auth::signature(headers, &bytes, &shared.apps)
+    } else {
+        None
+    };
+    let Some(app) = app else {
+        return push_error(AUTH_FAILED, "authentication failed", 0);
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return push_error(PARSE_ERROR, "the body must be a JSON object", 0),
+        Err(e) => return push_error(PARSE_ERROR, &format!("parameter parse error: {e}"), 0),
+    };
+    let seq = value.get("seq").and_then(Value::as_i64).unwrap_or(0);
+    let req = match check_push(&value) {
+        Ok(r) => r,
+        Err((code, msg)) => return push_error(code, &msg, seq),
+    };
+    match shared.store.upload(req.upload_id) {
+        Some(u) if u.access_id == app => {}
+        _ => {
+            return push_error(
+                INVALID_PARAMETER,
+                &format!(
+                    "invalid parameter: upload_id {} is not a package of app {app}",
+                    req.upload_id
+                ),
+                seq,
+            );
+        }
+    }
+    if !shared.store.take_push_slot(&app, PUSH_INTERVAL) {
+        return push_error(
+            TOO_FAST,
+            "request too fast: at most one package push per second per app",
+            seq,
+        );
+    }
+    let recorded = tokio::task::block_in_place(|| {
+        shared.store.record_push(|push_id| PushRecord {
+            push_id,
+            upload_id: req.upload_id,
+            access_id: app.clone(),
+            audience_type: req.audience_type.clone(),
+            message_type: req.message_type.clone(),
+            title: req.title.clone(),
+            content: req.content.clone(),
+            time: unix_now(),
+        })
+    });
+    match recorded {
+        Ok(r) => Outcome::Reply(Reply::json(
+            200,
+            &json!({
+                "seq": seq,
+                "push_id": r.push_id,
+                "ret_code": 0,
+                "err_msg": "NO_ERROR",
+                "err_msg_zh": "",
+                "environment": req.environment,
+                "result": json!({"push_id": r.push_id}).to_string(),
+                "invalid_targe_list": [],
+            }),
+        )),
+        Err(e) => {
+            eprintln!("tpns-emulator: cannot record a push: {e}");
+            push_error(INTERNAL, "the emulator could not record the push", seq)
+        }
+    }
+}
+
+/// The fields of a package push the emulator keeps.
+#[derive(Debug)]
+struct PushRequest {
+    audience_type: String,
+    upload_id: u64,
+    message_type: String,
+    title: String,
+    content: String,
+    environment: String,
+}
+
+/// Checks a push body's fields (API.md, "Package push").
+fn check_push(v: &Value) -> Result<PushRequest, (u32, String)> {
+    let missing = |name: &str| (MISSING_PARAMETER, format!("missing parameter: {name}"));
+    let invalid = |what: String| (INVALID_PARAMETER, format!("invalid parameter: {what}"));
+    let audience_type = match v.get("audience_type") {
+        None => return Err(missing("audience_type")),
+        Some(Value::String(s)) if s == "package_account_push" || s == "package_token_push" => {
+            s.clone()
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "audience_type {other} (the emulator takes package_account_push or \
+                 package_token_push)"
+            )));
+        }
+    };
+    let upload_id = match v.get("upload_id") {
+        None => return Err(missing("upload_id")),
+        Some(n) => match n.as_u64() {
+            Some(id) if id > 0 => id,
+            _ => return Err(invalid(format!("upload_id {n} must be a positive integer"))),
+        },
+    };
+    let message_type = match v.get("message_type") {
+        None => return Err(missing("message_type")),
+        Some(Value::String(s)) if s == "notify" || s == "message" => s.clone(),
+        Some(other) => return Err(invalid(format!("message_type {other}"))),
+    };
+    let message = match v.get("message") {
+        None => return Err(missing("message")),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(invalid("message must be an object".into())),
+    };
+    let text = |name: &str, required: bool| -> Result<String, (u32, String)> {
+        match message.get(name) {
+            None | Some(Value::Null) if required => Err(missing(&format!("message.{name}"))),
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) if required && s.is_empty() => {
+                Err(missing(&format!("message.{name}")))
+            }
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(invalid(format!("message.{name} must be a string"))),
+        }
+    };
+    let notify = message_type == "notify";
+    let title = text("title", notify)?;
+    let content = text("content", true)?;
+    let environment = match v.get("environment") {
+        None => "product".to_owned(),
+        Some(Value::String(s)) if s == "product" || s == "dev" => s.clone(),
+        Some(other) => return Err(invalid(format!("environment {other}"))),
+    };
+    let int_in = |name: &str, lo: i64, hi: i64| -> Result<(), (u32, String)> {
+        match v.get(name) {
+            None => Ok(()),
+            Some(n) => match n.as_i64() {
+                Some(x) if (lo..=hi).contains(&x) => Ok(()),
+                _ => Err(invalid(format!(
+                    "{name} {n} must be an integer in {lo}..={hi}"
+                ))),
+            },
+        }
+    };
+    int_in("expire_time", 0, 259_200)?;
+    int_in("push_speed", 1000, 50_000)?;
+    int_in("account_push_type", 0, 1)?;
+    int_in("account_type", 0, i64::MAX)?;
+    int_in("seq", i64::MIN, i64::MAX)?;
+    if let Some(t) = v.get("send_time") {
+        match t.as_str() {
+            Some(s) if is_send_time(s) => {}
+            _ => {
+                return Err(invalid(format!(
+                    "send_time {t} must be yyyy-MM-DD HH:MM:SS"
+                )));
+            }
+        }
+    }
+    Ok(PushRequest {
+        audience_type,
+        upload_id,
+        message_type,
+        title,
+        content,
+        environment,
+    })
+}
+
+/// `yyyy-MM-DD HH:MM:SS`, digits in the right places.
+fn is_send_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(v: Value) -> u32 {
+        check_push(&v).map(|_| 0).unwrap_or_else(|e| e.0)
+    }
+
+    #[test]
+    fn push_fields() {
+        let ok = json!({"audience_type":"package_account_push","upload_id":7,
+                        "message_type":"notify","message":{"title":"t","content":"c"}});
+        assert_eq!(code(ok.clone()), 0);
+        let mut v = ok.clone();
+        v.as_object_mut().unwrap().remove("upload_id");
+        assert_eq!(code(v), MISSING_PARAMETER);
+        let mut v = ok.clone();
+        v["audience_type"] = json!("all");
+        assert_eq!(code(v), INVALID_PARAMETER);
+        let mut v = ok.clone();
+        v["upload_id"] = json!("7");
+        assert_eq!(code(v), INVALID_PARAMETER);
+        let mut v = ok.clone();
+        v["message_type"] = json!("toast");
+        assert_eq!(code(v), INVALID_PARAMETER);
+        let mut v = ok.clone();
+        v["message"] = json!({"content":"c"});
+        assert_eq!(code(v), MISSING_PARAMETER);
+        let mut v = ok.clone();
+        v["message_type"] = json!("message");
+        v["message"] = json!({"content":"c"});
+        assert_eq!(code(v), 0);
+        let mut v = ok.clone();
+        v["expire_time"] = json!(259_201);
+        assert_eq!(code(v), INVALID_PARAMETER);
+        let mut v = ok.clone();
+        v["push_speed"] = json!(999);
+        assert_eq!(code(v), INVALID_PARAMETER);
+        let mut v = ok.clone();
+        v["send_time"] = json!("2026-11-26 13:00:00");
+        v["environment"] = json!("dev");
+        v["seq"] = json!(42);
+        assert_eq!(code(v), 0);
+        let mut v = ok;
+        v["send_time"] = json!("2026-11-26T13:00:00");
+        assert_eq!(code(v), INVALID_PARAMETER);
+    }
+}

@@ -1,0 +1,132 @@
+//! The two authentication schemes of `API.md`: HTTP Basic (RFC 7617) and the TPNS signature
+//! (`AccessId`, `TimeStamp`, `Sign` headers).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use hyper::http::HeaderMap;
+use sha2::Sha256;
+use std::collections::HashMap;
+
+/// The configured apps: AccessID → SecretKey.
+pub type Apps = HashMap<String, String>;
+
+/// Checks `Authorization: Basic …` against the apps and returns the AccessID.
+pub fn basic(headers: &HeaderMap, apps: &Apps) -> Option<String> {
+    let value = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    // RFC 7617 §2: the scheme name is case-insensitive.
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(token.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let expected = apps.get(id)?;
+    constant_time_eq(expected.as_bytes(), secret.as_bytes()).then(|| id.to_owned())
+}
+
+/// `Sign` for a request: base64 of the lowercase hex HMAC-SHA256 of `timestamp + access_id +
+/// body`, keyed with the secret (the hex *string* is base64-encoded, not the raw MAC).
+pub fn sign(secret: &str, timestamp: &str, access_id: &str, body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so new_from_slice cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(timestamp.as_bytes());
+    mac.update(access_id.as_bytes());
+    mac.update(body);
+    let hex = crate::package::hex(&mac.finalize().into_bytes());
+    STANDARD.encode(hex)
+}
+
+/// Checks the signature headers against the apps and returns the AccessID. The timestamp's
+/// age is not checked (documented choice: the API.md vector is years old).
+pub fn signature(headers: &HeaderMap, body: &[u8], apps: &Apps) -> Option<String> {
+    let id = headers.get("AccessId")?.to_str().ok()?.trim();
+    let ts = headers.get("TimeStamp")?.to_str().ok()?.trim();
+    let given = headers.get("Sign")?.to_str().ok()?.trim();
+    let secret = apps.get(id)?;
+    let expected = sign(secret, ts, id, body);
+    constant_time_eq(expected.as_bytes(), given.as_bytes()).then(|| id.to_owned())
+}
+
+/// Whether the request carries the signature headers (so signature auth is meant).
+pub fn has_signature(headers: &HeaderMap) -> bool {
+    headers.contains_key("AccessId") || headers.contains_key("Sign")
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::http::HeaderValue;
+
+    /// The vector from API.md (Tencent's documentation).
+    const BODY: &str = r#"{"audience_type": "account","message": {"title": "test title","content": "test content","android": { "action": {"action_type": 3,"intent": "xgscheme://com.xg.push/notify_detail?param1=xg"}}},"message_type": "notify","account_list": ["5822f0eee44c3625ef0000bb"] }"#;
+    const SIGN: &str =
+        "MDlmMDdkMmE1MThhODgxNGUzNjlkY2Q5NTM0ZjEwYjhhMjlkMTI4NTMxYTE5YWRhYTI4Y2IyNDc2MDVjMWU4NA==";
+
+    fn apps() -> Apps {
+        [(
+            "1500001048".to_owned(),
+            "1452fcebae9f3115ba794fb0fff2fd73".to_owned(),
+        )]
+        .into()
+    }
+
+    #[test]
+    fn api_md_signature_vector() {
+        let s = sign(
+            "1452fcebae9f3115ba794fb0fff2fd73",
+            "1565314789",
+            "1500001048",
+            BODY.as_bytes(),
+        );
+        assert_eq!(s, SIGN);
+        let mut h = HeaderMap::new();
+        h.insert("AccessId", HeaderValue::from_static("1500001048"));
+        h.insert("TimeStamp", HeaderValue::from_static("1565314789"));
+        h.insert("Sign", HeaderValue::from_static(SIGN));
+        assert_eq!(
+            signature(&h, BODY.as_bytes(), &apps()).as_deref(),
+            Some("1500001048")
+        );
+        assert_eq!(signature(&h, b"{}", &apps()), None);
+        h.insert("TimeStamp", HeaderValue::from_static("1565314790"));
+        assert_eq!(signature(&h, BODY.as_bytes(), &apps()), None);
+    }
+
+    #[test]
+    fn basic_auth() {
+        let mut apps = apps();
+        apps.insert("Aladdin".into(), "open sesame".into());
+        let mut h = HeaderMap::new();
+        // RFC 7617 §2 example.
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+        );
+        assert_eq!(basic(&h, &apps).as_deref(), Some("Aladdin"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("bAsIc QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+        );
+        assert_eq!(basic(&h, &apps).as_deref(), Some("Aladdin"));
+        // "Aladdin:open sesamE"
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Basic QWxhZGRpbjpvcGVuIHNlc2FtRQ=="),
+        );
+        assert_eq!(basic(&h, &apps), None);
+        h.insert("authorization", HeaderValue::from_static("Basic !!!"));
+        assert_eq!(basic(&h, &apps), None);
+        h.insert("authorization", HeaderValue::from_static("Bearer x"));
+        assert_eq!(basic(&h, &apps), None);
+        assert_eq!(basic(&HeaderMap::new(), &apps), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! `tpns-emulator`: starts the emulator, prints one JSON line with its addresses, and serves
+//! until it is killed. See README.md for the flags.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tpns_emulator::{DEMO_APP, Emulator, EmulatorConfig};
+
+const USAGE: &str = "\
+usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
+                     [--app ACCESS_ID:SECRET]... [--discard] [--fault SPEC]
+                     [--cert PEM --key PEM]
+
+  --listen ADDR        HTTPS address (default 127.0.0.1:0; port 0 = any free port)
+  --http-listen ADDR   also serve plain HTTP on ADDR (off unless given)
+  --data-dir DIR       where packages, index.jsonl and ca.pem go (default: a new temp dir)
+  --app ID:SECRET      an app (repeatable); default: the demo app of API.md
+  --discard            validate and checksum uploads but store nothing
+  --fault SPEC         inject a fault into every request (see README.md)
+  --cert PEM --key PEM serve this certificate chain and key instead of a generated one
+
+The first line on stdout is {\"https\":\"ADDR\",\"http\":\"ADDR\"|null,\"ca\":\"PATH\"}.";
+
+fn fail(msg: &str) -> ! {
+    eprintln!("tpns-emulator: {msg}\n\n{USAGE}");
+    std::process::exit(2);
+}
+
+fn addr(flag: &str, value: Option<String>) -> SocketAddr {
+    let value = value.unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+    value
+        .parse()
+        .unwrap_or_else(|_| fail(&format!("{flag}: `{value}` is not an IP:PORT address")))
+}
+
+fn temp_data_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    std::env::temp_dir().join(format!("tpns-emulator-{}-{nanos}", std::process::id()))
+}
+
+fn main() {
+    let mut config = EmulatorConfig::new(PathBuf::new());
+    let mut data_dir = None;
+    let mut cert = None;
+    let mut key = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        // Accept both `--flag value` and `--flag=value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next());
+        match flag.as_str() {
+            "--listen" => config.https_listen = addr(&flag, value()),
+            "--http-listen" => config.http_listen = Some(addr(&flag, value())),
+            "--data-dir" => {
+                data_dir = Some(PathBuf::from(
+                    value().unwrap_or_else(|| fail("--data-dir needs a value")),
+                ))
+            }
+            "--app" => {
+                let v = value().unwrap_or_else(|| fail("--app needs ACCESS_ID:SECRET"));
+                match v.split_once(':') {
+                    Some((id, secret)) if !id.is_empty() => config = config.app(id, secret),
+                    _ => fail(&format!("--app: `{v}` is not ACCESS_ID:SECRET")),
+                }
+            }
+            "--discard" => config.discard = true,
+            "--fault" => {
+                config.fault = Some(value().unwrap_or_else(|| fail("--fault needs a SPEC")))
+            }
+            "--cert" => {
+                cert = Some(PathBuf::from(
+                    value().unwrap_or_else(|| fail("--cert needs a path")),
+                ))
+            }
+            "--key" => {
+                key = Some(PathBuf::from(
+                    value().unwrap_or_else(|| fail("--key needs a path")),
+                ))
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return;
+            }
+            other => fail(&format!("unknown argument `{other}`")),
+        }
+    }
+    match (cert, key) {
+        (Some(c), Some(k)) => config.cert = Some((c, k)),
+        (None, None) => {}
+        _ => fail("--cert and --key go together"),
+    }
+    if config.apps.is_empty() {
+        eprintln!(
+            "tpns-emulator: no --app given; using the demo app {}:{}",
+            DEMO_APP.0, DEMO_APP.1
+        );
+        config = config.app(DEMO_APP.0, DEMO_APP.1);
+    }
+    config.data_dir = data_dir.unwrap_or_else(temp_data_dir);
+    let emulator = match Emulator::start(config.clone()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("tpns-emulator: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let line = serde_json::json!({
+        "https": emulator.https_addr().to_string(),
+        "http": emulator.http_addr().map(|a| a.to_string()),
+        "ca": emulator.ca_path().display().to_string(),
+    });
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(1);
+    }
+    drop(out);
+    eprintln!(
+        "tpns-emulator: serving https://{} (data in {}{})",
+        emulator.https_addr(),
+        config.data_dir.display(),
+        if config.discard { ", discard mode" } else { "" }
+    );
+    // Serve until killed; park can wake spuriously, hence the loop.
+    loop {
+        std::thread::park();
+    }
+}
