@@ -11,7 +11,10 @@ pub mod endpoint;
 pub mod json;
 pub mod multipart;
 pub mod package;
+pub mod push;
 pub mod request;
 pub mod response;
+#[cfg(feature = "signature")]
+pub mod signature;
 pub mod sink;
 pub mod upload;

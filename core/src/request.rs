@@ -24,6 +24,17 @@ pub const USER_AGENT: &str = concat!("tpns/", env!("CARGO_PKG_VERSION"));
 pub enum Authorization<'a> {
     /// HTTP Basic with the app's AccessID and SecretKey (RFC 7617).
     Basic(Credentials<'a>),
+    /// TPNS's signature headers `AccessId`, `TimeStamp` and `Sign`, computed over the body
+    /// (see [`crate::signature`]).
+    #[cfg(feature = "signature")]
+    Signature {
+        /// The AccessID.
+        access_id: &'a str,
+        /// Unix time in seconds that the signature covers.
+        timestamp: u64,
+        /// The `Sign` value.
+        sign: &'a crate::signature::Sign,
+    },
 }
 
 /// What the body is.
@@ -109,9 +120,24 @@ impl RequestHead<'_> {
         s.put(self.path.as_bytes())?;
         s.put(b" HTTP/1.1\r\nHost: ")?;
         self.endpoint.emit_authority(s)?;
-        s.put(b"\r\nAuthorization: ")?;
         match self.authorization {
-            Authorization::Basic(creds) => creds.emit_basic(s)?,
+            Authorization::Basic(creds) => {
+                s.put(b"\r\nAuthorization: ")?;
+                creds.emit_basic(s)?;
+            }
+            #[cfg(feature = "signature")]
+            Authorization::Signature {
+                access_id,
+                timestamp,
+                sign,
+            } => {
+                s.put(b"\r\nAccessId: ")?;
+                s.put(access_id.as_bytes())?;
+                s.put(b"\r\nTimeStamp: ")?;
+                put_decimal(s, timestamp)?;
+                s.put(b"\r\nSign: ")?;
+                s.put(sign.as_str().as_bytes())?;
+            }
         }
         s.put(b"\r\nContent-Type: ")?;
         match self.content_type {

@@ -349,15 +349,25 @@ impl Answer<UploadFields> {
 }
 
 /// The caller's buffer as an output queue in front of the transport.
-struct Outbox<'b, 't, T> {
-    buf: &'b mut [u8],
+pub(crate) struct Outbox<'b, 't, T> {
+    pub(crate) buf: &'b mut [u8],
     len: usize,
-    transport: &'t mut T,
+    pub(crate) transport: &'t mut T,
     written: u64,
 }
 
-impl<T: Write> Outbox<'_, '_, T> {
-    fn drain(&mut self) -> Result<(), T::Error> {
+impl<'b, 't, T: Write> Outbox<'b, 't, T> {
+    pub(crate) fn new(buf: &'b mut [u8], transport: &'t mut T) -> Self {
+        Outbox {
+            buf,
+            len: 0,
+            transport,
+            written: 0,
+        }
+    }
+
+    /// Writes out what is queued.
+    pub(crate) fn drain(&mut self) -> Result<(), T::Error> {
         if self.len > 0 {
             self.transport.write_all(&self.buf[..self.len])?;
             self.written += self.len as u64;
@@ -406,7 +416,7 @@ fn read_step<T: Read, S, V: Visitor>(
 }
 
 /// Reads the rest of a response into an answer.
-fn read_answer<T: Read, S, V: Visitor>(
+pub(crate) fn read_answer<T: Read, S, V: Visitor>(
     transport: &mut T,
     buf: &mut [u8],
     mut collector: Collector<V>,
@@ -442,13 +452,17 @@ fn read_answer<T: Read, S, V: Visitor>(
 /// # struct Loopback<'a>(&'a [u8], usize);
 /// # impl embedded_io::ErrorType for Loopback<'_> { type Error = embedded_io::ErrorKind; }
 /// # impl embedded_io::Read for Loopback<'_> {
-/// #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> { let n = (&self.0[self.1..]).read(b)?; self.1 += n; Ok(n) }
+/// #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> {
+/// #         let n = b.len().min(self.0.len() - self.1);
+/// #         b[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+/// #         self.1 += n;
+/// #         Ok(n)
+/// #     }
 /// # }
 /// # impl embedded_io::Write for Loopback<'_> {
 /// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
 /// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
 /// # }
-/// # use embedded_io::Read;
 /// # let mut socket = Loopback(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,\"errMsg\":\"\",\"uploadId\":123}", 0);
 /// static PACKAGE: &[u8] = b"device-0001\ndevice-0002\n"; // in flash
 /// let endpoint = Endpoint::parse("https://api.tpns.tencent.com/").unwrap();
@@ -498,12 +512,7 @@ where
         return Err(UploadError::EmptyBuffer);
     }
     let collector = Collector::new(job.limits, UploadFields::default());
-    let mut out = Outbox {
-        buf,
-        len: 0,
-        transport,
-        written: 0,
-    };
+    let mut out = Outbox::new(buf, transport);
     if let Err(error) = head.emit(&mut out) {
         return Err(early_answer_or(
             out.transport,
@@ -605,7 +614,8 @@ fn early_answer_or<T: Read + Write, S>(
     (head_sent, sent): (bool, u64),
     error: T::Error,
 ) -> UploadError<T::Error, S> {
-    match read_answer::<T, S, _>(transport, buf, collector).map(Answer::into_result) {
+    match read_answer::<T, S, _>(transport, buf, collector).map(Answer::<UploadFields>::into_result)
+    {
         Ok(Err(answered)) => answered,
         // A success after a failed write would be a server bug; the write error is the truth.
         Ok(Ok(_)) | Err(_) if !head_sent => UploadError::SendHead(error),

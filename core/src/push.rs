@@ -1,0 +1,701 @@
+//! Pushing a notification to an uploaded package: `POST /v3/push/app`.
+//!
+//! [`PushRequest`] writes the JSON body with no allocation (strings escaped per RFC 8259 §7);
+//! [`push`] sends it over any `embedded_io::{Read, Write}` stream with one caller buffer and
+//! reads the snake_case answer: `ret_code`, `err_msg`, `push_id` (a string, or an array for
+//! loop pushes), `seq`; `result` and unknown fields are ignored.
+
+use core::convert::Infallible;
+use core::fmt;
+
+use embedded_io::{Read, Write};
+
+use crate::auth::Credentials;
+use crate::endpoint::Endpoint;
+use crate::json::{ERR_MSG_CAP, Text, Visitor, Want};
+use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
+use crate::response::Limits;
+use crate::sink::{Sink, count, put_decimal};
+use crate::upload::{Answer, Collector, Outbox, UploadError, read_answer};
+
+/// Which kind of package the push targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audience {
+    /// An account package: `package_account_push`.
+    #[default]
+    Account,
+    /// A device-token package: `package_token_push`.
+    Token,
+}
+
+impl Audience {
+    /// The `audience_type` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Audience::Account => "package_account_push",
+            Audience::Token => "package_token_push",
+        }
+    }
+}
+
+/// Notification or in-app message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageType {
+    /// A notification shown by the system: `notify`.
+    #[default]
+    Notify,
+    /// A pass-through message to the app: `message`.
+    Message,
+}
+
+impl MessageType {
+    /// The `message_type` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MessageType::Notify => "notify",
+            MessageType::Message => "message",
+        }
+    }
+}
+
+/// The iOS push environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// `product`.
+    Product,
+    /// `dev`.
+    Dev,
+}
+
+impl Environment {
+    /// The `environment` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Environment::Product => "product",
+            Environment::Dev => "dev",
+        }
+    }
+}
+
+/// Most seconds a message may be kept for offline devices (`expire_time`).
+pub const MAX_EXPIRE_TIME: u32 = 259_200;
+/// Allowed range of `push_speed` (messages per second).
+pub const PUSH_SPEED: core::ops::RangeInclusive<u32> = 1000..=50_000;
+
+/// A package push. Optional fields left `None` are not sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PushRequest<'a> {
+    /// Account or token package.
+    pub audience: Audience,
+    /// The package's `uploadId`.
+    pub upload_id: u64,
+    /// Notification or message.
+    pub message_type: MessageType,
+    /// The title.
+    pub title: &'a str,
+    /// The content.
+    pub content: &'a str,
+    /// iOS environment.
+    pub environment: Option<Environment>,
+    /// `account_type`.
+    pub account_type: Option<u32>,
+    /// `account_push_type`: 0 the latest device, 1 all devices.
+    pub account_push_type: Option<u8>,
+    /// `expire_time` in seconds, at most [`MAX_EXPIRE_TIME`].
+    pub expire_time: Option<u32>,
+    /// `send_time` as `yyyy-MM-DD HH:MM:SS`.
+    pub send_time: Option<&'a str>,
+    /// `push_speed`, within [`PUSH_SPEED`].
+    pub push_speed: Option<u32>,
+    /// `collapse_id`.
+    pub collapse_id: Option<u64>,
+    /// `seq`, echoed back in the answer.
+    pub seq: Option<u64>,
+}
+
+/// A push request that breaks the API's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushRequestError {
+    /// `upload_id` is 0.
+    MissingUploadId,
+    /// The content is empty.
+    EmptyContent,
+    /// `account_push_type` is not 0 or 1.
+    InvalidAccountPushType,
+    /// `expire_time` is above [`MAX_EXPIRE_TIME`].
+    ExpireTimeTooLong,
+    /// `push_speed` is outside [`PUSH_SPEED`].
+    InvalidPushSpeed,
+    /// `send_time` is not `yyyy-MM-DD HH:MM:SS`.
+    InvalidSendTime,
+}
+
+impl fmt::Display for PushRequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::MissingUploadId => "upload_id must be a positive number",
+            Self::EmptyContent => "the content must not be empty",
+            Self::InvalidAccountPushType => "account_push_type must be 0 or 1",
+            Self::ExpireTimeTooLong => "expire_time must be at most 259200 seconds",
+            Self::InvalidPushSpeed => "push_speed must be from 1000 to 50000",
+            Self::InvalidSendTime => "send_time must look like 2026-11-26 08:00:00",
+        })
+    }
+}
+
+impl core::error::Error for PushRequestError {}
+
+impl PushRequest<'_> {
+    /// Checks the request against the API's documented limits.
+    ///
+    /// # Errors
+    ///
+    /// [`PushRequestError`] names the field.
+    pub fn check(&self) -> Result<(), PushRequestError> {
+        if self.upload_id == 0 {
+            return Err(PushRequestError::MissingUploadId);
+        }
+        if self.content.is_empty() {
+            return Err(PushRequestError::EmptyContent);
+        }
+        if self.account_push_type.is_some_and(|t| t > 1) {
+            return Err(PushRequestError::InvalidAccountPushType);
+        }
+        if self.expire_time.is_some_and(|t| t > MAX_EXPIRE_TIME) {
+            return Err(PushRequestError::ExpireTimeTooLong);
+        }
+        if self.push_speed.is_some_and(|s| !PUSH_SPEED.contains(&s)) {
+            return Err(PushRequestError::InvalidPushSpeed);
+        }
+        if let Some(t) = self.send_time {
+            let shape = b"dddd-dd-dd dd:dd:dd";
+            let ok = t.len() == shape.len()
+                && t.bytes().zip(shape).all(|(b, &s)| {
+                    if s == b'd' {
+                        b.is_ascii_digit()
+                    } else {
+                        b == s
+                    }
+                });
+            if !ok {
+                return Err(PushRequestError::InvalidSendTime);
+            }
+        }
+        Ok(())
+    }
+
+    /// Emits the JSON body.
+    ///
+    /// # Errors
+    ///
+    /// Only the sink's own errors.
+    pub fn emit_json<S: Sink>(&self, s: &mut S) -> Result<(), S::Error> {
+        s.put(b"{\"audience_type\":\"")?;
+        s.put(self.audience.as_str().as_bytes())?;
+        s.put(b"\",\"upload_id\":")?;
+        put_decimal(s, self.upload_id)?;
+        s.put(b",\"message_type\":\"")?;
+        s.put(self.message_type.as_str().as_bytes())?;
+        s.put(b"\",\"message\":{\"title\":")?;
+        emit_json_string(s, self.title)?;
+        s.put(b",\"content\":")?;
+        emit_json_string(s, self.content)?;
+        s.put(b"}")?;
+        if let Some(env) = self.environment {
+            s.put(b",\"environment\":\"")?;
+            s.put(env.as_str().as_bytes())?;
+            s.put(b"\"")?;
+        }
+        let numbers = [
+            ("account_type", self.account_type.map(u64::from)),
+            ("account_push_type", self.account_push_type.map(u64::from)),
+            ("expire_time", self.expire_time.map(u64::from)),
+            ("push_speed", self.push_speed.map(u64::from)),
+            ("collapse_id", self.collapse_id),
+            ("seq", self.seq),
+        ];
+        for (name, value) in numbers {
+            if let Some(value) = value {
+                s.put(b",\"")?;
+                s.put(name.as_bytes())?;
+                s.put(b"\":")?;
+                put_decimal(s, value)?;
+            }
+        }
+        if let Some(t) = self.send_time {
+            s.put(b",\"send_time\":")?;
+            emit_json_string(s, t)?;
+        }
+        s.put(b"}")
+    }
+
+    /// The body's length in bytes.
+    pub fn json_len(&self) -> u64 {
+        count(|c| self.emit_json(c))
+    }
+}
+
+/// Emits a JSON string literal (RFC 8259 §7): `"` and `\` escaped, control characters as
+/// `\n`, `\r`, `\t` or `\u00XX`, everything else as UTF-8.
+pub fn emit_json_string<S: Sink>(s: &mut S, text: &str) -> Result<(), S::Error> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    s.put(b"\"")?;
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f | 0x7f => &[],
+            _ => continue,
+        };
+        s.put(&bytes[start..i])?;
+        if escape.is_empty() {
+            s.put(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ])?;
+        } else {
+            s.put(escape)?;
+        }
+        start = i + 1;
+    }
+    s.put(&bytes[start..])?;
+    s.put(b"\"")
+}
+
+/// How a push authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum PushAuth<'a> {
+    /// HTTP Basic.
+    Basic(Credentials<'a>),
+    /// TPNS signature headers, signed at `timestamp` (unix seconds; the service checks it
+    /// against its clock).
+    #[cfg(feature = "signature")]
+    Signature {
+        /// The credentials that sign.
+        credentials: Credentials<'a>,
+        /// Unix time in seconds.
+        timestamp: u64,
+    },
+}
+
+/// A push and where it goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Push<'a> {
+    /// The service's base URL.
+    pub endpoint: &'a Endpoint<'a>,
+    /// How to authenticate.
+    pub auth: PushAuth<'a>,
+    /// What to push.
+    pub request: PushRequest<'a>,
+    /// Bounds on the response.
+    pub limits: Limits,
+}
+
+/// Capacity of a kept `push_id`, in bytes (several ids are joined with `,`).
+pub const PUSH_ID_CAP: usize = 64;
+
+/// A successful push's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushResponse {
+    /// The push id (ids joined with `,` for loop pushes).
+    pub push_id: Text<PUSH_ID_CAP>,
+    /// `ret_code`: always 0 here.
+    pub ret_code: i64,
+    /// `err_msg`, such as `NO_ERROR`.
+    pub err_msg: Text<ERR_MSG_CAP>,
+    /// `seq`, if the answer had one.
+    pub seq: Option<i64>,
+}
+
+/// Why a push failed. It shares the upload's error type; the package-source variants never
+/// occur.
+pub type PushError<T> = UploadError<T, Infallible>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PushField {
+    RetCode,
+    ErrMsg,
+    PushId,
+    Seq,
+    Other,
+}
+
+/// The fields of a push answer.
+#[derive(Debug, Clone, Copy)]
+pub struct PushFields {
+    /// `ret_code` (or `retCode`).
+    pub ret_code: Option<i64>,
+    /// `err_msg` (or `errMsg`).
+    pub err_msg: Text<ERR_MSG_CAP>,
+    /// `push_id`: a string, or the strings of an array joined with `,`.
+    pub push_id: Text<PUSH_ID_CAP>,
+    /// Whether a `push_id` was present.
+    pub has_push_id: bool,
+    /// `seq`.
+    pub seq: Option<i64>,
+    current: PushField,
+}
+
+impl Default for PushFields {
+    fn default() -> Self {
+        PushFields {
+            ret_code: None,
+            err_msg: Text::default(),
+            push_id: Text::default(),
+            has_push_id: false,
+            seq: None,
+            current: PushField::Other,
+        }
+    }
+}
+
+impl Visitor for PushFields {
+    fn key(&mut self, key: &str) -> Want {
+        let (field, want) = match key {
+            "ret_code" | "retCode" => (PushField::RetCode, Want::Int),
+            "err_msg" | "errMsg" => (PushField::ErrMsg, Want::Str),
+            "push_id" => (PushField::PushId, Want::Strs),
+            "seq" => (PushField::Seq, Want::Int),
+            _ => (PushField::Other, Want::Skip),
+        };
+        self.current = field;
+        match field {
+            PushField::ErrMsg => self.err_msg.clear(),
+            PushField::PushId => {
+                self.push_id.clear();
+                self.has_push_id = true;
+            }
+            _ => {}
+        }
+        want
+    }
+
+    fn int(&mut self, value: i64) {
+        match self.current {
+            PushField::RetCode => self.ret_code = Some(value),
+            PushField::Seq => self.seq = Some(value),
+            _ => {}
+        }
+    }
+
+    fn char(&mut self, c: char) {
+        match self.current {
+            PushField::ErrMsg => self.err_msg.push(c),
+            PushField::PushId => self.push_id.push(c),
+            _ => {}
+        }
+    }
+
+    fn str_end(&mut self) {
+        if self.current == PushField::PushId {
+            // Separate the ids of an array; a trailing separator is trimmed in `into_result`.
+            self.push_id.push(',');
+        }
+    }
+}
+
+impl Answer<PushFields> {
+    /// What a push answer means.
+    ///
+    /// # Errors
+    ///
+    /// As for uploads: [`UploadError::Status`], [`UploadError::Json`], [`UploadError::Api`],
+    /// or [`UploadError::MissingField`] when `ret_code` or `push_id` is missing.
+    pub fn into_result<T>(self) -> Result<PushResponse, PushError<T>> {
+        let f = self.fields;
+        if !(200..300).contains(&self.status) {
+            let message = match self.json_error {
+                None if !f.err_msg.as_str().is_empty() => f.err_msg,
+                _ => self.text,
+            };
+            return Err(UploadError::Status {
+                status: self.status,
+                ret_code: f.ret_code.filter(|_| self.json_error.is_none()),
+                message,
+            });
+        }
+        if let Some(e) = self.json_error {
+            return Err(UploadError::Json(e));
+        }
+        let ret_code = f.ret_code.ok_or(UploadError::MissingField("ret_code"))?;
+        if ret_code != 0 {
+            return Err(UploadError::Api {
+                ret_code,
+                err_msg: f.err_msg,
+            });
+        }
+        if !f.has_push_id {
+            return Err(UploadError::MissingField("push_id"));
+        }
+        let mut push_id = Text::default();
+        push_id.push_str(f.push_id.as_str().trim_end_matches(','));
+        Ok(PushResponse {
+            push_id,
+            ret_code,
+            err_msg: f.err_msg,
+            seq: f.seq,
+        })
+    }
+}
+
+/// Why a push could not start: the request breaks a rule. Checked before anything is sent.
+#[derive(Debug)]
+pub enum PushSetupError<T> {
+    /// A push field breaks the API's rules.
+    Invalid(PushRequestError),
+    /// The exchange failed.
+    Failed(PushError<T>),
+}
+
+/// Sends a push and reads its answer, through one caller buffer of any size.
+///
+/// The request is not checked against the API's rules here: run [`PushRequest::check`] first,
+/// or use [`push_checked`].
+///
+/// # Errors
+///
+/// [`PushError`] says which phase failed (see [`UploadError`]): a transport error, a bad
+/// response, an HTTP status, or the service's `ret_code`.
+pub fn push<T: Read + Write>(
+    transport: &mut T,
+    job: &Push<'_>,
+    buf: &mut [u8],
+) -> Result<PushResponse, PushError<T::Error>> {
+    let content_length = job.request.json_len();
+    #[cfg(feature = "signature")]
+    let sign;
+    let authorization = match job.auth {
+        PushAuth::Basic(creds) => Authorization::Basic(creds),
+        #[cfg(feature = "signature")]
+        PushAuth::Signature {
+            credentials,
+            timestamp,
+        } => {
+            let mut signer = crate::signature::Signer::new(&credentials, timestamp);
+            let Ok(()) = job.request.emit_json(&mut signer);
+            sign = signer.finish();
+            Authorization::Signature {
+                access_id: credentials.access_id(),
+                timestamp,
+                sign: &sign,
+            }
+        }
+    };
+    let head = RequestHead {
+        endpoint: job.endpoint,
+        path: PUSH_PATH,
+        authorization,
+        content_type: ContentType::Json,
+        content_length,
+        expect_continue: false,
+    };
+    head.check().map_err(UploadError::Request)?;
+    if buf.is_empty() {
+        return Err(UploadError::EmptyBuffer);
+    }
+    let mut out = Outbox::new(buf, transport);
+    let sent = head
+        .emit(&mut out)
+        .and_then(|()| job.request.emit_json(&mut out))
+        .and_then(|()| out.drain())
+        .and_then(|()| out.transport.flush());
+    let collector = Collector::new(job.limits, PushFields::default());
+    if let Err(error) = sent {
+        return Err(UploadError::SendHead(error));
+    }
+    read_answer(out.transport, out.buf, collector)?.into_result()
+}
+
+/// [`push`] after [`PushRequest::check`]: a request that breaks the rules sends nothing.
+///
+/// # Errors
+///
+/// [`PushSetupError::Invalid`] before sending, [`PushSetupError::Failed`] after.
+pub fn push_checked<T: Read + Write>(
+    transport: &mut T,
+    job: &Push<'_>,
+    buf: &mut [u8],
+) -> Result<PushResponse, PushSetupError<T::Error>> {
+    job.request.check().map_err(PushSetupError::Invalid)?;
+    push(transport, job, buf).map_err(PushSetupError::Failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::JsonReader;
+    use crate::sink::SliceSink;
+    use std::string::String;
+
+    fn json(req: &PushRequest<'_>) -> String {
+        let mut buf = [0u8; 1024];
+        let mut s = SliceSink::new(&mut buf);
+        req.emit_json(&mut s).unwrap();
+        let n = s.finish().unwrap();
+        assert_eq!(n as u64, req.json_len());
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn golden_bodies() {
+        let req = PushRequest {
+            upload_id: 11231,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        };
+        assert_eq!(
+            json(&req),
+            r#"{"audience_type":"package_account_push","upload_id":11231,"message_type":"notify","message":{"title":"t","content":"c"}}"#
+        );
+        let req = PushRequest {
+            audience: Audience::Token,
+            upload_id: 7,
+            message_type: MessageType::Message,
+            title: "a \"quoted\"\n\\ 标题\u{1}",
+            content: "x",
+            environment: Some(Environment::Dev),
+            account_type: Some(1),
+            account_push_type: Some(1),
+            expire_time: Some(3600),
+            send_time: Some("2026-11-26 08:00:00"),
+            push_speed: Some(1000),
+            collapse_id: Some(5),
+            seq: Some(99),
+        };
+        assert_eq!(req.check(), Ok(()));
+        assert_eq!(
+            json(&req),
+            "{\"audience_type\":\"package_token_push\",\"upload_id\":7,\"message_type\":\"message\",\
+             \"message\":{\"title\":\"a \\\"quoted\\\"\\n\\\\ 标题\\u0001\",\"content\":\"x\"},\
+             \"environment\":\"dev\",\"account_type\":1,\"account_push_type\":1,\"expire_time\":3600,\
+             \"push_speed\":1000,\"collapse_id\":5,\"seq\":99,\"send_time\":\"2026-11-26 08:00:00\"}"
+        );
+    }
+
+    #[test]
+    fn escaped_strings_read_back_through_the_json_reader() {
+        struct Title(String);
+        impl Visitor for Title {
+            fn key(&mut self, key: &str) -> Want {
+                if key == "t" { Want::Str } else { Want::Skip }
+            }
+            fn char(&mut self, c: char) {
+                self.0.push(c);
+            }
+        }
+        let text = "q\" b\\ \n\r\t \u{0}\u{1f}\u{7f} é 😀";
+        let mut buf = [0u8; 128];
+        let mut s = SliceSink::new(&mut buf);
+        s.put(b"{\"t\":").unwrap();
+        emit_json_string(&mut s, text).unwrap();
+        s.put(b"}").unwrap();
+        let n = s.finish().unwrap();
+        let mut v = Title(String::new());
+        let mut r = JsonReader::new();
+        r.feed(&buf[..n], &mut v).unwrap();
+        r.finish().unwrap();
+        assert_eq!(v.0, text);
+    }
+
+    #[test]
+    fn rules() {
+        let ok = PushRequest {
+            upload_id: 1,
+            content: "c",
+            ..PushRequest::default()
+        };
+        assert_eq!(ok.check(), Ok(()));
+        use PushRequestError::*;
+        for (req, err) in [
+            (PushRequest { upload_id: 0, ..ok }, MissingUploadId),
+            (PushRequest { content: "", ..ok }, EmptyContent),
+            (
+                PushRequest {
+                    account_push_type: Some(2),
+                    ..ok
+                },
+                InvalidAccountPushType,
+            ),
+            (
+                PushRequest {
+                    expire_time: Some(259_201),
+                    ..ok
+                },
+                ExpireTimeTooLong,
+            ),
+            (
+                PushRequest {
+                    push_speed: Some(999),
+                    ..ok
+                },
+                InvalidPushSpeed,
+            ),
+            (
+                PushRequest {
+                    push_speed: Some(50_001),
+                    ..ok
+                },
+                InvalidPushSpeed,
+            ),
+            (
+                PushRequest {
+                    send_time: Some("2026-11-26T08:00:00"),
+                    ..ok
+                },
+                InvalidSendTime,
+            ),
+            (
+                PushRequest {
+                    send_time: Some("2026-11-26 8:00:00"),
+                    ..ok
+                },
+                InvalidSendTime,
+            ),
+        ] {
+            assert_eq!(req.check(), Err(err));
+        }
+    }
+
+    fn answer(body: &[u8]) -> Result<PushResponse, PushError<Infallible>> {
+        let mut fields = PushFields::default();
+        let mut reader = JsonReader::new();
+        let json_error = reader
+            .feed(body, &mut fields)
+            .and_then(|()| reader.finish())
+            .err();
+        Answer {
+            status: 200,
+            fields,
+            json_error,
+            text: Text::default(),
+        }
+        .into_result()
+    }
+
+    #[test]
+    fn reads_answers() {
+        let ok = answer(br#"{"seq":0,"push_id":"12345","ret_code":0,"environment":"product","err_msg":"NO_ERROR","result":"{\"a\":1}","err_msg_zh":"\u6210\u529f","invalid_targe_list":[]}"#).unwrap();
+        assert_eq!(
+            (ok.push_id.as_str(), ok.err_msg.as_str(), ok.seq),
+            ("12345", "NO_ERROR", Some(0))
+        );
+        let looped = answer(br#"{"push_id":["1","2","3"],"ret_code":0}"#).unwrap();
+        assert_eq!(looped.push_id.as_str(), "1,2,3");
+        let err = answer(br#"{"ret_code":1008028,"err_msg":"too fast"}"#).unwrap_err();
+        assert!(err.is_transient());
+        assert!(matches!(
+            answer(br#"{"ret_code":0}"#),
+            Err(UploadError::MissingField("push_id"))
+        ));
+    }
+}

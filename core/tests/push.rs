@@ -1,0 +1,117 @@
+//! The push driver over a scripted transport, with Basic and signature authentication.
+
+mod common;
+
+use common::{Script, ok_response};
+use tpns_core::auth::Credentials;
+use tpns_core::endpoint::Endpoint;
+use tpns_core::push::{Push, PushAuth, PushRequest, PushSetupError, push, push_checked};
+use tpns_core::response::Limits;
+use tpns_core::upload::UploadError;
+
+const ANSWER: &str = r#"{"seq":0,"push_id":"3895624686","ret_code":0,"environment":"product","err_msg":"NO_ERROR","result":""}"#;
+
+fn request() -> PushRequest<'static> {
+    PushRequest {
+        upload_id: 11231,
+        title: "hello",
+        content: "world",
+        ..PushRequest::default()
+    }
+}
+
+fn split(written: &[u8]) -> (String, String) {
+    let text = String::from_utf8(written.to_vec()).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+#[test]
+fn basic_push_with_every_buffer_size() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
+        request: request(),
+        limits: Limits::default(),
+    };
+    let mut reference = None;
+    for buf_len in [1, 2, 63, 64, 500, 4096] {
+        let mut script = Script::new(&ok_response(ANSWER));
+        script.read_chunk = 7;
+        let mut buf = vec![0u8; buf_len];
+        let answer = push(&mut script, &job, &mut buf).unwrap();
+        assert_eq!(answer.push_id.as_str(), "3895624686");
+        assert_eq!(answer.err_msg.as_str(), "NO_ERROR");
+        let written = script.written.clone();
+        assert_eq!(reference.get_or_insert(written.clone()), &written);
+    }
+    let (head, body) = split(reference.as_ref().unwrap());
+    assert!(head.starts_with("POST /v3/push/app HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("\r\nContent-Type: application/json"));
+    assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())));
+    assert_eq!(
+        body,
+        r#"{"audience_type":"package_account_push","upload_id":11231,"message_type":"notify","message":{"title":"hello","content":"world"}}"#
+    );
+}
+
+#[cfg(feature = "signature")]
+#[test]
+fn signed_push_carries_the_signature_headers() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let creds = Credentials::new("1500001048", "1452fcebae9f3115ba794fb0fff2fd73").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Signature {
+            credentials: creds,
+            timestamp: 1_565_314_789,
+        },
+        request: request(),
+        limits: Limits::default(),
+    };
+    let mut script = Script::new(&ok_response(ANSWER));
+    push(&mut script, &job, &mut [0u8; 256]).unwrap();
+    let (head, body) = split(&script.written);
+    assert!(!head.contains("Authorization"));
+    assert!(head.contains("\r\nAccessId: 1500001048\r\n"));
+    assert!(head.contains("\r\nTimeStamp: 1565314789\r\n"));
+    let mut signer = tpns_core::signature::Signer::new(&creds, 1_565_314_789);
+    tpns_core::sink::Sink::put(&mut signer, body.as_bytes()).unwrap();
+    assert!(
+        head.contains(&format!("\r\nSign: {}\r\n", signer.finish().as_str())),
+        "{head}"
+    );
+}
+
+#[test]
+fn invalid_requests_send_nothing_and_api_errors_are_reported() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let mut job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1", "s").unwrap()),
+        request: PushRequest {
+            push_speed: Some(5),
+            ..request()
+        },
+        limits: Limits::default(),
+    };
+    let mut script = Script::new(&ok_response(ANSWER));
+    let err = push_checked(&mut script, &job, &mut [0u8; 64]).unwrap_err();
+    assert!(matches!(err, PushSetupError::Invalid(_)), "{err:?}");
+    assert!(script.written.is_empty());
+
+    job.request = request();
+    let mut script = Script::new(&ok_response(
+        r#"{"ret_code":1008028,"err_msg":"request too fast"}"#,
+    ));
+    let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
+    assert!(matches!(
+        err,
+        UploadError::Api {
+            ret_code: 1_008_028,
+            ..
+        }
+    ));
+    assert!(err.is_transient());
+}
