@@ -1,0 +1,295 @@
+//! The upload endpoint over HTTPS and plain HTTP: auth, every package rule and code, framing
+//! (Content-Length, chunked, Expect: 100-continue), and the read-only listings.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::{Full, StreamBody};
+use hyper::Request;
+use hyper::body::Frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tpns_emulator::Emulator;
+
+#[tokio::test]
+async fn accepted_upload_is_stored_and_listed() {
+    let dir = TempDir::new("accept");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    for (i, t) in Target::both(&emu).iter().enumerate() {
+        let content = rows(5);
+        let a = upload(t, "accounts.txt", &content).await;
+        assert_eq!(a.status, 200, "{}", t.name());
+        assert_eq!(a.headers["content-type"], "application/json");
+        let j = a.json();
+        assert_eq!(j["retCode"], 0, "{j}");
+        assert_eq!(j["errMsg"], "");
+        let id = j["uploadId"].as_u64().unwrap();
+        assert_eq!(id, i as u64 + 1);
+        let stored = std::fs::read(emu.stored_path(id)).unwrap();
+        assert_eq!(stored, content);
+        let rec = emu
+            .uploads()
+            .into_iter()
+            .find(|u| u.upload_id == id)
+            .unwrap();
+        assert_eq!(rec.rows, 5);
+        assert_eq!(rec.size, content.len() as u64);
+        assert_eq!(rec.access_id, APP.0);
+        assert_eq!(rec.file_name, "accounts.txt");
+        assert_eq!(rec.sha256.len(), 64);
+    }
+    let t = Target::https(&emu);
+    let listed = get(&t, "/_emulator/uploads").await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[1]["upload_id"], 2);
+    let health = get(&t, "/").await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    assert_eq!(
+        get(&t, "/_emulator/pushes").await.json(),
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn authentication_is_checked() {
+    let dir = TempDir::new("auth");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::https(&emu);
+    let path = "/v3/push/package/upload";
+    for auth in [None, Some((APP.0, "wrong")), Some(("42", APP.1))] {
+        let a = send(&t, upload_request(path, auth, "a.txt", b"abc\n"))
+            .await
+            .unwrap();
+        assert_eq!(a.status, 200);
+        assert_eq!(a.ret_code(), 1_008_003, "{auth:?}");
+    }
+    // The second app is accepted too.
+    let a = send(&t, upload_request(path, Some(OTHER_APP), "a.txt", b"abc\n"))
+        .await
+        .unwrap();
+    assert_eq!(a.ret_code(), 0);
+    assert_eq!(emu.uploads()[0].access_id, OTHER_APP.0);
+}
+
+/// Small generated files for each rule; the shared corpus (corpus.rs) covers many more.
+#[tokio::test]
+async fn package_rules_and_codes() {
+    let dir = TempDir::new("rules");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    let long_name = format!("{}.txt", "n".repeat(97));
+    let cases: Vec<(&str, Vec<u8>, i64, &str)> = vec![
+        ("a.doc", b"abc\n".to_vec(), 1_008_007, ".txt, .csv or .zip"),
+        (&long_name, b"abc\n".to_vec(), 1_008_007, "longer than 100"),
+        ("a.txt", Vec::new(), 1_008_012, "empty file"),
+        ("a.txt", b"\xEF\xBB\xBF".to_vec(), 1_008_012, "empty file"),
+        ("a.txt", b"abc\nd\n".to_vec(), 1_008_011, "line 2"),
+        (
+            "a.txt",
+            b"abc\n\xFFx\n".to_vec(),
+            1_008_011,
+            "invalid UTF-8 at line 2",
+        ),
+        (
+            "a.txt",
+            b"abc\n\nxyz\n".to_vec(),
+            1_008_011,
+            "blank line at line 2",
+        ),
+        (
+            "a.txt",
+            b"abc\rxyz\n".to_vec(),
+            1_008_011,
+            "carriage return",
+        ),
+        (
+            "a.txt",
+            [b"ab\n".as_slice(), &[b'x'; 101]].concat(),
+            1_008_011,
+            "line 2",
+        ),
+        (
+            "a.csv",
+            b"abc\nx,y\n".to_vec(),
+            1_008_011,
+            "more than one column at line 2",
+        ),
+        (
+            "a.csv",
+            b"\"ab\"c\n".to_vec(),
+            1_008_011,
+            "text after closing quote at line 1",
+        ),
+        (
+            "a.csv",
+            b"ab\n\"cd\n".to_vec(),
+            1_008_011,
+            "unterminated quote at line 2",
+        ),
+        (
+            "a.csv",
+            b"a\"b\n".to_vec(),
+            1_008_011,
+            "quote in unquoted field",
+        ),
+        ("a.zip", b"abc\n".to_vec(), 1_008_011, "not a valid zip"),
+    ];
+    for (name, content, code, msg) in cases {
+        let a = upload(&t, name, &content).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(a.ret_code(), code, "{name} {content:?}");
+        assert!(
+            a.err_msg().contains(msg),
+            "{name}: {:?} lacks {msg:?}",
+            a.err_msg()
+        );
+        assert_eq!(a.json()["uploadId"], 0);
+    }
+    assert!(emu.uploads().is_empty());
+    assert!(files_in(&dir.path().join("packages")).is_empty());
+    assert!(files_in(&dir.path().join("tmp")).is_empty());
+}
+
+#[tokio::test]
+async fn malformed_requests() {
+    let dir = TempDir::new("malformed");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    let auth = basic(APP.0, APP.1);
+    // Not multipart.
+    let req = Request::post("/v3/push/package/upload")
+        .header("host", "localhost")
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    assert_eq!(send(&t, req).await.unwrap().ret_code(), 1_008_001);
+    // Multipart without a file part.
+    let body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
+    );
+    let req = Request::post("/v3/push/package/upload")
+        .header("host", "localhost")
+        .header("authorization", &auth)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let a = send(&t, req).await.unwrap();
+    assert_eq!(a.ret_code(), 1_008_002);
+    assert!(a.err_msg().contains("file"));
+    // A body that never closes its boundary.
+    let body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nabc\n"
+    );
+    let req = Request::post("/v3/push/package/upload")
+        .header("host", "localhost")
+        .header("authorization", &auth)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    assert_eq!(send(&t, req).await.unwrap().ret_code(), 1_008_001);
+    // Unknown path and wrong method.
+    let a = get(&t, "/v3/nothing").await;
+    assert_eq!(a.status, 404);
+    assert!(a.json()["errMsg"].as_str().unwrap().contains("/v3/nothing"));
+    assert_eq!(get(&t, "/v3/push/package/upload").await.status, 405);
+    // A broken request head gets a 400 JSON answer.
+    let raw = raw_exchange(&t, b"GARBAGE\r\n\r\n").await;
+    let (head, body) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+    assert!(emu.uploads().is_empty());
+}
+
+/// A chunked request body (no Content-Length), sent by hyper's client from a stream.
+#[tokio::test]
+async fn chunked_request_body() {
+    let dir = TempDir::new("chunked-req");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    for t in Target::both(&emu) {
+        // The second path goes through the emulator's own HTTP/1.1 reader.
+        for path in [
+            "/v3/push/package/upload",
+            "/_fault/chunked/v3/push/package/upload",
+        ] {
+            let body = multipart("c.txt", &rows(100));
+            let pieces: Vec<Result<Frame<Bytes>, std::io::Error>> = body
+                .chunks(333)
+                .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            let req = Request::post(path)
+                .header("host", "localhost")
+                .header("authorization", basic(APP.0, APP.1))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                )
+                .body(StreamBody::new(futures_util::stream::iter(pieces)))
+                .unwrap();
+            let a = send(&t, req).await.unwrap();
+            assert_eq!(a.ret_code(), 0, "{} {path}", t.name());
+        }
+    }
+    assert_eq!(emu.uploads().len(), 4);
+    assert!(emu.uploads().iter().all(|u| u.rows == 100));
+}
+
+/// `Expect: 100-continue` (as the C# sample sends): the client waits for the interim answer
+/// before sending the body, on both server sides.
+#[tokio::test]
+async fn expect_100_continue() {
+    let dir = TempDir::new("expect");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    for t in Target::both(&emu) {
+        for path in [
+            "/v3/push/package/upload",
+            "/_fault/slow=0/v3/push/package/upload",
+        ] {
+            let req = raw_upload(path, "e.txt", &rows(3), "Expect: 100-continue\r\n");
+            let split = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            let mut io = t.connect().await;
+            io.write_all(&req[..split]).await.unwrap();
+            let mut interim = [0u8; 25];
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                io.read_exact(&mut interim),
+            )
+            .await
+            .expect("no 100 Continue")
+            .unwrap();
+            assert_eq!(
+                &interim,
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                "{} {path}",
+                t.name()
+            );
+            io.write_all(&req[split..]).await.unwrap();
+            let raw = read_to_close(&mut io).await;
+            let (head, body) = split_response(&raw);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(j["retCode"], 0);
+        }
+    }
+    assert_eq!(emu.uploads().len(), 4);
+}
+
+/// A file name with quotes or path parts is stored under a safe name.
+#[tokio::test]
+async fn stored_names_are_sanitised() {
+    let dir = TempDir::new("names");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    let a = upload(&t, "../../evil name.txt", &rows(2)).await;
+    assert_eq!(a.ret_code(), 0);
+    let files = files_in(&dir.path().join("packages"));
+    assert_eq!(files, vec!["1-evil_name.txt".to_owned()]);
+    assert_eq!(emu.uploads()[0].file_name, "../../evil name.txt");
+}
