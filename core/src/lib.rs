@@ -18,3 +18,5 @@ pub mod response;
 pub mod signature;
 pub mod sink;
 pub mod upload;
+#[cfg(feature = "async")]
+pub mod upload_async;

@@ -20,7 +20,7 @@ use crate::json::{ERR_MSG_CAP, JsonError, JsonReader, Text, UploadFields, Visito
 use crate::multipart::{Body, BodyError, Boundary, Form};
 use crate::request::{Authorization, ContentType, RequestError, RequestHead, UPLOAD_PATH};
 use crate::response::{Event, Limits, ResponseError, ResponseReader};
-use crate::sink::Sink;
+use crate::sink::{Sink, Window, count};
 
 /// What to upload and where.
 #[derive(Debug, Clone, Copy)]
@@ -348,6 +348,103 @@ impl Answer<UploadFields> {
     }
 }
 
+/// The bytes of an upload request, head then body, as one pull source.
+///
+/// Both drivers (blocking and async) fill their buffer from it and differ only in how they
+/// move the bytes. The head is produced through a [`Window`] over [`RequestHead::emit`], so
+/// any buffer size works; with `Expect: 100-continue` the body is held back until
+/// [`UploadBytes::release_body`].
+#[derive(Debug)]
+pub struct UploadBytes<'a, R> {
+    head: RequestHead<'a>,
+    head_len: u64,
+    head_at: u64,
+    body: Body<'a, R>,
+    hold_body: bool,
+    file_len: u64,
+}
+
+impl<'a, R: Read> UploadBytes<'a, R> {
+    /// The request for `job`, sending `file_len` bytes from `source`.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError`] when a value would break the request's framing.
+    pub fn new(job: &'a Upload<'a>, source: R, file_len: u64) -> Result<Self, RequestError> {
+        let form = Form {
+            boundary: &job.boundary,
+            file_name: job.file_name,
+        };
+        let body = Body::new(form, source, file_len);
+        let head = RequestHead {
+            endpoint: job.endpoint,
+            path: UPLOAD_PATH,
+            authorization: Authorization::Basic(job.credentials),
+            content_type: ContentType::Multipart(&job.boundary),
+            content_length: body.len(),
+            expect_continue: job.expect_continue,
+        };
+        head.check()?;
+        Ok(UploadBytes {
+            head_len: count(|c| head.emit(c)),
+            head,
+            head_at: 0,
+            body,
+            hold_body: job.expect_continue,
+            file_len,
+        })
+    }
+
+    /// Length of the request head.
+    pub fn head_len(&self) -> u64 {
+        self.head_len
+    }
+
+    /// Length of the whole request, head and body.
+    pub fn len(&self) -> u64 {
+        self.head_len + self.body.len()
+    }
+
+    /// Whether the request is empty (never).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Lets the body follow the head (after `100 Continue`).
+    pub fn release_body(&mut self) {
+        self.hold_body = false;
+    }
+
+    /// Fills `buf` with the next request bytes and returns how many; `0` means the request is
+    /// complete (or the body is held back and the head is out).
+    ///
+    /// # Errors
+    ///
+    /// [`BodyError`] from the package source.
+    pub fn fill(&mut self, buf: &mut [u8]) -> Result<usize, BodyError<R::Error>> {
+        let mut n = 0;
+        if self.head_at < self.head_len {
+            let mut window = Window::new(self.head_at, buf);
+            let Ok(()) = self.head.emit(&mut window);
+            n = window.filled();
+            self.head_at += n as u64;
+        }
+        if self.head_at == self.head_len && !self.hold_body {
+            n += self.body.fill(&mut buf[n..])?;
+        }
+        Ok(n)
+    }
+
+    /// Upload progress once the first `written` request bytes have been sent.
+    pub fn progress(&self, written: u64) -> Progress {
+        let file_start = self.head_len + self.body.head_len();
+        Progress {
+            sent: written.saturating_sub(file_start).min(self.file_len),
+            total: self.file_len,
+        }
+    }
+}
+
 /// The caller's buffer as an output queue in front of the transport.
 pub(crate) struct Outbox<'b, 't, T> {
     pub(crate) buf: &'b mut [u8],
@@ -396,7 +493,7 @@ impl<T: Write> Sink for Outbox<'_, '_, T> {
 
 /// Reads from `transport` into `buf` and feeds `collector` until it reports something other
 /// than [`Step::NeedMore`].
-fn read_step<T: Read, S, V: Visitor>(
+pub(crate) fn read_step<T: Read, S, V: Visitor>(
     transport: &mut T,
     buf: &mut [u8],
     collector: &mut Collector<V>,
@@ -494,45 +591,40 @@ where
     R: Read,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let form = Form {
-        boundary: &job.boundary,
-        file_name: job.file_name,
-    };
-    let mut body = Body::new(form, source, file_len);
-    let head = RequestHead {
-        endpoint: job.endpoint,
-        path: UPLOAD_PATH,
-        authorization: Authorization::Basic(job.credentials),
-        content_type: ContentType::Multipart(&job.boundary),
-        content_length: body.len(),
-        expect_continue: job.expect_continue,
-    };
-    head.check().map_err(UploadError::Request)?;
+    let mut request = UploadBytes::new(job, source, file_len).map_err(UploadError::Request)?;
     if buf.is_empty() {
         return Err(UploadError::EmptyBuffer);
     }
-    let collector = Collector::new(job.limits, UploadFields::default());
-    let mut out = Outbox::new(buf, transport);
-    if let Err(error) = head.emit(&mut out) {
-        return Err(early_answer_or(
-            out.transport,
-            out.buf,
-            collector,
-            (false, 0),
-            error,
-        ));
-    }
-    let head_len = out.written + out.len as u64;
-    // Where the package bytes start and end in the stream of written bytes.
-    let file_start = head_len + body.head_len();
-    let sent = |written: u64| written.saturating_sub(file_start).min(file_len);
+    let mut collector = Collector::new(job.limits, UploadFields::default());
+    let mut written = 0u64;
+    let mut len = 0;
 
-    let mut collector = collector;
     if job.expect_continue {
-        out.drain().map_err(UploadError::SendHead)?;
-        out.transport.flush().map_err(UploadError::SendHead)?;
-        match read_step(out.transport, out.buf, &mut collector)? {
-            Step::Continue => {}
+        // Head only, then wait for the go-ahead (RFC 9110 §10.1.1).
+        loop {
+            let n = request.fill(&mut buf[len..]).map_err(UploadError::Source)?;
+            len += n;
+            if len == buf.len() || n == 0 {
+                let sent = transport.write_all(&buf[..len]);
+                let flushed = sent.and_then(|()| if n == 0 { transport.flush() } else { Ok(()) });
+                if let Err(error) = flushed {
+                    return Err(early_answer_or(
+                        transport,
+                        buf,
+                        collector,
+                        (false, 0),
+                        error,
+                    ));
+                }
+                written += len as u64;
+                len = 0;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        match read_step(transport, buf, &mut collector)? {
+            Step::Continue => request.release_body(),
             // The server answered at once (e.g. 401): the body is not sent.
             _ => {
                 return collector
@@ -543,62 +635,37 @@ where
         }
     }
 
-    if progress(Progress {
-        sent: 0,
-        total: file_len,
-    })
-    .is_break()
-    {
+    if progress(request.progress(written)).is_break() {
         return Err(UploadError::Cancelled { sent: 0 });
     }
     loop {
-        if out.len == out.buf.len() {
-            if let Err(error) = out.drain() {
-                let at = (out.written >= head_len, sent(out.written));
-                return Err(early_answer_or(
-                    out.transport,
-                    out.buf,
-                    collector,
-                    at,
-                    error,
-                ));
+        let n = request.fill(&mut buf[len..]).map_err(UploadError::Source)?;
+        len += n;
+        let done = n == 0;
+        if len == buf.len() || (done && len > 0) {
+            if let Err(error) = transport.write_all(&buf[..len]) {
+                let at = (
+                    written >= request.head_len(),
+                    request.progress(written).sent,
+                );
+                return Err(early_answer_or(transport, buf, collector, at, error));
             }
-            let p = Progress {
-                sent: sent(out.written),
-                total: file_len,
-            };
+            written += len as u64;
+            len = 0;
+            let p = request.progress(written);
             if progress(p).is_break() {
                 return Err(UploadError::Cancelled { sent: p.sent });
             }
         }
-        let n = body
-            .fill(&mut out.buf[out.len..])
-            .map_err(UploadError::Source)?;
-        if n == 0 {
+        if done {
             break;
         }
-        out.len += n;
     }
-    let flushed = out.drain().and_then(|()| out.transport.flush());
-    if let Err(error) = flushed {
-        let at = (out.written >= head_len, sent(out.written));
-        return Err(early_answer_or(
-            out.transport,
-            out.buf,
-            collector,
-            at,
-            error,
-        ));
+    if let Err(error) = transport.flush() {
+        let at = (true, request.progress(written).sent);
+        return Err(early_answer_or(transport, buf, collector, at, error));
     }
-    if progress(Progress {
-        sent: file_len,
-        total: file_len,
-    })
-    .is_break()
-    {
-        return Err(UploadError::Cancelled { sent: file_len });
-    }
-    read_answer(out.transport, out.buf, collector)?.into_result()
+    read_answer(transport, buf, collector)?.into_result()
 }
 
 /// After a failed write, a server that answered early (and closed) has its answer waiting:
@@ -607,7 +674,7 @@ where
 /// `head_sent` tells whether the request head had been written completely: the buffer
 /// coalesces the head's last bytes with the first package bytes, so a failed write may hold
 /// both, and then the head is what failed.
-fn early_answer_or<T: Read + Write, S>(
+pub(crate) fn early_answer_or<T: Read + Write, S>(
     transport: &mut T,
     buf: &mut [u8],
     collector: Collector<UploadFields>,

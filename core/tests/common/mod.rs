@@ -111,3 +111,32 @@ pub fn ok_response(json: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+#[cfg(feature = "async")]
+impl embedded_io_async::Read for Script {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, MockError> {
+        embedded_io::Read::read(self, buf)
+    }
+}
+
+#[cfg(feature = "async")]
+impl embedded_io_async::Write for Script {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, MockError> {
+        embedded_io::Write::write(self, buf)
+    }
+
+    async fn flush(&mut self) -> Result<(), MockError> {
+        embedded_io::Write::flush(self)
+    }
+}
+
+/// Runs a future that never waits on anything but a ready transport.
+pub fn block_on<F: core::future::Future>(future: F) -> F::Output {
+    let mut future = core::pin::pin!(future);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    loop {
+        if let core::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}

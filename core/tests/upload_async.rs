@@ -1,0 +1,112 @@
+//! The async driver sends exactly what the blocking driver sends and reads answers the same
+//! way (the shared logic), over a scripted transport.
+#![cfg(feature = "async")]
+
+mod common;
+
+use core::ops::ControlFlow;
+
+use common::{Script, block_on, ok_response};
+use tpns_core::auth::Credentials;
+use tpns_core::endpoint::Endpoint;
+use tpns_core::multipart::Boundary;
+use tpns_core::response::Limits;
+use tpns_core::upload::{Upload, UploadError, upload};
+
+const OK: &str = r#"{"retCode":0,"errMsg":"","uploadId":77}"#;
+
+fn job<'a>(endpoint: &'a Endpoint<'a>, expect_continue: bool) -> Upload<'a> {
+    Upload {
+        endpoint,
+        credentials: Credentials::new("42", "secret").unwrap(),
+        file_name: "tokens.csv",
+        boundary: Boundary::from_random([9; 16]),
+        expect_continue,
+        limits: Limits::default(),
+    }
+}
+
+#[test]
+fn async_and_blocking_send_the_same_bytes() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+    let pkg: Vec<u8> = (0..2000).map(|i| b'a' + (i % 26) as u8).collect();
+    for expect in [false, true] {
+        let response = if expect {
+            [&b"HTTP/1.1 100 Continue\r\n\r\n"[..], &ok_response(OK)].concat()
+        } else {
+            ok_response(OK)
+        };
+        for buf_len in [1, 64, 300, 4096] {
+            let mut blocking = Script::new(&response);
+            blocking.read_chunk = 25;
+            let mut buf = vec![0u8; buf_len];
+            let a = upload(
+                &mut blocking,
+                &job(&endpoint, expect),
+                &pkg[..],
+                2000,
+                &mut buf,
+                |_| ControlFlow::Continue(()),
+            )
+            .unwrap();
+            let mut asynchronous = Script::new(&response);
+            asynchronous.read_chunk = 25;
+            let b = block_on(tpns_core::upload_async::upload(
+                &mut asynchronous,
+                &job(&endpoint, expect),
+                &pkg[..],
+                2000,
+                &mut buf,
+                |_| ControlFlow::Continue(()),
+            ))
+            .unwrap();
+            assert_eq!(a, b);
+            assert_eq!(b.upload_id, 77);
+            assert_eq!(
+                blocking.written, asynchronous.written,
+                "buffer {buf_len}, expect {expect}"
+            );
+        }
+    }
+}
+
+#[test]
+fn async_reports_early_answers_and_phases() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+    let pkg = vec![b'x'; 4000];
+    let json = r#"{"retCode":1008003,"errMsg":"auth"}"#;
+    let response = format!(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\n\r\n{json}",
+        json.len()
+    );
+    let mut script = Script::new(response.as_bytes());
+    script.fail_write_at = Some(1000);
+    let mut buf = [0u8; 128];
+    let err = block_on(tpns_core::upload_async::upload(
+        &mut script,
+        &job(&endpoint, false),
+        &pkg[..],
+        4000,
+        &mut buf,
+        |_| ControlFlow::Continue(()),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, UploadError::Status { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_auth_failure());
+
+    let mut script = Script::new(b"");
+    script.fail_write_at = Some(1000);
+    let err = block_on(tpns_core::upload_async::upload(
+        &mut script,
+        &job(&endpoint, false),
+        &pkg[..],
+        4000,
+        &mut buf,
+        |_| ControlFlow::Continue(()),
+    ))
+    .unwrap_err();
+    assert!(matches!(err, UploadError::SendBody { .. }), "{err:?}");
+}
