@@ -270,11 +270,11 @@ async fn receive_file(
         if checker.is_rejected() || write_error {
             continue;
         }
-        if let Some(t) = temp.as_mut() {
-            if let Err(e) = t.write(&chunk).await {
-                eprintln!("tpns-emulator: cannot write a temporary file: {e}");
-                write_error = true;
-            }
+        if let Some(t) = temp.as_mut()
+            && let Err(e) = t.write(&chunk).await
+        {
+            eprintln!("tpns-emulator: cannot write a temporary file: {e}");
+            write_error = true;
         }
     }
     let verdict = match checker.finish() {

@@ -41,7 +41,7 @@ impl PackageChecker {
         let content = match name {
             Ok(Kind::Txt) => Content::Text(TextValidator::new(false)),
             Ok(Kind::Csv) => Content::Text(TextValidator::new(true)),
-            Ok(Kind::Zip) => Content::Zip(Box::new(ZipInspector::new())),
+            Ok(Kind::Zip) => Content::Zip(Box::default()),
             Err(_) => Content::Skipped,
         };
         PackageChecker {

@@ -245,20 +245,20 @@ impl<IO: AsyncRead + AsyncWrite + Unpin + Send> RawBody<'_, IO> {
             match self.framing {
                 Framing::Length(0) | Framing::Chunked(Chunk::Done) => return None,
                 Framing::Length(n) => {
-                    if self.buf.is_empty() {
-                        if let Err(e) = self.fill().await {
-                            return Some(Err(e));
-                        }
+                    if self.buf.is_empty()
+                        && let Err(e) = self.fill().await
+                    {
+                        return Some(Err(e));
                     }
                     let take = n.min(self.buf.len() as u64);
                     self.framing = Framing::Length(n - take);
                     return Some(Ok(self.buf.split_to(take as usize).freeze()));
                 }
                 Framing::Chunked(Chunk::Data(n)) => {
-                    if self.buf.is_empty() {
-                        if let Err(e) = self.fill().await {
-                            return Some(Err(e));
-                        }
+                    if self.buf.is_empty()
+                        && let Err(e) = self.fill().await
+                    {
+                        return Some(Err(e));
                     }
                     let take = n.min(self.buf.len() as u64);
                     self.framing = Framing::Chunked(if take == n {

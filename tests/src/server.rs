@@ -134,7 +134,7 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let shared = shared.clone();
         let fault = fault.clone();
-        async move { Ok::<_, io::Error>(serve_hyper(req, &shared, &fault).await?) }
+        async move { serve_hyper(req, &shared, &fault).await }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .keep_alive(false)

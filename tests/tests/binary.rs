@@ -1,0 +1,178 @@
+//! The `tpns-emulator` binary as scripts start it: flags, the first stdout line, serving until
+//! killed.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use tpns_emulator::generate_cert;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tpns-emulator");
+
+/// A started binary, killed on drop.
+struct Running {
+    child: Child,
+    first_line: serde_json::Value,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Running {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let first_line = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    Running { child, first_line }
+}
+
+fn target(r: &Running, key: &str) -> Target {
+    let addr = r.first_line[key].as_str().unwrap().parse().unwrap();
+    let ca = if key == "https" {
+        let pem = std::fs::read(r.first_line["ca"].as_str().unwrap()).unwrap();
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+            .map(|c: rustls_pki_types::CertificateDer<'_>| c.to_vec())
+            .unwrap();
+        Some(der)
+    } else {
+        None
+    };
+    Target { addr, ca }
+}
+
+#[tokio::test]
+async fn first_line_and_serving() {
+    let dir = TempDir::new("bin");
+    let data = dir.path().join("data");
+    let r = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--app",
+        "111:aaa",
+        "--app",
+        "222:bbb",
+    ]);
+    let j = &r.first_line;
+    assert_eq!(j.as_object().unwrap().len(), 3, "{j}");
+    assert!(j["https"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(j["http"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(
+        j["ca"].as_str().unwrap(),
+        data.join("ca.pem").to_str().unwrap()
+    );
+    for key in ["https", "http"] {
+        let t = target(&r, key);
+        assert_eq!(get(&t, "/").await.json()["status"], "ok");
+        for (id, secret) in [("111", "aaa"), ("222", "bbb")] {
+            let req = upload_request(
+                "/v3/push/package/upload",
+                Some((id, secret)),
+                "b.txt",
+                &rows(2),
+            );
+            assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
+        }
+        // The demo app is not configured when --app is given.
+        let req = upload_request("/v3/push/package/upload", Some(APP), "b.txt", &rows(2));
+        assert_eq!(send(&t, req).await.unwrap().ret_code(), 1_008_003);
+    }
+    assert_eq!(common::files_in(&data.join("packages")).len(), 4);
+}
+
+#[tokio::test]
+async fn defaults_demo_app_discard_and_fault() {
+    let r = start(&["--discard", "--fault", "status=503,times=1"]);
+    assert!(r.first_line["http"].is_null());
+    let ca = r.first_line["ca"].as_str().unwrap().to_owned();
+    let t = target(&r, "https");
+    let req = upload_request("/v3/push/package/upload", Some(APP), "b.txt", &rows(2));
+    assert_eq!(send(&t, req).await.unwrap().status, 503);
+    let req = upload_request("/v3/push/package/upload", Some(APP), "b.txt", &rows(2));
+    assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
+    // Discard mode: the fresh temp data dir holds only the CA.
+    let data = std::path::Path::new(&ca).parent().unwrap().to_owned();
+    assert_eq!(common::files_in(&data), vec!["ca.pem".to_owned()]);
+    let mut r = r;
+    r.child.kill().unwrap();
+    r.child.wait().unwrap();
+    let mut err = String::new();
+    r.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("demo app 1500001048"), "{err}");
+    let _ = std::fs::remove_dir_all(data);
+}
+
+#[tokio::test]
+async fn given_certificate_and_key() {
+    let dir = TempDir::new("bin-cert");
+    let g = generate_cert(&["localhost", "127.0.0.1"]).unwrap();
+    let chain = dir.path().join("chain.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&chain, format!("{}{}", g.cert_pem, g.ca_pem)).unwrap();
+    std::fs::write(&key, &g.key_pem).unwrap();
+    let data = dir.path().join("data");
+    let r = start(&[
+        "--cert",
+        chain.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let t = target(&r, "https");
+    assert_eq!(
+        t.ca.as_deref(),
+        Some(g.ca_der.as_slice()),
+        "ca file is the chain's CA"
+    );
+    assert_eq!(get(&t, "/").await.json()["status"], "ok");
+}
+
+#[test]
+fn bad_flags_exit_2_and_help_exits_0() {
+    for args in [
+        &["--bogus"][..],
+        &["--listen", "nowhere"][..],
+        &["--app", "no-colon"][..],
+        &["--cert", "x.pem"][..],
+        &["--listen"][..],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--http-listen"));
+    let dir = TempDir::new("bin-bad");
+    let out = Command::new(BIN)
+        .args([
+            "--fault",
+            "explode",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
