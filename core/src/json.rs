@@ -599,7 +599,7 @@ impl JsonReader {
                 Ok(())
             }
             0x00..=0x1f => Err(JsonErrorKind::InvalidEscape),
-            0x00..=0x7f => self.emit(b as char, is_key, v),
+            0x20..=0x7f => self.emit(b as char, is_key, v),
             0xc2..=0xdf => self.utf8_start(1, u32::from(b & 0x1f), 0x80),
             0xe0..=0xef => self.utf8_start(2, u32::from(b & 0x0f), 0x800),
             0xf0..=0xf4 => self.utf8_start(3, u32::from(b & 0x07), 0x1_0000),

@@ -280,10 +280,10 @@ impl<V: Visitor> Collector<V> {
                 }
             }
         }
-        if self.json_error.is_none() {
-            if let Err(e) = self.json.feed(bytes, &mut self.fields) {
-                self.json_error = Some(e);
-            }
+        if self.json_error.is_none()
+            && let Err(e) = self.json.feed(bytes, &mut self.fields)
+        {
+            self.json_error = Some(e);
         }
     }
 

@@ -84,14 +84,14 @@ impl embedded_io::Write for Script {
         if self.write_chunk > 0 {
             n = n.min(self.write_chunk);
         }
-        if let Some(at) = self.fail_write_at {
-            if self.written.len() + n > at {
-                let room = at - self.written.len();
-                if room == 0 {
-                    return Err(MockError("write failed"));
-                }
-                n = room;
+        if let Some(at) = self.fail_write_at
+            && self.written.len() + n > at
+        {
+            let room = at - self.written.len();
+            if room == 0 {
+                return Err(MockError("write failed"));
             }
+            n = room;
         }
         self.written.extend_from_slice(&buf[..n]);
         Ok(n)
