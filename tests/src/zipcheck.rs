@@ -682,4 +682,43 @@ mod tests {
         assert_eq!(inspect(&bad_deflate).map_err(|e| e.1), Err(0));
         assert_eq!(inspect(b""), Err((Rule::ZipInvalid, 0)));
     }
+
+    /// Mutated and cut archives, fed in random chunk sizes, never panic the inspector.
+    #[test]
+    fn mutations_never_panic() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut bases = Vec::new();
+        for (deflate, descriptor) in [(false, false), (true, false), (true, true)] {
+            let mut e = EntrySpec::new("a.csv", b"\"x,y\"\nabc\r\nzzz\n");
+            e.deflate = deflate;
+            e.descriptor = descriptor;
+            bases.push(zip(&[e, EntrySpec::new("b.txt", ROWS)]));
+            bases.push(zip(&[EntrySpec::new("c.txt", ROWS)]));
+        }
+        for _ in 0..3000 {
+            let mut z = bases[(next() % bases.len() as u64) as usize].clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() % z.len() as u64) as usize;
+                z[i] = next() as u8;
+            }
+            if next() % 3 == 0 {
+                z.truncate((next() % z.len() as u64) as usize);
+            }
+            let mut inspector = ZipInspector::new();
+            let mut rest = z.as_slice();
+            while !rest.is_empty() {
+                let n = 1 + (next() % 64) as usize;
+                let n = n.min(rest.len());
+                inspector.feed(&rest[..n]);
+                rest = &rest[n..];
+            }
+            let _ = inspector.finish();
+        }
+    }
 }

@@ -293,3 +293,92 @@ async fn stored_names_are_sanitised() {
     assert_eq!(files, vec!["1-evil_name.txt".to_owned()]);
     assert_eq!(emu.uploads()[0].file_name, "../../evil name.txt");
 }
+
+/// TLS 1.2 and TLS 1.3 are both served (rustls client pinned to each).
+#[tokio::test]
+async fn tls_1_2_and_1_3() {
+    let dir = TempDir::new("tls-versions");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(
+            emu.ca_der().to_vec(),
+        ))
+        .unwrap();
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+        let tcp = tokio::net::TcpStream::connect(emu.https_addr())
+            .await
+            .unwrap();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.protocol_version(), Some(version.version));
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        let _ = tls.read_to_end(&mut raw).await;
+        assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 200 OK"));
+    }
+}
+
+/// Garbage from a hostile client never stops the server: after each, it still answers.
+#[tokio::test]
+async fn hostile_inputs_do_not_stop_the_server() {
+    let dir = TempDir::new("hostile");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let auth = basic(APP.0, APP.1);
+    let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+    let mut inputs: Vec<Vec<u8>> = vec![
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
+        b"POST /v3/push/package/upload HTTP/1.1\r\nContent-Length: x\r\n\r\n".to_vec(),
+        b"POST /v3/push/package/upload HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"
+            .to_vec(),
+        b"POST /_fault/chunked/v3/push/app HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+            .to_vec(),
+        b"POST /_fault/slow=0/v3/push/app HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+        format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(70_000)).into_bytes(),
+        format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(200)).into_bytes(),
+        format!(
+            "POST /_fault/{}/v3/push/package/upload HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "times=99999999999999999999999"
+        )
+        .into_bytes(),
+    ];
+    for zipish in [
+        b"PK\x03\x04\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff".to_vec(),
+        b"PK\x03\x04\x14\x00\x08\x00\x08\x00".to_vec(),
+        [
+            b"PK\x03\x04".as_slice(),
+            &[0u8; 22],
+            &[0xff, 0xff, 0xff, 0xff],
+        ]
+        .concat(),
+    ] {
+        let body = multipart("x.zip", &zipish);
+        let mut req = format!(
+            "POST /v3/push/package/upload HTTP/1.1\r\nAuthorization: {auth}\r\n\
+             Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        inputs.push(req);
+    }
+    for t in Target::both(&emu) {
+        for input in &inputs {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), raw_exchange(&t, input))
+                    .await
+                    .expect("the server answers or closes");
+            assert_eq!(get(&t, "/").await.status, 200);
+        }
+    }
+    assert!(emu.uploads().is_empty());
+}
