@@ -1,0 +1,180 @@
+//! `tpns`: check, upload and push TPNS account packages. See README.md for the interface, which
+//! scripts depend on.
+
+mod check;
+#[cfg(feature = "demo")]
+mod demo;
+mod fail;
+mod push;
+mod settings;
+mod upload;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Check, upload and push Tencent Push (TPNS) account packages.
+#[derive(Debug, Parser)]
+#[command(name = "tpns", version, about, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const AFTER_HELP: &str = "\
+Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_KEY or
+--secret-key-file PATH (never a flag: every user of the machine can read the command line).
+
+Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
+4 authentication rejected, 5 other API error, 6 network, TLS, timeout or protocol error.
+
+Try `tpns demo` first: it runs the whole job against a local emulator, no account needed.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a package locally, then upload it; print the uploadId on stdout.
+    Upload(UploadArgs),
+    /// Check packages against the service's rules; print `FILE: ok` or `FILE:LINE: rule`.
+    Check {
+        /// The package files (.txt, .csv or .zip).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Push a notification to an uploaded package; print the push_id on stdout.
+    Push(PushArgs),
+    /// Run the whole job against an in-process emulator: no account, no network.
+    #[cfg(feature = "demo")]
+    Demo,
+}
+
+/// Where to connect and how to authenticate.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// The service region.
+    #[arg(long, value_enum, default_value_t = RegionArg::Gz)]
+    pub region: RegionArg,
+    /// A base URL such as https://127.0.0.1:8443/; wins over --region.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The app's AccessID.
+    #[arg(long, value_name = "ID", env = "TPNS_ACCESS_ID")]
+    pub access_id: Option<String>,
+    /// Read the SecretKey from this file (instead of TPNS_SECRET_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Connect timeout, and the longest time without progress, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub timeout: Duration,
+    /// Retries of transient failures (connect errors, timeouts, resets, 502/503/504, rate
+    /// limit).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// Print one JSON object on stdout instead of the bare id.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+struct UploadArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// The package (.txt, .csv or .zip).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+struct PushArgs {
+    /// The package's uploadId, as printed by `tpns upload`.
+    #[arg(long, value_name = "N")]
+    upload_id: u64,
+    /// The notification's title.
+    #[arg(long, value_name = "TEXT")]
+    title: String,
+    /// The notification's content.
+    #[arg(long, value_name = "TEXT")]
+    content: String,
+    /// A notification or a pass-through message.
+    #[arg(long, value_enum, default_value_t = push::MessageTypeArg::Notify)]
+    message_type: push::MessageTypeArg,
+    /// What the package holds: accounts or device tokens.
+    #[arg(long, value_enum, default_value_t = push::AudienceArg::Account)]
+    audience: push::AudienceArg,
+    /// The iOS environment.
+    #[arg(long, value_enum)]
+    environment: Option<push::EnvironmentArg>,
+    #[command(flatten)]
+    conn: ConnArgs,
+}
+
+/// `--region` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegionArg {
+    /// Guangzhou.
+    Gz,
+    /// Shanghai.
+    Sh,
+    /// Hong Kong.
+    Hk,
+    /// Singapore.
+    Sgp,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "`{s}`: the timeout must be above 0 and at most 86400 s"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match cli.command {
+        Command::Upload(a) => settings::Settings::from_args(&a.conn).and_then(|s| {
+            let opts = upload::Options {
+                json: a.conn.json,
+                progress: !a.no_progress,
+            };
+            upload::run(&s, &a.file, &opts, &mut out).map(|_| fail::OK)
+        }),
+        Command::Check { files } => Ok(check::run(&files, &mut out)),
+        Command::Push(a) => settings::Settings::from_args(&a.conn).and_then(|s| {
+            let req = push::Options {
+                upload_id: a.upload_id,
+                title: a.title,
+                content: a.content,
+                message_type: a.message_type,
+                audience: a.audience,
+                environment: a.environment,
+                json: a.conn.json,
+            };
+            push::run(&s, &req, &mut out).map(|_| fail::OK)
+        }),
+        #[cfg(feature = "demo")]
+        Command::Demo => demo::run(&mut out).map(|()| fail::OK),
+    };
+    let _ = out.flush();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("tpns: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

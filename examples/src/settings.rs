@@ -1,0 +1,110 @@
+//! Connection settings: from the command line and the environment, to a `Client`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tpns_transport_std::{Client, Endpoint, Region, RetryPolicy, SecretKey};
+
+use crate::fail::Failure;
+use crate::{ConnArgs, RegionArg};
+
+/// The environment variable that holds the SecretKey.
+pub const SECRET_ENV: &str = "TPNS_SECRET_KEY";
+/// The environment variable that holds the AccessID.
+pub const ACCESS_ID_ENV: &str = "TPNS_ACCESS_ID";
+
+/// Everything needed to build a client. `Debug` redacts the secret (through `SecretKey`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub region: Region,
+    pub endpoint: Option<String>,
+    pub access_id: String,
+    pub secret: SecretKey,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub retries: u32,
+}
+
+impl Settings {
+    /// Reads the settings of `upload` and `push`: the AccessID from `--access-id` or
+    /// `TPNS_ACCESS_ID`, the SecretKey from `--secret-key-file` or `TPNS_SECRET_KEY`.
+    pub fn from_args(a: &ConnArgs) -> Result<Settings, Failure> {
+        let access_id = a
+            .access_id
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "no AccessID: pass --access-id ID or set {ACCESS_ID_ENV}"
+                ))
+            })?;
+        let secret = match &a.secret_key_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Failure::usage(format!(
+                        "cannot read the SecretKey file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                // A file written by `echo` ends in a line feed, which is not part of the key.
+                let key = text.trim_end_matches(['\n', '\r']);
+                if key.is_empty() {
+                    return Err(Failure::usage(format!(
+                        "the SecretKey file {} is empty",
+                        path.display()
+                    )));
+                }
+                SecretKey::new(key)
+            }
+            None => match std::env::var(SECRET_ENV) {
+                Ok(s) if !s.is_empty() => SecretKey::new(s),
+                Ok(_) | Err(std::env::VarError::NotPresent) => {
+                    return Err(Failure::usage(format!(
+                        "no SecretKey: set {SECRET_ENV} or pass --secret-key-file PATH"
+                    )));
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(Failure::usage(format!("{SECRET_ENV} is not valid UTF-8")));
+                }
+            },
+        };
+        Ok(Settings {
+            region: match a.region {
+                RegionArg::Gz => Region::Guangzhou,
+                RegionArg::Sh => Region::Shanghai,
+                RegionArg::Hk => Region::HongKong,
+                RegionArg::Sgp => Region::Singapore,
+            },
+            endpoint: a.endpoint.clone(),
+            access_id,
+            secret,
+            ca_file: a.ca_file.clone(),
+            timeout: a.timeout,
+            retries: a.retries,
+        })
+    }
+
+    /// Builds the client, warning on stderr about plain HTTP to a host that is not loopback.
+    pub fn client(&self) -> Result<Client, Failure> {
+        let mut b = Client::builder()
+            .region(self.region)
+            .credentials(self.access_id.clone(), self.secret.clone())
+            .timeout(self.timeout)
+            .retry(RetryPolicy::default().with_max_retries(self.retries));
+        if let Some(url) = &self.endpoint {
+            let endpoint = Endpoint::parse(url)
+                .map_err(|e| Failure::usage(format!("invalid --endpoint {url}: {e}")))?;
+            if !endpoint.is_tls() && !endpoint.is_loopback() {
+                eprintln!(
+                    "tpns: warning: {url} is plain HTTP: the SecretKey and the package cross \
+                     the network unencrypted"
+                );
+            }
+            b = b.endpoint(url.clone());
+        }
+        if let Some(ca) = &self.ca_file {
+            b = b.ca_file(ca);
+        }
+        b.build().map_err(|e| Failure::build(&e))
+    }
+}

@@ -1,0 +1,206 @@
+//! Checking a package file against the service's rules before sending it.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use tpns_core::package::{
+    self, NameError, PackageKind, RowRule, SizeError, SizeVerdict, ValidateError, ZIP_WINDOW,
+    ZipError,
+};
+
+use crate::net::Io;
+
+/// What a valid package holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The file name the service will see (the path's last component).
+    pub file_name: String,
+    /// `.txt`, `.csv` or `.zip`.
+    pub kind: PackageKind,
+    /// Size of the file in bytes.
+    pub size: u64,
+    /// Rows (accounts or tokens) in the text, or in the zip's entry.
+    pub rows: u64,
+    /// The size is above 10^8 bytes but within 100 MiB: the service may count "100 MB" in
+    /// powers of ten and refuse it.
+    pub size_warning: bool,
+}
+
+/// The rule a package broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// The file name is not valid UTF-8.
+    NameNotUtf8,
+    /// The file name breaks rule 1 (length, extension, control characters).
+    Name(NameError),
+    /// The size breaks rule 2 (empty, above 100 MiB).
+    Size(SizeError),
+    /// The text breaks a row rule (UTF-8, length, blank line, CSV column).
+    Rows(RowRule),
+    /// The zip's structure breaks rule 5 (never [`ZipError::Io`] or [`ZipError::Row`]: those
+    /// are reported as an I/O error and [`Violation::Rows`]).
+    Zip(ZipError<Infallible>),
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NameNotUtf8 => f.write_str("file name is not valid UTF-8"),
+            Self::Name(e) => fmt::Display::fmt(e, f),
+            Self::Size(e) => fmt::Display::fmt(e, f),
+            Self::Rows(e) => fmt::Display::fmt(e, f),
+            Self::Zip(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+/// The first broken rule and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid {
+    /// 1-based line of a row error; 0 for a file-level one (name, size, zip structure, empty).
+    pub line: u64,
+    /// The rule broken.
+    pub violation: Violation,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.violation)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Why [`check_file`] did not pass a file.
+#[derive(Debug)]
+pub enum CheckError {
+    /// The file could not be read.
+    Io(io::Error),
+    /// The file breaks a rule.
+    Invalid(Invalid),
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "cannot read the file: {e}"),
+            Self::Invalid(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            Self::Invalid(e) => Some(e),
+        }
+    }
+}
+
+fn invalid(line: u64, violation: Violation) -> CheckError {
+    CheckError::Invalid(Invalid { line, violation })
+}
+
+/// Checks a package file against the rules of the service (`API.md`): the name, the size, and
+/// the rows of a `.txt` or `.csv` file or of a `.zip`'s single entry.
+///
+/// The file is streamed through a 64 KiB buffer (and a 32 KiB inflate window for a zip): it is
+/// never read into memory whole.
+///
+/// # Errors
+///
+/// [`CheckError::Invalid`] with the first broken rule and its line (0 for file-level rules),
+/// [`CheckError::Io`] if the file cannot be read.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("tpns-check-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("accounts.txt");
+/// std::fs::write(&path, "alice\nbob\n")?;
+/// let report = tpns_transport_std::check_file(&path).unwrap();
+/// assert_eq!(report.rows, 2);
+///
+/// std::fs::write(&path, "alice\n\nbob\n")?;
+/// let err = tpns_transport_std::check_file(&path).unwrap_err();
+/// assert_eq!(err.to_string(), "line 2: blank line");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn check_file(path: impl AsRef<Path>) -> Result<Report, CheckError> {
+    let path = path.as_ref();
+    let name = path.file_name().ok_or_else(|| {
+        CheckError::Io(io::Error::new(io::ErrorKind::InvalidInput, "no file name"))
+    })?;
+    let name = name
+        .to_str()
+        .ok_or(invalid(0, Violation::NameNotUtf8))?
+        .to_owned();
+    let kind = package::check_file_name(&name).map_err(|e| invalid(0, Violation::Name(e)))?;
+    let file = File::open(path).map_err(CheckError::Io)?;
+    let meta = file.metadata().map_err(CheckError::Io)?;
+    if !meta.is_file() {
+        return Err(CheckError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    let size = meta.len();
+    let verdict = package::check_size(size).map_err(|e| invalid(0, Violation::Size(e)))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let rows = match kind.format() {
+        Some(format) => match package::validate_rows(Io(&file), format, &mut buf) {
+            Ok(summary) => summary.rows,
+            Err(ValidateError::Io(e)) => return Err(CheckError::Io(e)),
+            Err(ValidateError::Row(e)) => return Err(invalid(e.line, Violation::Rows(e.rule))),
+            Err(ValidateError::BufferTooSmall) => unreachable!("the buffer is 64 KiB"),
+        },
+        None => {
+            let mut reader = Io(&file);
+            let mut window = vec![0u8; ZIP_WINDOW].into_boxed_slice();
+            let window: &mut [u8; ZIP_WINDOW] =
+                (&mut *window).try_into().expect("ZIP_WINDOW bytes");
+            package::inspect_zip(&mut reader, &mut buf)
+                .and_then(|entry| package::validate_zip_rows(&mut reader, &entry, window, &mut buf))
+                .map_err(zip_error)?
+                .rows
+        }
+    };
+    Ok(Report {
+        file_name: name,
+        kind,
+        size,
+        rows,
+        size_warning: verdict == SizeVerdict::OkWithWarning,
+    })
+}
+
+fn zip_error(e: ZipError<io::Error>) -> CheckError {
+    use ZipError as Z;
+    let structural = match e {
+        Z::Io(e) => return CheckError::Io(e),
+        Z::Row(e) => return invalid(e.line, Violation::Rows(e.rule)),
+        Z::Truncated => Z::Truncated,
+        Z::NotZip => Z::NotZip,
+        Z::MultiDisk => Z::MultiDisk,
+        Z::Zip64 => Z::Zip64,
+        Z::BadCentralDirectory => Z::BadCentralDirectory,
+        Z::BadLocalHeader => Z::BadLocalHeader,
+        Z::NotOneFile => Z::NotOneFile,
+        Z::Folder => Z::Folder,
+        Z::MacMetadata => Z::MacMetadata,
+        Z::EntryType => Z::EntryType,
+        Z::Encrypted => Z::Encrypted,
+        Z::Method => Z::Method,
+        Z::BufferTooSmall => Z::BufferTooSmall,
+        Z::CorruptData => Z::CorruptData,
+        Z::SizeMismatch => Z::SizeMismatch,
+        Z::CrcMismatch => Z::CrcMismatch,
+    };
+    invalid(0, Violation::Zip(structural))
+}

@@ -1,0 +1,721 @@
+//! The [`Client`]: built once, then uploads and pushes with retries.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tpns_core::auth::Credentials;
+use tpns_core::endpoint::{Endpoint, Region};
+use tpns_core::multipart::{BodyError, Boundary};
+use tpns_core::push::{self, Push, PushAuth, PushRequest};
+use tpns_core::response::Limits;
+use tpns_core::upload::{self, Upload, UploadError};
+
+use crate::error::{BuildError, Error, Phase, io_error};
+use crate::net::{self, Io, Peer, Timeouts};
+use crate::retry::{RetryPolicy, random_u64};
+
+/// A SecretKey. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        SecretKey(secret.into())
+    }
+
+    /// The secret itself. Handle with care: never log it.
+    pub fn dangerous_expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for SecretKey {
+    fn from(s: String) -> Self {
+        SecretKey(s)
+    }
+}
+
+impl From<&str> for SecretKey {
+    fn from(s: &str) -> Self {
+        SecretKey(s.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Region(Region),
+    Url(String),
+}
+
+/// Size of the one I/O buffer an upload uses: large enough that TLS and the network, not
+/// system calls, bound the speed.
+pub const DEFAULT_BUFFER: usize = 64 * 1024;
+
+/// Builds a [`Client`]. Start with [`Client::builder`].
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    target: Target,
+    credentials: Option<(String, SecretKey)>,
+    extra_roots: Vec<CertificateDer<'static>>,
+    ca_files: Vec<PathBuf>,
+    webpki_roots: bool,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+    buffer_size: usize,
+    expect_continue: bool,
+    signed_push: bool,
+    limits: Limits,
+}
+
+impl ClientBuilder {
+    /// Sends requests to a region's access point (default: Guangzhou). Replaces an
+    /// [`endpoint`](Self::endpoint).
+    pub fn region(mut self, region: Region) -> Self {
+        self.target = Target::Region(region);
+        self
+    }
+
+    /// Sends requests to a base URL such as `https://127.0.0.1:8443/` (checked by
+    /// [`build`](Self::build)). Replaces a [`region`](Self::region).
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.target = Target::Url(url.into());
+        self
+    }
+
+    /// The app's AccessID and SecretKey.
+    pub fn credentials(
+        mut self,
+        access_id: impl Into<String>,
+        secret: impl Into<SecretKey>,
+    ) -> Self {
+        self.credentials = Some((access_id.into(), secret.into()));
+        self
+    }
+
+    /// Trusts the CA certificates of a PEM file too (read by [`build`](Self::build)).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Trusts a CA certificate given in DER too.
+    pub fn ca_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(CertificateDer::from(der.into()));
+        self
+    }
+
+    /// Whether the Mozilla roots (webpki-roots) are trusted (default: yes). Turning them off
+    /// leaves only the CAs added with [`ca_file`](Self::ca_file) and [`ca_der`](Self::ca_der).
+    pub fn webpki_roots(mut self, on: bool) -> Self {
+        self.webpki_roots = on;
+        self
+    }
+
+    /// Connect and stall timeouts (default: 30 s each).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets both the connect and the stall timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts = Timeouts {
+            connect: timeout,
+            stall: timeout,
+        };
+        self
+    }
+
+    /// The retry policy (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Size of the upload's one I/O buffer (default and minimum: see [`DEFAULT_BUFFER`]; at
+    /// least 4 KiB is used).
+    pub fn buffer_size(mut self, bytes: usize) -> Self {
+        self.buffer_size = bytes.max(4096);
+        self
+    }
+
+    /// Sends `Expect: 100-continue` with uploads (default: off), so that a refused request
+    /// costs no upload. Only for servers that answer it: otherwise every upload waits for the
+    /// stall timeout and fails.
+    pub fn expect_continue(mut self, on: bool) -> Self {
+        self.expect_continue = on;
+        self
+    }
+
+    /// Authenticates pushes with the TPNS signature headers (`AccessId`, `TimeStamp`, `Sign`:
+    /// HMAC-SHA256 over the body, signed with the system clock) instead of HTTP Basic
+    /// (default: Basic). Uploads always use Basic.
+    pub fn signed_push(mut self, on: bool) -> Self {
+        self.signed_push = on;
+        self
+    }
+
+    /// Bounds on the responses (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Checks the settings, reads the CA files and builds the TLS configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] names the setting that is wrong.
+    pub fn build(self) -> Result<Client, BuildError> {
+        let (access_id, secret) = self.credentials.ok_or(BuildError::NoCredentials)?;
+        Credentials::new(&access_id, secret.dangerous_expose()).map_err(BuildError::Credentials)?;
+        if let Target::Url(url) = &self.target {
+            Endpoint::parse(url).map_err(BuildError::Endpoint)?;
+        }
+        let mut roots = RootCertStore::empty();
+        if self.webpki_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for der in self.extra_roots {
+            roots.add(der).map_err(BuildError::CaCertificate)?;
+        }
+        for path in &self.ca_files {
+            let pem = std::fs::read(path).map_err(|source| BuildError::CaFile {
+                path: path.clone(),
+                source,
+            })?;
+            let mut found = false;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|source| BuildError::CaPem {
+                    path: Some(path.clone()),
+                    source,
+                })?;
+                roots.add(cert).map_err(BuildError::CaCertificate)?;
+                found = true;
+            }
+            if !found {
+                return Err(BuildError::CaPem {
+                    path: Some(path.clone()),
+                    source: rustls_pki_types::pem::Error::NoItemsFound,
+                });
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(BuildError::Tls)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Client {
+            target: self.target,
+            access_id,
+            secret,
+            tls: Arc::new(tls),
+            timeouts: self.timeouts,
+            retry: self.retry,
+            buffer_size: self.buffer_size,
+            expect_continue: self.expect_continue,
+            signed_push: self.signed_push,
+            limits: self.limits,
+        })
+    }
+}
+
+/// Something that happened during a request, for progress displays and logs.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A connection was opened for attempt `attempt` (1-based).
+    Connected {
+        /// The attempt, from 1.
+        attempt: u32,
+        /// The address and TLS version.
+        peer: Peer,
+    },
+    /// Package bytes handed to the connection so far, in this attempt.
+    Progress {
+        /// Bytes sent.
+        sent: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+    /// Attempt `attempt` failed with a transient error; the next starts after `delay`.
+    Retrying {
+        /// The attempt that failed, from 1.
+        attempt: u32,
+        /// The pause before the next attempt.
+        delay: Duration,
+        /// Why it failed.
+        error: &'a Error,
+    },
+}
+
+/// A successful upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// The package's id, for the push API: always positive.
+    pub upload_id: u64,
+    /// `errMsg` of the answer (usually empty).
+    pub message: String,
+    /// Package bytes sent (in the successful attempt).
+    pub size: u64,
+    /// Attempts made, from 1.
+    pub attempts: u32,
+    /// The address of the server that accepted it.
+    pub peer: SocketAddr,
+    /// Time from the first connection to the answer, retries included.
+    pub elapsed: Duration,
+}
+
+/// A TPNS client over `std::net` and rustls: uploads packages and pushes to them.
+///
+/// Build it once with [`Client::builder`]; it holds no connection (each request opens its own)
+/// and can be shared between threads. `Debug` never shows the secret.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tpns_transport_std::{Client, Region};
+///
+/// let client = Client::builder()
+///     .region(Region::Singapore)
+///     .credentials("1500001048", std::env::var("TPNS_SECRET_KEY")?)
+///     .build()?;
+/// let uploaded = client.upload_file("accounts.txt")?;
+/// println!("uploadId {}", uploaded.upload_id);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    target: Target,
+    access_id: String,
+    secret: SecretKey,
+    tls: Arc<ClientConfig>,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+    buffer_size: usize,
+    expect_continue: bool,
+    signed_push: bool,
+    limits: Limits,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("target", &self.target)
+            .field("access_id", &self.access_id)
+            .field("secret", &self.secret)
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .field("buffer_size", &self.buffer_size)
+            .field("expect_continue", &self.expect_continue)
+            .field("signed_push", &self.signed_push)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder: Guangzhou, no credentials, the Mozilla roots, 30 s timeouts, the default
+    /// retry policy, a 64 KiB buffer.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            target: Target::Region(Region::Guangzhou),
+            credentials: None,
+            extra_roots: Vec::new(),
+            ca_files: Vec::new(),
+            webpki_roots: true,
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+            buffer_size: DEFAULT_BUFFER,
+            expect_continue: false,
+            signed_push: false,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> Endpoint<'_> {
+        match &self.target {
+            Target::Region(r) => r.endpoint(),
+            // Checked by `build`; a region is the fallback that can never be reached.
+            Target::Url(url) => Endpoint::parse(url).unwrap_or(Region::Guangzhou.endpoint()),
+        }
+    }
+
+    /// The AccessID.
+    pub fn access_id(&self) -> &str {
+        &self.access_id
+    }
+
+    /// The timeouts.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    pub(crate) fn credentials(&self) -> Result<Credentials<'_>, Error> {
+        Credentials::new(&self.access_id, self.secret.dangerous_expose())
+            .map_err(Error::Credentials)
+    }
+
+    pub(crate) fn connect(&self) -> Result<(net::Stream, Peer), Error> {
+        net::connect(&self.endpoint(), &self.tls, self.timeouts)
+    }
+
+    pub(crate) fn io_error(&self, phase: Phase, e: io::Error) -> Error {
+        io_error(phase, e, self.timeouts.stall)
+    }
+
+    /// Uploads the package file at `path`, under its own file name.
+    ///
+    /// The package is not validated here: check it first with [`check_file`](crate::check_file).
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] once the retries are spent, or at once for a failure that is not transient.
+    pub fn upload_file(&self, path: impl AsRef<Path>) -> Result<Uploaded, Error> {
+        self.upload_file_with(path, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`upload_file`](Self::upload_file), telling `on_event` what happens. Returning
+    /// [`ControlFlow::Break`] from a progress event cancels the upload; from a retry event, it
+    /// gives up with that error.
+    ///
+    /// # Errors
+    ///
+    /// As [`upload_file`](Self::upload_file), and [`Error::Cancelled`].
+    pub fn upload_file_with<F>(
+        &self,
+        path: impl AsRef<Path>,
+        on_event: F,
+    ) -> Result<Uploaded, Error>
+    where
+        F: FnMut(&Event<'_>) -> ControlFlow<()>,
+    {
+        let path = path.as_ref();
+        let open = |source| Error::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| open(io::Error::new(io::ErrorKind::InvalidInput, "no file name")))?
+            .to_str()
+            .ok_or(Error::FileName)?;
+        let file = File::open(path).map_err(open)?;
+        let len = file.metadata().map_err(open)?.len();
+        self.upload_reader_with(file, len, name, on_event)
+    }
+
+    /// Uploads `len` bytes of `source`, from its current position, as the package `file_name`.
+    /// For each retry the source is sought back to where it was.
+    ///
+    /// # Errors
+    ///
+    /// As [`upload_file`](Self::upload_file); [`Error::Source`] if the source holds fewer or
+    /// more than `len` bytes.
+    pub fn upload_reader<R: Read + Seek>(
+        &self,
+        source: R,
+        len: u64,
+        file_name: &str,
+    ) -> Result<Uploaded, Error> {
+        self.upload_reader_with(source, len, file_name, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`upload_reader`](Self::upload_reader) with events, as in
+    /// [`upload_file_with`](Self::upload_file_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`upload_reader`](Self::upload_reader), and [`Error::Cancelled`].
+    pub fn upload_reader_with<R, F>(
+        &self,
+        mut source: R,
+        len: u64,
+        file_name: &str,
+        mut on_event: F,
+    ) -> Result<Uploaded, Error>
+    where
+        R: Read + Seek,
+        F: FnMut(&Event<'_>) -> ControlFlow<()>,
+    {
+        let start = source.stream_position().map_err(Error::Rewind)?;
+        let mut buf = vec![0u8; self.buffer_size];
+        let began = Instant::now();
+        self.with_retries(&mut on_event, |this, attempt, on_event| {
+            source.seek(SeekFrom::Start(start)).map_err(Error::Rewind)?;
+            let (answer, peer) =
+                this.upload_once(&mut source, len, file_name, &mut buf, attempt, on_event)?;
+            Ok(Uploaded {
+                upload_id: answer.upload_id,
+                message: answer.err_msg.as_str().to_owned(),
+                size: len,
+                attempts: attempt,
+                peer,
+                elapsed: began.elapsed(),
+            })
+        })
+    }
+
+    /// Runs `once` until it succeeds, fails for good, or the retries are spent.
+    fn with_retries<T>(
+        &self,
+        on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
+        once: impl FnMut(&Self, u32, &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.with_retries_if(on_event, |_| true, once)
+    }
+
+    /// [`with_retries`](Self::with_retries), retrying only transient errors that `may_retry`
+    /// also accepts.
+    fn with_retries_if<T>(
+        &self,
+        on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
+        may_retry: impl Fn(&Error) -> bool,
+        mut once: impl FnMut(
+            &Self,
+            u32,
+            &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
+        ) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut attempt = 1;
+        loop {
+            match once(self, attempt, on_event) {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if e.is_transient() && may_retry(&e) && attempt <= self.retry.max_retries =>
+                {
+                    let mut delay = self.retry.delay(attempt, random_u64());
+                    if e.is_rate_limited() {
+                        delay = delay.max(Duration::from_secs(1));
+                    }
+                    let event = Event::Retrying {
+                        attempt,
+                        delay,
+                        error: &e,
+                    };
+                    if on_event(&event).is_break() {
+                        return Err(e);
+                    }
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn upload_once<R: Read>(
+        &self,
+        source: &mut R,
+        len: u64,
+        file_name: &str,
+        buf: &mut [u8],
+        attempt: u32,
+        on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
+    ) -> Result<(upload::UploadResponse, SocketAddr), Error> {
+        let endpoint = self.endpoint();
+        let job = Upload {
+            endpoint: &endpoint,
+            credentials: self.credentials()?,
+            file_name,
+            boundary: Boundary::from_random(random_bytes()),
+            expect_continue: self.expect_continue,
+            limits: self.limits,
+        };
+        let (stream, peer) = self.connect()?;
+        if on_event(&Event::Connected { attempt, peer }).is_break() {
+            return Err(Error::Cancelled { sent: 0 });
+        }
+        let mut transport = Io(stream);
+        let answer = upload::upload(&mut transport, &job, Io(source), len, buf, |p| {
+            on_event(&Event::Progress {
+                sent: p.sent,
+                total: p.total,
+            })
+        })
+        .map_err(|e| self.upload_error(e, Error::Source))?;
+        Ok((answer, peer.addr))
+    }
+
+    fn upload_error<S>(
+        &self,
+        e: UploadError<io::Error, S>,
+        source: impl FnOnce(BodyError<S>) -> Error,
+    ) -> Error {
+        match e {
+            UploadError::Request(e) => Error::Request(e),
+            UploadError::EmptyBuffer => self.io_error(
+                Phase::SendHead,
+                io::Error::new(io::ErrorKind::InvalidInput, "the I/O buffer is empty"),
+            ),
+            UploadError::SendHead(e) => self.io_error(Phase::SendHead, e),
+            UploadError::SendBody { sent, error } => self.io_error(Phase::SendBody { sent }, error),
+            UploadError::Source(e) => source(e),
+            UploadError::Cancelled { sent } => Error::Cancelled { sent },
+            UploadError::ReadResponse(e) => self.io_error(Phase::ReadResponse, e),
+            UploadError::Response(e) => Error::Response(e),
+            UploadError::Json(e) => Error::Json(e),
+            UploadError::MissingField(f) => Error::MissingField(f),
+            UploadError::Status {
+                status,
+                ret_code,
+                message,
+            } => Error::Status {
+                status,
+                ret_code,
+                message: message.to_string(),
+            },
+            UploadError::Api { ret_code, err_msg } => Error::Api {
+                ret_code,
+                message: err_msg.to_string(),
+            },
+        }
+    }
+}
+
+/// A successful push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The push id (several joined with `,` for loop pushes).
+    pub push_id: String,
+    /// `err_msg` of the answer (such as `NO_ERROR`).
+    pub message: String,
+    /// `seq`, if the answer had one.
+    pub seq: Option<i64>,
+    /// Attempts made, from 1.
+    pub attempts: u32,
+}
+
+impl Client {
+    /// Pushes a notification to an uploaded package.
+    ///
+    /// The request is checked against the API's limits first; one that breaks them sends
+    /// nothing. A push is not idempotent, so it is retried only when the service cannot have
+    /// acted on it: a failure to connect or to send the request, HTTP 502/503/504, or the rate
+    /// limit (1008028) — never after the request was sent and the answer was lost.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPush`] before sending; otherwise as for uploads.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use tpns_transport_std::Client;
+    /// use tpns_transport_std::tpns_core::push::PushRequest;
+    ///
+    /// # let client = Client::builder().credentials("1500001048", "secret").build()?;
+    /// let pushed = client.push(&PushRequest {
+    ///     upload_id: 42,
+    ///     title: "Maintenance",
+    ///     content: "The service restarts at 02:00.",
+    ///     ..PushRequest::default()
+    /// })?;
+    /// println!("push_id {}", pushed.push_id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push(&self, request: &PushRequest<'_>) -> Result<Pushed, Error> {
+        self.push_with(request, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`push`](Self::push), telling `on_event` about connections and retries.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Self::push).
+    pub fn push_with<F>(&self, request: &PushRequest<'_>, mut on_event: F) -> Result<Pushed, Error>
+    where
+        F: FnMut(&Event<'_>) -> ControlFlow<()>,
+    {
+        request.check().map_err(Error::InvalidPush)?;
+        let mut buf = vec![0u8; 16 * 1024];
+        let retry_push = |e: &Error| {
+            !matches!(
+                e,
+                Error::Timeout {
+                    phase: Phase::ReadResponse,
+                    ..
+                } | Error::Io {
+                    phase: Phase::ReadResponse,
+                    ..
+                } | Error::Response(_)
+            )
+        };
+        self.with_retries_if(&mut on_event, retry_push, |this, attempt, on_event| {
+            let endpoint = this.endpoint();
+            let credentials = this.credentials()?;
+            let auth = if this.signed_push {
+                let timestamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                PushAuth::Signature {
+                    credentials,
+                    timestamp,
+                }
+            } else {
+                PushAuth::Basic(credentials)
+            };
+            let job = Push {
+                endpoint: &endpoint,
+                auth,
+                request: *request,
+                limits: this.limits,
+            };
+            let (stream, peer) = this.connect()?;
+            if on_event(&Event::Connected { attempt, peer }).is_break() {
+                return Err(Error::Cancelled { sent: 0 });
+            }
+            let answer = push::push(&mut Io(stream), &job, &mut buf)
+                .map_err(|e| this.upload_error(e, no_source))?;
+            Ok(Pushed {
+                push_id: answer.push_id.as_str().to_owned(),
+                message: answer.err_msg.as_str().to_owned(),
+                seq: answer.seq,
+                attempts: attempt,
+            })
+        })
+    }
+}
+
+/// A push has no package source; its error type says so, and this maps it.
+fn no_source(e: BodyError<Infallible>) -> Error {
+    Error::Source(match e {
+        BodyError::Source { error, .. } => match error {},
+        BodyError::SourceTooShort { expected, got } => BodyError::SourceTooShort { expected, got },
+        BodyError::SourceTooLong { expected } => BodyError::SourceTooLong { expected },
+    })
+}
+
+/// 16 bytes from the operating system's CSPRNG, for a multipart boundary.
+fn random_bytes() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for chunk in out.chunks_mut(8) {
+        chunk.copy_from_slice(&random_u64().to_le_bytes());
+    }
+    out
+}

@@ -1,0 +1,360 @@
+//! What can go wrong: building a [`Client`](crate::Client), and each request.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tpns_core::auth::CredentialsError;
+use tpns_core::endpoint::EndpointError;
+use tpns_core::json::JsonError;
+use tpns_core::multipart::BodyError;
+use tpns_core::push::PushRequestError;
+use tpns_core::request::RequestError;
+use tpns_core::response::ResponseError;
+use tpns_core::upload::{AUTH_FAILURES, RATE_LIMITED};
+
+/// Why a [`ClientBuilder`](crate::ClientBuilder) could not build a client.
+#[derive(Debug)]
+pub enum BuildError {
+    /// No credentials were given.
+    NoCredentials,
+    /// The AccessID or SecretKey is malformed (the message never holds the secret).
+    Credentials(CredentialsError),
+    /// The endpoint URL is malformed.
+    Endpoint(EndpointError),
+    /// A CA file could not be read.
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What reading it said.
+        source: io::Error,
+    },
+    /// A CA file or PEM text holds no certificate, or a broken one.
+    CaPem {
+        /// The file, when the PEM came from one.
+        path: Option<PathBuf>,
+        /// What the PEM decoder said.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// A CA certificate was refused as a trust anchor.
+    CaCertificate(rustls::Error),
+    /// The TLS configuration could not be built.
+    Tls(rustls::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoCredentials => f.write_str("no credentials (AccessID and SecretKey) given"),
+            Self::Credentials(e) => write!(f, "invalid credentials: {e}"),
+            Self::Endpoint(e) => write!(f, "invalid endpoint: {e}"),
+            Self::CaFile { path, source } => {
+                write!(f, "cannot read the CA file {}: {source}", path.display())
+            }
+            Self::CaPem {
+                path: Some(path),
+                source,
+            } => write!(
+                f,
+                "no usable PEM certificate in {}: {source:?}",
+                path.display()
+            ),
+            Self::CaPem { path: None, source } => {
+                write!(f, "no usable PEM certificate: {source:?}")
+            }
+            Self::CaCertificate(e) => write!(f, "the CA certificate was refused: {e}"),
+            Self::Tls(e) => write!(f, "TLS configuration failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Credentials(e) => Some(e),
+            Self::Endpoint(e) => Some(e),
+            Self::CaFile { source, .. } => Some(source),
+            Self::CaCertificate(e) | Self::Tls(e) => Some(e),
+            Self::NoCredentials | Self::CaPem { .. } => None,
+        }
+    }
+}
+
+/// Which part of an exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Resolving the host name or opening the TCP connection.
+    Connect,
+    /// The TLS handshake.
+    Tls,
+    /// Sending the request head.
+    SendHead,
+    /// Sending the request body.
+    SendBody {
+        /// Package bytes sent before the failure (0 for a push).
+        sent: u64,
+    },
+    /// Reading the response.
+    ReadResponse,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect => f.write_str("connect"),
+            Self::Tls => f.write_str("TLS handshake"),
+            Self::SendHead => f.write_str("send request head"),
+            Self::SendBody { sent } => write!(f, "send body (after {sent} package bytes)"),
+            Self::ReadResponse => f.write_str("read response"),
+        }
+    }
+}
+
+/// Why an upload or a push failed.
+///
+/// Each variant names the phase and keeps the underlying error. [`Error::is_transient`] tells
+/// which ones the [`Client`](crate::Client) retries.
+#[derive(Debug)]
+pub enum Error {
+    /// The package file could not be opened or measured.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: io::Error,
+    },
+    /// Reading the package failed, or it changed length while it was sent.
+    Source(BodyError<io::Error>),
+    /// Seeking the package source back to its start, for a new attempt, failed.
+    Rewind(io::Error),
+    /// The package's file name cannot be sent (it is not UTF-8).
+    FileName,
+    /// The credentials are malformed.
+    Credentials(CredentialsError),
+    /// The push request breaks the API's rules; nothing was sent.
+    InvalidPush(PushRequestError),
+    /// A request value (host, path) could break the request's framing.
+    Request(RequestError),
+    /// The host name did not resolve.
+    Resolve {
+        /// The host.
+        host: String,
+        /// What the resolver said.
+        source: io::Error,
+    },
+    /// No address of the host accepted a TCP connection.
+    Connect {
+        /// The host and port.
+        target: String,
+        /// The last address's error.
+        source: io::Error,
+    },
+    /// The TLS layer failed: the server's certificate was refused (unknown CA, wrong host
+    /// name, expired), or the peer broke the TLS protocol. Never retried.
+    Tls(rustls::Error),
+    /// No progress for the stall timeout.
+    Timeout {
+        /// The phase that stalled.
+        phase: Phase,
+        /// The timeout that ran out.
+        after: Duration,
+    },
+    /// The connection failed (reset, closed, broken pipe).
+    Io {
+        /// The phase that failed.
+        phase: Phase,
+        /// The socket's error.
+        source: io::Error,
+    },
+    /// The response is not valid HTTP/1.1, or exceeds the limits.
+    Response(ResponseError),
+    /// The response body is not the expected JSON.
+    Json(JsonError),
+    /// The JSON lacks a field, or the field is out of range.
+    MissingField(&'static str),
+    /// The server answered with a status other than 2xx.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// `retCode` from the body, if it was JSON and had one.
+        ret_code: Option<i64>,
+        /// `errMsg` from the body, or the start of the body when it is not JSON.
+        message: String,
+    },
+    /// The service refused the request: `retCode` (`ret_code` for a push) is not 0.
+    Api {
+        /// The code, such as 1008003 for an authentication failure.
+        ret_code: i64,
+        /// `errMsg` / `err_msg`.
+        message: String,
+    },
+    /// The caller's callback cancelled the upload.
+    Cancelled {
+        /// Package bytes sent before the cancellation.
+        sent: u64,
+    },
+}
+
+impl Error {
+    /// Whether a new attempt could succeed: connect errors, timeouts, a connection that broke
+    /// before the response was complete, HTTP 502/503/504 and the rate limit (`retCode`
+    /// 1008028). Authentication, validation and certificate failures are never transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Resolve { .. }
+            | Self::Connect { .. }
+            | Self::Timeout { .. }
+            | Self::Io { .. } => true,
+            Self::Response(e) => {
+                matches!(
+                    e,
+                    ResponseError::IncompleteHead | ResponseError::IncompleteBody
+                )
+            }
+            Self::Status { status, .. } => matches!(status, 502..=504),
+            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
+            _ => false,
+        }
+    }
+
+    /// Whether the service refused the credentials (`retCode` 1008003 or 10030002, or HTTP
+    /// 401/403).
+    pub fn is_auth_failure(&self) -> bool {
+        match self {
+            Self::Api { ret_code, .. } => AUTH_FAILURES.contains(ret_code),
+            Self::Status {
+                status, ret_code, ..
+            } => {
+                matches!(status, 401 | 403) || ret_code.is_some_and(|c| AUTH_FAILURES.contains(&c))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the service answered with an error: a non-2xx status or a non-zero `retCode`.
+    pub fn is_api_error(&self) -> bool {
+        matches!(self, Self::Status { .. } | Self::Api { .. })
+    }
+
+    /// Whether the failure is in the package source (the local file), not on the network.
+    pub fn is_source_error(&self) -> bool {
+        matches!(
+            self,
+            Self::Open { .. } | Self::Source(_) | Self::Rewind(_) | Self::FileName
+        )
+    }
+
+    /// Whether this is the rate limit (`retCode` 1008028), which asks for a pause.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
+            Self::Status { ret_code, .. } => *ret_code == Some(RATE_LIMITED),
+            _ => false,
+        }
+    }
+
+    /// The phase of a network failure, if this is one.
+    pub fn phase(&self) -> Option<Phase> {
+        match self {
+            Self::Resolve { .. } | Self::Connect { .. } => Some(Phase::Connect),
+            Self::Tls(_) => Some(Phase::Tls),
+            Self::Timeout { phase, .. } | Self::Io { phase, .. } => Some(*phase),
+            Self::Response(_) | Self::Json(_) | Self::MissingField(_) => Some(Phase::ReadResponse),
+            _ => None,
+        }
+    }
+
+    /// The service's `retCode` / `ret_code`, if it sent one.
+    pub fn ret_code(&self) -> Option<i64> {
+        match self {
+            Self::Api { ret_code, .. } => Some(*ret_code),
+            Self::Status { ret_code, .. } => *ret_code,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open { path, source } => write!(f, "cannot open {}: {source}", path.display()),
+            Self::Source(e) => write!(f, "{e}"),
+            Self::Rewind(e) => write!(f, "cannot rewind the package for a new attempt: {e}"),
+            Self::FileName => f.write_str("the package's file name is not valid UTF-8"),
+            Self::Credentials(e) => write!(f, "invalid credentials: {e}"),
+            Self::InvalidPush(e) => write!(f, "invalid push: {e}"),
+            Self::Request(e) => write!(f, "invalid request: {e}"),
+            Self::Resolve { host, source } => write!(f, "connect: cannot resolve {host}: {source}"),
+            Self::Connect { target, source } => {
+                write!(f, "connect: cannot connect to {target}: {source}")
+            }
+            Self::Tls(e) => write!(f, "TLS handshake: {e}"),
+            Self::Timeout { phase, after } => write!(
+                f,
+                "{phase}: timed out (no progress for {:.1} s)",
+                after.as_secs_f64()
+            ),
+            Self::Io { phase, source } => write!(f, "{phase}: {source}"),
+            Self::Response(e) => write!(f, "read response: {e}"),
+            Self::Json(e) => write!(f, "read response: bad JSON body: {e}"),
+            Self::MissingField(name) => {
+                write!(f, "read response: the response has no valid `{name}`")
+            }
+            Self::Status {
+                status,
+                ret_code,
+                message,
+            } => {
+                write!(f, "HTTP status {status}")?;
+                if let Some(code) = ret_code {
+                    write!(f, ", retCode {code}")?;
+                }
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+            Self::Api { ret_code, message } => write!(f, "retCode {ret_code}: {message}"),
+            Self::Cancelled { sent } => write!(f, "cancelled after {sent} package bytes"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Open { source, .. }
+            | Self::Resolve { source, .. }
+            | Self::Connect { source, .. }
+            | Self::Io { source, .. }
+            | Self::Rewind(source) => Some(source),
+            Self::Source(e) => Some(e),
+            Self::Credentials(e) => Some(e),
+            Self::InvalidPush(e) => Some(e),
+            Self::Request(e) => Some(e),
+            Self::Tls(e) => Some(e),
+            Self::Response(e) => Some(e),
+            Self::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A socket error in `phase`: a timeout, a TLS failure carried inside an I/O error, or the
+/// error as it is.
+pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        return Error::Timeout {
+            phase,
+            after: stall,
+        };
+    }
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return Error::Tls(tls.clone());
+    }
+    Error::Io { phase, source: e }
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod check;
+mod client;
+mod error;
+mod net;
+mod retry;
+
+pub use check::{CheckError, Invalid, Report, Violation, check_file};
+pub use client::{Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded};
+pub use error::{BuildError, Error, Phase};
+pub use net::{Io, Peer, Timeouts};
+pub use retry::RetryPolicy;
+
+pub use rustls;
+pub use tpns_core;
+pub use tpns_core::endpoint::{Endpoint, Region, Scheme};
+pub use tpns_core::package::PackageKind;
+pub use tpns_core::push::{Audience, Environment, MessageType, PushRequest};

@@ -1,0 +1,302 @@
+//! Sockets: TCP with timeouts, a blocking rustls stream, and the bridge to `embedded_io`.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ClientConfig, ClientConnection};
+use rustls_pki_types::ServerName;
+use tpns_core::endpoint::Endpoint;
+
+use crate::error::{Error, Phase, io_error};
+
+/// Connect and stall timeouts.
+///
+/// The stall timeout bounds every single read and write on the socket: an exchange that makes
+/// no progress for that long fails, while a slow one that keeps moving does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Longest wait for one TCP connection to open (per address of the host).
+    pub connect: Duration,
+    /// Longest wait for any read or write on an open connection to make progress.
+    pub stall: Duration,
+}
+
+impl Default for Timeouts {
+    /// 30 s for both.
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(30),
+            stall: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a new connection reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// The address connected to.
+    pub addr: SocketAddr,
+    /// The TLS version negotiated (`"TLSv1_3"`, `"TLSv1_2"`), or `None` for plain HTTP.
+    pub tls_version: Option<&'static str>,
+}
+
+/// A connection: plain TCP or TLS over TCP.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+/// A blocking rustls client stream.
+///
+/// Written by hand rather than with `rustls::StreamOwned`, so that a socket error is reported
+/// on the call that met it (`StreamOwned::write` defers it to the next call) and a write never
+/// waits for a read.
+#[derive(Debug)]
+pub(crate) struct TlsStream {
+    conn: ClientConnection,
+    sock: TcpStream,
+}
+
+/// Why a TLS handshake failed.
+enum Handshake {
+    Io(io::Error),
+    Tls(rustls::Error),
+}
+
+impl TlsStream {
+    fn handshake(mut conn: ClientConnection, mut sock: TcpStream) -> Result<Self, Handshake> {
+        while conn.is_handshaking() {
+            while conn.wants_write() {
+                write_tls(&mut conn, &mut sock).map_err(Handshake::Io)?;
+            }
+            if !conn.is_handshaking() {
+                break;
+            }
+            if !conn.wants_read() {
+                // Nothing to send and nothing to wait for: the handshake cannot go on.
+                return Err(Handshake::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the TLS handshake stalled",
+                )));
+            }
+            let n = conn.read_tls(&mut sock).map_err(Handshake::Io)?;
+            if n == 0 {
+                return Err(Handshake::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection during the TLS handshake",
+                )));
+            }
+            if let Err(e) = conn.process_new_packets() {
+                // Send the alert that tells the server why, as a courtesy; the error stands.
+                let _ = conn.write_tls(&mut sock);
+                return Err(Handshake::Tls(e));
+            }
+        }
+        while conn.wants_write() {
+            write_tls(&mut conn, &mut sock).map_err(Handshake::Io)?;
+        }
+        Ok(TlsStream { conn, sock })
+    }
+
+    fn flush_tls(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            write_tls(&mut self.conn, &mut self.sock)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<usize> {
+    match conn.write_tls(sock)? {
+        0 => Err(io::ErrorKind::WriteZero.into()),
+        n => Ok(n),
+    }
+}
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The peer closed without close_notify. A response is framed by its length or
+                // chunking, and a close-delimited one is only a JSON object that fails to parse
+                // when cut, so treat this as the end of the stream.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            self.flush_tls()?;
+            self.conn.read_tls(&mut self.sock)?;
+            self.conn
+                .process_new_packets()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.conn.writer().write(buf)?;
+        self.flush_tls()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.conn.writer().flush()?;
+        self.flush_tls()
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Opens a connection to `endpoint`: resolves the host (IPv4 and IPv6), tries each address
+/// with the connect timeout, sets the stall timeout on reads and writes, and, for HTTPS,
+/// completes the TLS handshake with `tls`.
+pub(crate) fn connect(
+    endpoint: &Endpoint<'_>,
+    tls: &Arc<ClientConfig>,
+    timeouts: Timeouts,
+) -> Result<(Stream, Peer), Error> {
+    let target = if endpoint.host.contains(':') {
+        format!("[{}]:{}", endpoint.host, endpoint.port)
+    } else {
+        format!("{}:{}", endpoint.host, endpoint.port)
+    };
+    let addrs: Vec<SocketAddr> = (endpoint.host, endpoint.port)
+        .to_socket_addrs()
+        .map_err(|source| Error::Resolve {
+            host: endpoint.host.to_owned(),
+            source,
+        })?
+        .collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    let mut connected = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeouts.connect) {
+            Ok(s) => {
+                connected = Some((s, addr));
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let Some((sock, addr)) = connected else {
+        if matches!(
+            last.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            return Err(Error::Timeout {
+                phase: Phase::Connect,
+                after: timeouts.connect,
+            });
+        }
+        return Err(Error::Connect {
+            target,
+            source: last,
+        });
+    };
+    let setup = |s: &TcpStream| -> io::Result<()> {
+        s.set_read_timeout(Some(timeouts.stall))?;
+        s.set_write_timeout(Some(timeouts.stall))?;
+        // The driver writes in large blocks; the last, small one should not wait for an ACK.
+        s.set_nodelay(true)
+    };
+    setup(&sock).map_err(|source| Error::Connect {
+        target: target.clone(),
+        source,
+    })?;
+    if !endpoint.is_tls() {
+        return Ok((
+            Stream::Plain(sock),
+            Peer {
+                addr,
+                tls_version: None,
+            },
+        ));
+    }
+    let name = ServerName::try_from(endpoint.host.to_owned()).map_err(|_| Error::Resolve {
+        host: endpoint.host.to_owned(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "not a valid TLS server name"),
+    })?;
+    let conn = ClientConnection::new(tls.clone(), name).map_err(Error::Tls)?;
+    let stream = TlsStream::handshake(conn, sock).map_err(|e| match e {
+        Handshake::Tls(e) => Error::Tls(e),
+        Handshake::Io(e) => io_error(Phase::Tls, e, timeouts.stall),
+    })?;
+    let tls_version = stream.conn.protocol_version().and_then(|v| v.as_str());
+    Ok((Stream::Tls(Box::new(stream)), Peer { addr, tls_version }))
+}
+
+/// A `std::io` object seen as an `embedded_io` one, with `std::io::Error` as its error.
+///
+/// Interrupted calls are retried; a write that accepts nothing is an error rather than the
+/// `Ok(0)` that `embedded_io::Write::write_all` refuses.
+#[derive(Debug)]
+pub struct Io<T>(pub T);
+
+impl<T> embedded_io::ErrorType for Io<T> {
+    type Error = io::Error;
+}
+
+impl<T: Read> embedded_io::Read for Io<T> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, io::Error> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+}
+
+impl<T: Write> embedded_io::Write for Io<T> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, io::Error> {
+        loop {
+            match self.0.write(buf) {
+                Ok(0) if !buf.is_empty() => return Err(io::ErrorKind::WriteZero.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), io::Error> {
+        self.0.flush()
+    }
+}
+
+impl<T: io::Seek> embedded_io::Seek for Io<T> {
+    fn seek(&mut self, pos: embedded_io::SeekFrom) -> Result<u64, io::Error> {
+        self.0.seek(match pos {
+            embedded_io::SeekFrom::Start(n) => io::SeekFrom::Start(n),
+            embedded_io::SeekFrom::End(n) => io::SeekFrom::End(n),
+            embedded_io::SeekFrom::Current(n) => io::SeekFrom::Current(n),
+        })
+    }
+}
