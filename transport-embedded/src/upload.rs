@@ -1,0 +1,192 @@
+//! Whole uploads for devices: a [`Package`] through `tpns-core`'s driver, over a plain stream
+//! or over TLS opened here.
+//!
+//! The protocol (request bytes, response reading, what an answer means) is `tpns-core`'s, in
+//! one place for both paths: the blocking functions call [`tpns_core::upload::upload`], the
+//! async ones (feature `async`) `tpns_core::upload_async::upload`. What is added here is the
+//! device side around it: start the package over, open and close TLS.
+
+use core::fmt;
+use core::ops::ControlFlow;
+
+use embedded_io::{Read, Write};
+use embedded_tls::{TlsClock, TlsError};
+use rand_core::{CryptoRng, RngCore};
+use tpns_core::multipart::BodyError;
+use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
+
+use crate::source::Package;
+use crate::tls::{TlsBuffers, Trust};
+
+/// Why a TLS upload failed.
+///
+/// `S` is the package source's error.
+#[derive(Debug)]
+pub enum TlsUploadError<S> {
+    /// The TLS handshake failed: [`TlsError::InvalidCertificate`] when the server is not the
+    /// one [`Trust`] names.
+    Handshake(TlsError),
+    /// The upload over the TLS connection failed.
+    Upload(UploadError<TlsError, S>),
+}
+
+impl<S> TlsUploadError<S> {
+    /// Whether a new attempt could succeed: a transport failure during the handshake or the
+    /// upload, a 502/503/504 or the rate limit. A refused certificate is never transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Handshake(e) => matches!(e, TlsError::Io(_) | TlsError::ConnectionClosed),
+            Self::Upload(e) => e.is_transient(),
+        }
+    }
+}
+
+impl<S: fmt::Display> fmt::Display for TlsUploadError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
+            Self::Upload(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl<S: fmt::Debug + fmt::Display> core::error::Error for TlsUploadError<S> {}
+
+/// Starts `package` over, with its failure as an upload error.
+fn rewind<P: Package, T>(package: &mut P) -> Result<u64, UploadError<T, P::Error>> {
+    package
+        .rewind()
+        .map_err(|error| UploadError::Source(BodyError::Source { offset: 0, error }))?;
+    Ok(package.len())
+}
+
+/// Uploads `package` from its first byte over `transport` (plain, or TLS the caller opened).
+///
+/// The package is rewound first, so calling this again after a transient failure (on a new
+/// connection) sends the whole package again. `buf` and `progress` are as for
+/// [`tpns_core::upload::upload`].
+///
+/// # Errors
+///
+/// [`UploadError`] by phase; a failed rewind is [`UploadError::Source`] at offset 0.
+pub fn upload_package<T, P, F>(
+    transport: &mut T,
+    job: &Upload<'_>,
+    package: &mut P,
+    buf: &mut [u8],
+    progress: F,
+) -> Result<UploadResponse, UploadError<T::Error, P::Error>>
+where
+    T: Read + Write,
+    P: Package,
+    F: FnMut(Progress) -> ControlFlow<()>,
+{
+    let len = rewind(package)?;
+    tpns_core::upload::upload(transport, job, &mut *package, len, buf, progress)
+}
+
+/// A whole upload over TLS: handshake over `socket` checking the server against `trust`,
+/// the upload of `package` (from its first byte), then TLS `close_notify`.
+///
+/// `socket` may be `&mut` a socket, so the caller keeps it to close the TCP connection.
+/// The RAM it needs is the caller's: `tls` (the record buffers), `buf` (the HTTP layer's
+/// buffer, 64 bytes and up) and the stack.
+///
+/// # Errors
+///
+/// [`TlsUploadError::Handshake`] when TLS could not be set up (a refused certificate among
+/// others), [`TlsUploadError::Upload`] for the upload's own failures.
+///
+/// # Examples
+///
+/// ```ignore
+/// // Needs a connected socket and the device's TRNG; the firmware example
+/// // (examples/firmware) and tests/tls.rs run this for real.
+/// let trust = Trust::new(CA_DER, "api.tpns.tencent.com")?;
+/// let mut rx = [0u8; READ_RECORD_LEN];
+/// let mut tx = [0u8; WRITE_RECORD_LEN];
+/// let mut buf = [0u8; 512];
+/// let answer = upload_tls(&mut socket, TlsBuffers::new(&mut rx, &mut tx), &trust, trng,
+///                         &job, &mut FlashPackage::new(ACCOUNTS), &mut buf,
+///                         |_| ControlFlow::Continue(()))?;
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn upload_tls<T, P, R, C, F, const N: usize>(
+    socket: T,
+    tls: TlsBuffers<'_>,
+    trust: &Trust<'_, C, N>,
+    rng: R,
+    job: &Upload<'_>,
+    package: &mut P,
+    buf: &mut [u8],
+    progress: F,
+) -> Result<UploadResponse, TlsUploadError<P::Error>>
+where
+    T: Read + Write,
+    P: Package,
+    R: CryptoRng + RngCore,
+    C: TlsClock,
+    F: FnMut(Progress) -> ControlFlow<()>,
+{
+    let mut stream = crate::tls::connect(socket, tls, trust, rng).map_err(TlsUploadError::Handshake)?;
+    let answer = upload_package(&mut stream, job, package, buf, progress);
+    // The answer is in: a failed close_notify changes nothing about it.
+    let _ = stream.close();
+    answer.map_err(TlsUploadError::Upload)
+}
+
+/// [`upload_package`] over an `embedded_io_async` transport (feature `async`): the same
+/// request and the same reading of the answer, by `tpns_core::upload_async::upload`.
+///
+/// # Errors
+///
+/// As for [`upload_package`].
+#[cfg(feature = "async")]
+pub async fn upload_package_async<T, P, F>(
+    transport: &mut T,
+    job: &Upload<'_>,
+    package: &mut P,
+    buf: &mut [u8],
+    progress: F,
+) -> Result<UploadResponse, UploadError<T::Error, P::Error>>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+    P: Package,
+    F: FnMut(Progress) -> ControlFlow<()>,
+{
+    let len = rewind(package)?;
+    tpns_core::upload_async::upload(transport, job, &mut *package, len, buf, progress).await
+}
+
+/// [`upload_tls`] over an `embedded_io_async` socket (feature `async`), such as an
+/// embassy-net `TcpSocket`: `embedded-tls`'s async connection, the same [`Trust`] checks.
+///
+/// # Errors
+///
+/// As for [`upload_tls`].
+#[cfg(feature = "async")]
+#[allow(clippy::too_many_arguments)]
+pub async fn upload_tls_async<T, P, R, C, F, const N: usize>(
+    socket: T,
+    tls: TlsBuffers<'_>,
+    trust: &Trust<'_, C, N>,
+    rng: R,
+    job: &Upload<'_>,
+    package: &mut P,
+    buf: &mut [u8],
+    progress: F,
+) -> Result<UploadResponse, TlsUploadError<P::Error>>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+    P: Package,
+    R: CryptoRng + RngCore,
+    C: TlsClock,
+    F: FnMut(Progress) -> ControlFlow<()>,
+{
+    let mut stream = crate::tls::connect_async(socket, tls, trust, rng)
+        .await
+        .map_err(TlsUploadError::Handshake)?;
+    let answer = upload_package_async(&mut stream, job, package, buf, progress).await;
+    let _ = stream.close().await;
+    answer.map_err(TlsUploadError::Upload)
+}

@@ -1,0 +1,297 @@
+//! The blocking device path against the emulator over real loopback sockets: the
+//! embedded-nal adapter (over `std-embedded-nal`, a host implementation of embedded-nal 0.9),
+//! embedded-tls verifying the emulator's P-256 certificate, uploads with I/O buffers of 64 B,
+//! 512 B and 4 KiB, the stored package checked by SHA-256.
+
+mod common;
+
+use core::ops::ControlFlow;
+use std::net::SocketAddr;
+
+use common::{Server, job, package};
+use embedded_io::{Read, Write};
+use rand_core::OsRng;
+use std_embedded_nal::Stack;
+use tpns_core::endpoint::Endpoint;
+use tpns_core::upload::{Progress, UploadError};
+use tpns_transport_embedded::TlsError;
+use tpns_transport_embedded::nal::{NalError, NalStream};
+use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
+use tpns_transport_embedded::tls::{
+    READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, connect, dangerous_connect_unverified,
+};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
+
+fn go() -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+#[test]
+fn tls_upload_over_embedded_nal_with_each_buffer_size() {
+    let server = Server::start("nal");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap();
+    let accounts = package(3000); // 42 000 bytes
+    for (i, buf_len) in [64usize, 512, 4096].into_iter().enumerate() {
+        let mut stack = Stack;
+        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = vec![0u8; buf_len];
+        let mut last = Progress { sent: 0, total: 0 };
+        let name = format!("flash-{buf_len}.txt");
+        let answer = upload_tls(
+            &mut socket,
+            TlsBuffers::new(&mut rx, &mut tx),
+            &trust,
+            OsRng,
+            &job(&endpoint, &name),
+            &mut FlashPackage::new(&accounts),
+            &mut buf,
+            |p| {
+                assert!(p.sent >= last.sent, "progress goes forward");
+                last = p;
+                go()
+            },
+        )
+        .unwrap_or_else(|e| panic!("buffer {buf_len}: {e}"));
+        socket.close().unwrap();
+        assert_eq!(last.sent, accounts.len() as u64);
+        assert_eq!(last.total, accounts.len() as u64);
+        assert_eq!(answer.upload_id, i as u64 + 1);
+        server.assert_stored(answer.upload_id, &accounts, 3000);
+        assert_eq!(
+            server.emulator().uploads()[i].file_name,
+            name,
+            "buffer {buf_len}"
+        );
+    }
+}
+
+#[test]
+fn sd_card_style_source_is_rewound_for_a_retry() {
+    // The emulator drops the first connection after 5 000 body bytes without answering.
+    let server = Server::start("retry");
+    let url = format!("{}_fault/close-after=5000,times=1", server.url);
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap();
+
+    // A file whose package is a region: a junk header, the package, junk after it.
+    let accounts = package(2000);
+    let path = server.dir.join("card.bin");
+    let mut disk = b"HEADER--".to_vec();
+    disk.extend_from_slice(&accounts);
+    disk.extend_from_slice(b"trailing junk that must never be sent");
+    std::fs::write(&path, &disk).unwrap();
+    let file = embedded_io_adapters::std::FromStd::new(std::fs::File::open(&path).unwrap());
+    let mut card = SeekPackage::region(file, 8, accounts.len() as u64).unwrap();
+    assert_eq!(card.len(), accounts.len() as u64);
+
+    let mut attempts = Vec::new();
+    let answer = loop {
+        let mut stack = Stack;
+        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = [0u8; 512];
+        let result = upload_tls(
+            &mut socket,
+            TlsBuffers::new(&mut rx, &mut tx),
+            &trust,
+            OsRng,
+            &job(&endpoint, "card.txt"),
+            &mut card,
+            &mut buf,
+            |_| go(),
+        );
+        let _ = socket.close();
+        match result {
+            Ok(answer) => break answer,
+            Err(e) if e.is_transient() && attempts.len() < 3 => attempts.push(e.to_string()),
+            Err(e) => panic!("attempt {}: {e}", attempts.len() + 1),
+        }
+    };
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    server.assert_stored(answer.upload_id, &accounts, 2000);
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused() {
+    let server = Server::start("wrong-ca");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
+    let trust = Trust::new(&other.ca_der, "localhost").unwrap();
+    let accounts = package(10);
+    let mut stack = Stack;
+    let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = [0u8; 256];
+    let err = upload_tls(
+        &mut socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        OsRng,
+        &job(&endpoint, "a.txt"),
+        &mut FlashPackage::new(&accounts),
+        &mut buf,
+        |_| go(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    assert!(server.emulator().uploads().is_empty());
+}
+
+#[test]
+fn a_certificate_for_another_host_is_refused() {
+    let server = Server::start("wrong-host");
+    let ca = server.emulator().ca_der().to_vec();
+    // Signed by the right CA, but the emulator's certificate is not for this name.
+    let trust = Trust::new(&ca, "api.tpns.tencent.com").unwrap();
+    let mut stack = Stack;
+    let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
+    assert!(
+        matches!(result, Err(TlsError::InvalidCertificate)),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[test]
+fn only_the_dangerous_opt_out_talks_to_an_unknown_server() {
+    let server = Server::start("dangerous");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let accounts = package(50);
+    let mut stack = Stack;
+    let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut tls = dangerous_connect_unverified(
+        socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        Some("localhost"),
+        OsRng,
+    )
+    .unwrap();
+    let mut buf = [0u8; 512];
+    let answer = upload_package(
+        &mut tls,
+        &job(&endpoint, "unverified.txt"),
+        &mut FlashPackage::new(&accounts),
+        &mut buf,
+        |_| go(),
+    )
+    .unwrap();
+    server.assert_stored(answer.upload_id, &accounts, 50);
+}
+
+#[test]
+fn the_service_refusal_comes_back_typed_over_tls() {
+    let server = Server::start("refused");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap();
+    // One row is too short: the emulator refuses the package (retCode 1008011, line 2).
+    let bad = b"device-000001\nx\ndevice-000003\n";
+    let mut stack = Stack;
+    let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = [0u8; 64];
+    let err = upload_tls(
+        &mut socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        OsRng,
+        &job(&endpoint, "bad.txt"),
+        &mut FlashPackage::new(bad),
+        &mut buf,
+        |_| go(),
+    )
+    .unwrap_err();
+    match err {
+        TlsUploadError::Upload(UploadError::Api { ret_code, err_msg })
+        | TlsUploadError::Upload(UploadError::Status {
+            ret_code: Some(ret_code),
+            message: err_msg,
+            ..
+        }) => {
+            assert_eq!(ret_code, 1_008_011);
+            assert!(err_msg.as_str().contains("line 2"), "{err_msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn nal_stream_reads_to_the_end_and_times_out_through_its_wait_hook() {
+    // A plain TCP peer on loopback: it sends a greeting, reads 5 bytes, then closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b"hello").unwrap();
+        let mut got = [0u8; 5];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"world");
+        // Hold the connection open while the client waits in vain, then close.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    });
+    let mut stack = Stack;
+    let mut waits = 0u32;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+    let mut stream = NalStream::connect_with(&mut stack, addr, || {
+        waits += 1;
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        if std::time::Instant::now() > deadline {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    let mut hello = [0u8; 5];
+    stream.read_exact(&mut hello).unwrap();
+    assert_eq!(&hello, b"hello");
+    stream.write_all(b"world").unwrap();
+    stream.flush().unwrap();
+    let mut more = [0u8; 8];
+    let err = stream.read(&mut more).unwrap_err();
+    assert!(matches!(err, NalError::TimedOut), "{err:?}");
+    assert_eq!(embedded_io::Error::kind(&err), embedded_io::ErrorKind::TimedOut);
+    drop(stream);
+    peer.join().unwrap();
+    assert!(waits > 0);
+
+    // After the peer closed, a read is the end of the stream.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || drop(listener.accept().unwrap()));
+    let mut stack = Stack;
+    let mut stream = NalStream::connect(&mut stack, addr).unwrap();
+    peer.join().unwrap();
+    assert_eq!(stream.read(&mut more).unwrap(), 0);
+    stream.close().unwrap();
+}
+
+#[test]
+fn a_refused_connection_is_a_stack_error() {
+    // Bind then drop a listener: nothing listens on that loopback port any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut stack = Stack;
+    let err = NalStream::connect(&mut stack, addr).unwrap_err();
+    assert!(matches!(err, NalError::Stack(_)), "{err:?}");
+}
