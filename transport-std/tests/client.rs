@@ -1,6 +1,7 @@
 //! The client against the emulator, over real sockets on 127.0.0.1.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Write};
+use std::net::TcpListener;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -8,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tpns_emulator::{Emulator, EmulatorConfig};
+use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::{
-    Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy, Timeouts,
+    BuildError, Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy, SecretKey,
+    Timeouts,
 };
 
 const ID: &str = "1500001048";
@@ -38,7 +41,7 @@ fn emulator(tag: &str) -> (Emulator, PathBuf) {
     (emu, dir)
 }
 
-fn client(emu: &Emulator) -> ClientBuilder {
+fn builder(emu: &Emulator) -> ClientBuilder {
     Client::builder()
         .endpoint(emu.https_url())
         .credentials(ID, SECRET)
@@ -78,7 +81,7 @@ fn uploads_over_https_and_the_stored_bytes_are_identical() {
     let pkg = package(1_000_000);
     let path = dir.join("accounts.txt");
     std::fs::write(&path, &pkg).unwrap();
-    let client = client(&emu).build().unwrap();
+    let client = builder(&emu).build().unwrap();
     let mut last = 0;
     let mut tls = None;
     let up = client
@@ -105,4 +108,587 @@ fn uploads_over_https_and_the_stored_bytes_are_identical() {
     assert_eq!(std::fs::read(emu.stored_path(up.upload_id)).unwrap(), pkg);
     drop(emu);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Counts the retry events of a request.
+fn counting(retries: &mut u32) -> impl FnMut(&Event<'_>) -> ControlFlow<()> + '_ {
+    move |e| {
+        if let Event::Retrying { .. } = e {
+            *retries += 1;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[test]
+fn uploads_20_mb_over_plain_http_from_a_reader_at_its_position() {
+    let (emu, dir) = emulator("http");
+    let pkg = package(20_000_000);
+    // The source starts 7 bytes in: only what follows is the package.
+    let mut data = b"junk\n\n\n".to_vec();
+    data.extend_from_slice(&pkg);
+    let mut source = Cursor::new(data);
+    source.set_position(7);
+    let client = builder(&emu)
+        .endpoint(emu.http_url().unwrap())
+        .build()
+        .unwrap();
+    let up = client
+        .upload_reader(source, pkg.len() as u64, "big.txt")
+        .unwrap();
+    let records = emu.uploads();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].sha256, sha256_hex(&pkg));
+    assert_eq!(records[0].size, pkg.len() as u64);
+    assert_eq!(up.size, pkg.len() as u64);
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_empty_package_is_refused_by_the_service_and_not_retried() {
+    let (emu, dir) = emulator("empty");
+    let client = builder(&emu).build().unwrap();
+    let mut retries = 0;
+    let err = client
+        .upload_reader_with(
+            Cursor::new(Vec::new()),
+            0,
+            "empty.txt",
+            counting(&mut retries),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Api {
+                ret_code: 1_008_012,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient() && !err.is_auth_failure() && err.is_api_error());
+    assert_eq!(retries, 0);
+    assert!(emu.uploads().is_empty());
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_wrong_secret_is_an_auth_failure_and_never_retried() {
+    let (emu, dir) = emulator("auth");
+    let client = builder(&emu)
+        .credentials(ID, "wrong-secret")
+        .build()
+        .unwrap();
+    let mut retries = 0;
+    let err = client
+        .upload_reader_with(
+            Cursor::new(package(1000)),
+            1000,
+            "a.txt",
+            counting(&mut retries),
+        )
+        .unwrap_err();
+    assert!(err.is_auth_failure(), "{err:?}");
+    assert_eq!(err.ret_code(), Some(1_008_003));
+    assert!(!err.is_transient());
+    assert_eq!(retries, 0);
+    let err = client
+        .push(&PushRequest {
+            upload_id: 1,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        })
+        .unwrap_err();
+    assert!(err.is_auth_failure(), "{err:?}");
+    assert!(emu.uploads().is_empty() && emu.pushes().is_empty());
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn retries_recover_from_injected_faults_with_exactly_one_copy_stored() {
+    let (emu, dir) = emulator("retry");
+    let pkg = package(300_000);
+    let path = dir.join("accounts.txt");
+    std::fs::write(&path, &pkg).unwrap();
+    // 503 twice, then the connection dropped mid-body once, then a rate limit once.
+    for (spec, tries) in [
+        ("status=503,times=2", 3),
+        ("status=502,times=1", 2),
+        ("close-after=100000,times=1", 2),
+        ("rate-limit,times=1", 2),
+    ] {
+        let before = emu.uploads().len();
+        let url = format!("{}_fault/{spec}/", emu.https_url());
+        let client = builder(&emu).endpoint(url).build().unwrap();
+        let mut retries = 0;
+        let started = Instant::now();
+        let up = client
+            .upload_file_with(&path, counting(&mut retries))
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
+        assert_eq!(up.attempts, tries, "{spec}");
+        assert_eq!(retries, tries - 1, "{spec}");
+        if spec.starts_with("rate-limit") {
+            assert!(
+                started.elapsed() >= Duration::from_secs(1),
+                "{spec}: pause >= 1 s"
+            );
+        }
+        let records = emu.uploads();
+        assert_eq!(records.len(), before + 1, "{spec}: exactly one more copy");
+        let rec = records.last().unwrap();
+        assert_eq!(rec.upload_id, up.upload_id);
+        assert_eq!(rec.sha256, sha256_hex(&pkg), "{spec}");
+        assert_eq!(std::fs::read(emu.stored_path(up.upload_id)).unwrap(), pkg);
+    }
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_non_transient_status_or_spent_retries_end_with_the_status() {
+    let (emu, dir) = emulator("status");
+    let url = format!("{}_fault/status=500/", emu.https_url());
+    let client = builder(&emu).endpoint(url).build().unwrap();
+    let mut retries = 0;
+    let err = client
+        .upload_reader_with(
+            Cursor::new(package(100)),
+            100,
+            "a.txt",
+            counting(&mut retries),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Status { status: 500, .. }), "{err:?}");
+    assert_eq!(retries, 0);
+    let url = format!("{}_fault/status=503/", emu.https_url());
+    let client = builder(&emu)
+        .endpoint(url)
+        .retry(RetryPolicy {
+            max_retries: 2,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        })
+        .build()
+        .unwrap();
+    let mut retries = 0;
+    let err = client
+        .upload_reader_with(
+            Cursor::new(package(100)),
+            100,
+            "a.txt",
+            counting(&mut retries),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Status { status: 503, .. }), "{err:?}");
+    assert!(err.is_transient() && err.is_api_error());
+    assert_eq!(retries, 2);
+    assert!(emu.uploads().is_empty());
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unknown_ca_fails_the_handshake_and_nothing_is_sent() {
+    let (emu, dir) = emulator("unknown-ca");
+    let client = Client::builder()
+        .endpoint(emu.https_url())
+        .credentials(ID, SECRET)
+        .build()
+        .unwrap();
+    let mut retries = 0;
+    let err = client
+        .upload_reader_with(
+            Cursor::new(package(100)),
+            100,
+            "a.txt",
+            counting(&mut retries),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Tls(TlsError::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.phase(), Some(Phase::Tls));
+    assert!(!err.is_transient());
+    assert_eq!(retries, 0);
+    // Another CA than the server's is no better.
+    let other = tpns_emulator::generate_cert(&["127.0.0.1"]).unwrap();
+    let client = client_with_ca(&emu, other.ca_der);
+    assert!(matches!(
+        client.upload_reader(Cursor::new(package(100)), 100, "a.txt"),
+        Err(Error::Tls(TlsError::InvalidCertificate(_)))
+    ));
+    assert!(emu.uploads().is_empty());
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn client_with_ca(emu: &Emulator, ca_der: Vec<u8>) -> Client {
+    Client::builder()
+        .endpoint(emu.https_url())
+        .credentials(ID, SECRET)
+        .webpki_roots(false)
+        .ca_der(ca_der)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_host_name_and_validity_are_checked() {
+    use tpns_emulator::{Validity, generate_cert, generate_cert_with};
+    for (cert, want) in [
+        (generate_cert(&["tpns.example"]).unwrap(), "NotValidForName"),
+        (
+            generate_cert_with(&["127.0.0.1"], Validity::Expired).unwrap(),
+            "Expired",
+        ),
+    ] {
+        let dir = temp_dir("cert");
+        std::fs::write(dir.join("cert.pem"), &cert.cert_pem).unwrap();
+        std::fs::write(dir.join("key.pem"), &cert.key_pem).unwrap();
+        let emu = Emulator::start(
+            EmulatorConfig::new(dir.join("data"))
+                .app(ID, SECRET)
+                .cert(dir.join("cert.pem"), dir.join("key.pem")),
+        )
+        .unwrap();
+        let err = client_with_ca(&emu, cert.ca_der.clone())
+            .upload_reader(Cursor::new(package(100)), 100, "a.txt")
+            .unwrap_err();
+        let Error::Tls(TlsError::InvalidCertificate(e)) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(format!("{e:?}").starts_with(want), "{e:?}");
+        assert!(emu.uploads().is_empty());
+        drop(emu);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn connect_errors_are_retried_then_reported() {
+    // A port that was just free: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Client::builder()
+        .endpoint(format!("http://127.0.0.1:{port}/"))
+        .credentials(ID, SECRET)
+        .retry(RetryPolicy {
+            max_retries: 2,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        })
+        .build()
+        .unwrap();
+    let mut retries = 0;
+    let err = client
+        .upload_reader_with(
+            Cursor::new(package(100)),
+            100,
+            "a.txt",
+            counting(&mut retries),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.is_transient());
+    assert_eq!(err.phase(), Some(Phase::Connect));
+    assert_eq!(retries, 2);
+}
+
+#[test]
+fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
+    let (emu, dir) = emulator("stall");
+    let stall = Duration::from_millis(600);
+    let timeouts = Timeouts {
+        connect: stall,
+        stall,
+    };
+    // No answer for 3 s: the read fails after the stall timeout.
+    let url = format!("{}_fault/delay=3000/", emu.https_url());
+    let client = builder(&emu)
+        .endpoint(url)
+        .timeouts(timeouts)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client
+        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: Phase::ReadResponse,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert!(
+        took >= stall && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    // The answer trickles in a byte every 20 ms: slower in all than the stall timeout, but
+    // never stalled.
+    let url = format!("{}_fault/slow=20/", emu.https_url());
+    let client = builder(&emu)
+        .endpoint(url)
+        .timeouts(timeouts)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let up = client
+        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
+        .unwrap();
+    assert!(started.elapsed() > stall, "{:?}", started.elapsed());
+    assert!(up.upload_id > 0);
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_server_that_stops_reading_makes_the_upload_time_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut head = [0u8; 100];
+        conn.read_exact(&mut head).unwrap();
+        // Then read nothing more, and hold the connection open until the client gives up.
+        let mut rest = Vec::new();
+        std::thread::sleep(Duration::from_millis(2500));
+        let _ = conn.read_to_end(&mut rest);
+    });
+    let stall = Duration::from_millis(500);
+    let client = Client::builder()
+        .endpoint(format!("http://{addr}/"))
+        .credentials(ID, SECRET)
+        .timeout(stall)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let len = 50_000_000u64;
+    let started = Instant::now();
+    let err = client
+        .upload_reader(Cursor::new(vec![b'a'; len as usize]), len, "a.txt")
+        .unwrap_err();
+    let took = started.elapsed();
+    let Error::Timeout {
+        phase: Phase::SendBody { sent },
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(sent > 0 && sent < len, "{sent}");
+    assert!(took < Duration::from_millis(2400), "{took:?}");
+    server.join().unwrap();
+}
+
+#[test]
+fn push_to_an_uploaded_package() {
+    let (emu, dir) = emulator("push");
+    let client = builder(&emu).build().unwrap();
+    let up = client
+        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
+        .unwrap();
+    let pushed = client
+        .push(&PushRequest {
+            upload_id: up.upload_id,
+            title: "Title \"quoted\"",
+            content: "内容",
+            ..PushRequest::default()
+        })
+        .unwrap();
+    assert!(!pushed.push_id.is_empty());
+    let pushes = emu.pushes();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].push_id, pushed.push_id);
+    assert_eq!(pushes[0].upload_id, up.upload_id);
+    assert_eq!(pushes[0].title, "Title \"quoted\"");
+    assert_eq!(pushes[0].content, "内容");
+    assert_eq!(pushes[0].audience_type, "package_account_push");
+    // Signed pushes too.
+    let signed = builder(&emu).signed_push(true).build().unwrap();
+    signed
+        .push(&PushRequest {
+            upload_id: up.upload_id,
+            title: "t",
+            content: "signed",
+            ..PushRequest::default()
+        })
+        .unwrap();
+    assert_eq!(emu.pushes().len(), 2);
+    // An unknown package is the service's error; an invalid request sends nothing.
+    let err = client
+        .push(&PushRequest {
+            upload_id: up.upload_id + 100,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        })
+        .unwrap_err();
+    assert!(
+        err.is_api_error() && !err.is_auth_failure() && !err.is_transient(),
+        "{err:?}"
+    );
+    let err = client
+        .push(&PushRequest {
+            upload_id: up.upload_id,
+            title: "t",
+            content: "",
+            ..PushRequest::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidPush(_)), "{err:?}");
+    assert_eq!(emu.pushes().len(), 2);
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn debug_output_never_shows_the_secret() {
+    let client = Client::builder().credentials(ID, SECRET).build().unwrap();
+    let text = format!("{client:?} {:?}", SecretKey::new(SECRET));
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(text.contains("redacted"), "{text}");
+    let builder = Client::builder().credentials(ID, SECRET);
+    assert!(!format!("{builder:?}").contains(SECRET));
+    // A malformed secret's error does not show it either.
+    let err = Client::builder()
+        .credentials(ID, "bad\nsecret")
+        .build()
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("bad\nsecret"));
+}
+
+#[test]
+fn build_errors_name_the_setting() {
+    assert!(matches!(
+        Client::builder().build(),
+        Err(BuildError::NoCredentials)
+    ));
+    assert!(matches!(
+        Client::builder().credentials("abc", "s").build(),
+        Err(BuildError::Credentials(_))
+    ));
+    assert!(matches!(
+        Client::builder()
+            .credentials(ID, "s")
+            .endpoint("ftp://x/")
+            .build(),
+        Err(BuildError::Endpoint(_))
+    ));
+    assert!(matches!(
+        Client::builder()
+            .credentials(ID, "s")
+            .ca_file("/nonexistent/ca.pem")
+            .build(),
+        Err(BuildError::CaFile { .. })
+    ));
+    let dir = temp_dir("pem");
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, "not a certificate\n").unwrap();
+    assert!(matches!(
+        Client::builder().credentials(ID, "s").ca_file(&pem).build(),
+        Err(BuildError::CaPem { .. })
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn tls_1_2_only_servers_are_accepted() {
+    use std::sync::Arc;
+    use tpns_transport_std::rustls;
+    let cert = tpns_emulator::generate_cert(&["127.0.0.1"]).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.cert_der.clone().into()],
+        rustls_pki_types_key(&cert.key_der),
+    )
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        // Read the head, then exactly Content-Length body bytes.
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).unwrap();
+            got.push(byte[0]);
+        }
+        let head = String::from_utf8(got).unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut body = vec![0u8; len];
+        tls.read_exact(&mut body).unwrap();
+        let answer = r#"{"retCode":0,"errMsg":"","uploadId":77}"#;
+        write!(
+            tls,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        )
+        .unwrap();
+        tls.flush().unwrap();
+        tls.conn.protocol_version()
+    });
+    let client = Client::builder()
+        .endpoint(format!("https://{addr}/"))
+        .credentials(ID, SECRET)
+        .webpki_roots(false)
+        .ca_der(cert.ca_der.clone())
+        .build()
+        .unwrap();
+    let mut version = None;
+    let up = client
+        .upload_reader_with(Cursor::new(package(5000)), 5000, "a.txt", |e| {
+            if let Event::Connected { peer, .. } = e {
+                version = peer.tls_version;
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(up.upload_id, 77);
+    assert_eq!(version, Some("TLSv1_2"));
+    assert_eq!(
+        server.join().unwrap(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+}
+
+fn rustls_pki_types_key(
+    der: &[u8],
+) -> tpns_transport_std::rustls::pki_types::PrivateKeyDer<'static> {
+    tpns_transport_std::rustls::pki_types::PrivateKeyDer::Pkcs8(der.to_vec().into())
 }
