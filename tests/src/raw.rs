@@ -363,6 +363,17 @@ pub async fn serve_one<IO>(
         // Dropping the stream without close_notify or FIN-after-answer is the fault.
         api::Outcome::Drop => drop(io),
         api::Outcome::Reply(reply) => {
+            if head.method == Method::HEAD {
+                // RFC 9110 §9.3.2: the same head as GET, no content.
+                let mut bytes = render(&reply, fault);
+                let end = bytes
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(0, |i| i + 4);
+                bytes.truncate(end);
+                let _ = write_bytes(&mut io, bytes, fault).await;
+                return linger_close(io).await;
+            }
             if write_reply(&mut io, &reply, fault).await.is_ok() {
                 linger_close(io).await;
             }
@@ -428,7 +439,15 @@ pub async fn write_reply<IO: AsyncWrite + Unpin>(
     reply: &Reply,
     fault: &FaultSpec,
 ) -> io::Result<()> {
-    let bytes = render(reply, fault);
+    write_bytes(io, render(reply, fault), fault).await
+}
+
+/// Writes bytes, one at a time with a pause under `slow`.
+async fn write_bytes<IO: AsyncWrite + Unpin>(
+    io: &mut IO,
+    bytes: Vec<u8>,
+    fault: &FaultSpec,
+) -> io::Result<()> {
     match fault.slow {
         Some(pause) => {
             for b in bytes {

@@ -289,3 +289,25 @@ async fn combined_faults_over_tls() {
     assert!(start.elapsed() >= Duration::from_millis(100));
     assert_eq!(emu.uploads().len(), 1);
 }
+
+/// HEAD gets GET's head and no body on both server sides.
+#[tokio::test]
+async fn head_requests_have_no_body() {
+    let dir = TempDir::new("head");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    for path in ["/", "/_fault/slow=0/"] {
+        let raw = raw_exchange(
+            &t,
+            format!("HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        )
+        .await;
+        let (head, body) = split_response(&raw);
+        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        assert!(
+            head.to_ascii_lowercase().contains("content-length: "),
+            "{path}: {head}"
+        );
+        assert!(body.is_empty(), "{path}: {body:?}");
+    }
+}
