@@ -1,0 +1,715 @@
+//! The `tpns` binary against the emulator, over real sockets on 127.0.0.1: every exit code,
+//! HTTP and HTTPS, faults and retries, certificate checks, and no secret in any output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tpns_emulator::{Emulator, EmulatorConfig};
+
+const ID: &str = "1500001048";
+const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
+const WRONG_SECRET: &str = "0000aaaabbbbccccddddeeeeffff9999";
+
+/// What a run of the binary printed.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `tpns` with `args`, the AccessID and SecretKey in the environment unless `env`
+/// overrides them (a value of `None` removes the variable). Every run checks that no secret
+/// appears in any output.
+fn tpns_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
+    cmd.args(args)
+        .env("TPNS_ACCESS_ID", ID)
+        .env("TPNS_SECRET_KEY", SECRET)
+        .env_remove("RUST_LOG");
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().expect("run tpns");
+    let run = Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for secret in [SECRET, WRONG_SECRET] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "a secret appears in the output of {args:?}: {run:?}"
+        );
+    }
+    run
+}
+
+fn tpns(args: &[&str]) -> Run {
+    tpns_env(args, &[])
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "tpns-cli-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Env {
+    emu: Emulator,
+    dir: PathBuf,
+}
+
+impl Env {
+    fn new(tag: &str) -> Env {
+        let dir = temp_dir(tag);
+        let emu = Emulator::start(
+            EmulatorConfig::new(dir.join("data"))
+                .app(ID, SECRET)
+                .http("127.0.0.1:0".parse().unwrap()),
+        )
+        .unwrap();
+        Env { emu, dir }
+    }
+
+    fn https(&self) -> String {
+        self.emu.https_url()
+    }
+
+    fn fault(&self, spec: &str) -> String {
+        format!("{}_fault/{spec}/", self.emu.https_url())
+    }
+
+    fn ca(&self) -> &str {
+        self.emu.ca_path().to_str().unwrap()
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// `tpns upload` over HTTPS to `endpoint` (trusting the emulator's CA) plus `extra`.
+    fn upload(&self, endpoint: &str, file: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["upload", "--endpoint", endpoint, "--ca-file", self.ca()];
+        args.extend_from_slice(extra);
+        args.push(file);
+        tpns(&args)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn package(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut i = 0u64;
+    while out.len() < len {
+        out.extend_from_slice(format!("account-{i:08}\n").as_bytes());
+        i += 1;
+    }
+    out.truncate(len);
+    while out.len() >= 2 && out[out.len() - 2] == b'\n' {
+        out.pop();
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn upload_id(run: &Run) -> u64 {
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.ends_with('\n') && run.stdout.lines().count() == 1,
+        "{run:?}"
+    );
+    run.stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{run:?}"))
+}
+
+#[test]
+fn upload_over_https_prints_the_upload_id_alone_and_stores_identical_bytes() {
+    let env = Env::new("https");
+    let pkg = package(1_000_000);
+    let file = env.write("accounts.txt", &pkg);
+    let run = env.upload(&env.https(), &file, &[]);
+    let id = upload_id(&run);
+    // Not a terminal: no progress bar, no chatter.
+    assert_eq!(run.stderr, "");
+    let records = env.emu.uploads();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].upload_id, id);
+    assert_eq!(records[0].sha256, sha256_hex(&pkg));
+    assert_eq!(records[0].access_id, ID);
+
+    // --json: one object with the uploadId.
+    let run = env.upload(&env.https(), &file, &["--json", "--no-progress"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["uploadId"].as_u64(), Some(id + 1));
+    assert_eq!(v["file"], "accounts.txt");
+    assert_eq!(v["size"].as_u64(), Some(pkg.len() as u64));
+    assert_eq!(
+        v["rows"].as_u64(),
+        Some(pkg.split(|&b| b == b'\n').count() as u64)
+    );
+    assert_eq!(env.emu.uploads().len(), 2);
+}
+
+#[test]
+fn upload_over_http_20_mb_with_the_secret_from_a_file() {
+    let env = Env::new("http");
+    let pkg = package(20_000_000);
+    let file = env.write("big.csv", &pkg);
+    let key = env.write("secret", format!("{SECRET}\n").as_bytes());
+    let url = env.emu.http_url().unwrap();
+    let run = tpns_env(
+        &[
+            "upload",
+            "--endpoint",
+            &url,
+            "--secret-key-file",
+            &key,
+            &file,
+        ],
+        &[("TPNS_SECRET_KEY", None)],
+    );
+    let id = upload_id(&run);
+    // Plain HTTP to loopback: no warning.
+    assert_eq!(run.stderr, "");
+    let records = env.emu.uploads();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].upload_id, id);
+    assert_eq!(records[0].size, pkg.len() as u64);
+    assert_eq!(records[0].sha256, sha256_hex(&pkg));
+    assert_eq!(std::fs::read(env.emu.stored_path(id)).unwrap(), pkg);
+}
+
+#[test]
+fn a_zip_package_is_checked_and_uploaded() {
+    let env = Env::new("zip");
+    let corpus = corpus_dir().join("good_deflate.zip");
+    let bytes = std::fs::read(&corpus).unwrap();
+    let file = env.write("good.zip", &bytes);
+    let id = upload_id(&env.upload(&env.https(), &file, &[]));
+    let records = env.emu.uploads();
+    assert_eq!(records[0].upload_id, id);
+    assert_eq!(records[0].sha256, sha256_hex(&bytes));
+    // A zip with macOS metadata is refused locally.
+    let bad = env.write(
+        "macos.zip",
+        &std::fs::read(corpus_dir().join("macos.zip")).unwrap(),
+    );
+    let run = env.upload(&env.https(), &bad, &[]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("macOS metadata"), "{run:?}");
+    assert_eq!(env.emu.uploads().len(), 1);
+}
+
+#[test]
+fn invalid_packages_exit_3_and_send_nothing() {
+    let env = Env::new("invalid");
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("empty.txt", b"", ":0: empty file"),
+        ("blank.txt", b"alice\n\nbob\n", ":2: blank line"),
+        (
+            "short.txt",
+            b"alice\nb\n",
+            ":2: row shorter than 2 characters",
+        ),
+        ("two.csv", b"alice\nbob,carol\n", ":2: more than one column"),
+        (
+            "list.xlsx",
+            b"alice\n",
+            ":0: file name must end in .txt, .csv or .zip",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let file = env.write(name, bytes);
+        let run = env.upload(&env.https(), &file, &[]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert_eq!(run.stdout, "", "{name}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")),
+            "{name}: {run:?}"
+        );
+        assert!(run.stderr.contains("nothing sent"), "{name}: {run:?}");
+    }
+    // Even toward a plain-HTTP remote host nothing is sent: the check comes first (and the
+    // warning about plain HTTP is given).
+    let file = env.write("empty2.txt", b"");
+    let run = tpns(&["upload", "--endpoint", "http://tpns.invalid/", &file]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("plain HTTP"), "{run:?}");
+    assert!(env.emu.uploads().is_empty());
+}
+
+#[test]
+fn usage_and_configuration_errors_exit_2() {
+    let env = Env::new("usage");
+    let file = env.write("ok.txt", b"alice\nbob\n");
+    let https = env.https();
+    let ca = env.ca();
+    let cases: Vec<(Vec<&str>, Vec<(&str, Option<&str>)>, &str)> = vec![
+        (vec![], vec![], "Usage"),
+        (vec!["frobnicate"], vec![], "unrecognized subcommand"),
+        (vec!["upload"], vec![], "FILE"),
+        (vec!["check"], vec![], "FILE"),
+        (
+            vec!["upload", "--endpoint", &https, "--ca-file", ca, &file],
+            vec![("TPNS_ACCESS_ID", None)],
+            "no AccessID",
+        ),
+        (
+            vec!["upload", "--endpoint", &https, "--ca-file", ca, &file],
+            vec![("TPNS_SECRET_KEY", None)],
+            "no SecretKey",
+        ),
+        (
+            vec!["upload", "--secret-key", SECRET, &file],
+            vec![],
+            "unexpected argument",
+        ),
+        (
+            vec!["upload", "--region", "bj", &file],
+            vec![],
+            "invalid value",
+        ),
+        (
+            vec!["upload", "--endpoint", "ftp://127.0.0.1/", &file],
+            vec![],
+            "invalid --endpoint",
+        ),
+        (vec!["upload", "--timeout", "0", &file], vec![], "timeout"),
+        (vec!["upload", "--retries", "x", &file], vec![], "--retries"),
+        (
+            vec!["upload", "--access-id", "12ab", &file],
+            vec![],
+            "AccessID must be",
+        ),
+        (
+            vec!["upload", "--secret-key-file", "/nonexistent/key", &file],
+            vec![],
+            "cannot read the SecretKey file",
+        ),
+        (
+            vec!["upload", "--ca-file", "/nonexistent/ca.pem", &file],
+            vec![],
+            "CA file",
+        ),
+        (
+            vec![
+                "upload",
+                "--endpoint",
+                &https,
+                "--ca-file",
+                ca,
+                "/nonexistent/x.txt",
+            ],
+            vec![],
+            "cannot read /nonexistent/x.txt",
+        ),
+        (
+            vec!["push", "--upload-id", "1", "--title", "t"],
+            vec![],
+            "--content",
+        ),
+        (
+            vec![
+                "push",
+                "--upload-id",
+                "1",
+                "--title",
+                "t",
+                "--content",
+                "c",
+                "--message-type",
+                "sms",
+            ],
+            vec![],
+            "invalid value",
+        ),
+        (
+            vec![
+                "push",
+                "--upload-id",
+                "0",
+                "--title",
+                "t",
+                "--content",
+                "c",
+                "--endpoint",
+                &https,
+                "--ca-file",
+                ca,
+            ],
+            vec![],
+            "upload_id",
+        ),
+    ];
+    for (args, vars, want) in cases {
+        let run = tpns_env(&args, &vars);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert_eq!(run.stdout, "", "{args:?}");
+        assert!(
+            run.stderr.contains(want),
+            "{args:?}: want {want:?} in {run:?}"
+        );
+    }
+    assert!(env.emu.uploads().is_empty() && env.emu.pushes().is_empty());
+    // Help is not an error.
+    let run = tpns(&["--help"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Exit codes"), "{run:?}");
+}
+
+#[test]
+fn a_rejected_secret_exits_4() {
+    let env = Env::new("auth");
+    let file = env.write("ok.txt", b"alice\nbob\n");
+    let wrong = [("TPNS_SECRET_KEY", Some(WRONG_SECRET))];
+    let run = tpns_env(
+        &[
+            "upload",
+            "--endpoint",
+            &env.https(),
+            "--ca-file",
+            env.ca(),
+            &file,
+        ],
+        &wrong,
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("retCode 1008003"), "{run:?}");
+    assert!(!run.stderr.contains("retrying"), "never retried: {run:?}");
+    let run = tpns_env(
+        &[
+            "push",
+            "--upload-id",
+            "1",
+            "--title",
+            "t",
+            "--content",
+            "c",
+            "--endpoint",
+            &env.https(),
+            "--ca-file",
+            env.ca(),
+        ],
+        &wrong,
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(env.emu.uploads().is_empty() && env.emu.pushes().is_empty());
+}
+
+#[test]
+fn other_api_errors_exit_5() {
+    let env = Env::new("api");
+    let file = env.write("ok.txt", b"alice\nbob\n");
+    // 500 is not transient: at once.
+    let run = env.upload(&env.fault("status=500"), &file, &[]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("HTTP status 500"), "{run:?}");
+    assert!(!run.stderr.contains("retrying"), "{run:?}");
+    // 503 is, but the retries run out.
+    let run = env.upload(&env.fault("status=503"), &file, &["--retries", "1"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("HTTP status 503"), "{run:?}");
+    assert!(run.stderr.contains("after 2 attempts"), "{run:?}");
+    assert_eq!(run.stderr.matches("retrying").count(), 1, "{run:?}");
+    // A push to a package that does not exist.
+    let run = tpns(&[
+        "push",
+        "--upload-id",
+        "999",
+        "--title",
+        "t",
+        "--content",
+        "c",
+        "--endpoint",
+        &env.https(),
+        "--ca-file",
+        env.ca(),
+    ]);
+    assert_eq!(run.code, 5, "{run:?}");
+    assert!(run.stderr.contains("retCode 1008007"), "{run:?}");
+    assert!(env.emu.uploads().is_empty() && env.emu.pushes().is_empty());
+}
+
+#[test]
+fn network_tls_and_timeout_errors_exit_6() {
+    let env = Env::new("network");
+    let file = env.write("ok.txt", b"alice\nbob\n");
+    // A server certificate from a CA nobody trusts: nothing reaches the emulator.
+    let run = tpns(&[
+        "upload",
+        "--endpoint",
+        &env.https(),
+        "--retries",
+        "0",
+        &file,
+    ]);
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(run.stderr.contains("TLS handshake"), "{run:?}");
+    assert!(run.stderr.contains("UnknownIssuer"), "{run:?}");
+    assert!(run.stderr.contains("--ca-file"), "{run:?}");
+    assert!(
+        !run.stderr.contains("retrying"),
+        "certificate errors are final: {run:?}"
+    );
+    // Nobody listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let run = tpns(&["upload", "--endpoint", &url, "--retries", "0", &file]);
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(run.stderr.contains("connect"), "{run:?}");
+    assert!(env.emu.uploads().is_empty());
+    // No answer within the stall timeout (the emulator stores the package, then waits).
+    let started = Instant::now();
+    let run = env.upload(
+        &env.fault("delay=4000"),
+        &file,
+        &["--timeout", "0.5", "--retries", "0"],
+    );
+    assert_eq!(run.code, 6, "{run:?}");
+    assert!(run.stderr.contains("read response: timed out"), "{run:?}");
+    assert!(started.elapsed() < Duration::from_millis(3500));
+}
+
+#[test]
+fn retries_recover_from_injected_faults_leaving_exactly_one_copy() {
+    let env = Env::new("retry");
+    let pkg = package(500_000);
+    let file = env.write("accounts.txt", &pkg);
+    for spec in [
+        "status=503,times=2",
+        "close-after=200000,times=1",
+        "status=504,times=1",
+    ] {
+        let before = env.emu.uploads().len();
+        let run = env.upload(&env.fault(spec), &file, &[]);
+        let id = upload_id(&run);
+        assert!(run.stderr.contains("retrying"), "{spec}: {run:?}");
+        let records = env.emu.uploads();
+        assert_eq!(records.len(), before + 1, "{spec}: exactly one more copy");
+        assert_eq!(records.last().unwrap().upload_id, id);
+        assert_eq!(records.last().unwrap().sha256, sha256_hex(&pkg), "{spec}");
+        assert_eq!(std::fs::read(env.emu.stored_path(id)).unwrap(), pkg);
+    }
+}
+
+#[test]
+fn a_slow_answer_that_keeps_moving_does_not_time_out() {
+    let env = Env::new("slow");
+    let file = env.write("ok.txt", b"alice\nbob\n");
+    let started = Instant::now();
+    let run = env.upload(
+        &env.fault("slow=15"),
+        &file,
+        &["--timeout", "0.5", "--retries", "0"],
+    );
+    upload_id(&run);
+    assert!(
+        started.elapsed() > Duration::from_millis(500),
+        "slower than the timeout in all"
+    );
+}
+
+#[test]
+fn push_prints_the_push_id() {
+    let env = Env::new("push");
+    let file = env.write("ok.txt", b"alice\nbob\n");
+    let id = upload_id(&env.upload(&env.https(), &file, &[])).to_string();
+    let base = [
+        "push",
+        "--upload-id",
+        &id,
+        "--title",
+        "Hello",
+        "--content",
+        "World",
+        "--endpoint",
+        &env.https(),
+        "--ca-file",
+        env.ca(),
+    ];
+    let run = tpns(&base);
+    assert_eq!(run.code, 0, "{run:?}");
+    let pushes = env.emu.pushes();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(run.stdout, format!("{}\n", pushes[0].push_id));
+    assert_eq!(pushes[0].upload_id.to_string(), id);
+    assert_eq!(
+        (pushes[0].title.as_str(), pushes[0].content.as_str()),
+        ("Hello", "World")
+    );
+    assert_eq!(pushes[0].message_type, "notify");
+    assert_eq!(pushes[0].audience_type, "package_account_push");
+    // The package pushes are rate-limited to one a second per app.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut args = base.to_vec();
+    args.extend([
+        "--json",
+        "--message-type",
+        "message",
+        "--audience",
+        "token",
+        "--environment",
+        "dev",
+    ]);
+    let run = tpns(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let pushes = env.emu.pushes();
+    assert_eq!(pushes.len(), 2);
+    assert_eq!(v["pushId"].as_str(), Some(pushes[1].push_id.as_str()));
+    assert_eq!(pushes[1].message_type, "message");
+    assert_eq!(pushes[1].audience_type, "package_token_push");
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
+}
+
+#[test]
+fn check_agrees_with_the_shared_corpus() {
+    let dir = corpus_dir();
+    let cases: Vec<(String, String, String)> = std::fs::read_to_string(dir.join("cases.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_owned(), f[1].to_owned(), f[2].to_owned())
+        })
+        .collect();
+    assert!(cases.len() > 50);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
+    cmd.current_dir(&dir).arg("check");
+    cmd.args(cases.iter().map(|c| &c.0));
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), cases.len(), "{stdout}");
+    for ((name, verdict, line), printed) in cases.iter().zip(lines) {
+        let rest = printed
+            .strip_prefix(name.as_str())
+            .unwrap_or_else(|| panic!("{printed}"));
+        if verdict == "ok" {
+            assert_eq!(rest, ": ok", "{name}");
+        } else {
+            let want = format!(":{line}: ");
+            assert!(
+                rest.starts_with(&want),
+                "{name}: want line {line}, got {printed}"
+            );
+            assert!(rest.len() > want.len(), "{name}: the rule is named");
+        }
+    }
+    // A file above 100 MiB (sparse: only its length matters) and all-valid runs.
+    let tmp = temp_dir("check");
+    let big = tmp.join("big.txt");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 * 1024 * 1024 + 1)
+        .unwrap();
+    let good = tmp.join("good.txt");
+    std::fs::write(&good, "alice\nbob\n").unwrap();
+    let run = tpns(&["check", big.to_str().unwrap()]);
+    assert_eq!(run.code, 3);
+    assert_eq!(
+        run.stdout,
+        format!("{}:0: file larger than 100 MiB\n", big.display())
+    );
+    let run = tpns(&["check", good.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout, format!("{0}: ok\n{0}: ok\n", good.display()));
+    let run = tpns(&["check", good.to_str().unwrap(), "/nonexistent/a.txt"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    std::fs::remove_dir_all(tmp).unwrap();
+}
+
+#[test]
+fn demo_runs_the_whole_job() {
+    let started = Instant::now();
+    let run = tpns_env(
+        &["demo"],
+        &[("TPNS_ACCESS_ID", None), ("TPNS_SECRET_KEY", None)],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let last = run.stdout.lines().last().unwrap();
+    let id: u64 = last.strip_prefix("uploadId: ").unwrap().parse().unwrap();
+    assert!(id > 0);
+    assert!(run.stdout.contains("matches the local file"), "{run:?}");
+    assert!(run.stdout.contains("push_id"), "{run:?}");
+}
+
+/// Under a terminal (a pseudo-terminal made by util-linux `script`), the progress bar shows
+/// bytes, rate and time left on stderr; `--no-progress` turns it off.
+#[test]
+fn the_progress_bar_draws_on_a_terminal_only() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let env = Env::new("progress");
+    let file = env.write("ok.txt", &package(2_000_000));
+    // The answer comes after 1 s, so the bar is on screen for a while.
+    let endpoint = env.fault("delay=1000");
+    let line = |extra: &str| {
+        format!(
+            "{} upload --endpoint {endpoint} --ca-file {} {extra} {file}",
+            env!("CARGO_BIN_EXE_tpns"),
+            env.ca()
+        )
+    };
+    let run = |extra: &str| {
+        let out = Command::new("script")
+            .args(["-qec", &line(extra), "/dev/null"])
+            .env("TPNS_ACCESS_ID", ID)
+            .env("TPNS_SECRET_KEY", SECRET)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = run("");
+    assert!(shown.contains("left"), "{shown:?}");
+    assert!(shown.contains("MiB"), "{shown:?}");
+    let hidden = run("--no-progress");
+    assert!(!hidden.contains("left"), "{hidden:?}");
+    for text in [&shown, &hidden] {
+        assert!(!text.contains(SECRET));
+    }
+    assert_eq!(env.emu.uploads().len(), 2);
+}
