@@ -176,3 +176,46 @@ fn bad_flags_exit_2_and_help_exits_0() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A crash (SIGKILL) in the middle of an upload: after a restart there is no file and no index
+/// entry, and the next upload gets id 1.
+#[tokio::test]
+async fn killed_mid_upload_leaves_nothing_after_restart() {
+    use tokio::io::AsyncWriteExt;
+    let dir = TempDir::new("bin-kill");
+    let data = dir.path().join("data");
+    let args = [
+        "--http-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ];
+    let mut r = start(&args);
+    let t = target(&r, "http");
+    let req = raw_upload("/v3/push/package/upload", "k.txt", &rows(50_000), "");
+    let mut io = t.connect().await;
+    io.write_all(&req[..req.len() / 2]).await.unwrap();
+    io.flush().await.unwrap();
+    for _ in 0..200 {
+        if !files_in(&data.join("tmp")).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(files_in(&data.join("tmp")).len(), 1, "upload in progress");
+    r.child.kill().unwrap();
+    r.child.wait().unwrap();
+    drop(io);
+    drop(r);
+
+    let r = start(&args);
+    assert!(files_in(&data.join("tmp")).is_empty());
+    assert!(files_in(&data.join("packages")).is_empty());
+    assert_eq!(std::fs::read(data.join("index.jsonl")).unwrap(), b"");
+    let t = target(&r, "http");
+    assert_eq!(
+        get(&t, "/_emulator/uploads").await.json(),
+        serde_json::json!([])
+    );
+    assert_eq!(upload(&t, "k.txt", &rows(3)).await.json()["uploadId"], 1);
+}
