@@ -16,9 +16,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The largest request head read (RFC 9112 leaves the limit to the server).
 pub const MAX_HEAD: usize = 64 * 1024;
-/// How long a closing connection keeps reading what the client still sends, so the client can
-/// read the answer before the socket closes (RFC 9112 §9.6, "lingering close").
-const LINGER: Duration = Duration::from_secs(2);
+/// How long a closing connection waits for more bytes from the client before it closes
+/// (RFC 9112 §9.6, "lingering close").
+pub const LINGER: Duration = Duration::from_secs(2);
+/// The longest a closing connection keeps reading what the client still sends.
+pub const LINGER_MAX: Duration = Duration::from_secs(30);
 
 /// A parsed request head.
 #[derive(Debug)]
@@ -462,19 +464,20 @@ async fn write_bytes<IO: AsyncWrite + Unpin>(
 }
 
 /// Closes the sending side (TLS close_notify, then FIN), then reads and discards what the
-/// client still sends for a while, so that closing with unread data does not reset the
-/// connection and destroy the answer before the client reads it.
+/// client still sends, so that closing with unread data does not reset the connection and
+/// destroy the answer before the client reads it (RFC 9112 §9.6). A client that keeps
+/// sending (a blocking client writing its whole body before reading) is read until it stops,
+/// goes idle for [`LINGER`], or [`LINGER_MAX`] has passed.
 pub async fn linger_close<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO) {
     let _ = io.shutdown().await;
-    let mut sink = vec![0u8; 16 * 1024];
-    let _ = tokio::time::timeout(LINGER, async {
-        while let Ok(n) = io.read(&mut sink).await {
-            if n == 0 {
-                break;
-            }
+    let start = tokio::time::Instant::now();
+    let mut sink = vec![0u8; 64 * 1024];
+    while start.elapsed() < LINGER_MAX {
+        match tokio::time::timeout(LINGER, io.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => break,
         }
-    })
-    .await;
+    }
 }
 
 #[cfg(test)]

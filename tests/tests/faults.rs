@@ -311,3 +311,20 @@ async fn head_requests_have_no_body() {
         assert!(body.is_empty(), "{path}: {body:?}");
     }
 }
+
+/// A blocking client that writes its whole (large) body before reading still gets the early
+/// 401: the emulator keeps reading after answering instead of resetting the connection.
+#[test]
+fn reject_early_reaches_a_client_that_writes_everything_first() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("reject-early-blocking");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let req = raw_upload(&fault_path("reject-early"), "big.txt", &rows(1_500_000), "");
+    assert!(req.len() > 20_000_000);
+    let mut tcp = std::net::TcpStream::connect(emu.http_addr().unwrap()).unwrap();
+    tcp.write_all(&req).unwrap();
+    let mut raw = Vec::new();
+    let _ = tcp.read_to_end(&mut raw);
+    let (head, _) = split_response(&raw);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+}
