@@ -73,16 +73,18 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
     let pushed = client
         .push_with(&request, |event| {
             match event {
-                Event::Connected { attempt, .. } => attempts = *attempt,
                 Event::Retrying {
                     attempt,
                     delay,
                     error,
-                } => eprintln!(
-                    "tpns: attempt {attempt} failed: {error}; retrying in {:.1} s",
-                    delay.as_secs_f64()
-                ),
-                Event::Progress { .. } => {}
+                } => {
+                    attempts = attempt + 1;
+                    eprintln!(
+                        "tpns: attempt {attempt} failed: {error}; retrying in {:.1} s",
+                        delay.as_secs_f64()
+                    );
+                }
+                Event::Connected { .. } | Event::Progress { .. } => {}
             }
             ControlFlow::Continue(())
         })

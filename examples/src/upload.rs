@@ -40,16 +40,14 @@ pub fn run(
     let mut attempts = 1;
     let result = client.upload_file_with(file, |event| {
         match event {
-            Event::Connected { attempt, .. } => {
-                attempts = *attempt;
-                bar.set_position(0);
-            }
+            Event::Connected { .. } => bar.set_position(0),
             Event::Progress { sent, .. } => bar.set_position(*sent),
             Event::Retrying {
                 attempt,
                 delay,
                 error,
             } => bar.suspend(|| {
+                attempts = attempt + 1;
                 eprintln!(
                     "tpns: attempt {attempt} failed: {error}; retrying in {:.1} s",
                     delay.as_secs_f64()

@@ -268,13 +268,16 @@ fn invalid_packages_exit_3_and_send_nothing() {
     assert!(env.emu.uploads().is_empty());
 }
 
+/// Arguments, environment changes, and a text the message must hold.
+type UsageCase<'a> = (Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>, &'a str);
+
 #[test]
 fn usage_and_configuration_errors_exit_2() {
     let env = Env::new("usage");
     let file = env.write("ok.txt", b"alice\nbob\n");
     let https = env.https();
     let ca = env.ca();
-    let cases: Vec<(Vec<&str>, Vec<(&str, Option<&str>)>, &str)> = vec![
+    let cases: Vec<UsageCase<'_>> = vec![
         (vec![], vec![], "Usage"),
         (vec!["frobnicate"], vec![], "unrecognized subcommand"),
         (vec!["upload"], vec![], "FILE"),
@@ -488,9 +491,10 @@ fn network_tls_and_timeout_errors_exit_6() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}/");
-    let run = tpns(&["upload", "--endpoint", &url, "--retries", "0", &file]);
+    let run = tpns(&["upload", "--endpoint", &url, "--retries", "1", &file]);
     assert_eq!(run.code, 6, "{run:?}");
-    assert!(run.stderr.contains("connect"), "{run:?}");
+    assert!(run.stderr.contains("upload failed: connect: "), "{run:?}");
+    assert!(run.stderr.contains("(after 2 attempts)"), "{run:?}");
     assert!(env.emu.uploads().is_empty());
     // No answer within the stall timeout (the emulator stores the package, then waits).
     let started = Instant::now();
