@@ -33,7 +33,6 @@ const MAX_PUSH_BODY: usize = 1 << 20;
 const PUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the connection layer needs from the emulator.
-#[derive(Debug)]
 pub struct Shared {
     /// Packages, pushes and ids.
     pub store: Store,
@@ -43,6 +42,20 @@ pub struct Shared {
     pub budget: FaultBudget,
     /// The `--fault` SPEC applied to every request, with its source text.
     pub global_fault: Option<(String, FaultSpec)>,
+}
+
+impl std::fmt::Debug for Shared {
+    /// Lists the apps' AccessIDs, never their secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<&String> = self.apps.keys().collect();
+        ids.sort();
+        f.debug_struct("Shared")
+            .field("store", &self.store)
+            .field("apps", &ids)
+            .field("budget", &self.budget)
+            .field("global_fault", &self.global_fault)
+            .finish()
+    }
 }
 
 /// A request body as a stream of byte chunks. An `Err` item means the body could not be read

@@ -26,8 +26,9 @@ use std::thread::JoinHandle;
 /// The demo app of `API.md`, used by the binary when no `--app` is given.
 pub const DEMO_APP: (&str, &str) = ("1500001048", "1452fcebae9f3115ba794fb0fff2fd73");
 
-/// How to start an [`Emulator`].
-#[derive(Debug, Clone)]
+/// How to start an [`Emulator`]. Its `Debug` output shows the apps' AccessIDs, not their
+/// secrets.
+#[derive(Clone)]
 pub struct EmulatorConfig {
     /// Where packages, the index, the push log and `ca.pem` live. Created if missing.
     pub data_dir: PathBuf,
@@ -43,6 +44,21 @@ pub struct EmulatorConfig {
     pub fault: Option<String>,
     /// A certificate chain and key (PEM files) instead of a generated CA and leaf.
     pub cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.apps.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("EmulatorConfig")
+            .field("data_dir", &self.data_dir)
+            .field("apps", &ids)
+            .field("https_listen", &self.https_listen)
+            .field("http_listen", &self.http_listen)
+            .field("discard", &self.discard)
+            .field("fault", &self.fault)
+            .field("cert", &self.cert)
+            .finish()
+    }
 }
 
 impl EmulatorConfig {

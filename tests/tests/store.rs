@@ -205,3 +205,15 @@ async fn thirty_two_concurrent_uploads_are_stored_intact() {
         .collect();
     assert_eq!(order, (1..=32).collect::<Vec<u64>>());
 }
+
+/// Debug output of the configuration and of a running emulator names apps, not secrets.
+#[test]
+fn debug_output_hides_secrets() {
+    let dir = TempDir::new("debug");
+    let cfg = config(dir.path());
+    assert!(format!("{cfg:?}").contains(APP.0));
+    assert!(!format!("{cfg:?}").contains(APP.1));
+    let emu = Emulator::start(cfg).unwrap();
+    let shown = format!("{emu:?}");
+    assert!(shown.contains(APP.0) && !shown.contains(APP.1) && !shown.contains(OTHER_APP.1));
+}
