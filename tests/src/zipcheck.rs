@@ -47,7 +47,6 @@ struct Entry {
     flags: u16,
     method: u16,
     crc_expected: u32,
-    compressed: u64,
     zip64: bool,
     /// Some for the entry whose rows are validated.
     text: Option<TextValidator>,
@@ -271,6 +270,7 @@ impl ZipInspector {
         let base = name.rsplit('/').next().unwrap_or("");
         let is_mac =
             name.starts_with("__MACOSX") || name.contains("/__MACOSX") || base == ".DS_Store";
+        // Some Windows tools write a backslash as the separator: a folder all the same.
         let is_folder = name.ends_with('/') || name.contains('/') || name.contains('\\');
         if is_mac {
             self.saw_mac = true;
@@ -303,7 +303,6 @@ impl ZipInspector {
             flags,
             method,
             crc_expected,
-            compressed,
             zip64,
             text,
             crc: crc32fast::Hasher::new(),
@@ -443,7 +442,6 @@ impl ZipInspector {
         if decodable && e.crc.finalize() != expected {
             self.structural(Violation::new(Rule::ZipCorrupt, 0));
         }
-        let _ = e.compressed;
         if let Some(t) = e.text {
             self.content = Some(t.finish());
         }
