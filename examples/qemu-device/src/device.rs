@@ -1,0 +1,291 @@
+//! The program: arguments, CA, seed, package check, the TLS upload, the report.
+
+use core::fmt::Write as _;
+use core::ops::ControlFlow;
+
+use cortex_m_rt::{ExceptionFrame, entry, exception};
+use embedded_io::Read as _;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use semihosting::{eprintln, println, process};
+use tpns_core::auth::Credentials;
+use tpns_core::endpoint::Endpoint;
+use tpns_core::multipart::Boundary;
+use tpns_core::package::{check_file_name, validate_rows};
+use tpns_core::response::Limits;
+use tpns_core::upload::{Progress, Upload};
+use tpns_transport_embedded::source::{Package, SeekPackage};
+use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::upload::upload_tls;
+
+use crate::config::{Config, USAGE};
+use crate::pem::PemDecoder;
+use crate::storage::HostFile;
+use crate::uart::{UART0, Uart};
+
+/// The HTTP layer's buffer: request bytes out and response bytes in go through it.
+const IO_BUF_LEN: usize = 1024;
+/// Room for the CA certificate, DER (the emulator's ECDSA P-256 CA is about 400 bytes).
+const CA_CAPACITY: usize = 1024;
+/// Room for the server's certificate chain during the handshake (on the stack): the
+/// emulator's chain is one ECDSA P-256 leaf of about 500 bytes.
+const CERT_CAPACITY: usize = 2048;
+/// Room for the semihosting command line.
+const ARGS_LEN: usize = 512;
+/// Give up when the line is silent this long (the emulator answers within a second or so).
+const IDLE_SECONDS: u32 = 30;
+
+/// Exit codes, for the script.
+const EXIT_CONFIG: i32 = 2;
+const EXIT_HANDSHAKE: i32 = 3;
+const EXIT_UPLOAD: i32 = 4;
+const EXIT_STACK: i32 = 5;
+const EXIT_FAULT: i32 = 134;
+
+fn fail(code: i32, what: &str, error: &dyn core::fmt::Display) -> ! {
+    eprintln!("tpns-qemu-device: error: {what}: {error}");
+    process::exit(code)
+}
+
+#[entry]
+fn main() -> ! {
+    // cortex-m-rt turns these into `&'static mut` to statics (.bss): the TLS record buffers,
+    // the HTTP buffer and the CA live there, not on the stack, and are counted as static RAM.
+    static mut TLS_READ: [u8; READ_RECORD_LEN] = [0; READ_RECORD_LEN];
+    static mut TLS_WRITE: [u8; WRITE_RECORD_LEN] = [0; WRITE_RECORD_LEN];
+    static mut IO_BUF: [u8; IO_BUF_LEN] = [0; IO_BUF_LEN];
+    static mut CA_DER: [u8; CA_CAPACITY] = [0; CA_CAPACITY];
+
+    let Some(core) = cortex_m::Peripherals::take() else {
+        fail(EXIT_CONFIG, "peripherals", &"taken twice")
+    };
+    let args = match semihosting::experimental::env::args::<ARGS_LEN>() {
+        Ok(args) => args,
+        Err(e) => fail(EXIT_CONFIG, "reading the command line", &e),
+    };
+    let config = match Config::parse((&args).filter_map(Result::ok)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{USAGE}");
+            fail(EXIT_CONFIG, "arguments", &e)
+        }
+    };
+
+    // Whom to trust: the CA file, decoded as it is read, 64 bytes at a time.
+    let ca_der = {
+        let mut file = HostFile::open(config.ca, 64).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+        let mut decoder = PemDecoder::new(CA_DER);
+        let mut chunk = [0u8; 64];
+        loop {
+            let n = file.read(&mut chunk).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+            if n == 0 {
+                break;
+            }
+            decoder.feed(&chunk[..n]).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+        }
+        decoder.finish().unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))
+    };
+    let trust = Trust::new(ca_der, config.server_name)
+        .unwrap_or_else(|e| fail(EXIT_CONFIG, "trust", &e))
+        .cert_capacity::<CERT_CAPACITY>();
+
+    // Randomness: QEMU's MPS2 board has no TRNG. The host hands a fresh 32-byte seed (from its
+    // /dev/urandom) as a file, and ChaCha20 expands it. A real device seeds from its TRNG.
+    let mut rng = {
+        let mut seed = [0u8; 32];
+        let mut file = HostFile::open(config.seed, 32).unwrap_or_else(|e| fail(EXIT_CONFIG, config.seed, &e));
+        file.read_exact(&mut seed).unwrap_or_else(|_| fail(EXIT_CONFIG, config.seed, &"fewer than 32 bytes"));
+        if seed.iter().all(|&b| b == seed[0]) {
+            fail(EXIT_CONFIG, config.seed, &"a constant seed is no seed");
+        }
+        ChaCha20Rng::from_seed(seed)
+    };
+
+    // The package: checked in a first streamed pass (as the service will check it), then
+    // uploaded from its first byte in a second one. Neither pass holds more than a chunk.
+    let format = match check_file_name(config.name).map(|kind| kind.format()) {
+        Ok(Some(format)) => format,
+        Ok(None) => fail(EXIT_CONFIG, config.name, &"zip packages are not handled by this program"),
+        Err(e) => fail(EXIT_CONFIG, config.name, &e),
+    };
+    let file = HostFile::open(config.package, config.chunk)
+        .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    let len = file.len().unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    let mut package = SeekPackage::region(file, 0, len)
+        .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    let rows = match validate_rows(&mut package, format, IO_BUF) {
+        Ok(summary) => summary.rows,
+        Err(e) => fail(EXIT_CONFIG, config.package, &e),
+    };
+    package.rewind().unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    println!(
+        "package {}: {} bytes, {} rows, valid; RAM for the program: {} bytes",
+        config.package,
+        package.len(),
+        rows,
+        ram_len()
+    );
+
+    let endpoint = Endpoint::parse(config.url).unwrap_or_else(|e| fail(EXIT_CONFIG, config.url, &e));
+    let credentials = Credentials::new(config.access_id, config.secret_key)
+        .unwrap_or_else(|e| fail(EXIT_CONFIG, "app", &e));
+    let mut boundary = [0u8; 16];
+    rng.fill_bytes(&mut boundary);
+    let job = Upload {
+        endpoint: &endpoint,
+        credentials,
+        file_name: config.name,
+        boundary: Boundary::from_random(boundary),
+        expect_continue: false,
+        limits: Limits::default(),
+    };
+
+    // SAFETY: UART0 of the MPS2 board; nothing else in this program touches it.
+    #[allow(unsafe_code)]
+    let mut uart = unsafe { Uart::new(UART0, core.SYST, IDLE_SECONDS) };
+    let mut next_report = 0u64;
+    let progress = |p: Progress| {
+        if p.sent >= next_report {
+            println!("sent {} of {} package bytes", p.sent, p.total);
+            next_report += p.total.div_ceil(4).max(1);
+        }
+        ControlFlow::Continue(())
+    };
+    let result = upload_tls(
+        &mut uart,
+        TlsBuffers::new(TLS_READ, TLS_WRITE),
+        &trust,
+        rng,
+        &job,
+        &mut package,
+        IO_BUF,
+        progress,
+    );
+
+    let file = package.into_inner();
+    let stack = stack_usage();
+    println!(
+        "serial line: {} bytes sent, {} received; package file: {} reads of at most {} bytes \
+         (largest {}), {} bytes over both passes",
+        uart.sent, uart.received, file.reads, config.chunk, file.largest, file.bytes
+    );
+    println!(
+        "RAM: {} bytes static (.data+.bss), stack high-water {} of {} bytes, total {} of {}",
+        stack.statics,
+        stack.used,
+        stack.size,
+        stack.statics + stack.used,
+        ram_len()
+    );
+    match result {
+        Ok(answer) => {
+            println!("uploadId={}", answer.upload_id);
+            if stack.used >= stack.size {
+                fail(EXIT_STACK, "stack", &"the stack reached the statics: overflow");
+            }
+            process::exit(0)
+        }
+        Err(e) => {
+            let mut line = Line::default();
+            let _ = write!(line, "{e}");
+            let code = match e {
+                tpns_transport_embedded::upload::TlsUploadError::Handshake(_) => EXIT_HANDSHAKE,
+                tpns_transport_embedded::upload::TlsUploadError::Upload(_) => EXIT_UPLOAD,
+            };
+            fail(code, "upload", &line.as_str())
+        }
+    }
+}
+
+/// A short message buffer, so the error is printed once, whole.
+struct Line {
+    buf: [u8; 200],
+    len: usize,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line { buf: [0; 200], len: 0 }
+    }
+}
+
+impl Line {
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("(unprintable)")
+    }
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for c in s.chars() {
+            let mut tmp = [0u8; 4];
+            let bytes = c.encode_utf8(&mut tmp).as_bytes();
+            if self.len + bytes.len() > self.buf.len() {
+                return Ok(());
+            }
+            self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+        Ok(())
+    }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    // From cortex-m-rt's link.x: RAM bounds, and the stack's bounds (it grows down from
+    // `_stack_start` to `_stack_end`, the end of the statics).
+    static _ram_start: u32;
+    static _ram_end: u32;
+    static _stack_start: u32;
+    static _stack_end: u32;
+}
+
+fn ram_len() -> usize {
+    symbol(&raw const _ram_end) - symbol(&raw const _ram_start)
+}
+
+fn symbol(p: *const u32) -> usize {
+    p as usize
+}
+
+/// The stack's size, its high-water mark, and the static RAM below it.
+struct StackUsage {
+    statics: usize,
+    used: usize,
+    size: usize,
+}
+
+/// Measures how deep the stack went: cortex-m-rt's `paint-stack` filled it with 0xCCCCCCCC at
+/// reset; the lowest word that lost the paint is the high-water mark.
+#[allow(unsafe_code)]
+fn stack_usage() -> StackUsage {
+    const PAINT: u32 = 0xCCCC_CCCC;
+    let start = symbol(&raw const _stack_start);
+    let end = symbol(&raw const _stack_end);
+    let mut at = end;
+    while at < start {
+        // SAFETY: `_stack_end..._stack_start` is RAM, word aligned (link.x asserts both).
+        if unsafe { core::ptr::read_volatile(at as *const u32) } != PAINT {
+            break;
+        }
+        at += 4;
+    }
+    StackUsage {
+        statics: end - symbol(&raw const _ram_start),
+        used: start - at,
+        size: start - end,
+    }
+}
+
+#[exception]
+#[allow(unsafe_code)]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    eprintln!("tpns-qemu-device: HardFault at pc {:#010x}", frame.pc());
+    process::exit(EXIT_FAULT)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    eprintln!("tpns-qemu-device: panic: {info}");
+    process::exit(101)
+}
