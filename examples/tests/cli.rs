@@ -702,6 +702,8 @@ fn the_progress_bar_draws_on_a_terminal_only() {
             .args(["-qec", &line(extra), "/dev/null"])
             .env("TPNS_ACCESS_ID", ID)
             .env("TPNS_SECRET_KEY", SECRET)
+            // indicatif does not draw on a dumb terminal (or one with no TERM, as in CI).
+            .env("TERM", "xterm")
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");

@@ -692,3 +692,82 @@ fn rustls_pki_types_key(
 ) -> tpns_transport_std::rustls::pki_types::PrivateKeyDer<'static> {
     tpns_transport_std::rustls::pki_types::PrivateKeyDer::Pkcs8(der.to_vec().into())
 }
+
+#[test]
+fn a_client_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<Client>();
+    let (emu, dir) = emulator("threads");
+    let client = builder(&emu).build().unwrap();
+    let pkg = package(10_000);
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let (client, pkg) = (&client, &pkg);
+            s.spawn(move || {
+                client
+                    .upload_reader(Cursor::new(pkg), pkg.len() as u64, &format!("t{i}.txt"))
+                    .unwrap()
+            });
+        }
+    });
+    let records = emu.uploads();
+    assert_eq!(records.len(), 4);
+    assert!(records.iter().all(|r| r.sha256 == sha256_hex(&pkg)));
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_push_whose_answer_is_lost_is_not_sent_again() {
+    let (emu, dir) = emulator("push-lost");
+    let up = builder(&emu)
+        .build()
+        .unwrap()
+        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
+        .unwrap();
+    // The emulator acts on the push, then answers only after 3 s: the client has given up by
+    // then, and must not push a second time.
+    let url = format!("{}_fault/delay=3000/", emu.https_url());
+    let client = builder(&emu)
+        .endpoint(url)
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let mut retries = 0;
+    let request = PushRequest {
+        upload_id: up.upload_id,
+        title: "t",
+        content: "once",
+        ..PushRequest::default()
+    };
+    let err = client
+        .push_with(&request, counting(&mut retries))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: Phase::ReadResponse,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(retries, 0);
+    assert_eq!(emu.pushes().len(), 1);
+    // A 503 means the service did not act: that is retried.
+    let url = format!("{}_fault/status=503,times=1/", emu.https_url());
+    let mut retries = 0;
+    builder(&emu)
+        .endpoint(url)
+        .build()
+        .unwrap()
+        .push_with(&request, counting(&mut retries))
+        .unwrap();
+    // One retry for the 503, and perhaps one more for the rate limit of one package push a
+    // second per app (the first push was just now).
+    assert!((1..=2).contains(&retries), "{retries}");
+    assert_eq!(emu.pushes().len(), 2);
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
