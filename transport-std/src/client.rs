@@ -14,7 +14,7 @@ use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tpns_core::auth::Credentials;
-use tpns_core::endpoint::{Endpoint, Region};
+use tpns_core::endpoint::{Endpoint, Region, Scheme};
 use tpns_core::multipart::{BodyError, Boundary};
 use tpns_core::push::{self, Push, PushAuth, PushRequest};
 use tpns_core::response::Limits;
@@ -58,11 +58,27 @@ impl fmt::Debug for SecretKey {
     }
 }
 
-/// Where requests go.
+/// Where requests go, as the builder was told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Region(Region),
     Url(String),
+}
+
+/// A checked custom endpoint, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnedEndpoint {
+    scheme: Scheme,
+    host: String,
+    port: u16,
+    path_prefix: String,
+}
+
+/// Where a built client sends requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Destination {
+    Region(Region),
+    Custom(OwnedEndpoint),
 }
 
 /// Size of the one I/O buffer an upload uses: large enough that TLS and the network, not
@@ -187,9 +203,18 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, BuildError> {
         let (access_id, secret) = self.credentials.ok_or(BuildError::NoCredentials)?;
         Credentials::new(&access_id, secret.dangerous_expose()).map_err(BuildError::Credentials)?;
-        if let Target::Url(url) = &self.target {
-            Endpoint::parse(url).map_err(BuildError::Endpoint)?;
-        }
+        let destination = match &self.target {
+            Target::Region(r) => Destination::Region(*r),
+            Target::Url(url) => {
+                let e = Endpoint::parse(url).map_err(BuildError::Endpoint)?;
+                Destination::Custom(OwnedEndpoint {
+                    scheme: e.scheme,
+                    host: e.host.to_owned(),
+                    port: e.port,
+                    path_prefix: e.path_prefix.to_owned(),
+                })
+            }
+        };
         let mut roots = RootCertStore::empty();
         if self.webpki_roots {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -226,7 +251,7 @@ impl ClientBuilder {
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Client {
-            target: self.target,
+            destination,
             access_id,
             secret,
             tls: Arc::new(tls),
@@ -281,7 +306,7 @@ pub struct Uploaded {
     pub attempts: u32,
     /// The address of the server that accepted it.
     pub peer: SocketAddr,
-    /// Time from the first connection to the answer, retries included.
+    /// Time from the call to the answer, retries and pauses included.
     pub elapsed: Duration,
 }
 
@@ -305,7 +330,7 @@ pub struct Uploaded {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    target: Target,
+    destination: Destination,
     access_id: String,
     secret: SecretKey,
     tls: Arc<ClientConfig>,
@@ -320,7 +345,7 @@ pub struct Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("target", &self.target)
+            .field("destination", &self.destination)
             .field("access_id", &self.access_id)
             .field("secret", &self.secret)
             .field("timeouts", &self.timeouts)
@@ -354,10 +379,14 @@ impl Client {
 
     /// The endpoint requests go to.
     pub fn endpoint(&self) -> Endpoint<'_> {
-        match &self.target {
-            Target::Region(r) => r.endpoint(),
-            // Checked by `build`; a region is the fallback that can never be reached.
-            Target::Url(url) => Endpoint::parse(url).unwrap_or(Region::Guangzhou.endpoint()),
+        match &self.destination {
+            Destination::Region(r) => r.endpoint(),
+            Destination::Custom(e) => Endpoint {
+                scheme: e.scheme,
+                host: &e.host,
+                port: e.port,
+                path_prefix: &e.path_prefix,
+            },
         }
     }
 
