@@ -264,10 +264,34 @@ where
     R: CryptoRng + RngCore,
     C: TlsClock,
 {
-    let mut tls = TlsStream::new(transport, buffers.read, buffers.write);
+    let mut stream = TlsStream::new(transport, buffers.read, buffers.write);
+    open(&mut stream, trust, rng)?;
+    Ok(stream)
+}
+
+/// The handshake of [`connect`] on a connection the caller made with
+/// [`TlsStream::new`](embedded_tls::blocking::TlsConnection::new): the connection then stays
+/// where the caller put it (no move of its 1.3 KB state).
+///
+/// # Errors
+///
+/// As for [`connect`].
+// Never inlined: the handshake's state (the verifier with its certificate buffer, the key
+// schedule in the making) then lives in this call's frame only, gone before the upload's
+// state is made; the peak stack is the larger of the two, not their sum.
+#[inline(never)]
+pub fn open<T, R, C, const N: usize>(
+    stream: &mut TlsStream<'_, T>,
+    trust: &Trust<'_, C, N>,
+    rng: R,
+) -> Result<(), TlsError>
+where
+    T: Read + Write,
+    R: CryptoRng + RngCore,
+    C: TlsClock,
+{
     let config = trust.config();
-    tls.open(TlsContext::new(&config, trust.provider(rng)))?;
-    Ok(tls)
+    stream.open(TlsContext::new(&config, trust.provider(rng)))
 }
 
 /// Like [`connect`], over an `embedded_io_async` transport (an embassy-net `TcpSocket`, an
@@ -288,11 +312,31 @@ where
     R: CryptoRng + RngCore,
     C: TlsClock,
 {
-    let mut tls = AsyncTlsStream::new(transport, buffers.read, buffers.write);
+    let mut stream = AsyncTlsStream::new(transport, buffers.read, buffers.write);
+    open_async(&mut stream, trust, rng).await?;
+    Ok(stream)
+}
+
+/// [`open`] for the async connection.
+///
+/// # Errors
+///
+/// As for [`connect`].
+#[cfg(feature = "async")]
+pub async fn open_async<T, R, C, const N: usize>(
+    stream: &mut AsyncTlsStream<'_, T>,
+    trust: &Trust<'_, C, N>,
+    rng: R,
+) -> Result<(), TlsError>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+    R: CryptoRng + RngCore,
+    C: TlsClock,
+{
     let config = trust.config();
-    tls.open(TlsContext::new(&config, trust.provider(rng)))
-        .await?;
-    Ok(tls)
+    stream
+        .open(TlsContext::new(&config, trust.provider(rng)))
+        .await
 }
 
 /// **Dangerous**: opens a TLS connection that accepts *any* server certificate, so anyone on

@@ -16,7 +16,9 @@ use tpns_core::multipart::BodyError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 
 use crate::source::Package;
-use crate::tls::{TlsBuffers, Trust};
+#[cfg(feature = "async")]
+use crate::tls::AsyncTlsStream;
+use crate::tls::{TlsBuffers, TlsStream, Trust};
 
 /// Why a TLS upload failed.
 ///
@@ -128,11 +130,30 @@ where
     C: TlsClock,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let mut stream = crate::tls::connect(socket, tls, trust, rng).map_err(TlsUploadError::Handshake)?;
-    let answer = upload_package(&mut stream, job, package, buf, progress);
+    let mut stream = TlsStream::new(socket, tls.read, tls.write);
+    crate::tls::open(&mut stream, trust, rng).map_err(TlsUploadError::Handshake)?;
+    let answer = upload_in_own_frame(&mut stream, job, package, buf, progress);
     // The answer is in: a failed close_notify changes nothing about it.
     let _ = stream.close();
     answer.map_err(TlsUploadError::Upload)
+}
+
+/// [`upload_package`] in a frame of its own, so that its state and the handshake's (in
+/// [`crate::tls::open`]) are never on the stack together.
+#[inline(never)]
+fn upload_in_own_frame<T, P, F>(
+    transport: &mut T,
+    job: &Upload<'_>,
+    package: &mut P,
+    buf: &mut [u8],
+    progress: F,
+) -> Result<UploadResponse, UploadError<T::Error, P::Error>>
+where
+    T: Read + Write,
+    P: Package,
+    F: FnMut(Progress) -> ControlFlow<()>,
+{
+    upload_package(transport, job, package, buf, progress)
 }
 
 /// [`upload_package`] over an `embedded_io_async` transport (feature `async`): the same
@@ -183,7 +204,8 @@ where
     C: TlsClock,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let mut stream = crate::tls::connect_async(socket, tls, trust, rng)
+    let mut stream = AsyncTlsStream::new(socket, tls.read, tls.write);
+    crate::tls::open_async(&mut stream, trust, rng)
         .await
         .map_err(TlsUploadError::Handshake)?;
     let answer = upload_package_async(&mut stream, job, package, buf, progress).await;

@@ -268,7 +268,10 @@ fn nal_stream_reads_to_the_end_and_times_out_through_its_wait_hook() {
     let mut more = [0u8; 8];
     let err = stream.read(&mut more).unwrap_err();
     assert!(matches!(err, NalError::TimedOut), "{err:?}");
-    assert_eq!(embedded_io::Error::kind(&err), embedded_io::ErrorKind::TimedOut);
+    assert_eq!(
+        embedded_io::Error::kind(&err),
+        embedded_io::ErrorKind::TimedOut
+    );
     drop(stream);
     peer.join().unwrap();
     assert!(waits > 0);

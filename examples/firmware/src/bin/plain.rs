@@ -1,0 +1,36 @@
+//! The upload path without TLS, for its flash figure: the same program as the TLS example
+//! with the socket used as it is. `scripts/footprint.sh` subtracts `baseline` from it.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod device {
+    use core::hint::black_box;
+
+    use cortex_m_rt::entry;
+    use tpns_core::endpoint::Region;
+    use tpns_firmware_example::{CA_DER, PACKAGE, Probe, ProbeRng, Settings, upload_plain};
+    use tpns_transport_embedded::source::FlashPackage;
+
+    #[entry]
+    fn main() -> ! {
+        let endpoint = Region::Guangzhou.endpoint();
+        let settings = Settings {
+            endpoint: &endpoint,
+            ca_der: CA_DER,
+            server_name: Region::Guangzhou.host(),
+            access_id: "1500001048",
+            secret_key: black_box("secret"),
+            file_name: "devices.txt",
+        };
+        let mut package = FlashPackage::new(black_box(PACKAGE));
+        let result = upload_plain(&mut Probe, &mut ProbeRng, &settings, &mut package);
+        black_box(matches!(result, Some(Ok(_))));
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {}

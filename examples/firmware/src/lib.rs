@@ -1,0 +1,219 @@
+//! A whole TLS package upload on a Cortex-M with 64 KiB of RAM and no heap: the pieces a
+//! device program puts together, shared by this package's binaries (and by any other device
+//! program: they are generic over the socket, the random generator and the package).
+//!
+//! - [`upload_over_tls`]: handshake (checking the server against a CA and its name), the
+//!   upload, `close_notify`; every buffer on the stack of this one call, sized by the
+//!   constants below.
+//! - [`upload_plain`]: the same upload without TLS (a trusted link, or a measurement of the
+//!   HTTP layer alone).
+//! - [`Probe`] and [`ProbeRng`]: stand-ins for a board's socket and TRNG, for a program that
+//!   must *link* the whole path (size figures) on a board with neither. They move no data and
+//!   are not random: a real device passes its TCP socket (for instance a
+//!   [`tpns_transport_embedded::nal::NalStream`]) and its TRNG.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use core::convert::Infallible;
+use core::hint::black_box;
+use core::ops::ControlFlow;
+
+use embedded_io::{ErrorKind, ErrorType, Read, Write};
+use rand_core::{CryptoRng, RngCore};
+use tpns_core::auth::Credentials;
+use tpns_core::endpoint::Endpoint;
+use tpns_core::multipart::Boundary;
+use tpns_core::response::Limits;
+use tpns_core::upload::{Upload, UploadError, UploadResponse};
+use tpns_transport_embedded::source::Package;
+use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
+
+/// The HTTP layer's buffer: request out, response in. Over TLS it can be small: the TLS
+/// write record buffer gathers the bytes into records anyway, so the socket sees as few
+/// writes; 128 B keeps the HTTP layer (state + buffer) within 1 KiB (848 B of state).
+pub const HTTP_BUF_LEN: usize = 128;
+
+/// A smaller response cap than the default (64 KiB): TPNS answers in well under 1 KiB.
+pub const LIMITS: Limits = Limits {
+    max_head: 4096,
+    max_body: 4096,
+};
+
+/// What a device needs to know to upload.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// The service, such as `https://api.tpns.tencent.com/`.
+    pub endpoint: &'a Endpoint<'a>,
+    /// The CA certificate (DER) that signed the service's certificate.
+    pub ca_der: &'a [u8],
+    /// The DNS name in the service's certificate.
+    pub server_name: &'a str,
+    /// The app's AccessID.
+    pub access_id: &'a str,
+    /// The app's SecretKey.
+    pub secret_key: &'a str,
+    /// The package's file name, as the service will see it.
+    pub file_name: &'a str,
+}
+
+/// Why a device upload failed.
+#[derive(Debug)]
+pub enum DeviceError<S> {
+    /// The settings are unusable (empty credentials, a server name TLS cannot check).
+    Settings,
+    /// The TLS upload failed.
+    Tls(TlsUploadError<S>),
+}
+
+fn job<'a, R: RngCore>(settings: &Settings<'a>, rng: &mut R) -> Option<Upload<'a>> {
+    let mut random = [0u8; 16];
+    rng.fill_bytes(&mut random);
+    Some(Upload {
+        endpoint: settings.endpoint,
+        credentials: Credentials::new(settings.access_id, settings.secret_key).ok()?,
+        file_name: settings.file_name,
+        boundary: Boundary::from_random(random),
+        expect_continue: false,
+        limits: LIMITS,
+    })
+}
+
+/// Uploads `package` over TLS on `socket`; returns the `uploadId`.
+///
+/// All RAM is on this call's stack: the TLS record buffers ([`READ_RECORD_LEN`] +
+/// [`WRITE_RECORD_LEN`]), the HTTP buffer ([`HTTP_BUF_LEN`]) and the protocol state.
+///
+/// # Errors
+///
+/// [`DeviceError`]: the settings, the handshake (a refused certificate), or the upload.
+pub fn upload_over_tls<T, R, P>(
+    socket: T,
+    mut rng: R,
+    settings: &Settings<'_>,
+    package: &mut P,
+) -> Result<u64, DeviceError<P::Error>>
+where
+    T: Read + Write,
+    R: CryptoRng + RngCore,
+    P: Package,
+{
+    let trust =
+        Trust::new(settings.ca_der, settings.server_name).map_err(|_| DeviceError::Settings)?;
+    let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
+    let mut rx = [0u8; READ_RECORD_LEN];
+    let mut tx = [0u8; WRITE_RECORD_LEN];
+    let mut buf = [0u8; HTTP_BUF_LEN];
+    upload_tls(
+        socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        rng,
+        &job,
+        package,
+        &mut buf,
+        |_| ControlFlow::Continue(()),
+    )
+    .map(|answer| answer.upload_id)
+    .map_err(DeviceError::Tls)
+}
+
+/// What [`upload_plain`] returns for usable settings.
+pub type PlainResult<T, S> = Result<UploadResponse, UploadError<T, S>>;
+
+/// Uploads `package` over `transport` as it is (no TLS); returns the answer.
+///
+/// # Errors
+///
+/// [`UploadError`] by phase; `None` for unusable settings.
+pub fn upload_plain<T, R, P>(
+    transport: &mut T,
+    rng: &mut R,
+    settings: &Settings<'_>,
+    package: &mut P,
+) -> Option<PlainResult<T::Error, P::Error>>
+where
+    T: Read + Write,
+    R: RngCore,
+    P: Package,
+{
+    let job = job(settings, rng)?;
+    let mut buf = [0u8; HTTP_BUF_LEN];
+    Some(upload_package(transport, &job, package, &mut buf, |_| {
+        ControlFlow::Continue(())
+    }))
+}
+
+/// A stand-in socket whose bytes the compiler cannot predict, so that a program linking the
+/// whole upload keeps all its code (size figures). It moves no data anywhere.
+#[derive(Debug, Default)]
+pub struct Probe;
+
+impl ErrorType for Probe {
+    type Error = ErrorKind;
+}
+
+impl Read for Probe {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        black_box(&mut *buf);
+        Ok(black_box(buf.len()).min(buf.len()))
+    }
+}
+
+impl Write for Probe {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        black_box(buf);
+        Ok(black_box(buf.len()).min(buf.len()))
+    }
+
+    fn flush(&mut self) -> Result<(), ErrorKind> {
+        black_box(Ok(()))
+    }
+}
+
+/// A stand-in for a board's TRNG, for size figures only: **not random**. A device passes its
+/// TRNG (or a CSPRNG seeded from it) instead.
+#[derive(Debug, Default)]
+pub struct ProbeRng;
+
+impl RngCore for ProbeRng {
+    fn next_u32(&mut self) -> u32 {
+        black_box(0)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        black_box(0)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        black_box(dest);
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// Marks [`ProbeRng`] usable for TLS so the program links; see its warning.
+impl CryptoRng for ProbeRng {}
+
+/// The example's settings: TPNS in Guangzhou, the example CA (replace it with the CA that
+/// signed your server's certificate).
+pub static CA_DER: &[u8] = include_bytes!("../ca.der");
+
+/// A small account package kept in flash.
+pub static PACKAGE: &[u8] = b"device-000001\ndevice-000002\ndevice-000003\ndevice-000004\n";
+
+/// On a panic, stop at an undefined instruction (a debugger shows where; QEMU reports a
+/// lockup). Shared by this package's binaries.
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    cortex_m::asm::udf()
+}
+
+/// Never fails: a package in flash reads without errors.
+pub type FlashError = Infallible;

@@ -1,0 +1,94 @@
+//! The async device path (feature `async`) against the emulator over real loopback sockets:
+//! embedded-tls's async connection over an `embedded_io_async` socket (tokio's TcpStream
+//! through embedded-io-adapters, standing where an embassy-net `TcpSocket` stands on a
+//! device), driven by `tpns_core::upload_async` on a host executor.
+
+mod common;
+
+use core::ops::ControlFlow;
+
+use common::{Server, job, package};
+use embedded_io_adapters::tokio_1::FromTokio;
+use rand_core::OsRng;
+use tpns_core::endpoint::Endpoint;
+use tpns_transport_embedded::TlsError;
+use tpns_transport_embedded::source::FlashPackage;
+use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_tls_async};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn async_tls_upload_with_each_buffer_size() {
+    let server = Server::start("async");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap();
+    let accounts = package(3000);
+    runtime().block_on(async {
+        for buf_len in [64usize, 512, 4096] {
+            let socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+            let mut socket = FromTokio::new(socket);
+            let mut rx = vec![0u8; READ_RECORD_LEN];
+            let mut tx = vec![0u8; WRITE_RECORD_LEN];
+            let mut buf = vec![0u8; buf_len];
+            let mut reports = 0;
+            let answer = upload_tls_async(
+                &mut socket,
+                TlsBuffers::new(&mut rx, &mut tx),
+                &trust,
+                OsRng,
+                &job(&endpoint, "async.txt"),
+                &mut FlashPackage::new(&accounts),
+                &mut buf,
+                |p| {
+                    reports += 1;
+                    assert_eq!(p.total, accounts.len() as u64);
+                    ControlFlow::Continue(())
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("buffer {buf_len}: {e}"));
+            assert!(reports >= (accounts.len() / buf_len).max(1));
+            server.assert_stored(answer.upload_id, &accounts, 3000);
+        }
+    });
+    assert_eq!(server.emulator().uploads().len(), 3);
+}
+
+#[test]
+fn async_path_refuses_a_certificate_from_another_ca() {
+    let server = Server::start("async-wrong-ca");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
+    let trust = Trust::new(&other.ca_der, "localhost").unwrap();
+    let accounts = package(10);
+    let err = runtime().block_on(async {
+        let socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = [0u8; 512];
+        upload_tls_async(
+            FromTokio::new(socket),
+            TlsBuffers::new(&mut rx, &mut tx),
+            &trust,
+            OsRng,
+            &job(&endpoint, "a.txt"),
+            &mut FlashPackage::new(&accounts),
+            &mut buf,
+            |_| ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap_err()
+    });
+    assert!(
+        matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+        "{err:?}"
+    );
+    assert!(server.emulator().uploads().is_empty());
+}
