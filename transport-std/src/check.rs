@@ -204,3 +204,86 @@ fn zip_error(e: ZipError<io::Error>) -> CheckError {
     };
     invalid(0, Violation::Zip(structural))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn corpus(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/packages")
+            .join(name)
+    }
+
+    fn violation(path: &Path) -> (u64, Violation) {
+        match check_file(path) {
+            Err(CheckError::Invalid(e)) => (e.line, e.violation),
+            other => panic!("{}: {other:?}", path.display()),
+        }
+    }
+
+    #[test]
+    fn zips_are_inspected_and_their_rows_checked() {
+        let r = check_file(corpus("good_deflate.zip")).unwrap();
+        assert_eq!((r.kind, r.size_warning), (PackageKind::Zip, false));
+        assert!(r.rows > 0);
+        assert_eq!(
+            violation(&corpus("macos.zip")),
+            (0, Violation::Zip(ZipError::MacMetadata))
+        );
+        assert_eq!(
+            violation(&corpus("not_a_zip.zip")),
+            (0, Violation::Zip(ZipError::NotZip))
+        );
+        let (line, v) = violation(&corpus("bad_row.zip"));
+        assert!(line > 0 && matches!(v, Violation::Rows(_)), "{line} {v:?}");
+    }
+
+    #[test]
+    fn names_sizes_and_unreadable_paths() {
+        assert_eq!(
+            violation(&corpus("accounts.xlsx")),
+            (0, Violation::Name(NameError::Extension))
+        );
+        assert_eq!(
+            violation(&corpus("empty.txt")),
+            (0, Violation::Size(SizeError::Empty))
+        );
+        assert!(matches!(
+            check_file(corpus("no-such-file.txt")),
+            Err(CheckError::Io(_))
+        ));
+        // A directory with a package's name is not a package.
+        let dir = std::env::temp_dir().join(format!("tpns-check-{}.txt", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(check_file(&dir), Err(CheckError::Io(_))));
+        std::fs::remove_dir(&dir).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let name = std::ffi::OsStr::from_bytes(b"bad\xff.txt");
+            assert_eq!(violation(Path::new(name)), (0, Violation::NameNotUtf8));
+        }
+    }
+
+    #[test]
+    fn a_size_above_10_pow_8_is_accepted_with_a_warning() {
+        let dir = std::env::temp_dir().join(format!("tpns-check-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.txt");
+        // Just above 10^8 bytes. The rows are checked, so the file cannot be sparse.
+        let row = format!("{}\n", "a".repeat(99));
+        let rows = 100_000_000 / row.len() as u64 + 1;
+        {
+            let mut w = std::io::BufWriter::new(File::create(&path).unwrap());
+            for _ in 0..rows {
+                std::io::Write::write_all(&mut w, row.as_bytes()).unwrap();
+            }
+        }
+        let r = check_file(&path).unwrap();
+        assert!(r.size > 100_000_000 && r.size_warning, "{r:?}");
+        assert_eq!(r.rows, rows);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -358,3 +358,116 @@ pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
     }
     Error::Io { phase, source: e }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: io::ErrorKind) -> io::Error {
+        io::Error::from(kind)
+    }
+
+    #[test]
+    fn transient_auth_and_api_errors_are_sorted() {
+        let status = |status, ret_code| Error::Status {
+            status,
+            ret_code,
+            message: String::new(),
+        };
+        let api = |ret_code| Error::Api {
+            ret_code,
+            message: String::new(),
+        };
+        let cases: Vec<(Error, bool, bool, bool)> = vec![
+            // (error, transient, auth, api)
+            (status(502, None), true, false, true),
+            (status(503, Some(1_008_004)), true, false, true),
+            (status(504, None), true, false, true),
+            (status(500, None), false, false, true),
+            (status(401, None), false, true, true),
+            (status(403, None), false, true, true),
+            (status(400, Some(10_030_002)), false, true, true),
+            (api(1_008_028), true, false, true),
+            (api(1_008_003), false, true, true),
+            (api(10_030_002), false, true, true),
+            (api(1_008_007), false, false, true),
+            (api(1_008_011), false, false, true),
+            (
+                Error::Response(ResponseError::IncompleteHead),
+                true,
+                false,
+                false,
+            ),
+            (
+                Error::Response(ResponseError::InvalidStatusLine),
+                false,
+                false,
+                false,
+            ),
+            (
+                Error::Io {
+                    phase: Phase::ReadResponse,
+                    source: io(io::ErrorKind::ConnectionReset),
+                },
+                true,
+                false,
+                false,
+            ),
+            (
+                Error::Tls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                )),
+                false,
+                false,
+                false,
+            ),
+            (Error::MissingField("uploadId"), false, false, false),
+            (Error::Cancelled { sent: 3 }, false, false, false),
+        ];
+        for (e, transient, auth, api) in cases {
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+            assert_eq!(e.is_auth_failure(), auth, "{e:?}");
+            assert_eq!(e.is_api_error(), api, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn socket_errors_become_timeouts_tls_errors_or_io_errors() {
+        let stall = Duration::from_secs(7);
+        for kind in [io::ErrorKind::WouldBlock, io::ErrorKind::TimedOut] {
+            let e = io_error(Phase::SendBody { sent: 5 }, io(kind), stall);
+            assert!(
+                matches!(
+                    e,
+                    Error::Timeout {
+                        phase: Phase::SendBody { sent: 5 },
+                        after
+                    } if after == stall
+                ),
+                "{e:?}"
+            );
+            assert_eq!(
+                e.to_string(),
+                "send body (after 5 package bytes): timed out (no progress for 7.0 s)"
+            );
+        }
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert!(matches!(
+            io_error(Phase::ReadResponse, tls, stall),
+            Error::Tls(rustls::Error::DecryptError)
+        ));
+        let e = io_error(Phase::SendHead, io(io::ErrorKind::BrokenPipe), stall);
+        assert!(
+            matches!(
+                e,
+                Error::Io {
+                    phase: Phase::SendHead,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.phase(), Some(Phase::SendHead));
+        assert!(e.to_string().starts_with("send request head: "), "{e}");
+    }
+}

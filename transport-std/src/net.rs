@@ -300,3 +300,73 @@ impl<T: io::Seek> embedded_io::Seek for Io<T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes accept at most `chunk` bytes, and fail with `Interrupted` every other call.
+    struct Flaky {
+        chunk: usize,
+        calls: usize,
+        written: Vec<u8>,
+    }
+
+    impl Write for Flaky {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 2 == 1 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.chunk);
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Read for Flaky {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 2 == 1 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn the_adapter_retries_interrupted_calls() {
+        let mut io = Io(Flaky {
+            chunk: 3,
+            calls: 0,
+            written: Vec::new(),
+        });
+        embedded_io::Write::write_all(&mut io, b"hello world").unwrap();
+        assert_eq!(io.0.written, b"hello world");
+        let mut buf = [0u8; 4];
+        assert_eq!(embedded_io::Read::read(&mut io, &mut buf).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_write_of_nothing_is_an_error_not_a_panic() {
+        let mut full: &mut [u8] = &mut [];
+        let mut io = Io(&mut full);
+        let err = embedded_io::Write::write_all(&mut io, b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WriteZero);
+        assert_eq!(embedded_io::Write::write(&mut io, b"").unwrap(), 0);
+    }
+
+    #[test]
+    fn seeks_map_to_std() {
+        use embedded_io::{Seek, SeekFrom};
+        let mut io = Io(io::Cursor::new(vec![0u8; 10]));
+        assert_eq!(io.seek(SeekFrom::End(-3)).unwrap(), 7);
+        assert_eq!(io.seek(SeekFrom::Current(-2)).unwrap(), 5);
+        assert_eq!(io.seek(SeekFrom::Start(1)).unwrap(), 1);
+    }
+}
