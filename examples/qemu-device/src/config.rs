@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(Config::parse(bad).unwrap_err(), ConfigError::App);
         bad = base;
         bad[1] = "cert=a";
-        assert_eq!(Config::parse(bad).unwrap_err(), ConfigError::Unknown("cert=a"));
+        assert_eq!(
+            Config::parse(bad).unwrap_err(),
+            ConfigError::Unknown("cert=a")
+        );
         bad[1] = "chunk=0";
         assert_eq!(Config::parse(bad).unwrap_err(), ConfigError::Chunk);
     }

@@ -73,17 +73,24 @@ fn main() -> ! {
 
     // Whom to trust: the CA file, decoded as it is read, 64 bytes at a time.
     let ca_der = {
-        let mut file = HostFile::open(config.ca, 64).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+        let mut file =
+            HostFile::open(config.ca, 64).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
         let mut decoder = PemDecoder::new(CA_DER);
         let mut chunk = [0u8; 64];
         loop {
-            let n = file.read(&mut chunk).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+            let n = file
+                .read(&mut chunk)
+                .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
             if n == 0 {
                 break;
             }
-            decoder.feed(&chunk[..n]).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+            decoder
+                .feed(&chunk[..n])
+                .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
         }
-        decoder.finish().unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))
+        decoder
+            .finish()
+            .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))
     };
     let trust = Trust::new(ca_der, config.server_name)
         .unwrap_or_else(|e| fail(EXIT_CONFIG, "trust", &e))
@@ -93,8 +100,10 @@ fn main() -> ! {
     // /dev/urandom) as a file, and ChaCha20 expands it. A real device seeds from its TRNG.
     let mut rng = {
         let mut seed = [0u8; 32];
-        let mut file = HostFile::open(config.seed, 32).unwrap_or_else(|e| fail(EXIT_CONFIG, config.seed, &e));
-        file.read_exact(&mut seed).unwrap_or_else(|_| fail(EXIT_CONFIG, config.seed, &"fewer than 32 bytes"));
+        let mut file =
+            HostFile::open(config.seed, 32).unwrap_or_else(|e| fail(EXIT_CONFIG, config.seed, &e));
+        file.read_exact(&mut seed)
+            .unwrap_or_else(|_| fail(EXIT_CONFIG, config.seed, &"fewer than 32 bytes"));
         if seed.iter().all(|&b| b == seed[0]) {
             fail(EXIT_CONFIG, config.seed, &"a constant seed is no seed");
         }
@@ -105,19 +114,27 @@ fn main() -> ! {
     // uploaded from its first byte in a second one. Neither pass holds more than a chunk.
     let format = match check_file_name(config.name).map(|kind| kind.format()) {
         Ok(Some(format)) => format,
-        Ok(None) => fail(EXIT_CONFIG, config.name, &"zip packages are not handled by this program"),
+        Ok(None) => fail(
+            EXIT_CONFIG,
+            config.name,
+            &"zip packages are not handled by this program",
+        ),
         Err(e) => fail(EXIT_CONFIG, config.name, &e),
     };
     let file = HostFile::open(config.package, config.chunk)
         .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
-    let len = file.len().unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
-    let mut package = SeekPackage::region(file, 0, len)
+    let len = file
+        .len()
         .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    let mut package =
+        SeekPackage::region(file, 0, len).unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
     let rows = match validate_rows(&mut package, format, IO_BUF) {
         Ok(summary) => summary.rows,
         Err(e) => fail(EXIT_CONFIG, config.package, &e),
     };
-    package.rewind().unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    package
+        .rewind()
+        .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
     println!(
         "package {}: {} bytes, {} rows, valid; RAM for the program: {} bytes",
         config.package,
@@ -126,7 +143,8 @@ fn main() -> ! {
         ram_len()
     );
 
-    let endpoint = Endpoint::parse(config.url).unwrap_or_else(|e| fail(EXIT_CONFIG, config.url, &e));
+    let endpoint =
+        Endpoint::parse(config.url).unwrap_or_else(|e| fail(EXIT_CONFIG, config.url, &e));
     let credentials = Credentials::new(config.access_id, config.secret_key)
         .unwrap_or_else(|e| fail(EXIT_CONFIG, "app", &e));
     let mut boundary = [0u8; 16];
@@ -181,7 +199,11 @@ fn main() -> ! {
         Ok(answer) => {
             println!("uploadId={}", answer.upload_id);
             if stack.used >= stack.size {
-                fail(EXIT_STACK, "stack", &"the stack reached the statics: overflow");
+                fail(
+                    EXIT_STACK,
+                    "stack",
+                    &"the stack reached the statics: overflow",
+                );
             }
             process::exit(0)
         }
@@ -205,7 +227,10 @@ struct Line {
 
 impl Default for Line {
     fn default() -> Self {
-        Line { buf: [0; 200], len: 0 }
+        Line {
+            buf: [0; 200],
+            len: 0,
+        }
     }
 }
 

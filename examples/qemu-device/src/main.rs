@@ -2,8 +2,8 @@
 //! Cortex-M4F (QEMU `mps2-an386`) that uploads an account package to TPNS (the emulator) over
 //! TLS 1.3, the package streamed from "storage" and never held in RAM.
 //!
-//! - storage: a host file read through Arm semihosting in small chunks ([`storage`]);
-//! - network: the board's UART0, which QEMU bridges to a TCP socket ([`uart`]);
+//! - storage: a host file read through Arm semihosting in small chunks (`storage.rs`);
+//! - network: the board's UART0, which QEMU bridges to a TCP socket (`uart.rs`);
 //! - TLS: `embedded-tls` through `tpns-transport-embedded`, verifying the server against a CA
 //!   read from a host file ([`pem`]);
 //! - HTTP: `tpns-core`'s blocking upload driver with one 1 KiB buffer.

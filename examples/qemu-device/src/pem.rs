@@ -225,7 +225,10 @@ mod tests {
 
         let mut out = [0u8; 8];
         let mut d = PemDecoder::new(&mut out);
-        assert_eq!(d.feed(b"-----BEGIN X-----\naG*s").unwrap_err(), PemError::BadCharacter);
+        assert_eq!(
+            d.feed(b"-----BEGIN X-----\naG*s").unwrap_err(),
+            PemError::BadCharacter
+        );
 
         let mut out = [0u8; 4];
         let mut d = PemDecoder::new(&mut out);

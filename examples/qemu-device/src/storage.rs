@@ -62,7 +62,9 @@ impl HostFile {
     pub fn open(path: &str, chunk: usize) -> Result<Self, StorageError> {
         let mut c = [0u8; MAX_PATH];
         if path.len() >= MAX_PATH || path.bytes().any(|b| b == 0) {
-            return Err(StorageError(semihosting::io::ErrorKind::InvalidInput.into()));
+            return Err(StorageError(
+                semihosting::io::ErrorKind::InvalidInput.into(),
+            ));
         }
         c[..path.len()].copy_from_slice(path.as_bytes());
         let cstr = CStr::from_bytes_until_nul(&c)
