@@ -20,8 +20,9 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// What an upload did.
+/// What an upload did (read by `demo`).
 #[derive(Debug)]
+#[cfg_attr(not(feature = "demo"), allow(dead_code))]
 pub struct Outcome {
     pub report: Report,
     pub uploaded: Uploaded,
