@@ -15,8 +15,9 @@ use tpns_core::package::{check_file_name, validate_rows};
 use tpns_core::response::Limits;
 use tpns_core::upload::{Progress, Upload};
 use tpns_transport_embedded::source::{Package, SeekPackage};
+use tpns_transport_embedded::tls;
 use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
-use tpns_transport_embedded::upload::upload_tls;
+use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
 
 use crate::config::{Config, USAGE};
 use crate::pem::PemDecoder;
@@ -169,50 +170,59 @@ fn main() -> ! {
         }
         ControlFlow::Continue(())
     };
-    let result = upload_tls(
-        &mut uart,
-        TlsBuffers::new(TLS_READ, TLS_WRITE),
-        &trust,
-        rng,
-        &job,
-        &mut package,
-        IO_BUF,
-        progress,
-    );
+    // The same steps as `tpns_transport_embedded::upload::upload_tls` (handshake, upload,
+    // close_notify), taken one by one so that the stack each needs is measured apart: the stack
+    // is repainted after each step and the next step's high-water mark read from the paint.
+    let startup = stack_peak_and_repaint();
+    let handshake = tls::connect(&mut uart, TlsBuffers::new(TLS_READ, TLS_WRITE), &trust, rng);
+    let handshake_peak = stack_peak_and_repaint();
+    let result = match handshake {
+        Err(e) => Err(TlsUploadError::Handshake(e)),
+        Ok(mut stream) => {
+            let answer = upload_package(&mut stream, &job, &mut package, IO_BUF, progress);
+            // The answer is in: a failed close_notify changes nothing about it.
+            let _ = stream.close();
+            answer.map_err(TlsUploadError::Upload)
+        }
+    };
+    let upload_peak = stack_peak_and_repaint();
 
     let file = package.into_inner();
-    let stack = stack_usage();
+    let (statics, stack_room) = ram_layout();
+    let peak = startup.max(handshake_peak).max(upload_peak);
     println!(
         "serial line: {} bytes sent, {} received; package file: {} reads of at most {} bytes \
          (largest {}), {} bytes over both passes",
         uart.sent, uart.received, file.reads, config.chunk, file.largest, file.bytes
     );
     println!(
-        "RAM: {} bytes static (.data+.bss), stack high-water {} of {} bytes, total {} of {}",
-        stack.statics,
-        stack.used,
-        stack.size,
-        stack.statics + stack.used,
+        "stack high-water by step: start-up and package check {startup}, TLS handshake \
+         {handshake_peak}, upload over TLS and close {upload_peak} bytes"
+    );
+    println!(
+        "RAM: {statics} bytes static (.data+.bss), stack high-water {peak} of {stack_room} bytes, \
+         total {} of {}",
+        statics + peak,
         ram_len()
     );
+    if peak >= stack_room {
+        fail(
+            EXIT_STACK,
+            "stack",
+            &"the stack reached the statics: overflow",
+        );
+    }
     match result {
         Ok(answer) => {
             println!("uploadId={}", answer.upload_id);
-            if stack.used >= stack.size {
-                fail(
-                    EXIT_STACK,
-                    "stack",
-                    &"the stack reached the statics: overflow",
-                );
-            }
             process::exit(0)
         }
         Err(e) => {
             let mut line = Line::default();
             let _ = write!(line, "{e}");
             let code = match e {
-                tpns_transport_embedded::upload::TlsUploadError::Handshake(_) => EXIT_HANDSHAKE,
-                tpns_transport_embedded::upload::TlsUploadError::Upload(_) => EXIT_UPLOAD,
+                TlsUploadError::Handshake(_) => EXIT_HANDSHAKE,
+                TlsUploadError::Upload(_) => EXIT_UPLOAD,
             };
             fail(code, "upload", &line.as_str())
         }
@@ -273,33 +283,42 @@ fn symbol(p: *const u32) -> usize {
     p as usize
 }
 
-/// The stack's size, its high-water mark, and the static RAM below it.
-struct StackUsage {
-    statics: usize,
-    used: usize,
-    size: usize,
-}
-
-/// Measures how deep the stack went: cortex-m-rt's `paint-stack` filled it with 0xCCCCCCCC at
-/// reset; the lowest word that lost the paint is the high-water mark.
-#[allow(unsafe_code)]
-fn stack_usage() -> StackUsage {
-    const PAINT: u32 = 0xCCCC_CCCC;
+/// Static RAM (everything below the stack) and the stack's room, in bytes.
+fn ram_layout() -> (usize, usize) {
     let start = symbol(&raw const _stack_start);
     let end = symbol(&raw const _stack_end);
-    let mut at = end;
-    while at < start {
-        // SAFETY: `_stack_end..._stack_start` is RAM, word aligned (link.x asserts both).
-        if unsafe { core::ptr::read_volatile(at as *const u32) } != PAINT {
+    (end - symbol(&raw const _ram_start), start - end)
+}
+
+const PAINT: u32 = 0xCCCC_CCCC;
+
+/// How deep the stack went since it was last painted, in bytes; then paints the free stack
+/// (below the current stack pointer) again for the next step.
+///
+/// cortex-m-rt's `paint-stack` fills the whole stack with 0xCCCCCCCC at reset; the lowest word
+/// that lost the paint is the high-water mark. Nothing else runs (no interrupts are enabled),
+/// so the stack below this function's frame is free.
+#[inline(never)]
+#[allow(unsafe_code)]
+fn stack_peak_and_repaint() -> usize {
+    let start = symbol(&raw const _stack_start);
+    let end = symbol(&raw const _stack_end);
+    let mut lowest = end;
+    while lowest < start {
+        // SAFETY: `_stack_end.._stack_start` is RAM, word aligned (link.x asserts both).
+        if unsafe { core::ptr::read_volatile(lowest as *const u32) } != PAINT {
             break;
         }
+        lowest += 4;
+    }
+    let sp = cortex_m::register::msp::read() as usize & !3;
+    let mut at = end;
+    while at < sp {
+        // SAFETY: RAM below the stack pointer and above the statics: unused stack.
+        unsafe { core::ptr::write_volatile(at as *mut u32, PAINT) };
         at += 4;
     }
-    StackUsage {
-        statics: end - symbol(&raw const _ram_start),
-        used: start - at,
-        size: start - end,
-    }
+    start - lowest
 }
 
 #[exception]
