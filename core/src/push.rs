@@ -510,7 +510,12 @@ pub fn push<T: Read + Write>(
         .and_then(|()| out.transport.flush());
     let collector = Collector::new(job.limits, PushFields::default());
     if let Err(error) = sent {
-        return Err(UploadError::SendHead(error));
+        // Head and body share the buffer; the phase is where the failed write began.
+        let head_len = count(|c| head.emit(c));
+        return Err(match out.written().checked_sub(head_len) {
+            Some(sent) => UploadError::SendBody { sent, error },
+            None => UploadError::SendHead(error),
+        });
     }
     read_answer(out.transport, out.buf, collector)?.into_result()
 }

@@ -463,6 +463,11 @@ impl<'b, 't, T: Write> Outbox<'b, 't, T> {
         }
     }
 
+    /// Bytes handed to the transport so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
     /// Writes out what is queued.
     pub(crate) fn drain(&mut self) -> Result<(), T::Error> {
         if self.len > 0 {

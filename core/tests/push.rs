@@ -115,3 +115,32 @@ fn invalid_requests_send_nothing_and_api_errors_are_reported() {
     ));
     assert!(err.is_transient());
 }
+
+#[test]
+fn write_failures_name_their_phase() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
+        request: request(),
+        limits: Limits::default(),
+    };
+    let mut reference = Script::new(&ok_response(ANSWER));
+    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
+    let head_len = reference
+        .written
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap()
+        + 4;
+    for (at, head) in [(10, true), (head_len + 70, false)] {
+        let mut script = Script::new(b"");
+        script.fail_write_at = Some(at);
+        let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
+        match err {
+            UploadError::SendHead(_) if head => {}
+            UploadError::SendBody { sent, .. } if !head => assert!(sent > 0),
+            other => panic!("at {at}: {other:?}"),
+        }
+    }
+}
