@@ -82,7 +82,8 @@ if [ -n "$NM" ]; then
         "$NM" --print-size --size-sort -C --radix=d "$OUT/$bin" | awk '
             NF >= 4 && ($3 ~ /^[tTrR]$/) {
                 name = $4; for (i = 5; i <= NF; i++) name = name " " $i
-                sub(/^(_?<)+/, "", name)
+                gsub(/\$LT\$/, "<", name); gsub(/\$GT\$/, ">", name); gsub(/\.\./, "::", name)
+                sub(/^_/, "", name); sub(/^<+/, "", name)
                 if (name ~ /^\.Lanon/ || name ~ /^\./) crate = "(anonymous constants)"
                 else if (name ~ /::/) { crate = name; sub(/::.*/, "", crate); sub(/ .*/, "", crate) }
                 else crate = "(runtime/builtins: " name ")"
@@ -205,6 +206,12 @@ if entry is not None:
         if s >= 256:
             print(f"    {s:7d} B  {label(a)}")
     print("    (frames under 256 B not listed)")
+    for key, what in (("tls4open", "the TLS handshake (tls::open)"),
+                      ("upload_in_own_frame", "the upload after the handshake")):
+        starts = [a for a, (_, n) in frame_at.items() if key in n]
+        if starts:
+            d = max(depth(a)[0] for a in starts)
+            print(f"  deepest chain below {what}: {d} B")
     print(f"  indirect calls not followed: {indirect}; recursion cut at: {len(recursive)} functions;"
           " functions without a frame record (compiler builtins) count 0")
 PY

@@ -198,3 +198,185 @@ impl<S: TcpClientStack, W: FnMut() -> ControlFlow<()>> Write for NalStream<'_, S
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+
+    /// What the scripted stack answers, one entry per call.
+    #[derive(Debug, Clone, Copy)]
+    enum Answer {
+        Block,
+        Bytes(usize),
+        Fail(TcpErrorKind),
+    }
+
+    #[derive(Debug)]
+    struct Failure(TcpErrorKind);
+
+    impl TcpError for Failure {
+        fn kind(&self) -> TcpErrorKind {
+            self.0
+        }
+    }
+
+    /// A stack that follows a script: `WouldBlock`s, short transfers, failures.
+    #[derive(Default)]
+    struct Scripted {
+        answers: Vec<Answer>,
+        sent: Vec<u8>,
+        closed: usize,
+    }
+
+    impl Scripted {
+        fn next(&mut self) -> Answer {
+            if self.answers.is_empty() {
+                Answer::Fail(TcpErrorKind::Other)
+            } else {
+                self.answers.remove(0)
+            }
+        }
+    }
+
+    impl TcpClientStack for Scripted {
+        type TcpSocket = ();
+        type Error = Failure;
+
+        fn socket(&mut self) -> Result<(), Failure> {
+            Ok(())
+        }
+
+        fn connect(&mut self, _: &mut (), _: SocketAddr) -> nb::Result<(), Failure> {
+            match self.next() {
+                Answer::Block => Err(nb::Error::WouldBlock),
+                Answer::Bytes(_) => Ok(()),
+                Answer::Fail(k) => Err(nb::Error::Other(Failure(k))),
+            }
+        }
+
+        fn send(&mut self, _: &mut (), buffer: &[u8]) -> nb::Result<usize, Failure> {
+            match self.next() {
+                Answer::Block => Err(nb::Error::WouldBlock),
+                Answer::Bytes(n) => {
+                    let n = n.min(buffer.len());
+                    self.sent.extend_from_slice(&buffer[..n]);
+                    Ok(n)
+                }
+                Answer::Fail(k) => Err(nb::Error::Other(Failure(k))),
+            }
+        }
+
+        fn receive(&mut self, _: &mut (), buffer: &mut [u8]) -> nb::Result<usize, Failure> {
+            match self.next() {
+                Answer::Block => Err(nb::Error::WouldBlock),
+                Answer::Bytes(n) => {
+                    let n = n.min(buffer.len());
+                    buffer[..n].fill(b'x');
+                    Ok(n)
+                }
+                Answer::Fail(k) => Err(nb::Error::Other(Failure(k))),
+            }
+        }
+
+        fn close(&mut self, _: ()) -> Result<(), Failure> {
+            self.closed += 1;
+            Ok(())
+        }
+    }
+
+    const ADDR: SocketAddr = SocketAddr::V4(core::net::SocketAddrV4::new(
+        core::net::Ipv4Addr::LOCALHOST,
+        443,
+    ));
+
+    #[test]
+    fn would_block_calls_the_wait_hook_and_retries() {
+        use Answer::*;
+        let mut stack = Scripted {
+            answers: [
+                Block,
+                Block,
+                Bytes(0),
+                Block,
+                Bytes(3),
+                Block,
+                Bytes(2),
+                Bytes(9),
+            ]
+            .into(),
+            ..Scripted::default()
+        };
+        let mut waits = 0;
+        let mut s = NalStream::connect_with(&mut stack, ADDR, || {
+            waits += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(s.read(&mut buf).unwrap(), 3);
+        s.write_all(b"hello").unwrap();
+        s.flush().unwrap();
+        s.close().unwrap();
+        assert_eq!(waits, 4);
+        assert_eq!(stack.sent, b"hello");
+        assert_eq!(stack.closed, 1);
+    }
+
+    #[test]
+    fn the_wait_hook_gives_up_with_timed_out() {
+        let mut stack = Scripted {
+            answers: [Answer::Bytes(0), Answer::Block, Answer::Block].into(),
+            ..Scripted::default()
+        };
+        let mut left = 1;
+        let mut s = NalStream::connect_with(&mut stack, ADDR, || {
+            if left == 0 {
+                return ControlFlow::Break(());
+            }
+            left -= 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        let err = s.read(&mut [0u8; 4]).unwrap_err();
+        assert!(matches!(err, NalError::TimedOut));
+        assert_eq!(embedded_io::Error::kind(&err), ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn pipe_closed_is_the_end_of_the_stream_for_reads_and_broken_pipe_for_writes() {
+        let mut stack = Scripted {
+            answers: [
+                Answer::Bytes(0),
+                Answer::Fail(TcpErrorKind::PipeClosed),
+                Answer::Fail(TcpErrorKind::PipeClosed),
+                Answer::Fail(TcpErrorKind::Other),
+            ]
+            .into(),
+            ..Scripted::default()
+        };
+        let mut s = NalStream::connect(&mut stack, ADDR).unwrap();
+        assert_eq!(s.read(&mut [0u8; 4]).unwrap(), 0);
+        let err = s.write(b"x").unwrap_err();
+        assert_eq!(embedded_io::Error::kind(&err), ErrorKind::BrokenPipe);
+        let err = s.read(&mut [0u8; 4]).unwrap_err();
+        assert_eq!(embedded_io::Error::kind(&err), ErrorKind::Other);
+        assert!(std::format!("{err}").starts_with("TCP stack error"));
+        // Empty buffers never reach the stack.
+        assert_eq!(s.read(&mut []).unwrap(), 0);
+        assert_eq!(s.write(&[]).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_failed_connect_closes_the_socket() {
+        let mut stack = Scripted {
+            answers: [Answer::Block, Answer::Fail(TcpErrorKind::Other)].into(),
+            ..Scripted::default()
+        };
+        let err = NalStream::connect(&mut stack, ADDR).unwrap_err();
+        assert!(matches!(err, NalError::Stack(_)));
+        assert_eq!(stack.closed, 1);
+    }
+}

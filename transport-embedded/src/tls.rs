@@ -18,9 +18,10 @@ use core::marker::PhantomData;
 use embedded_io::{Read, Write};
 use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
-    Aes128GcmSha256, Certificate, CryptoProvider, NoClock, TlsClock, TlsConfig, TlsContext,
-    TlsError, TlsVerifier, UnsecureProvider,
+    Aes128GcmSha256, Certificate, CryptoProvider, TlsConfig, TlsContext, TlsVerifier,
+    UnsecureProvider,
 };
+pub use embedded_tls::{NoClock, TlsClock, TlsError};
 use rand_core::{CryptoRng, RngCore};
 
 /// The cipher suite used: TLS_AES_128_GCM_SHA256, which every TLS 1.3 server offers.
@@ -368,4 +369,67 @@ where
         UnsecureProvider::new::<Suite>(rng),
     ))?;
     Ok(tls)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn trust_refuses_what_embedded_tls_cannot_check() {
+        let ca = [0x30u8, 0x82];
+        assert_eq!(
+            Trust::new(&[], "localhost").unwrap_err(),
+            TrustError::EmptyCa
+        );
+        for ip in ["127.0.0.1", "::1", "127.0.0.2"] {
+            assert_eq!(
+                Trust::new(&ca, ip).unwrap_err(),
+                TrustError::IpAddressServerName,
+                "{ip}"
+            );
+        }
+        let long = "a".repeat(65);
+        for bad in [
+            "",
+            "a b",
+            "host/",
+            ".lead",
+            "a..b",
+            "caf\u{e9}.example",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                Trust::new(&ca, bad).unwrap_err(),
+                TrustError::InvalidServerName,
+                "{bad}"
+            );
+        }
+        for good in [
+            "localhost",
+            "api.tpns.sgp.tencent.com",
+            "a-b.example",
+            &"a".repeat(64),
+        ] {
+            let t = Trust::new(&ca, good).unwrap();
+            assert_eq!(t.server_name(), good);
+            assert_eq!(t.ca_der(), &ca);
+        }
+    }
+
+    #[test]
+    fn trust_knobs_keep_the_ca_and_name() {
+        let ca = [1u8; 3];
+        let t = Trust::new(&ca, "localhost")
+            .unwrap()
+            .cert_capacity::<2048>()
+            .check_time::<NoClock>();
+        assert_eq!((t.ca_der(), t.server_name()), (&ca[..], "localhost"));
+        let debug = std::format!("{t:?}");
+        assert!(debug.contains("cert_capacity: 2048"), "{debug}");
+        assert!(!TrustError::EmptyCa.to_string().is_empty());
+    }
 }

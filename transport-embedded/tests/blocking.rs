@@ -298,3 +298,60 @@ fn a_refused_connection_is_a_stack_error() {
     let err = NalStream::connect(&mut stack, addr).unwrap_err();
     assert!(matches!(err, NalError::Stack(_)), "{err:?}");
 }
+
+/// The host's clock, for `Trust::check_time`.
+struct SystemClock;
+
+impl tpns_transport_embedded::tls::TlsClock for SystemClock {
+    fn now() -> Option<u64> {
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+    }
+}
+
+#[test]
+fn validity_dates_are_checked_only_with_a_clock() {
+    use tpns_emulator::{Validity, generate_cert_with};
+    let cert = generate_cert_with(&["localhost"], Validity::Expired).unwrap();
+    let dir = std::env::temp_dir().join(format!("tpns-te-expired-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), &cert.cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &cert.key_pem).unwrap();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let server = Server::start_with("expired", |cfg| cfg.cert(c, k));
+    let open = |check_time: bool| {
+        let mut stack = Stack;
+        let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let trust = Trust::new(&cert.ca_der, "localhost").unwrap();
+        let buffers = TlsBuffers::new(&mut rx, &mut tx);
+        let result = if check_time {
+            connect(socket, buffers, &trust.check_time::<SystemClock>(), OsRng).map(drop)
+        } else {
+            connect(socket, buffers, &trust, OsRng).map(drop)
+        };
+        result.err()
+    };
+    // Without a clock (a device without a trusted RTC) the dates are not looked at.
+    assert!(open(false).is_none());
+    assert!(matches!(open(true), Some(TlsError::InvalidCertificate)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_certificate_buffer_too_small_fails_the_handshake_cleanly() {
+    let server = Server::start("small-cert");
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap().cert_capacity::<64>();
+    let mut stack = Stack;
+    let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
+    assert!(result.is_err());
+}
