@@ -94,14 +94,14 @@ start_emulator() {
   [ -n "$EMU_PORT" ] && [ -f "$EMU_CA" ] || { say "no emulator first line: '$line'"; return 1; }
 }
 
-# boot NAME CA APP: runs the device program once under QEMU (bounded by QEMU_TIMEOUT), its UART
+# boot NAME CA APP [ARG]: runs the device program once under QEMU (bounded by QEMU_TIMEOUT), its UART
 # connected to the emulator's HTTPS port; output in $WORK/NAME.{out,err}, exit status in RC.
 boot() {
-  local name=$1 ca=$2 app=$3
+  local name=$1 ca=$2 app=$3 extra=${4:+,arg=$4}
   RC=0
   (cd "$WORK" && timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-arm \
     -cpu cortex-m4 -machine mps2-an386 -display none -monitor none \
-    -semihosting-config "enable=on,target=native,arg=tpns-qemu-device,arg=ca=$ca,arg=package=devices.txt,arg=seed=seed.bin,arg=url=https://localhost:$EMU_PORT/,arg=app=$app" \
+    -semihosting-config "enable=on,target=native,arg=tpns-qemu-device,arg=ca=$ca,arg=package=devices.txt,arg=seed=seed.bin,arg=url=https://localhost:$EMU_PORT/,arg=app=$app$extra" \
     -serial "tcp:127.0.0.1:$EMU_PORT" \
     -kernel "$ELF" >"$name.out" 2>"$name.err" </dev/null) || RC=$?
   sed "s/^/[device:$name] /" "$WORK/$name.out" "$WORK/$name.err"
@@ -169,6 +169,13 @@ sleep 0.5 # let the emulator finish with the refused connection
 check "nothing stored after the failed runs" \
   test "$(stored_count "$WORK/emu"):$(index_lines "$WORK/emu")" = "$STORED_BEFORE:$INDEX_BEFORE"
 check "no partial upload left in the emulator's tmp/" tmp_empty "$WORK/emu"
+
+# --- 4: the stack guard ---------------------------------------------------------------------
+# The device recurses 1 KiB a call until the MPU guard below its stack stops it: an overflow
+# must end the program (HardFault, exit 134), never run on over the statics.
+boot stack-overflow ca.pem "$APP_ID:$APP_SECRET" selftest=stack-overflow
+check "stack overflow: the MPU guard stops the program (fault at the guard, exit 134)" \
+  test "$RC:$(grep -c 'stack guard at .* was hit' "$WORK/stack-overflow.err")" = "134:1"
 
 # --- figures ---------------------------------------------------------------------------------
 SIZE_TOOL=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size

@@ -25,6 +25,9 @@ pub struct Config<'a> {
     pub server_name: &'a str,
     /// Largest read from the package file, in bytes.
     pub chunk: usize,
+    /// `selftest=stack-overflow`: recurse until the stack guard stops the program, instead of
+    /// uploading (the test that an overflow faults rather than corrupting memory).
+    pub overflow_test: bool,
 }
 
 /// Why the arguments were refused.
@@ -38,6 +41,8 @@ pub enum ConfigError<'a> {
     App,
     /// `chunk` is not a number in 1..=4096.
     Chunk,
+    /// `selftest` names no known test.
+    SelfTest,
 }
 
 impl fmt::Display for ConfigError<'_> {
@@ -47,13 +52,14 @@ impl fmt::Display for ConfigError<'_> {
             Self::Missing(key) => write!(f, "missing argument `{key}=…`"),
             Self::App => f.write_str("`app` must be ACCESS_ID:SECRET"),
             Self::Chunk => f.write_str("`chunk` must be a number of bytes in 1..=4096"),
+            Self::SelfTest => f.write_str("`selftest` must be `stack-overflow`"),
         }
     }
 }
 
 /// The usage line printed with a [`ConfigError`].
 pub const USAGE: &str = "usage: tpns-qemu-device ca=PEM package=FILE seed=FILE \
-url=https://localhost:PORT/ app=ACCESS_ID:SECRET [name=NAME] [server=DNS] [chunk=BYTES]";
+url=https://localhost:PORT/ app=ACCESS_ID:SECRET [name=NAME] [server=DNS] [chunk=BYTES] [selftest=stack-overflow]";
 
 impl<'a> Config<'a> {
     /// Reads `key=value` words; the first word (the program's name) is skipped.
@@ -64,6 +70,7 @@ impl<'a> Config<'a> {
     pub fn parse<I: IntoIterator<Item = &'a str>>(words: I) -> Result<Self, ConfigError<'a>> {
         let (mut ca, mut package, mut seed, mut url, mut app) = (None, None, None, None, None);
         let (mut name, mut server_name, mut chunk) = (None, "localhost", 512);
+        let mut overflow_test = false;
         for word in words.into_iter().skip(1).filter(|w| !w.is_empty()) {
             let (key, value) = word.split_once('=').ok_or(ConfigError::Unknown(word))?;
             match key {
@@ -81,6 +88,8 @@ impl<'a> Config<'a> {
                         .filter(|c| (1..=4096).contains(c))
                         .ok_or(ConfigError::Chunk)?;
                 }
+                "selftest" if value == "stack-overflow" => overflow_test = true,
+                "selftest" => return Err(ConfigError::SelfTest),
                 _ => return Err(ConfigError::Unknown(word)),
             }
         }
@@ -99,6 +108,7 @@ impl<'a> Config<'a> {
             name: name.unwrap_or_else(|| package.rsplit('/').next().unwrap_or(package)),
             server_name,
             chunk,
+            overflow_test,
         })
     }
 }
@@ -139,5 +149,16 @@ mod tests {
         );
         bad[1] = "chunk=0";
         assert_eq!(Config::parse(bad).unwrap_err(), ConfigError::Chunk);
+        let with = |extra| base.into_iter().chain([extra]);
+        assert_eq!(
+            Config::parse(with("selftest=x")).unwrap_err(),
+            ConfigError::SelfTest
+        );
+        assert!(!Config::parse(base).unwrap().overflow_test);
+        assert!(
+            Config::parse(with("selftest=stack-overflow"))
+                .unwrap()
+                .overflow_test
+        );
     }
 }

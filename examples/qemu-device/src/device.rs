@@ -60,6 +60,7 @@ fn main() -> ! {
     let Some(core) = cortex_m::Peripherals::take() else {
         fail(EXIT_CONFIG, "peripherals", &"taken twice")
     };
+    guard_stack(&core.MPU);
     let args = match semihosting::experimental::env::args::<ARGS_LEN>() {
         Ok(args) => args,
         Err(e) => fail(EXIT_CONFIG, "reading the command line", &e),
@@ -71,6 +72,12 @@ fn main() -> ! {
             fail(EXIT_CONFIG, "arguments", &e)
         }
     };
+
+    if config.overflow_test {
+        println!("selftest: recursing until the stack guard stops the program");
+        let depth = recurse(0);
+        fail(EXIT_STACK, "selftest", &depth)
+    }
 
     // Whom to trust: the CA file, decoded as it is read, 64 bytes at a time.
     let ca_der = {
@@ -283,11 +290,62 @@ fn symbol(p: *const u32) -> usize {
     p as usize
 }
 
-/// Static RAM (everything below the stack) and the stack's room, in bytes.
+/// Size of the MPU guard region at the bottom of the stack (the smallest ARMv7-M region).
+const GUARD_LEN: usize = 32;
+
+/// The lowest stack address the program may use: just above the guard region.
+fn stack_floor() -> usize {
+    symbol(&raw const _stack_end).next_multiple_of(GUARD_LEN) + GUARD_LEN
+}
+
+/// Static RAM (everything below the stack) and the stack's room above the guard, in bytes.
 fn ram_layout() -> (usize, usize) {
-    let start = symbol(&raw const _stack_start);
     let end = symbol(&raw const _stack_end);
-    (end - symbol(&raw const _ram_start), start - end)
+    (
+        end - symbol(&raw const _ram_start),
+        symbol(&raw const _stack_start) - stack_floor(),
+    )
+}
+
+/// Makes a stack overflow fault instead of silently overwriting the statics: cortex-m-rt puts
+/// the stack right above them, unguarded, so the MPU forbids every access to the 32 bytes at
+/// the stack's bottom (ARMv7-M PMSA, region 0: no access, execute never; the default map
+/// stays in force elsewhere). A program that hits it ends in a fault (QEMU exits non-zero);
+/// a run that stays above it proves its high-water mark.
+#[allow(unsafe_code)]
+fn guard_stack(mpu: &cortex_m::peripheral::MPU) {
+    const RASR_ENABLE: u32 = 1;
+    const RASR_SIZE_32: u32 = 4 << 1; // 2^(4+1) bytes
+    const RASR_AP_NONE: u32 = 0b000 << 24;
+    const RASR_XN: u32 = 1 << 28;
+    const CTRL_ENABLE: u32 = 1;
+    const CTRL_PRIVDEFENA: u32 = 1 << 2;
+    let base = stack_floor() - GUARD_LEN;
+    // SAFETY: region 0 covers only the guard words, which nothing uses; the default memory map
+    // (PRIVDEFENA) keeps every other access as it was. The barriers make it take effect before
+    // the stack grows.
+    unsafe {
+        mpu.rnr.write(0);
+        mpu.rbar.write(base as u32);
+        mpu.rasr
+            .write(RASR_XN | RASR_AP_NONE | RASR_SIZE_32 | RASR_ENABLE);
+        mpu.ctrl.write(CTRL_ENABLE | CTRL_PRIVDEFENA);
+    }
+    cortex_m::asm::dsb();
+    cortex_m::asm::isb();
+}
+
+/// Uses 1 KiB of stack per call, as deep as the stack goes (64 KiB of RAM end far before
+/// `u32::MAX` calls): only the stack guard ends it.
+#[inline(never)]
+fn recurse(depth: u32) -> u32 {
+    if depth == u32::MAX {
+        return 0;
+    }
+    let mut frame = [0u8; 1024];
+    frame[depth as usize % 1024] = depth as u8;
+    let frame = core::hint::black_box(frame);
+    recurse(depth + 1) + u32::from(frame[0])
 }
 
 const PAINT: u32 = 0xCCCC_CCCC;
@@ -297,24 +355,24 @@ const PAINT: u32 = 0xCCCC_CCCC;
 ///
 /// cortex-m-rt's `paint-stack` fills the whole stack with 0xCCCCCCCC at reset; the lowest word
 /// that lost the paint is the high-water mark. Nothing else runs (no interrupts are enabled),
-/// so the stack below this function's frame is free.
+/// so the stack below this function's frame is free. The guard region is not read.
 #[inline(never)]
 #[allow(unsafe_code)]
 fn stack_peak_and_repaint() -> usize {
     let start = symbol(&raw const _stack_start);
-    let end = symbol(&raw const _stack_end);
-    let mut lowest = end;
+    let floor = stack_floor();
+    let mut lowest = floor;
     while lowest < start {
-        // SAFETY: `_stack_end.._stack_start` is RAM, word aligned (link.x asserts both).
+        // SAFETY: `floor.._stack_start` is RAM, word aligned, outside the guard.
         if unsafe { core::ptr::read_volatile(lowest as *const u32) } != PAINT {
             break;
         }
         lowest += 4;
     }
     let sp = cortex_m::register::msp::read() as usize & !3;
-    let mut at = end;
+    let mut at = floor;
     while at < sp {
-        // SAFETY: RAM below the stack pointer and above the statics: unused stack.
+        // SAFETY: RAM below the stack pointer and above the guard: unused stack.
         unsafe { core::ptr::write_volatile(at as *mut u32, PAINT) };
         at += 4;
     }
@@ -324,7 +382,34 @@ fn stack_peak_and_repaint() -> usize {
 #[exception]
 #[allow(unsafe_code)]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    eprintln!("tpns-qemu-device: HardFault at pc {:#010x}", frame.pc());
+    // Configurable Fault Status and MemManage Fault Address registers (ARMv7-M B3.2.15/17).
+    const CFSR: *const u32 = 0xE000_ED28 as *const u32;
+    const MMFAR: *const u32 = 0xE000_ED34 as *const u32;
+    const DACCVIOL: u32 = 1 << 1;
+    const MSTKERR: u32 = 1 << 4;
+    const MMARVALID: u32 = 1 << 7;
+    // SAFETY: architectural System Control Block registers, read only.
+    let (cfsr, mmfar) = unsafe {
+        (
+            core::ptr::read_volatile(CFSR),
+            core::ptr::read_volatile(MMFAR),
+        )
+    };
+    let guard = stack_floor() - GUARD_LEN..stack_floor();
+    let at_guard = cfsr & MSTKERR != 0
+        || (cfsr & (DACCVIOL | MMARVALID) == DACCVIOL | MMARVALID
+            && guard.contains(&(mmfar as usize)));
+    if at_guard {
+        eprintln!(
+            "tpns-qemu-device: stack overflow: the stack guard at {:#010x} was hit (CFSR {cfsr:#010x})",
+            guard.start
+        );
+    } else {
+        eprintln!(
+            "tpns-qemu-device: HardFault at pc {:#010x} (CFSR {cfsr:#010x}, MMFAR {mmfar:#010x})",
+            frame.pc()
+        );
+    }
     process::exit(EXIT_FAULT)
 }
 
