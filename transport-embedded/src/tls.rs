@@ -7,7 +7,7 @@
 //! crypto provider that holds the caller's random generator and the verifier, and
 //! [`TlsBuffers`] the two record buffers. Only the connection type differs:
 //! [`connect`] gives a [`TlsStream`] over any `embedded_io::{Read, Write}`, and (feature
-//! `async`) [`connect_async`] an [`AsyncTlsStream`] over `embedded_io_async`.
+//! `async`) `connect_async` an `AsyncTlsStream` over `embedded_io_async`.
 //!
 //! Switching the checks off is possible only through [`dangerous_connect_unverified`]: a
 //! visible, named choice.

@@ -7,9 +7,9 @@
 //!   constants below.
 //! - [`upload_plain`]: the same upload without TLS (a trusted link, or a measurement of the
 //!   HTTP layer alone).
-//! - [`Probe`] and [`ProbeRng`]: stand-ins for a board's socket and TRNG, for a program that
-//!   must *link* the whole path (size figures) on a board with neither. They move no data and
-//!   are not random: a real device passes its TCP socket (for instance a
+//! - [`Probe`] and [`InsecureProbeRng`]: stand-ins for a board's socket and TRNG, for a
+//!   program that must *link* the whole path (size figures) on a board with neither. They
+//!   move no data and are not random: a real device passes its TCP socket (for instance a
 //!   [`tpns_transport_embedded::nal::NalStream`]) and its TRNG.
 
 #![cfg_attr(not(test), no_std)]
@@ -176,9 +176,9 @@ impl Write for Probe {
 /// A stand-in for a board's TRNG, for size figures only: **not random**. A device passes its
 /// TRNG (or a CSPRNG seeded from it) instead.
 #[derive(Debug, Default)]
-pub struct ProbeRng;
+pub struct InsecureProbeRng;
 
-impl RngCore for ProbeRng {
+impl RngCore for InsecureProbeRng {
     fn next_u32(&mut self) -> u32 {
         black_box(0)
     }
@@ -197,8 +197,8 @@ impl RngCore for ProbeRng {
     }
 }
 
-/// Marks [`ProbeRng`] usable for TLS so the program links; see its warning.
-impl CryptoRng for ProbeRng {}
+/// Marks [`InsecureProbeRng`] usable for TLS so the program links; see its warning.
+impl CryptoRng for InsecureProbeRng {}
 
 /// The example's settings: TPNS in Guangzhou, the example CA (replace it with the CA that
 /// signed your server's certificate).

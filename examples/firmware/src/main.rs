@@ -11,7 +11,9 @@ mod device {
 
     use cortex_m_rt::entry;
     use tpns_core::endpoint::Region;
-    use tpns_firmware_example::{CA_DER, PACKAGE, Probe, ProbeRng, Settings, upload_over_tls};
+    use tpns_firmware_example::{
+        CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_over_tls,
+    };
     use tpns_transport_embedded::source::FlashPackage;
 
     #[entry]
@@ -28,7 +30,7 @@ mod device {
         // A board passes its TCP socket and TRNG here; the probes only make the program link
         // the whole path.
         let mut package = FlashPackage::new(black_box(PACKAGE));
-        let result = upload_over_tls(Probe, ProbeRng, &settings, &mut package);
+        let result = upload_over_tls(Probe, InsecureProbeRng, &settings, &mut package);
         black_box(result.is_ok());
         loop {
             cortex_m::asm::wfi();

@@ -9,7 +9,7 @@ mod device {
 
     use cortex_m_rt::entry;
     use tpns_core::endpoint::Region;
-    use tpns_firmware_example::{CA_DER, PACKAGE, Probe, ProbeRng, Settings, upload_plain};
+    use tpns_firmware_example::{CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_plain};
     use tpns_transport_embedded::source::FlashPackage;
 
     #[entry]
@@ -24,7 +24,7 @@ mod device {
             file_name: "devices.txt",
         };
         let mut package = FlashPackage::new(black_box(PACKAGE));
-        let result = upload_plain(&mut Probe, &mut ProbeRng, &settings, &mut package);
+        let result = upload_plain(&mut Probe, &mut InsecureProbeRng, &settings, &mut package);
         black_box(matches!(result, Some(Ok(_))));
         loop {
             cortex_m::asm::wfi();

@@ -12,7 +12,7 @@ mod device {
     use cortex_m_rt::entry;
     use tpns_core::json::UploadFields;
     use tpns_core::upload::{Collector, Upload, UploadBytes};
-    use tpns_firmware_example::{HTTP_BUF_LEN, Probe, ProbeRng};
+    use tpns_firmware_example::{HTTP_BUF_LEN, InsecureProbeRng, Probe};
     use tpns_transport_embedded::source::FlashPackage;
     use tpns_transport_embedded::tls::{TlsStream, Verifying};
 
@@ -37,8 +37,8 @@ mod device {
     static SIZE_OF_TLS_CONNECTION: [u8; size_of::<TlsStream<'static, Probe>>()] =
         [0; size_of::<TlsStream<'static, Probe>>()];
     /// The verifying crypto provider (lives during the handshake only).
-    static SIZE_OF_TLS_VERIFIER: [u8; size_of::<Verifying<'static, ProbeRng>>()] =
-        [0; size_of::<Verifying<'static, ProbeRng>>()];
+    static SIZE_OF_TLS_VERIFIER: [u8; size_of::<Verifying<'static, InsecureProbeRng>>()] =
+        [0; size_of::<Verifying<'static, InsecureProbeRng>>()];
 
     #[entry]
     fn main() -> ! {
