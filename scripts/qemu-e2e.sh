@@ -182,6 +182,8 @@ SIZE_TOOL=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //
 if [ -x "$SIZE_TOOL" ]; then
   say "sections of $ELF (llvm-size -A):"
   "$SIZE_TOOL" -A "$ELF" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
+  "$SIZE_TOOL" -A "$ELF" | awk '/^\.(vector_table|text|rodata|data) /{f+=$2} /^\.(data|bss|uninit) /{r+=$2}
+    END{printf "[qemu-e2e] flash (vector table+text+rodata+data): %d bytes; static RAM (data+bss+uninit): %d bytes\n", f, r}'
 else
   say "llvm-size not found (rustup component add llvm-tools): section sizes skipped"
 fi
