@@ -122,11 +122,18 @@ say "package: $PACKAGE_LEN bytes, sha256 $PACKAGE_SHA; device RAM budget: $RAM_L
 check "the package is larger than the device's RAM" test "$PACKAGE_LEN" -gt "$RAM_LEN"
 
 # A CA that did not sign the emulator's certificate: another emulator's fresh CA.
-start_emulator "$WORK/other"
+setup_failed() {
+  FAILED=$((FAILED + 1))
+  say "FAILED: $*"
+  echo "$PASSED passed, $FAILED failed"
+  exit 1
+}
+
+start_emulator "$WORK/other" || setup_failed "starting a second emulator for a foreign CA"
 cp "$EMU_CA" "$WORK/wrong-ca.pem"
 kill "$EMU_PID"
 
-start_emulator "$WORK/emu"
+start_emulator "$WORK/emu" || setup_failed "starting the emulator"
 cp "$EMU_CA" "$WORK/ca.pem"
 say "emulator: https://127.0.0.1:$EMU_PORT"
 
