@@ -120,6 +120,48 @@ where
     .map_err(DeviceError::Tls)
 }
 
+/// [`upload_over_tls`] on an embassy-net socket, async: `embedded-tls`'s async connection and
+/// `tpns_core::upload_async`, the same [`Trust`] checks. `socket` is connected to the server.
+///
+/// Generic over the random generator and the package, so that it is compiled only where a
+/// program uses it (an embassy program links a time driver and a critical section; this
+/// example links neither).
+///
+/// # Errors
+///
+/// As for [`upload_over_tls`].
+#[cfg(target_os = "none")]
+pub async fn upload_over_embassy<R, P>(
+    socket: &mut embassy_net::tcp::TcpSocket<'_>,
+    mut rng: R,
+    settings: &Settings<'_>,
+    package: &mut P,
+) -> Result<u64, DeviceError<P::Error>>
+where
+    R: CryptoRng + RngCore,
+    P: Package,
+{
+    let trust =
+        Trust::new(settings.ca_der, settings.server_name).map_err(|_| DeviceError::Settings)?;
+    let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
+    let mut rx = [0u8; READ_RECORD_LEN];
+    let mut tx = [0u8; WRITE_RECORD_LEN];
+    let mut buf = [0u8; HTTP_BUF_LEN];
+    tpns_transport_embedded::upload::upload_tls_async(
+        socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        rng,
+        &job,
+        package,
+        &mut buf,
+        |_| ControlFlow::Continue(()),
+    )
+    .await
+    .map(|answer| answer.upload_id)
+    .map_err(DeviceError::Tls)
+}
+
 /// What [`upload_plain`] returns for usable settings.
 pub type PlainResult<T, S> = Result<UploadResponse, UploadError<T, S>>;
 

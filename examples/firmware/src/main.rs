@@ -1,6 +1,8 @@
 //! The firmware example: a whole TLS upload on a Cortex-M4F with 64 KiB of RAM, no heap.
 //!
-//! Build: `cargo build -p tpns-firmware-example --target thumbv7em-none-eabihf --profile firmware`.
+//! Build: `cargo build -p tpns-firmware-example --target thumbv7em-none-eabihf --profile firmware`
+//! (or `--release`). An unoptimised (dev) build does not fit the 256 KiB of flash of
+//! `memory.x`: unoptimised `embedded-tls` and its crypto alone take more than 600 KB.
 //! On the host this is an empty program, so that workspace-wide host builds keep working.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
