@@ -4,8 +4,8 @@
 
 use core::fmt;
 
-/// What one run uploads, and from where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What one run uploads, and from where. Its `Debug` output leaves the SecretKey out.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Config<'a> {
     /// Host path of the CA certificate (PEM or DER) the server's certificate must chain to.
     pub ca: &'a str,
@@ -28,6 +28,23 @@ pub struct Config<'a> {
     /// `selftest=stack-overflow`: recurse until the stack guard stops the program, instead of
     /// uploading (the test that an overflow faults rather than corrupting memory).
     pub overflow_test: bool,
+}
+
+impl fmt::Debug for Config<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("ca", &self.ca)
+            .field("package", &self.package)
+            .field("seed", &self.seed)
+            .field("url", &self.url)
+            .field("access_id", &self.access_id)
+            .field("secret_key", &"<redacted>")
+            .field("name", &self.name)
+            .field("server_name", &self.server_name)
+            .field("chunk", &self.chunk)
+            .field("overflow_test", &self.overflow_test)
+            .finish()
+    }
 }
 
 /// Why the arguments were refused.
@@ -128,6 +145,11 @@ mod tests {
         assert_eq!(c.name, "devices.txt");
         assert_eq!((c.access_id, c.secret_key), ("1500001048", "s3cr:et"));
         assert_eq!((c.server_name, c.chunk), ("localhost", 256));
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("s3cr") && debug.contains("<redacted>"),
+            "{debug}"
+        );
     }
 
     #[test]
