@@ -355,3 +355,81 @@ fn a_certificate_buffer_too_small_fails_the_handshake_cleanly() {
     let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
     assert!(result.is_err());
 }
+
+#[test]
+fn expect_continue_and_refused_credentials_over_tls() {
+    let server = Server::start("continue");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap();
+    let accounts = package(500);
+    let run = |job: &tpns_core::upload::Upload<'_>| {
+        let mut stack = Stack;
+        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = [0u8; 512];
+        upload_tls(
+            &mut socket,
+            TlsBuffers::new(&mut rx, &mut tx),
+            &trust,
+            OsRng,
+            job,
+            &mut FlashPackage::new(&accounts),
+            &mut buf,
+            |_| go(),
+        )
+    };
+    // `Expect: 100-continue`: the body follows the server's go-ahead.
+    let mut with_continue = job(&endpoint, "continue.txt");
+    with_continue.expect_continue = true;
+    let answer = run(&with_continue).unwrap();
+    server.assert_stored(answer.upload_id, &accounts, 500);
+
+    // A wrong secret: the service's refusal, typed, not a transport error.
+    for expect_continue in [false, true] {
+        let mut wrong = job(&endpoint, "wrong.txt");
+        wrong.credentials = tpns_core::auth::Credentials::new(common::ACCESS_ID, "nope").unwrap();
+        wrong.expect_continue = expect_continue;
+        let err = run(&wrong).unwrap_err();
+        let TlsUploadError::Upload(e) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(e.is_auth_failure(), "{err:?}");
+        assert!(!err.is_transient());
+    }
+    assert_eq!(server.emulator().uploads().len(), 1);
+}
+
+#[test]
+fn an_early_answer_beats_the_broken_pipe_over_tls() {
+    // The emulator answers 401 before reading the body, then closes: the upload reports the
+    // answer, whether or not the rest of the body could still be written.
+    let server = Server::start("early");
+    let url = format!("{}_fault/reject-early", server.url);
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let ca = server.emulator().ca_der().to_vec();
+    let trust = Trust::new(&ca, "localhost").unwrap();
+    let accounts = package(20_000); // 280 000 bytes: more than the socket buffers hold
+    let mut stack = Stack;
+    let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = [0u8; 4096];
+    let err = upload_tls(
+        &mut socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        OsRng,
+        &job(&endpoint, "early.txt"),
+        &mut FlashPackage::new(&accounts),
+        &mut buf,
+        |_| go(),
+    )
+    .unwrap_err();
+    match &err {
+        TlsUploadError::Upload(UploadError::Status { status: 401, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(server.emulator().uploads().is_empty());
+}
