@@ -87,7 +87,7 @@ if [ -n "$NM" ]; then
                 if (name ~ /^\.Lanon/ || name ~ /^\./) crate = "(anonymous constants)"
                 else if (name ~ /::/) { crate = name; sub(/::.*/, "", crate); sub(/ .*/, "", crate) }
                 else crate = "(runtime/builtins: " name ")"
-                if (crate ~ /^\(runtime/) crate = "(runtime, compiler builtins)"
+                if (crate ~ /^\(runtime/) crate = "(vector table, reset, compiler builtins)"
                 sum[crate] += $2
             }
             END { for (c in sum) printf "    %8d  %s\n", sum[c], c }' | sort -rn | head -14
