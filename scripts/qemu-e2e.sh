@@ -99,6 +99,8 @@ start_emulator() {
 boot() {
   local name=$1 ca=$2 app=$3 extra=${4:+,arg=$4}
   RC=0
+  # A fresh seed for every boot: the same seed twice would repeat the TLS key shares.
+  head -c 32 /dev/urandom >"$WORK/seed.bin"
   (cd "$WORK" && timeout --kill-after=10 "$QEMU_TIMEOUT" qemu-system-arm \
     -cpu cortex-m4 -machine mps2-an386 -display none -monitor none \
     -semihosting-config "enable=on,target=native,arg=tpns-qemu-device,arg=ca=$ca,arg=package=devices.txt,arg=seed=seed.bin,arg=url=https://localhost:$EMU_PORT/,arg=app=$app$extra" \
@@ -114,7 +116,6 @@ tmp_empty() { [ -z "$(ls -A "$1/store/tmp" 2>/dev/null)" ]; }
 
 # --- inputs -----------------------------------------------------------------------------------
 seq -f 'device-%06g' 1 "$ROWS" >"$WORK/devices.txt"
-head -c 32 /dev/urandom >"$WORK/seed.bin" # the device's RNG seed (the board has no TRNG)
 PACKAGE_LEN=$(wc -c <"$WORK/devices.txt")
 PACKAGE_SHA=$(sha256sum "$WORK/devices.txt" | cut -d' ' -f1)
 RAM_LEN=$(($(sed -n 's/.*RAM *: ORIGIN = [^,]*, LENGTH = \([0-9]*\)K.*/\1/p' examples/qemu-device/memory.x) * 1024))

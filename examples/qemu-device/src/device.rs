@@ -110,8 +110,13 @@ fn main() -> ! {
         let mut seed = [0u8; 32];
         let mut file =
             HostFile::open(config.seed, 32).unwrap_or_else(|e| fail(EXIT_CONFIG, config.seed, &e));
-        file.read_exact(&mut seed)
-            .unwrap_or_else(|_| fail(EXIT_CONFIG, config.seed, &"fewer than 32 bytes"));
+        match file.read_exact(&mut seed) {
+            Ok(()) => {}
+            Err(embedded_io::ReadExactError::UnexpectedEof) => {
+                fail(EXIT_CONFIG, config.seed, &"fewer than 32 bytes")
+            }
+            Err(embedded_io::ReadExactError::Other(e)) => fail(EXIT_CONFIG, config.seed, &e),
+        }
         if seed.iter().all(|&b| b == seed[0]) {
             fail(EXIT_CONFIG, config.seed, &"a constant seed is no seed");
         }
