@@ -731,6 +731,14 @@ impl<const N: usize> Text<N> {
         self.truncated
     }
 
+    /// The same text in a `Text` of another capacity (truncated if it does not fit).
+    pub fn resized<const M: usize>(&self) -> Text<M> {
+        let mut out = Text::default();
+        out.push_str(self.as_str());
+        out.truncated |= self.truncated;
+        out
+    }
+
     /// Empties the text.
     pub fn clear(&mut self) {
         self.len = 0;
@@ -755,7 +763,7 @@ impl<const N: usize> fmt::Display for Text<N> {
 }
 
 /// Capacity of an `errMsg` kept from a response, in bytes.
-pub const ERR_MSG_CAP: usize = 160;
+pub const ERR_MSG_CAP: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum UploadField {

@@ -415,7 +415,7 @@ impl Answer<PushFields> {
         if !(200..300).contains(&self.status) {
             let message = match self.json_error {
                 None if !f.err_msg.as_str().is_empty() => f.err_msg,
-                _ => self.text,
+                _ => self.text.resized(),
             };
             return Err(UploadError::Status {
                 status: self.status,

@@ -17,6 +17,9 @@ use embedded_io::{Read, Write};
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::json::{ERR_MSG_CAP, JsonError, JsonReader, Text, UploadFields, Visitor};
+
+/// Capacity of the start of a non-JSON body kept for error messages, in bytes.
+pub const BODY_TEXT_CAP: usize = 64;
 use crate::multipart::{Body, BodyError, Boundary, Form};
 use crate::request::{Authorization, ContentType, RequestError, RequestHead, UPLOAD_PATH};
 use crate::response::{Event, Limits, ResponseError, ResponseReader};
@@ -195,7 +198,7 @@ pub struct Answer<V> {
     /// The first JSON error, if the body was not valid JSON.
     pub json_error: Option<JsonError>,
     /// The start of the body as text (lossy), for messages when the body is not JSON.
-    pub text: Text<ERR_MSG_CAP>,
+    pub text: Text<BODY_TEXT_CAP>,
 }
 
 /// What [`Collector::feed`] found.
@@ -217,7 +220,7 @@ pub struct Collector<V> {
     json: JsonReader,
     fields: V,
     json_error: Option<JsonError>,
-    text: Text<ERR_MSG_CAP>,
+    text: Text<BODY_TEXT_CAP>,
     status: Option<u16>,
 }
 
@@ -270,7 +273,9 @@ impl<V: Visitor> Collector<V> {
     }
 
     fn body(&mut self, bytes: &[u8]) {
-        if self.text.as_str().len() < ERR_MSG_CAP {
+        // Only an error body is worth a text copy (for its message).
+        let is_error = self.status.is_some_and(|s| !(200..300).contains(&s));
+        if is_error && !self.text.is_truncated() {
             for chunk in bytes.utf8_chunks() {
                 for c in chunk.valid().chars() {
                     self.text.push(if c.is_control() { ' ' } else { c });
@@ -317,7 +322,7 @@ impl Answer<UploadFields> {
         if !(200..300).contains(&self.status) {
             let message = match self.json_error {
                 None if !f.err_msg.as_str().is_empty() => f.err_msg,
-                _ => self.text,
+                _ => self.text.resized(),
             };
             return Err(UploadError::Status {
                 status: self.status,
