@@ -100,7 +100,7 @@ def main():
     ap.add_argument("--curl", default=shutil.which("curl") or "curl")
     ap.add_argument("--sizes", default="3,1000000,10000000,100000000",
                     help="package sizes in bytes (3 = the smallest valid package)")
-    ap.add_argument("--runs", default="3:15,1000000:5,10000000:5,100000000:3",
+    ap.add_argument("--runs", default="3:21,1000000:11,10000000:7,100000000:5",
                     help="SIZE:RUNS per client; sizes not listed get 5")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     args = ap.parse_args()

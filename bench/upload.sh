@@ -4,7 +4,7 @@
 # Prints median wall time, throughput, user+sys CPU, peak RSS and the tpns/curl ratios.
 # A benchmark, not a test: it exits non-zero only if an upload did not arrive whole.
 #
-#   bench/upload.sh                      # the full run (about 2 minutes)
+#   bench/upload.sh                      # the full run (about 1 to 2 minutes)
 #   bench/upload.sh --sizes 3,1000000    # a subset; see bench/upload.py --help
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -48,9 +48,10 @@ fn response(c: &mut Criterion) {
                 |b, &piece| b.iter(|| read(black_box(input), piece)),
             );
         }
-        group.bench_function(BenchmarkId::new(format!("collector/{name}"), input.len()), |b| {
-            b.iter(|| collect(black_box(input), input.len()))
-        });
+        group.bench_function(
+            BenchmarkId::new(format!("collector/{name}"), input.len()),
+            |b| b.iter(|| collect(black_box(input), input.len())),
+        );
     }
     group.finish();
 }

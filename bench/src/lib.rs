@@ -138,17 +138,10 @@ pub fn hot_request(job: &Upload<'_>, source: &[u8], buf: &mut [u8]) -> u64 {
 #[inline(never)]
 pub fn hot_upload(job: &Upload<'_>, source: &[u8], buf: &mut [u8]) -> UploadResponse {
     let mut transport = MemoryTransport::new(RESPONSE);
-    let answer = upload(
-        &mut transport,
-        job,
-        source,
-        source.len() as u64,
-        buf,
-        |p| {
-            core::hint::black_box(p);
-            ControlFlow::Continue(())
-        },
-    )
+    let answer = upload(&mut transport, job, source, source.len() as u64, buf, |p| {
+        core::hint::black_box(p);
+        ControlFlow::Continue(())
+    })
     .expect("canned answer");
     core::hint::black_box(transport.written);
     answer
@@ -210,10 +203,76 @@ mod tests {
     #[test]
     fn packages_are_valid_and_exact() {
         let mut buf = vec![0u8; 4096];
-        for len in [3, 4, 16, 17, 18, 19, 20, 21, 33, 34, 35, 36, 37, 1000, 1_000_000] {
+        for len in [
+            3, 4, 16, 17, 18, 19, 20, 21, 33, 34, 35, 36, 37, 1000, 1_000_000,
+        ] {
             let p = package(len);
             assert_eq!(p.len(), len);
             assert!(hot_validate(&p, &mut buf) >= 1, "len {len}");
+        }
+    }
+
+    /// The validator must give the same verdict (rows, or the error and its line) whatever
+    /// the chunking: fed whole, a chunk of 1 byte never reaches a word-at-a-time fast path, so
+    /// this compares such a path (if `RowValidator::feed` has one) with the byte path.
+    #[test]
+    fn the_validator_agrees_with_itself_byte_by_byte() {
+        use tpns_core::package::{Format, RowValidator};
+        let pieces: [&[u8]; 14] = [
+            b"account-00000001",
+            b"\n",
+            b"\r\n",
+            b"ab",
+            b"x",
+            b"\xc3\xa9",
+            b"\xe2\x82\xac",
+            b"\xff",
+            b"\"q\"",
+            b",",
+            b"\r",
+            b"0123456789abcdef0123456789abcdef0123456789",
+            b"\t",
+            b"\n\n",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..3000 {
+            let mut text = Vec::new();
+            let n = 1 + next() % 40;
+            for _ in 0..n {
+                // Mostly plain rows, so that long clean runs occur.
+                let r = next() % 100;
+                let piece = if r < 60 {
+                    pieces[(r % 2) as usize]
+                } else {
+                    pieces[(r % 14) as usize]
+                };
+                text.extend_from_slice(piece);
+            }
+            for format in [Format::Txt, Format::Csv] {
+                let verdict = |chunk: usize| {
+                    let mut v = RowValidator::new(format);
+                    for c in text.chunks(chunk) {
+                        if v.feed(c).is_err() {
+                            break;
+                        }
+                    }
+                    v.finish().map(|s| s.rows).map_err(|e| (e.line, e.rule))
+                };
+                let reference = verdict(1);
+                for chunk in [7, 8, 13, 64, text.len().max(1)] {
+                    assert_eq!(
+                        verdict(chunk),
+                        reference,
+                        "case {case} {format:?} chunk {chunk}"
+                    );
+                }
+            }
         }
     }
 

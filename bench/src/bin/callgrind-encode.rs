@@ -10,7 +10,9 @@
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "request".into());
-    let mib: usize = std::env::args().nth(2).map_or(64, |a| a.parse().expect("MiB"));
+    let mib: usize = std::env::args()
+        .nth(2)
+        .map_or(64, |a| a.parse().expect("MiB"));
     let package = tpns_bench::package(mib << 20);
     let mut buf = vec![0u8; tpns_bench::BUFFER];
     let n = match mode.as_str() {
