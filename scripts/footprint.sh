@@ -110,6 +110,75 @@ wr=$(sed -n 's/^pub const WRITE_RECORD_LEN: usize = \([0-9_]*\);/\1/p' transport
 echo "  TLS read record buffer ${rd:-?} B + write record buffer ${wr:-?} B + HTTP buffer ${http_buf:-?} B"
 
 if [ "$STACK" = 0 ]; then exit 0; fi
+
+echo
+echo "== measured stack: a recorded TLS upload replayed in QEMU (mps2-an386), stack painted at reset"
+MEASURE_DIR="$TARGET_DIR/footprint-measure"
+REPLAY="$MEASURE_DIR/$TARGET/firmware/replay"
+if ! command -v qemu-system-arm >/dev/null; then
+    note "qemu-system-arm missing (apt-get install qemu-system-arm)"
+elif [ -z "$NM" ] || ! command -v python3 >/dev/null; then
+    note "llvm-nm or python3 missing"
+elif ! cargo build -q -p "$PKG" --target "$TARGET" --profile firmware --features measure \
+        --bin replay --target-dir "$MEASURE_DIR"; then
+    note "the replay binary does not build"
+else
+    python3 - "$REPLAY" "$NM" <<'PY'
+import json, os, socket, subprocess, sys, tempfile
+elf, nm = sys.argv[1:3]
+syms = {}
+for line in subprocess.run([nm, elf], capture_output=True, text=True, check=True).stdout.splitlines():
+    parts = line.split()
+    if len(parts) == 3:
+        syms[parts[2]] = int(parts[0], 16)
+lo, hi = syms["_stack_end"], syms["_stack_start"]
+with tempfile.TemporaryDirectory() as tmp:
+    qmp, dump = os.path.join(tmp, "qmp.sock"), os.path.join(tmp, "ram.bin")
+    # No network: the guest's "socket" replays recorded bytes; QEMU is driven over QMP on a
+    # unix socket. `timeout` ends a guest that hangs.
+    qemu = subprocess.Popen(
+        ["timeout", "120", "qemu-system-arm", "-cpu", "cortex-m4", "-machine", "mps2-an386",
+         "-display", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native",
+         "-qmp", f"unix:{qmp},server,nowait", "-kernel", elf],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    line = qemu.stdout.readline().strip()
+    print(f"  guest: {line or '(no output)'}")
+    ok = line.startswith("replay: ok")
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(qmp)
+        f = s.makefile("rw")
+        f.readline()
+        def command(name, **args):
+            f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+            f.flush()
+            while True:
+                reply = f.readline()
+                if not reply or '"return"' in reply or '"error"' in reply:
+                    return reply
+        command("qmp_capabilities")
+        if ok:
+            command("pmemsave", val=lo, size=hi - lo, filename=dump)
+        command("quit")
+        s.close()
+    finally:
+        try:
+            qemu.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            qemu.kill()
+    if not ok or not os.path.exists(dump):
+        print("  (no measurement: the replay did not finish)")
+        sys.exit(0)
+    ram = open(dump, "rb").read()
+    paint = b"\xcc\xcc\xcc\xcc"
+    at = 0
+    while at + 4 <= len(ram) and ram[at:at + 4] == paint:
+        at += 4
+    used = (hi - lo) - at
+    print(f"  stack region {hi - lo} B ({lo:#x}..{hi:#x}); high-water mark: {used} B used,"
+          f" {at} B never touched")
+PY
+fi
 echo
 echo "== stack (nightly -Z emit-stack-sizes; separate target dir $NIGHTLY_DIR)"
 if ! cargo +nightly --version >/dev/null 2>&1; then note "no nightly toolchain"; exit 0; fi

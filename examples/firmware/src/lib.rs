@@ -33,8 +33,14 @@ use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls
 
 /// The HTTP layer's buffer: request out, response in. Over TLS it can be small: the TLS
 /// write record buffer gathers the bytes into records anyway, so the socket sees as few
-/// writes; 128 B keeps the HTTP layer (state + buffer) within 1 KiB (848 B of state).
-pub const HTTP_BUF_LEN: usize = 128;
+/// writes; 256 B keeps the HTTP layer (state + buffer) within 1 KiB (720 B of state).
+pub const HTTP_BUF_LEN: usize = 256;
+
+/// Room for the server's certificate chain during the handshake: 2 KiB rather than the
+/// library's 4 KiB default, 2 KB less stack at the peak (the verification). The emulator's
+/// chain is under 1 KB; an ECDSA leaf and one intermediate usually fit. A larger chain fails
+/// the handshake cleanly (`TlsError::InsufficientSpace`), never silently.
+pub const CERT_CAPACITY: usize = 2048;
 
 /// A smaller response cap than the default (64 KiB): TPNS answers in well under 1 KiB.
 pub const LIMITS: Limits = Limits {
@@ -100,8 +106,9 @@ where
     R: CryptoRng + RngCore,
     P: Package,
 {
-    let trust =
-        Trust::new(settings.ca_der, settings.server_name).map_err(|_| DeviceError::Settings)?;
+    let trust = Trust::new(settings.ca_der, settings.server_name)
+        .map_err(|_| DeviceError::Settings)?
+        .cert_capacity::<CERT_CAPACITY>();
     let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
     let mut rx = [0u8; READ_RECORD_LEN];
     let mut tx = [0u8; WRITE_RECORD_LEN];
@@ -141,8 +148,9 @@ where
     R: CryptoRng + RngCore,
     P: Package,
 {
-    let trust =
-        Trust::new(settings.ca_der, settings.server_name).map_err(|_| DeviceError::Settings)?;
+    let trust = Trust::new(settings.ca_der, settings.server_name)
+        .map_err(|_| DeviceError::Settings)?
+        .cert_capacity::<CERT_CAPACITY>();
     let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
     let mut rx = [0u8; READ_RECORD_LEN];
     let mut tx = [0u8; WRITE_RECORD_LEN];
@@ -186,6 +194,73 @@ where
     Some(upload_package(transport, &job, package, &mut buf, |_| {
         ControlFlow::Continue(())
     }))
+}
+
+/// A socket that plays back a recorded server's bytes and discards what is written.
+///
+/// With the recording's random seed, [`upload_over_tls`] repeats the recorded session exactly
+/// (same ClientHello, same key share, so the server's recorded records decrypt): a whole TLS
+/// upload, certificate check included, on a board or in QEMU without a network. Used to
+/// measure the stack (the `replay` binary); `tests/replay.rs` records and checks it.
+#[derive(Debug)]
+pub struct Replay<'a> {
+    server: &'a [u8],
+    at: usize,
+    /// Bytes the client wrote.
+    pub written: u64,
+}
+
+impl<'a> Replay<'a> {
+    /// Plays back `server`, the bytes the server sent in the recorded session.
+    pub const fn new(server: &'a [u8]) -> Self {
+        Replay {
+            server,
+            at: 0,
+            written: 0,
+        }
+    }
+}
+
+impl ErrorType for Replay<'_> {
+    type Error = ErrorKind;
+}
+
+impl Read for Replay<'_> {
+    /// At most 1 460 bytes at a time (one TCP segment), like a socket.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let rest = &self.server[self.at..];
+        let n = rest.len().min(buf.len()).min(1460);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl Write for Replay<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+/// The seed of the recorded session's random generator (`rand_chacha::ChaCha20Rng`). Only a
+/// replay may use a fixed seed; a device seeds from its TRNG.
+pub const REPLAY_SEED: u64 = 0x7470_6e73_2d72_6570;
+
+/// The recorded session's settings: the emulator's URL, its CA, the demo app.
+pub fn replay_settings<'a>(endpoint: &'a Endpoint<'a>, ca_der: &'a [u8]) -> Settings<'a> {
+    Settings {
+        endpoint,
+        ca_der,
+        server_name: "localhost",
+        access_id: "1500001048",
+        secret_key: "1452fcebae9f3115ba794fb0fff2fd73",
+        file_name: "replay.txt",
+    }
 }
 
 /// A stand-in socket whose bytes the compiler cannot predict, so that a program linking the
