@@ -41,6 +41,11 @@ impl<S> TlsUploadError<S> {
             Self::Upload(e) => e.is_transient(),
         }
     }
+
+    /// Whether the service refused the credentials (see [`UploadError::is_auth_failure`]).
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self, Self::Upload(e) if e.is_auth_failure())
+    }
 }
 
 impl<S: fmt::Display> fmt::Display for TlsUploadError<S> {

@@ -392,10 +392,8 @@ fn expect_continue_and_refused_credentials_over_tls() {
         wrong.credentials = tpns_core::auth::Credentials::new(common::ACCESS_ID, "nope").unwrap();
         wrong.expect_continue = expect_continue;
         let err = run(&wrong).unwrap_err();
-        let TlsUploadError::Upload(e) = &err else {
-            panic!("{err:?}")
-        };
-        assert!(e.is_auth_failure(), "{err:?}");
+        assert!(err.is_auth_failure(), "{err:?}");
+        assert!(matches!(err, TlsUploadError::Upload(_)), "{err:?}");
         assert!(!err.is_transient());
     }
     assert_eq!(server.emulator().uploads().len(), 1);
