@@ -8,7 +8,11 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
+    // cortex-m-rt's link.x is for Arm; other bare-metal targets (riscv32imc) use the library
+    // part only.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none")
+        || env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("arm")
+    {
         return;
     }
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

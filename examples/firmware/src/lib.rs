@@ -137,7 +137,7 @@ where
 /// # Errors
 ///
 /// As for [`upload_over_tls`].
-#[cfg(target_os = "none")]
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 pub async fn upload_over_embassy<R, P>(
     socket: &mut embassy_net::tcp::TcpSocket<'_>,
     mut rng: R,
@@ -326,7 +326,7 @@ pub static PACKAGE: &[u8] = b"device-000001\ndevice-000002\ndevice-000003\ndevic
 
 /// On a panic, stop at an undefined instruction (a debugger shows where; QEMU reports a
 /// lockup). Shared by this package's binaries.
-#[cfg(target_os = "none")]
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     cortex_m::asm::udf()
