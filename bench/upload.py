@@ -2,7 +2,8 @@
 """Upload benchmark: `tpns upload` against `curl -F`, over HTTPS to the emulator on 127.0.0.1.
 
 Run through `bench/upload.sh`, which builds the binaries first. For each package size the two
-clients run alternately (tpns, curl, tpns, curl, ...) after one untimed warm-up each; every run
+clients run alternately (tpns, curl, tpns, curl, ...; with --compare, other builds of tpns in
+between) after one untimed warm-up each; every run
 is timed (wall clock; user and system CPU by wait4(2)) and checked:
 the answer must be retCode 0 with an uploadId, and the emulator's record of that uploadId must
 have the local file's size and SHA-256. The figures are medians; the peak RSS comes from the
@@ -103,6 +104,9 @@ def main():
     ap.add_argument("--runs", default="3:21,1000000:11,10000000:7,100000000:5",
                     help="SIZE:RUNS per client; sizes not listed get 5")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                    help="also run this other build of tpns, in turn with the others "
+                         "(repeatable), e.g. --compare fix=/tmp/other/target/release/tpns")
     args = ap.parse_args()
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -129,14 +133,20 @@ def main():
         rss_file = os.path.join(work, "rss")
         env = dict(os.environ, TPNS_SECRET_KEY=SECRET)
         env.pop("TPNS_ACCESS_ID", None)
-        clients = {
-            "tpns": lambda p: [args.tpns, "upload", "--endpoint", url + "/", "--ca-file", ca,
-                               "--access-id", ACCESS_ID, "--no-progress", "--json", "--retries",
-                               "0", p],
-            "curl": lambda p: [args.curl, "-sS", "--fail", "--cacert", ca, "-u",
-                               f"{ACCESS_ID}:{SECRET}", "-F", f"file=@{p}",
-                               f"{url}/v3/push/package/upload"],
-        }
+        def tpns(binary):
+            return lambda p: [binary, "upload", "--endpoint", url + "/", "--ca-file", ca,
+                              "--access-id", ACCESS_ID, "--no-progress", "--json", "--retries",
+                              "0", p]
+
+        clients = {"tpns": tpns(args.tpns)}
+        for spec in args.compare:
+            name, _, binary = spec.partition("=")
+            if not binary or name in ("tpns", "curl"):
+                sys.exit(f"upload.sh: --compare wants NAME=PATH with another name, not {spec!r}")
+            clients[name] = tpns(binary)
+        clients["curl"] = lambda p: [args.curl, "-sS", "--fail", "--cacert", ca, "-u",
+                                     f"{ACCESS_ID}:{SECRET}", "-F", f"file=@{p}",
+                                     f"{url}/v3/push/package/upload"]
 
         broken = 0
         results = []
@@ -189,14 +199,12 @@ def main():
                     "whole": f"{whole[name]}/{n}",
                 }
             results.append(row)
-            t, c = row["tpns"], row["curl"]
-            if t and c:
-                print(f"{fmt_size(size):>7}: tpns {t['wall'] * 1e3:8.1f} ms {t['cpu'] * 1e3:8.1f} ms"
-                      f" CPU {t['rss']:5.1f} MiB | curl {c['wall'] * 1e3:8.1f} ms"
-                      f" {c['cpu'] * 1e3:8.1f} ms CPU {c['rss']:5.1f} MiB", file=sys.stderr)
+            print(f"{fmt_size(size):>7}: " + " | ".join(
+                f"{name} {r['wall'] * 1e3:.1f} ms, {r['cpu'] * 1e3:.1f} ms CPU, {r['rss']:.1f} MiB"
+                if (r := row[name]) else f"{name} –" for name in clients), file=sys.stderr)
             os.remove(path)
 
-        table = render(results)
+        table = render(results, list(clients))
         print(table)
         if args.markdown:
             with open(args.markdown, "w") as f:
@@ -213,7 +221,7 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def render(results):
+def render(results, clients):
     def ms(x):
         return f"{x * 1e3:.1f} ms" if x < 10 else f"{x:.2f} s"
 
@@ -222,25 +230,27 @@ def render(results):
         "| peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
-    ratios = ["", "| package | wall tpns/curl | CPU tpns/curl | peak RSS tpns/curl |",
-              "|---|---|---|---|"]
+    ratios = ["", "| package | client | wall vs curl | CPU vs curl | peak RSS vs curl |",
+              "|---|---|---|---|---|"]
     for row in results:
         label = fmt_size(row["size"])
         if row["size"] < 1000:
             label += " (smallest valid package)"
-        for name in ("tpns", "curl"):
+        for name in clients:
             r = row[name]
             if r is None:
-                lines.append(f"| {label} | {name} | 0/{row['runs']} | – | – | – | – |")
+                lines.append(f"| {label} | `{name}` | 0/{row['runs']} | – | – | – | – |")
                 continue
             tp = f"{r['mbps']:.0f} MB/s" if row["size"] >= 1000 else "–"
             lines.append(f"| {label} | `{name}` | {r['whole']} | {ms(r['wall'])} | {tp} "
                          f"| {ms(r['cpu'])} | {r['rss']:.1f} MiB |")
-        t, c = row["tpns"], row["curl"]
-        if t and c:
-            cpu = f"{t['cpu'] / c['cpu']:.2f}" if c["cpu"] > 0 else "–"
-            ratios.append(f"| {label} | {t['wall'] / c['wall']:.2f} | {cpu} "
-                          f"| {t['rss'] / c['rss']:.2f} |")
+        c = row["curl"]
+        for name in clients[:-1]:
+            t = row[name]
+            if t and c:
+                cpu = f"{t['cpu'] / c['cpu']:.2f}" if c["cpu"] > 0 else "–"
+                ratios.append(f"| {label} | `{name}` | {t['wall'] / c['wall']:.2f} | {cpu} "
+                              f"| {t['rss'] / c['rss']:.2f} |")
     return "\n".join(lines + ratios)
 
 
