@@ -23,6 +23,29 @@ fn upload_fields(input: &[u8], split: usize) -> Option<Fields> {
     ))
 }
 
+/// A JSON object's members in order, duplicates kept (serde_json's `Map` drops them).
+struct Pairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Pairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = m.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 fn depth(v: &serde_json::Value) -> usize {
     match v {
         serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
@@ -47,32 +70,28 @@ fuzz_target!(|data: &[u8]| {
     let _ = reader.feed(input, &mut push).and_then(|()| reader.finish());
 
     // Differential check on documents serde_json reads, with the field types we require.
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(input)
-    else {
+    let Ok(Pairs(pairs)) = serde_json::from_slice::<Pairs>(input) else {
         return;
     };
+    let map: serde_json::Map<String, serde_json::Value> = pairs.iter().cloned().collect();
     if depth(&serde_json::Value::Object(map.clone())) > 32 {
         return;
     }
-    // serde_json keeps the last of duplicate keys, as we do; with aliases (retCode/ret_code)
-    // "last" depends on the order of both spellings, so skip documents that use both.
-    let keys = [
-        "retCode",
-        "ret_code",
-        "errMsg",
-        "err_msg",
-        "uploadId",
-        "upload_id",
-    ];
-    let present: Vec<_> = keys.iter().filter(|k| map.contains_key(**k)).collect();
-    if present.len()
-        != present
+    // With a wanted field given twice (under either spelling) the readers may rightly differ:
+    // serde_json keeps the last value, ours fails on a first value of the wrong type.
+    for spellings in [
+        ["retCode", "ret_code"],
+        ["errMsg", "err_msg"],
+        ["uploadId", "upload_id"],
+    ] {
+        if pairs
             .iter()
-            .map(|k| &k[..3])
-            .collect::<std::collections::HashSet<_>>()
-            .len()
-    {
-        return;
+            .filter(|(k, _)| spellings.contains(&k.as_str()))
+            .count()
+            > 1
+        {
+            return;
+        }
     }
     let int = |k1: &str, k2: &str| match map.get(k1).or_else(|| map.get(k2)) {
         None | Some(serde_json::Value::Null) => Some(None),

@@ -909,7 +909,9 @@ mod tests {
             let entry = inspect_zip(&mut file, &mut [0u8; 256]).unwrap();
             let start = entry.data_offset as usize;
             let end = start + entry.compressed_size as usize;
-            for i in start..end {
+            // Every byte natively; a sample under Miri, which runs ~1000x slower.
+            let stride = if cfg!(miri) { 53 } else { 1 };
+            for i in (start..end).step_by(stride) {
                 let mut z = zip.clone();
                 z[i] ^= 0x55;
                 match check_with(&z, 256, 256) {
@@ -956,7 +958,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 64 }))]
 
         /// The zip path gives exactly the verdict of the plain validator on the same text.
         #[test]
