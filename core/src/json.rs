@@ -34,8 +34,9 @@ pub enum Want {
 /// A `null` value for a wanted field is reported through [`Visitor::null`] rather than as a
 /// type mismatch: absent and null are treated alike.
 pub trait Visitor {
-    /// A top-level key was read; say what to do with its value.
-    fn key(&mut self, key: &str) -> Want;
+    /// A top-level key was read (its decoded UTF-8 bytes, escapes resolved); say what to do
+    /// with its value. Bytes rather than `&str` so that no UTF-8 re-validation is linked in.
+    fn key(&mut self, key: &[u8]) -> Want;
     /// The integer value of the current field.
     fn int(&mut self, value: i64) {
         let _ = value;
@@ -237,6 +238,7 @@ impl JsonReader {
     /// # Errors
     ///
     /// [`JsonError`] at the first byte that makes the document invalid.
+    #[inline(never)]
     pub fn feed<V: Visitor + ?Sized>(&mut self, input: &[u8], v: &mut V) -> Result<(), JsonError> {
         for &b in input {
             self.byte(b, v).map_err(|kind| JsonError {
@@ -676,8 +678,7 @@ impl JsonReader {
             self.want = if self.key_overflow {
                 Want::Skip
             } else {
-                // Only whole chars were copied into `key`, so it is valid UTF-8.
-                core::str::from_utf8(&self.key[..self.key_len]).map_or(Want::Skip, |k| v.key(k))
+                v.key(&self.key[..self.key_len])
             };
         }
         self.expect = Expect::Colon;
@@ -705,14 +706,7 @@ impl<const N: usize> Default for Text<N> {
 impl<const N: usize> Text<N> {
     /// Appends a character, or marks the text truncated if it does not fit.
     pub fn push(&mut self, c: char) {
-        let mut utf8 = [0u8; 4];
-        let bytes = c.encode_utf8(&mut utf8).as_bytes();
-        if self.truncated || self.len + bytes.len() > N {
-            self.truncated = true;
-            return;
-        }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+        push_char(&mut self.buf, &mut self.len, &mut self.truncated, c);
     }
 
     /// Appends a string, as far as it fits.
@@ -724,6 +718,11 @@ impl<const N: usize> Text<N> {
     pub fn as_str(&self) -> &str {
         // Only whole UTF-8 encoded chars are ever copied in.
         core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Whether characters were dropped because the capacity was reached.
@@ -743,6 +742,19 @@ impl<const N: usize> Text<N> {
     pub fn clear(&mut self) {
         self.len = 0;
         self.truncated = false;
+    }
+}
+
+/// [`Text::push`] for any capacity: one copy of the code for every `Text<N>`.
+fn push_char(buf: &mut [u8], len: &mut usize, truncated: &mut bool, c: char) {
+    let mut utf8 = [0u8; 4];
+    let bytes = c.encode_utf8(&mut utf8).as_bytes();
+    match buf.get_mut(*len..*len + bytes.len()) {
+        Some(dst) if !*truncated => {
+            dst.copy_from_slice(bytes);
+            *len += bytes.len();
+        }
+        _ => *truncated = true,
     }
 }
 
@@ -800,11 +812,11 @@ impl Default for UploadFields {
 }
 
 impl Visitor for UploadFields {
-    fn key(&mut self, key: &str) -> Want {
+    fn key(&mut self, key: &[u8]) -> Want {
         let (field, want) = match key {
-            "retCode" | "ret_code" => (UploadField::RetCode, Want::Int),
-            "errMsg" | "err_msg" => (UploadField::ErrMsg, Want::Str),
-            "uploadId" | "upload_id" => (UploadField::UploadId, Want::Int),
+            b"retCode" | b"ret_code" => (UploadField::RetCode, Want::Int),
+            b"errMsg" | b"err_msg" => (UploadField::ErrMsg, Want::Str),
+            b"uploadId" | b"upload_id" => (UploadField::UploadId, Want::Int),
             _ => (UploadField::Other, Want::Skip),
         };
         self.current = field;
@@ -963,8 +975,8 @@ mod tests {
     #[derive(Default)]
     struct Ids(Vec<String>, String);
     impl Visitor for Ids {
-        fn key(&mut self, key: &str) -> Want {
-            if key == "push_id" {
+        fn key(&mut self, key: &[u8]) -> Want {
+            if key == b"push_id" {
                 Want::Strs
             } else {
                 Want::Skip

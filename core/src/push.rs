@@ -359,12 +359,12 @@ impl Default for PushFields {
 }
 
 impl Visitor for PushFields {
-    fn key(&mut self, key: &str) -> Want {
+    fn key(&mut self, key: &[u8]) -> Want {
         let (field, want) = match key {
-            "ret_code" | "retCode" => (PushField::RetCode, Want::Int),
-            "err_msg" | "errMsg" => (PushField::ErrMsg, Want::Str),
-            "push_id" => (PushField::PushId, Want::Strs),
-            "seq" => (PushField::Seq, Want::Int),
+            b"ret_code" | b"retCode" => (PushField::RetCode, Want::Int),
+            b"err_msg" | b"errMsg" => (PushField::ErrMsg, Want::Str),
+            b"push_id" => (PushField::PushId, Want::Strs),
+            b"seq" => (PushField::Seq, Want::Int),
             _ => (PushField::Other, Want::Skip),
         };
         self.current = field;
@@ -414,7 +414,7 @@ impl Answer<PushFields> {
         let f = self.fields;
         if !(200..300).contains(&self.status) {
             let message = match self.json_error {
-                None if !f.err_msg.as_str().is_empty() => f.err_msg,
+                None if !f.err_msg.is_empty() => f.err_msg,
                 _ => self.text.resized(),
             };
             return Err(UploadError::Status {
@@ -591,8 +591,8 @@ mod tests {
     fn escaped_strings_read_back_through_the_json_reader() {
         struct Title(String);
         impl Visitor for Title {
-            fn key(&mut self, key: &str) -> Want {
-                if key == "t" { Want::Str } else { Want::Skip }
+            fn key(&mut self, key: &[u8]) -> Want {
+                if key == b"t" { Want::Str } else { Want::Skip }
             }
             fn char(&mut self, c: char) {
                 self.0.push(c);

@@ -143,7 +143,7 @@ impl RequestHead<'_> {
         match self.content_type {
             ContentType::Multipart(boundary) => {
                 s.put(b"multipart/form-data; boundary=")?;
-                s.put(boundary.as_str().as_bytes())?;
+                s.put(boundary.as_bytes())?;
             }
             ContentType::Json => s.put(b"application/json")?,
         }

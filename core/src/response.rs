@@ -408,7 +408,8 @@ impl HeadParser {
 
 /// tchar (RFC 9110 §5.6.2).
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'!' | b'#' | b'$' | b'%' | b'&'
+        | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -518,6 +519,7 @@ impl ResponseReader {
     /// # Errors
     ///
     /// [`ResponseError`] for malformed or oversize responses; the reader is then unusable.
+    #[inline(never)]
     pub fn parse<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Event<'a>), ResponseError> {
         match self.state {
             State::Head => self.parse_head(input),

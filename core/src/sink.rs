@@ -154,7 +154,14 @@ impl Sink for SliceSink<'_> {
 /// It divides by nothing: each digit is found by subtracting its power of ten at most nine
 /// times. On 32-bit microcontrollers a `u64` division would link ~0.9 KiB of compiler
 /// builtins for the one `Content-Length` in a request.
-pub fn put_decimal<S: Sink>(sink: &mut S, mut value: u64) -> Result<(), S::Error> {
+pub fn put_decimal<S: Sink>(sink: &mut S, value: u64) -> Result<(), S::Error> {
+    let (digits, len) = decimal(value);
+    sink.put(&digits[..len])
+}
+
+/// The decimal digits of `value` and how many there are; not generic, so one copy of the code
+/// serves every sink.
+fn decimal(mut value: u64) -> ([u8; 20], usize) {
     const POWERS: [u64; 20] = {
         let mut table = [1u64; 20];
         let mut i = 19;
@@ -177,7 +184,7 @@ pub fn put_decimal<S: Sink>(sink: &mut S, mut value: u64) -> Result<(), S::Error
             len += 1;
         }
     }
-    sink.put(&digits[..len])
+    (digits, len)
 }
 
 #[cfg(test)]

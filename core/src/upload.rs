@@ -173,7 +173,7 @@ impl<T: fmt::Display, S: fmt::Display> fmt::Display for UploadError<T, S> {
                 if let Some(code) = ret_code {
                     write!(f, ", retCode {code}")?;
                 }
-                if !message.as_str().is_empty() {
+                if !message.is_empty() {
                     write!(f, ": {message}")?;
                 }
                 Ok(())
@@ -276,13 +276,15 @@ impl<V: Visitor> Collector<V> {
         // Only an error body is worth a text copy (for its message).
         let is_error = self.status.is_some_and(|s| !(200..300).contains(&s));
         if is_error && !self.text.is_truncated() {
-            for chunk in bytes.utf8_chunks() {
-                for c in chunk.valid().chars() {
-                    self.text.push(if c.is_control() { ' ' } else { c });
-                }
-                if !chunk.invalid().is_empty() {
-                    self.text.push(char::REPLACEMENT_CHARACTER);
-                }
+            // A non-JSON error body is a proxy's or server's page: keep its printable ASCII and
+            // mark anything else with `?` (JSON `errMsg`s are decoded properly, by the JSON
+            // reader). No UTF-8 decoding here keeps its tables out of device firmware.
+            for &b in bytes {
+                self.text.push(match b {
+                    b' '..=b'~' => char::from(b),
+                    b'\t' | b'\r' | b'\n' => ' ',
+                    _ => '?',
+                });
             }
         }
         if self.json_error.is_none()
@@ -321,7 +323,7 @@ impl Answer<UploadFields> {
         let f = self.fields;
         if !(200..300).contains(&self.status) {
             let message = match self.json_error {
-                None if !f.err_msg.as_str().is_empty() => f.err_msg,
+                None if !f.err_msg.is_empty() => f.err_msg,
                 _ => self.text.resized(),
             };
             return Err(UploadError::Status {
