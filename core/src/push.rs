@@ -16,7 +16,7 @@ use crate::json::{ERR_MSG_CAP, Text, Visitor, Want};
 use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
 use crate::response::Limits;
 use crate::sink::{Sink, count, put_decimal};
-use crate::upload::{Answer, Collector, Outbox, UploadError, read_answer};
+use crate::upload::{Answer, Collector, Outbox, UploadError, checked, read_answer};
 
 /// Which kind of package the push targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -412,27 +412,13 @@ impl Answer<PushFields> {
     /// or [`UploadError::MissingField`] when `ret_code` or `push_id` is missing.
     pub fn into_result<T>(self) -> Result<PushResponse, PushError<T>> {
         let f = self.fields;
-        if !(200..300).contains(&self.status) {
-            let message = match self.json_error {
-                None if !f.err_msg.is_empty() => f.err_msg,
-                _ => self.text.resized(),
-            };
-            return Err(UploadError::Status {
-                status: self.status,
-                ret_code: f.ret_code.filter(|_| self.json_error.is_none()),
-                message,
-            });
-        }
-        if let Some(e) = self.json_error {
-            return Err(UploadError::Json(e));
-        }
-        let ret_code = f.ret_code.ok_or(UploadError::MissingField("ret_code"))?;
-        if ret_code != 0 {
-            return Err(UploadError::Api {
-                ret_code,
-                err_msg: f.err_msg,
-            });
-        }
+        let ret_code = checked(
+            self.status,
+            self.json_error,
+            &self.text,
+            (f.ret_code, &f.err_msg),
+            "ret_code",
+        )?;
         if !f.has_push_id {
             return Err(UploadError::MissingField("push_id"));
         }

@@ -122,8 +122,8 @@ impl<T, S> UploadError<T, S> {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::SendHead(_) | Self::SendBody { .. } | Self::ReadResponse(_) => true,
-            Self::Response(ResponseError::IncompleteHead | ResponseError::IncompleteBody) => true,
-            Self::Status { status, .. } => matches!(status, 502..=504),
+            Self::Response(e) => is_cut_short(e),
+            Self::Status { status, .. } => is_transient_status(*status),
             Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
             _ => false,
         }
@@ -133,15 +133,35 @@ impl<T, S> UploadError<T, S> {
     /// 401/403).
     pub fn is_auth_failure(&self) -> bool {
         match self {
-            Self::Api { ret_code, .. } => AUTH_FAILURES.contains(ret_code),
+            Self::Api { ret_code, .. } => is_auth_refusal(None, Some(*ret_code)),
             Self::Status {
                 status, ret_code, ..
-            } => {
-                matches!(status, 401 | 403) || ret_code.is_some_and(|c| AUTH_FAILURES.contains(&c))
-            }
+            } => is_auth_refusal(Some(*status), *ret_code),
             _ => false,
         }
     }
+}
+
+/// Whether an HTTP status is worth another attempt: 502, 503 or 504 (a gateway or the service
+/// is briefly unavailable). The one place this policy is written; transports use it too.
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 502..=504)
+}
+
+/// Whether an answer means the credentials were refused: HTTP 401/403, or a `retCode` of
+/// [`AUTH_FAILURES`].
+pub fn is_auth_refusal(status: Option<u16>, ret_code: Option<i64>) -> bool {
+    status.is_some_and(|s| matches!(s, 401 | 403))
+        || ret_code.is_some_and(|c| AUTH_FAILURES.contains(&c))
+}
+
+/// Whether a response error means the connection ended before the answer was complete (and
+/// so a new attempt could succeed), rather than a malformed answer.
+pub fn is_cut_short(error: &ResponseError) -> bool {
+    matches!(
+        error,
+        ResponseError::IncompleteHead | ResponseError::IncompleteBody
+    )
 }
 
 /// `retCode` for "request too fast".
@@ -321,27 +341,13 @@ impl Answer<UploadFields> {
     /// `retCode` or a positive `uploadId` is missing.
     pub fn into_result<T, S>(self) -> Result<UploadResponse, UploadError<T, S>> {
         let f = self.fields;
-        if !(200..300).contains(&self.status) {
-            let message = match self.json_error {
-                None if !f.err_msg.is_empty() => f.err_msg,
-                _ => self.text.resized(),
-            };
-            return Err(UploadError::Status {
-                status: self.status,
-                ret_code: f.ret_code.filter(|_| self.json_error.is_none()),
-                message,
-            });
-        }
-        if let Some(e) = self.json_error {
-            return Err(UploadError::Json(e));
-        }
-        let ret_code = f.ret_code.ok_or(UploadError::MissingField("retCode"))?;
-        if ret_code != 0 {
-            return Err(UploadError::Api {
-                ret_code,
-                err_msg: f.err_msg,
-            });
-        }
+        let ret_code = checked(
+            self.status,
+            self.json_error,
+            &self.text,
+            (f.ret_code, &f.err_msg),
+            "retCode",
+        )?;
         let upload_id = f
             .upload_id
             .and_then(|id| u64::try_from(id).ok())
@@ -449,6 +455,40 @@ impl<'a, R: Read> UploadBytes<'a, R> {
             sent: written.saturating_sub(file_start).min(self.file_len),
             total: self.file_len,
         }
+    }
+}
+
+/// The checks every API answer goes through, in order: a 2xx status (else
+/// [`UploadError::Status`] with the best message available), valid JSON, a `retCode` of 0
+/// (else [`UploadError::Api`]). Returns the `retCode` (0).
+pub(crate) fn checked<T, S>(
+    status: u16,
+    json_error: Option<JsonError>,
+    text: &Text<BODY_TEXT_CAP>,
+    (ret_code, err_msg): (Option<i64>, &Text<ERR_MSG_CAP>),
+    ret_code_name: &'static str,
+) -> Result<i64, UploadError<T, S>> {
+    if !(200..300).contains(&status) {
+        let message = match json_error {
+            None if !err_msg.is_empty() => *err_msg,
+            _ => text.resized(),
+        };
+        return Err(UploadError::Status {
+            status,
+            ret_code: ret_code.filter(|_| json_error.is_none()),
+            message,
+        });
+    }
+    if let Some(e) = json_error {
+        return Err(UploadError::Json(e));
+    }
+    match ret_code {
+        None => Err(UploadError::MissingField(ret_code_name)),
+        Some(0) => Ok(0),
+        Some(ret_code) => Err(UploadError::Api {
+            ret_code,
+            err_msg: *err_msg,
+        }),
     }
 }
 

@@ -12,7 +12,7 @@ use tpns_core::multipart::BodyError;
 use tpns_core::push::PushRequestError;
 use tpns_core::request::RequestError;
 use tpns_core::response::ResponseError;
-use tpns_core::upload::{AUTH_FAILURES, RATE_LIMITED};
+use tpns_core::upload::{RATE_LIMITED, is_auth_refusal, is_cut_short, is_transient_status};
 
 /// Why a [`ClientBuilder`](crate::ClientBuilder) could not build a client.
 #[derive(Debug)]
@@ -206,13 +206,8 @@ impl Error {
             | Self::Connect { .. }
             | Self::Timeout { .. }
             | Self::Io { .. } => true,
-            Self::Response(e) => {
-                matches!(
-                    e,
-                    ResponseError::IncompleteHead | ResponseError::IncompleteBody
-                )
-            }
-            Self::Status { status, .. } => matches!(status, 502..=504),
+            Self::Response(e) => is_cut_short(e),
+            Self::Status { status, .. } => is_transient_status(*status),
             Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
             _ => false,
         }
@@ -222,12 +217,10 @@ impl Error {
     /// 401/403).
     pub fn is_auth_failure(&self) -> bool {
         match self {
-            Self::Api { ret_code, .. } => AUTH_FAILURES.contains(ret_code),
+            Self::Api { ret_code, .. } => is_auth_refusal(None, Some(*ret_code)),
             Self::Status {
                 status, ret_code, ..
-            } => {
-                matches!(status, 401 | 403) || ret_code.is_some_and(|c| AUTH_FAILURES.contains(&c))
-            }
+            } => is_auth_refusal(Some(*status), *ret_code),
             _ => false,
         }
     }
