@@ -288,6 +288,43 @@ fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
     }
 }
 
+#[test]
+fn a_drop_during_the_tls_handshake_fails_in_the_tls_phase_and_is_transient() {
+    // The server reads the start of the ClientHello and closes.
+    let server = RawServer::spawn(|mut conn: TcpStream| {
+        let mut hello = [0u8; 5];
+        conn.read_exact(&mut hello).unwrap();
+        hello
+    });
+    let client = Client::builder()
+        .endpoint(format!("https://{}/", server.addr))
+        .credentials(ID, SECRET)
+        .timeout(Duration::from_secs(5))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client
+        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
+        .unwrap_err();
+    assert_eq!(server.join()[0], 0x16, "a TLS handshake record");
+    assert!(
+        matches!(
+            err,
+            Error::Io {
+                phase: Phase::Tls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.is_transient(),
+        "a cut handshake is worth another attempt"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
 // --- 2. A stalled server -----------------------------------------------------------------
 
 #[test]

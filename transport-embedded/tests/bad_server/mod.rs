@@ -1,0 +1,122 @@
+//! A tiny misbehaving HTTP server for fault tests: one connection on 127.0.0.1, served by a
+//! std thread with bounded waits, doing whatever the test tells it to.
+
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Longest any server-side wait may take (accept, read, write): a failing client never hangs
+/// the test.
+pub const BOUND: Duration = Duration::from_secs(8);
+
+/// Most bytes a flooding server writes: far more than loopback socket buffers hold (a few
+/// MiB), so that writing less proves the client closed the connection.
+pub const FLOOD_CAP: usize = 64 << 20;
+
+/// A server thread that accepts one connection and runs its script on it.
+pub struct RawServer<T> {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    handle: JoinHandle<T>,
+}
+
+impl<T: Send + 'static> RawServer<T> {
+    /// Binds 127.0.0.1:0 and serves one connection with `script`.
+    pub fn spawn(script: impl FnOnce(TcpStream) -> T + Send + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let conn = accept_within(&listener, BOUND);
+            conn.set_read_timeout(Some(BOUND)).unwrap();
+            conn.set_write_timeout(Some(BOUND)).unwrap();
+            script(conn)
+        });
+        RawServer { addr, handle }
+    }
+
+    /// The script's result (a panic in the server thread fails the test).
+    pub fn join(self) -> T {
+        self.handle.join().expect("the raw server thread panicked")
+    }
+}
+
+/// Accepts one connection, or panics after `bound`.
+pub fn accept_within(listener: &TcpListener, bound: Duration) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + bound;
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) => {
+                conn.set_nonblocking(false).unwrap();
+                return conn;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("no client connected: {e}"),
+        }
+    }
+}
+
+/// Reads one request: the head, then exactly `Content-Length` body bytes. Returns the head
+/// and the body length.
+pub fn read_request(conn: &mut TcpStream) -> io::Result<(String, usize)> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        conn.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut left = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let n = conn.read(&mut buf[..left.min(64 * 1024)])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        left -= n;
+    }
+    Ok((head, len))
+}
+
+/// Reads and discards until the client closes (or [`BOUND`] passes); returns the bytes read.
+pub fn drain(conn: &mut TcpStream) -> usize {
+    let mut buf = [0u8; 16 * 1024];
+    let mut total = 0;
+    while let Ok(n @ 1..) = conn.read(&mut buf) {
+        total += n;
+    }
+    total
+}
+
+/// Writes `first`, then `filler` over and over, until the client closes the connection or
+/// [`FLOOD_CAP`] bytes are out. Returns the bytes written.
+pub fn flood(conn: &mut TcpStream, first: &[u8], filler: &[u8]) -> usize {
+    let mut written = 0;
+    if conn.write_all(first).is_err() {
+        return 0;
+    }
+    written += first.len();
+    // Whole copies of `filler` only, so that lines stay whole from block to block.
+    let copies = (64 * 1024 / filler.len()).max(1);
+    let block: Vec<u8> = filler.repeat(copies);
+    while written < FLOOD_CAP {
+        match conn.write(&block) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => written += n,
+        }
+    }
+    written
+}
