@@ -806,3 +806,124 @@ fn garbage_instead_of_http_is_an_invalid_status_line() {
         );
     }
 }
+
+// --- 6. Refused certificates: no request byte reaches the server --------------------------
+// (Against the emulator: blocking.rs has a_certificate_from_another_ca_is_refused,
+// a_certificate_for_another_host_is_refused, validity_dates_are_checked_only_with_a_clock.)
+
+/// The host's clock, for `Trust::check_time`.
+struct SystemClock;
+
+impl tpns_transport_embedded::tls::TlsClock for SystemClock {
+    fn now() -> Option<u64> {
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+    }
+}
+
+/// A rustls server (TLS 1.3) with `cert` that counts the application bytes it receives.
+fn tls_server(cert: &tpns_emulator::GeneratedCert) -> RawServer<usize> {
+    use std::sync::Arc;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.cert_der.clone().into()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
+    )
+    .unwrap();
+    RawServer::spawn(move |sock: TcpStream| {
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut received = 0;
+        let mut buf = [0u8; 4096];
+        // Ends with the client's alert (an error) or its close.
+        while let Ok(n @ 1..) = std::io::Read::read(&mut tls, &mut buf) {
+            received += n;
+        }
+        received
+    })
+}
+
+#[test]
+fn a_refused_certificate_sends_no_request_byte() {
+    use tpns_emulator::{Validity, generate_cert, generate_cert_with};
+    let accounts = package(100);
+    let other_ca = generate_cert(&["localhost"]).unwrap().ca_der;
+    let wrong_host = generate_cert(&["tpns.example"]).unwrap();
+    let expired = generate_cert_with(&["localhost"], Validity::Expired).unwrap();
+    let good = generate_cert(&["localhost"]).unwrap();
+    // (what the server shows, the CA the device trusts, check dates, expect a refusal)
+    let cases = [
+        ("another CA", &good, &other_ca, false, true),
+        ("another host", &wrong_host, &wrong_host.ca_der, false, true),
+        ("expired", &expired, &expired.ca_der, true, true),
+        // The control: the same server with a certificate the device accepts gets the request.
+        ("valid", &good, &good.ca_der, true, false),
+    ];
+    for (what, cert, ca, check_time, refused) in cases {
+        let server = tls_server(cert);
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let endpoint = Endpoint::parse(&url).unwrap();
+        let trust = Trust::new(ca, "localhost").unwrap();
+        let mut stack = Stack;
+        let mut socket = NalStream::connect_with(
+            &mut stack,
+            server.addr,
+            deadline(Duration::from_millis(1500)),
+        )
+        .unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = [0u8; 512];
+        let buffers = TlsBuffers::new(&mut rx, &mut tx);
+        let job = job(&endpoint, "a.txt");
+        let mut pkg = FlashPackage::new(&accounts);
+        let result = if check_time {
+            let trust = trust.check_time::<SystemClock>();
+            upload_tls(
+                &mut socket,
+                buffers,
+                &trust,
+                OsRng,
+                &job,
+                &mut pkg,
+                &mut buf,
+                go,
+            )
+        } else {
+            upload_tls(
+                &mut socket,
+                buffers,
+                &trust,
+                OsRng,
+                &job,
+                &mut pkg,
+                &mut buf,
+                go,
+            )
+        };
+        let _ = socket.close();
+        let received = server.join();
+        if refused {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+                "{what}: {err:?}"
+            );
+            assert!(!err.is_transient(), "{what}");
+            assert_eq!(received, 0, "{what}: application data reached the server");
+        } else {
+            // No HTTP answer comes from this server: the request went out, the answer did not.
+            assert!(result.is_err(), "{what}");
+            assert!(received > 0, "{what}: the request was sent");
+        }
+    }
+}
