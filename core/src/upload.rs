@@ -492,6 +492,27 @@ pub(crate) fn checked<T, S>(
     }
 }
 
+/// `write_all` that adds every byte the transport accepts to `written` as it goes, so that a
+/// failure's phase (head or body) and byte offset are exact even after partial writes.
+///
+/// # Panics
+///
+/// If the transport breaks the `embedded_io::Write` contract by returning `Ok(0)` for a
+/// non-empty buffer, as `embedded_io`'s own `write_all` does.
+pub(crate) fn write_counted<T: Write>(
+    transport: &mut T,
+    mut bytes: &[u8],
+    written: &mut u64,
+) -> Result<(), T::Error> {
+    while !bytes.is_empty() {
+        let n = transport.write(bytes)?;
+        assert!(n > 0, "write() returned Ok(0)");
+        *written += n as u64;
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
 /// The caller's buffer as an output queue in front of the transport.
 pub(crate) struct Outbox<'b, 't, T> {
     pub(crate) buf: &'b mut [u8],
@@ -517,12 +538,8 @@ impl<'b, 't, T: Write> Outbox<'b, 't, T> {
 
     /// Writes out what is queued.
     pub(crate) fn drain(&mut self) -> Result<(), T::Error> {
-        if self.len > 0 {
-            self.transport.write_all(&self.buf[..self.len])?;
-            self.written += self.len as u64;
-            self.len = 0;
-        }
-        Ok(())
+        let queued = core::mem::take(&mut self.len);
+        write_counted(self.transport, &self.buf[..queued], &mut self.written)
     }
 }
 
@@ -657,7 +674,7 @@ where
             let n = request.fill(&mut buf[len..]).map_err(UploadError::Source)?;
             len += n;
             if len == buf.len() || n == 0 {
-                let sent = transport.write_all(&buf[..len]);
+                let sent = write_counted(transport, &buf[..len], &mut written);
                 let flushed = sent.and_then(|()| if n == 0 { transport.flush() } else { Ok(()) });
                 if let Err(error) = flushed {
                     return Err(early_answer_or(
@@ -668,7 +685,6 @@ where
                         error,
                     ));
                 }
-                written += len as u64;
                 len = 0;
             }
             if n == 0 {
@@ -695,14 +711,13 @@ where
         len += n;
         let done = n == 0;
         if len == buf.len() || (done && len > 0) {
-            if let Err(error) = transport.write_all(&buf[..len]) {
+            if let Err(error) = write_counted(transport, &buf[..len], &mut written) {
                 let at = (
                     written >= request.head_len(),
                     request.progress(written).sent,
                 );
                 return Err(early_answer_or(transport, buf, collector, at, error));
             }
-            written += len as u64;
             len = 0;
             let p = request.progress(written);
             if progress(p).is_break() {

@@ -18,6 +18,26 @@ use crate::upload::{
     Answer, Collector, Progress, Step, Upload, UploadBytes, UploadError, UploadResponse,
 };
 
+/// The blocking driver's `write_counted` over an async transport: every accepted byte is
+/// counted as it goes, so a failure's phase and offset are exact.
+///
+/// # Panics
+///
+/// If the transport returns `Ok(0)` for a non-empty buffer (a broken `Write` contract).
+async fn write_counted<T: Write>(
+    transport: &mut T,
+    mut bytes: &[u8],
+    written: &mut u64,
+) -> Result<(), T::Error> {
+    while !bytes.is_empty() {
+        let n = transport.write(bytes).await?;
+        assert!(n > 0, "write() returned Ok(0)");
+        *written += n as u64;
+        bytes = &bytes[n..];
+    }
+    Ok(())
+}
+
 async fn read_step<T: Read, S, V: Visitor>(
     transport: &mut T,
     buf: &mut [u8],
@@ -102,7 +122,7 @@ where
             let n = request.fill(&mut buf[len..]).map_err(UploadError::Source)?;
             len += n;
             if len == buf.len() || n == 0 {
-                let mut sent = transport.write_all(&buf[..len]).await;
+                let mut sent = write_counted(transport, &buf[..len], &mut written).await;
                 if sent.is_ok() && n == 0 {
                     sent = transport.flush().await;
                 }
@@ -111,7 +131,6 @@ where
                         early_answer_or(transport, buf, collector, (false, 0), error).await,
                     );
                 }
-                written += len as u64;
                 len = 0;
             }
             if n == 0 {
@@ -137,14 +156,13 @@ where
         len += n;
         let done = n == 0;
         if len == buf.len() || (done && len > 0) {
-            if let Err(error) = transport.write_all(&buf[..len]).await {
+            if let Err(error) = write_counted(transport, &buf[..len], &mut written).await {
                 let at = (
                     written >= request.head_len(),
                     request.progress(written).sent,
                 );
                 return Err(early_answer_or(transport, buf, collector, at, error).await);
             }
-            written += len as u64;
             len = 0;
             let p = request.progress(written);
             if progress(p).is_break() {

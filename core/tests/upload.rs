@@ -130,9 +130,9 @@ fn each_phase_reports_its_own_failure() {
         );
         assert!(err.is_transient());
     }
-    // The head's last bytes leave together with the first package bytes (one buffer), so the
-    // first failure that is the body's alone is a buffer's length past the head.
-    for at in [head_len + 64, head_len + 500, total - 1] {
+    // Every accepted byte is counted, even when the head's last bytes and the first package
+    // bytes share one write: a failure one byte past the head is the body's.
+    for at in [head_len, head_len + 1, head_len + 500, total - 1] {
         let mut script = Script::new(b"");
         script.fail_write_at = Some(at);
         let err = run(&mut script, false, &pkg, 64).unwrap_err();

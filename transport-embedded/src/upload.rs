@@ -37,7 +37,13 @@ impl<S> TlsUploadError<S> {
     /// upload, a 502/503/504 or the rate limit. A refused certificate is never transient.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Handshake(e) => matches!(e, TlsError::Io(_) | TlsError::ConnectionClosed),
+            // embedded-tls reports a connection that broke mid-handshake as `IoError` or `Io`.
+            Self::Handshake(e) => {
+                matches!(
+                    e,
+                    TlsError::Io(_) | TlsError::IoError | TlsError::ConnectionClosed
+                )
+            }
             Self::Upload(e) => e.is_transient(),
         }
     }

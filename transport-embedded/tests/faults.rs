@@ -335,7 +335,6 @@ impl<T: Write> Write for ShortWrites<T> {
 }
 
 #[test]
-#[ignore = "bug: see notes/fault-bugs.md (upload: a failed write_all after the head left is SendHead)"]
 fn a_failure_after_the_head_left_is_reported_as_send_body() {
     // The driver's 4 KiB buffer leaves in 256-byte sends. The server takes the whole head and
     // 512 body bytes, waits for more to arrive, and resets the connection: the failure comes
@@ -537,7 +536,6 @@ fn a_drop_during_the_tls_handshake_fails_the_handshake() {
 }
 
 #[test]
-#[ignore = "bug: see notes/fault-bugs.md (TlsUploadError::is_transient and TlsError::IoError)"]
 fn a_drop_during_the_tls_handshake_is_transient() {
     let server = close_in_handshake();
     let err = tls_to_raw(server.addr);
