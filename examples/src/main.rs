@@ -5,6 +5,7 @@ mod check;
 #[cfg(feature = "demo")]
 mod demo;
 mod fail;
+mod pack;
 mod push;
 mod settings;
 mod upload;
@@ -45,6 +46,18 @@ enum Command {
     },
     /// Push a notification to an uploaded package; print the push_id on stdout.
     Push(PushArgs),
+    /// Pack a .txt or .csv package into a compliant .zip (one deflated entry), streamed.
+    Pack {
+        /// The package (.txt or .csv); it is checked first.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The zip to write (default: FILE with .zip for its extension).
+        #[arg(short = 'o', long = "output", value_name = "FILE.zip")]
+        output: Option<PathBuf>,
+        /// Replace the output if it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the whole job against an in-process emulator: no account, no network.
     #[cfg(feature = "demo")]
     Demo,
@@ -166,6 +179,18 @@ fn main() -> ExitCode {
             };
             push::run(&s, &req, &mut out).map(|_| fail::OK)
         }),
+        Command::Pack {
+            file,
+            output,
+            force,
+        } => pack::run(
+            &pack::Options {
+                input: file,
+                output,
+                force,
+            },
+            &mut out,
+        ),
         #[cfg(feature = "demo")]
         Command::Demo => demo::run(&mut out).map(|()| fail::OK),
     };

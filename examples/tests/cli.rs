@@ -719,3 +719,106 @@ fn the_progress_bar_draws_on_a_terminal_only() {
     }
     assert_eq!(env.emu.uploads().len(), 2);
 }
+
+/// Reads the single entry of a zip with the `zip` crate (independent of tpns's inspector).
+fn zip_entries(path: &str) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().unwrap().to_string();
+            assert_eq!(entry.compression(), zip::CompressionMethod::Deflated);
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn pack_writes_a_compliant_zip_that_uploads() {
+    let env = Env::new("pack");
+    let text = package(1_000_000);
+    let input = env.write("accounts.txt", &text);
+    let zip_path = env.dir.join("accounts.zip");
+    let zip_str = zip_path.to_str().unwrap();
+
+    let run = tpns(&["pack", &input, "-o", zip_str]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let rows = text.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    assert!(run.stdout.contains(&format!("{rows} rows")), "{run:?}");
+    // One deflated entry, named like the input, holding exactly its bytes; much smaller.
+    let entries = zip_entries(zip_str);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].0, "accounts.txt");
+    assert!(entries[0].1 == text, "the entry differs from the input");
+    let zip_len = std::fs::metadata(&zip_path).unwrap().len();
+    assert!(
+        zip_len * 4 < text.len() as u64,
+        "{zip_len} bytes is not much smaller"
+    );
+    // No temporary file is left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(&env.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("tpns-pack"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // It passes `check`, and the service (the emulator) accepts it with the same rows.
+    assert_eq!(
+        tpns(&["check", zip_str]).stdout.trim(),
+        format!("{zip_str}: ok")
+    );
+    let run = env.upload(&env.https(), zip_str, &["--no-progress"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let stored = env.emu.uploads();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].upload_id, stored[0].rows),
+        (upload_id(&run), rows)
+    );
+
+    // An existing output is kept unless --force.
+    let run = tpns(&["pack", &input, "-o", zip_str]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--force"), "{run:?}");
+    assert_eq!(tpns(&["pack", &input, "-o", zip_str, "--force"]).code, 0);
+}
+
+#[test]
+fn pack_refuses_bad_input_and_writes_nothing() {
+    let env = Env::new("pack-bad");
+    let bad = env.write("bad.txt", b"alice\nx\nbob\n");
+    let out = env.dir.join("bad.zip");
+    let run = tpns(&["pack", &bad, "-o", out.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.contains(":2: "),
+        "the line of the short row: {run:?}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing may be written for an invalid package"
+    );
+
+    let good = env.write("good.csv", b"alice\nbob\n");
+    let run = tpns(&[
+        "pack",
+        &good,
+        "-o",
+        env.dir.join("good.tar").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{run:?}");
+    // Default output name: the input with .zip.
+    let run = tpns(&["pack", &good]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        zip_entries(env.dir.join("good.zip").to_str().unwrap())[0].0,
+        "good.csv"
+    );
+    // A zip is not packed again.
+    let run = tpns(&["pack", env.dir.join("good.zip").to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{run:?}");
+}

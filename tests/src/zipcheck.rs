@@ -367,7 +367,9 @@ impl ZipInspector {
                     return input.len();
                 }
             }
-            let remaining = remaining.map(|r| r - consumed as u64);
+            // What is left of the entry after everything this call consumed (not just this
+            // round: a well-compressed entry fills `out` several times per input chunk).
+            let remaining = remaining.map(|r| r - used as u64);
             match status {
                 Ok(Status::StreamEnd) => {
                     if remaining.is_some_and(|r| r > 0) {

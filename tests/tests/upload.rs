@@ -382,3 +382,72 @@ async fn hostile_inputs_do_not_stop_the_server() {
     }
     assert!(emu.uploads().is_empty());
 }
+
+/// A one-entry zip with a deflated entry, written by hand (flate2 + crc32fast), so the test
+/// controls the compression ratio.
+fn deflate_zip(name: &str, content: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(content).unwrap();
+    let data = enc.finish().unwrap();
+    let crc = crc32fast::hash(content);
+    let (n, c, u) = (name.len() as u16, data.len() as u32, content.len() as u32);
+    let mut zip = Vec::new();
+    // Local file header (APPNOTE 4.3.7), method 8, sizes known up front.
+    zip.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    for v in [20u16, 0, 8, 0, 0x21] {
+        zip.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, c, u] {
+        zip.extend_from_slice(&v.to_le_bytes());
+    }
+    zip.extend_from_slice(&n.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    zip.extend_from_slice(name.as_bytes());
+    zip.extend_from_slice(&data);
+    let cd = zip.len() as u32;
+    // Central directory header (4.3.12).
+    zip.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    for v in [20u16, 20, 0, 8, 0, 0x21] {
+        zip.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [crc, c, u] {
+        zip.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [n, 0, 0, 0, 0] {
+        zip.extend_from_slice(&v.to_le_bytes());
+    }
+    zip.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+    zip.extend_from_slice(&0u32.to_le_bytes()); // local header offset
+    zip.extend_from_slice(name.as_bytes());
+    let cd_len = zip.len() as u32 - cd;
+    // End of central directory (4.3.16).
+    zip.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    for v in [0u16, 0, 1, 1] {
+        zip.extend_from_slice(&v.to_le_bytes());
+    }
+    zip.extend_from_slice(&cd_len.to_le_bytes());
+    zip.extend_from_slice(&cd.to_le_bytes());
+    zip.extend_from_slice(&0u16.to_le_bytes());
+    zip
+}
+
+/// A well-compressed entry makes the inflater fill its output buffer many times per input
+/// chunk; the checker must still find the stream's end exactly at the compressed size.
+/// (Regression: `tpns pack`'s zips of 1 MB of rows were refused with "deflate stream ends
+/// before the entry's compressed size".)
+#[tokio::test]
+async fn a_highly_compressed_zip_is_accepted() {
+    let dir = TempDir::new("deflate-ratio");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let content = rows(60_000);
+    let zip = deflate_zip("accounts.txt", &content);
+    assert!(
+        zip.len() * 5 < content.len(),
+        "the entry must compress well"
+    );
+    let t = Target::http(&emu);
+    let a = upload(&t, "accounts.zip", &zip).await;
+    assert_eq!(a.ret_code(), 0, "{}", a.err_msg());
+    assert_eq!(emu.uploads()[0].rows, 60_000);
+}
