@@ -19,6 +19,7 @@ pub struct Credentials<'a> {
 
 /// Why credentials were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CredentialsError {
     /// The AccessID is empty or holds something other than ASCII digits.
     AccessIdNotNumeric,

@@ -9,6 +9,7 @@ use crate::sink::{Sink, put_decimal};
 
 /// A TPNS service access point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Region {
     /// Guangzhou, the default: `api.tpns.tencent.com`.
     #[default]
@@ -68,6 +69,7 @@ impl Region {
 
 /// HTTP or HTTPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Scheme {
     /// Plain HTTP: tests and local emulators only.
     Http,
@@ -104,6 +106,7 @@ pub struct Endpoint<'a> {
 
 /// Why a base URL was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum EndpointError {
     /// The URL does not start with `http://` or `https://`.
     UnsupportedScheme,

@@ -53,6 +53,7 @@ pub trait Visitor {
 
 /// What is wrong with a JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum JsonErrorKind {
     /// A byte that the grammar does not allow here.
     Syntax,
@@ -74,6 +75,7 @@ pub enum JsonErrorKind {
 
 /// A JSON error and the byte offset in the body where it was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct JsonError {
     /// What is wrong.
     pub kind: JsonErrorKind,
@@ -761,6 +763,13 @@ fn push_char(buf: &mut [u8], len: &mut usize, truncated: &mut bool, c: char) {
 impl<const N: usize> fmt::Debug for Text<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<const N: usize> defmt::Format for Text<N> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.as_str());
     }
 }
 

@@ -138,6 +138,7 @@ fn media_type(file_name: &str) -> &'static str {
 
 /// Why the body could not be produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BodyError<E> {
     /// Reading the package source failed after `offset` bytes.
     Source {

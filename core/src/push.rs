@@ -20,6 +20,7 @@ use crate::upload::{Answer, Collector, Outbox, UploadError, checked, read_answer
 
 /// Which kind of package the push targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Audience {
     /// An account package: `package_account_push`.
     #[default]
@@ -40,6 +41,7 @@ impl Audience {
 
 /// Notification or in-app message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum MessageType {
     /// A notification shown by the system: `notify`.
     #[default]
@@ -60,6 +62,7 @@ impl MessageType {
 
 /// The iOS push environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Environment {
     /// `product`.
     Product,
@@ -115,6 +118,7 @@ pub struct PushRequest<'a> {
 
 /// A push request that breaks the API's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PushRequestError {
     /// `upload_id` is 0.
     MissingUploadId,
@@ -305,6 +309,7 @@ pub const PUSH_ID_CAP: usize = 64;
 
 /// A successful push's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PushResponse {
     /// The push id (ids joined with `,` for loop pushes).
     pub push_id: Text<PUSH_ID_CAP>,
@@ -435,6 +440,7 @@ impl Answer<PushFields> {
 
 /// Why a push could not start: the request breaks a rule. Checked before anything is sent.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PushSetupError<T> {
     /// A push field breaks the API's rules.
     Invalid(PushRequestError),

@@ -43,6 +43,7 @@ pub const MAX_CHUNK_LINE: u32 = 1024;
 
 /// What the head of a final response said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Head {
     /// The status code.
     pub status: u16,
@@ -54,6 +55,7 @@ pub struct Head {
 
 /// How the end of the body is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Framing {
     /// Exactly this many bytes (`Content-Length`, or 0 for 204/304).
     Length(u64),
@@ -83,6 +85,7 @@ pub enum Event<'a> {
 
 /// A response that cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ResponseError {
     /// The status line is not `HTTP/1.x NNN reason`.
     InvalidStatusLine,

@@ -104,6 +104,7 @@ pub struct SliceSink<'a> {
 
 /// The buffer given to a [`SliceSink`] was too small.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BufferTooSmall {
     /// The size the output needs.
     pub needed: usize,

@@ -46,6 +46,7 @@ pub struct Upload<'a> {
 
 /// How far the upload is, in package bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Progress {
     /// Package bytes handed to the transport so far.
     pub sent: u64,
@@ -55,6 +56,7 @@ pub struct Progress {
 
 /// A successful upload's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UploadResponse {
     /// The package's id, for the push API: always positive.
     pub upload_id: u64,
@@ -68,6 +70,7 @@ pub struct UploadResponse {
 ///
 /// `T` is the transport's error and `S` the package source's; both are kept as they were.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UploadError<T, S> {
     /// A request value (host, path) could break the request's framing.
     Request(RequestError),

@@ -7,6 +7,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 /// How the rows of a text package are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Format {
     /// `.txt`: one account per line, the whole line is the account.
     Txt,
@@ -16,6 +17,7 @@ pub enum Format {
 
 /// The kind of package a file name announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PackageKind {
     /// A `.txt` file.
     Txt,
@@ -38,6 +40,7 @@ impl PackageKind {
 
 /// Why a file name was refused (rule 1). File-level: reported on line 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NameError {
     /// The name has no characters.
     Empty,

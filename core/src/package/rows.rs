@@ -18,6 +18,7 @@ pub const MAX_ROW_CHARS: u8 = 100;
 
 /// The rule a package's text broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RowRule {
     /// A byte that is not valid UTF-8 here (overlong, surrogate, above U+10FFFF, or cut short).
     InvalidUtf8,
@@ -67,6 +68,7 @@ impl fmt::Display for RowRule {
 
 /// The first error in a package's text: where it is and which rule it broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RowError {
     /// 1-based line of the error; 0 for [`RowRule::EmptyFile`].
     pub line: u64,
@@ -84,6 +86,7 @@ impl core::error::Error for RowError {}
 
 /// What a valid package holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RowSummary {
     /// Number of rows (accounts).
     pub rows: u64,
@@ -460,6 +463,7 @@ impl RowValidator {
 
 /// Why [`validate_rows`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ValidateError<E> {
     /// The reader failed; its error is kept.
     Io(E),

@@ -12,6 +12,7 @@ pub const SIZE_WARNING_BYTES: u64 = 100_000_000;
 
 /// A size that may be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SizeVerdict {
     /// 1..=10^8 bytes.
     Ok,
@@ -21,6 +22,7 @@ pub enum SizeVerdict {
 
 /// Why a size was refused (rule 2). File-level: reported on line 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SizeError {
     /// The file has 0 bytes.
     Empty,

@@ -41,6 +41,7 @@ const EOCD_SEARCH: u64 = 0xFFFF + EOCD_LEN;
 
 /// How an entry's data is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ZipMethod {
     /// Method 0: the bytes as they are.
     Stored,
@@ -82,6 +83,7 @@ impl ZipEntry {
 
 /// Why a zip package was refused, or could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ZipError<E> {
     /// The reader failed; its error is kept.
     Io(E),
