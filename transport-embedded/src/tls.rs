@@ -18,8 +18,8 @@ use core::marker::PhantomData;
 use embedded_io::{Read, Write};
 use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
-    Aes128GcmSha256, Certificate, CryptoProvider, TlsConfig, TlsContext, TlsVerifier,
-    UnsecureProvider,
+    Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
+    CryptoProvider, TlsCipherSuite, TlsConfig, TlsContext, TlsVerifier, UnsecureProvider,
 };
 pub use embedded_tls::{NoClock, TlsClock, TlsError};
 use rand_core::{CryptoRng, RngCore};
@@ -187,7 +187,10 @@ impl<'a, C: TlsClock, const N: usize> Trust<'a, C, N> {
     pub fn provider<R: CryptoRng + RngCore>(&self, rng: R) -> Verifying<'a, R, C, N> {
         Verifying {
             rng,
-            verifier: CertVerifier::new(Certificate::X509(self.ca_der)),
+            verifier: DirectlySigned {
+                inner: CertVerifier::new(Certificate::X509(self.ca_der)),
+                ca_der: self.ca_der,
+            },
         }
     }
 
@@ -218,7 +221,52 @@ fn check_server_name(name: &str) -> Result<(), TrustError> {
 /// [`Trust::provider`].
 pub struct Verifying<'a, R, C: TlsClock = NoClock, const N: usize = CERT_CAPACITY> {
     rng: R,
-    verifier: CertVerifier<'a, Suite, C, N>,
+    verifier: DirectlySigned<'a, C, N>,
+}
+
+/// embedded-tls's verifier, allowed only chains whose leaf the pinned CA signed itself.
+///
+/// `CertVerifier` checks each signature along the chain the server sends, and the host name
+/// against the leaf, but not that a signing certificate may sign (basicConstraints CA,
+/// keyUsage keyCertSign). Through an intermediate, any certificate the CA ever issued could
+/// then mint one for any host. So the chain must be the leaf alone, or the leaf followed by the
+/// pinned CA certificate itself (byte for byte): the only possible signer of the leaf is then
+/// the pinned CA.
+struct DirectlySigned<'a, C: TlsClock, const N: usize> {
+    inner: CertVerifier<'a, Suite, C, N>,
+    ca_der: &'a [u8],
+}
+
+impl<C: TlsClock, const N: usize> DirectlySigned<'_, C, N> {
+    /// Whether `cert` is the leaf alone, or the leaf and then the pinned CA.
+    fn is_direct(&self, cert: &CertificateRef<'_>) -> bool {
+        match cert.entries.as_slice() {
+            [CertificateEntryRef::X509(_)] => true,
+            [CertificateEntryRef::X509(_), CertificateEntryRef::X509(ca)] => *ca == self.ca_der,
+            _ => false,
+        }
+    }
+}
+
+impl<C: TlsClock, const N: usize> TlsVerifier<Suite> for DirectlySigned<'_, C, N> {
+    fn set_hostname_verification(&mut self, hostname: &str) -> Result<(), TlsError> {
+        self.inner.set_hostname_verification(hostname)
+    }
+
+    fn verify_certificate(
+        &mut self,
+        transcript: &<Suite as TlsCipherSuite>::Hash,
+        cert: CertificateRef<'_>,
+    ) -> Result<(), TlsError> {
+        if !self.is_direct(&cert) {
+            return Err(TlsError::InvalidCertificate);
+        }
+        self.inner.verify_certificate(transcript, cert)
+    }
+
+    fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), TlsError> {
+        self.inner.verify_signature(verify)
+    }
 }
 
 impl<R, C: TlsClock, const N: usize> fmt::Debug for Verifying<'_, R, C, N> {

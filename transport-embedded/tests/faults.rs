@@ -925,3 +925,131 @@ fn a_refused_certificate_sends_no_request_byte() {
         }
     }
 }
+
+/// A TLS server that shows `chain` (leaf first) with `key_der` (PKCS#8) and counts the
+/// application bytes it receives.
+fn tls_server_with_chain(chain: Vec<Vec<u8>>, key_der: Vec<u8>) -> RawServer<usize> {
+    use std::sync::Arc;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        chain.into_iter().map(Into::into).collect(),
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
+    )
+    .unwrap();
+    RawServer::spawn(move |sock: TcpStream| {
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut received = 0;
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut tls, &mut buf) {
+            received += n;
+        }
+        received
+    })
+}
+
+/// Runs a TLS upload to `server` trusting `ca` for `localhost`; returns the result.
+fn upload_to(
+    server: &RawServer<usize>,
+    ca: &[u8],
+) -> Result<(), TlsUploadError<core::convert::Infallible>> {
+    let accounts = package(100);
+    let url = format!("https://localhost:{}/", server.addr.port());
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let trust = Trust::new(ca, "localhost").unwrap();
+    let mut stack = Stack;
+    let mut socket = NalStream::connect_with(
+        &mut stack,
+        server.addr,
+        deadline(Duration::from_millis(1500)),
+    )
+    .unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = [0u8; 512];
+    let job = job(&endpoint, "a.txt");
+    let mut pkg = FlashPackage::new(&accounts);
+    let result = upload_tls(
+        &mut socket,
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        OsRng,
+        &job,
+        &mut pkg,
+        &mut buf,
+        go,
+    )
+    .map(|_| ());
+    let _ = socket.close();
+    result
+}
+
+/// A certificate the pinned CA issued to someone else (`evil.example`, not a CA) must not be
+/// able to vouch for another host: the chain [forged leaf for localhost, that certificate]
+/// verifies signature by signature, so only the rule "the pinned CA signs the leaf itself"
+/// stops it. The leaf followed by the pinned CA itself stays accepted.
+#[test]
+fn a_chain_through_a_non_ca_certificate_is_refused() {
+    use rcgen::{CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let good = tpns_emulator::generate_cert(&["localhost"]).unwrap();
+    // Someone's ordinary leaf from the same CA (the CA's key is not in GeneratedCert, so make
+    // the whole set here the same way).
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "pinned CA");
+    ca_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let ca_issuer = Issuer::new(ca_params, ca_key);
+    let other_key = KeyPair::generate().unwrap();
+    let mut other = CertificateParams::new(vec!["evil.example".to_owned()]).unwrap();
+    other
+        .distinguished_name
+        .push(DnType::CommonName, "evil.example");
+    other.is_ca = IsCa::ExplicitNoCa;
+    let other_cert = other.signed_by(&other_key, &ca_issuer).unwrap();
+    let other_issuer = Issuer::new(other, other_key);
+    let forged_key = KeyPair::generate().unwrap();
+    let mut forged = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    forged
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let forged_cert = forged.signed_by(&forged_key, &other_issuer).unwrap();
+
+    let server = tls_server_with_chain(
+        vec![forged_cert.der().to_vec(), other_cert.der().to_vec()],
+        forged_key.serialize_der(),
+    );
+    let err = upload_to(&server, ca.der()).unwrap_err();
+    assert!(
+        matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.join(),
+        0,
+        "no request byte may reach a forged server"
+    );
+
+    // The leaf alone, or the leaf and the pinned CA itself: both accepted (the request goes
+    // out; this raw server sends no HTTP answer, so the upload itself fails afterwards).
+    for chain in [
+        vec![good.cert_der.clone()],
+        vec![good.cert_der.clone(), good.ca_der.clone()],
+    ] {
+        let len = chain.len();
+        let server = tls_server_with_chain(chain, good.key_der.clone());
+        let err = upload_to(&server, &good.ca_der).unwrap_err();
+        assert!(
+            !matches!(err, TlsUploadError::Handshake(_)),
+            "chain of {len}: {err:?}"
+        );
+        assert!(server.join() > 0, "chain of {len}: the request was sent");
+    }
+}
