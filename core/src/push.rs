@@ -424,7 +424,8 @@ impl Answer<PushFields> {
             (f.ret_code, &f.err_msg),
             "ret_code",
         )?;
-        if !f.has_push_id {
+        // A cut id would name another push: better no id than a wrong one.
+        if !f.has_push_id || f.push_id.is_truncated() {
             return Err(UploadError::MissingField("push_id"));
         }
         let mut push_id = Text::default();

@@ -391,15 +391,16 @@ impl HeadParser {
     }
 
     fn framing(&self, limits: &Limits) -> Result<Framing, ResponseError> {
+        // 204 and 304 never have a body, whatever their framing headers say (RFC 9112 §6.3).
+        if self.status == 204 || self.status == 304 {
+            return Ok(Framing::Length(0));
+        }
         if self.has_te {
             // A response may only be chunked last; other codings would need decoding.
             if self.other_coding || self.chunked_count != 1 || !self.last_is_chunked {
                 return Err(ResponseError::UnsupportedTransferEncoding);
             }
             return Ok(Framing::Chunked);
-        }
-        if self.status == 204 || self.status == 304 {
-            return Ok(Framing::Length(0));
         }
         match self.content_length {
             Some(len) if len > limits.max_body => Err(ResponseError::BodyTooLarge),
@@ -910,9 +911,22 @@ mod tests {
     }
 
     #[test]
-    fn no_body_for_204_even_with_length() {
-        let input = b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n";
-        assert_eq!(all_splits(input), Ok(ok(204, Framing::Length(0), b"", &[])));
+    fn no_body_for_204_or_304_whatever_the_framing_headers() {
+        for input in [
+            &b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"[..],
+            b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            let status = if input.starts_with(b"HTTP/1.1 204") {
+                204
+            } else {
+                304
+            };
+            assert_eq!(
+                all_splits(input),
+                Ok(ok(status, Framing::Length(0), b"", &[]))
+            );
+        }
     }
 
     #[test]

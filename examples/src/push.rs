@@ -80,7 +80,8 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
                 } => {
                     attempts = attempt + 1;
                     eprintln!(
-                        "tpns: attempt {attempt} failed: {error}; retrying in {:.1} s",
+                        "tpns: attempt {attempt} failed: {}; retrying in {:.1} s",
+                        crate::fail::printable(&error.to_string()),
                         delay.as_secs_f64()
                     );
                 }
@@ -99,7 +100,7 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
         })
         .to_string()
     } else {
-        pushed.push_id.clone()
+        crate::fail::printable(&pushed.push_id)
     };
     writeln!(out, "{line}")
         .and_then(|()| out.flush())

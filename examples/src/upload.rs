@@ -50,7 +50,8 @@ pub fn run(
             } => bar.suspend(|| {
                 attempts = attempt + 1;
                 eprintln!(
-                    "tpns: attempt {attempt} failed: {error}; retrying in {:.1} s",
+                    "tpns: attempt {attempt} failed: {}; retrying in {:.1} s",
+                    crate::fail::printable(&error.to_string()),
                     delay.as_secs_f64()
                 );
             }),

@@ -190,7 +190,12 @@ impl<S: TcpClientStack, W: FnMut() -> ControlFlow<()>> Write for NalStream<'_, S
             return Ok(0);
         }
         let (stack, socket) = (&mut *self.stack, &mut self.socket);
-        retry(&mut self.wait, || stack.send(socket, buf))
+        // Some stacks answer a full transmit buffer with `Ok(0)`; `embedded_io::Write` must not
+        // (a writer loop would panic or spin), so that is waited out like `WouldBlock`.
+        retry(&mut self.wait, || match stack.send(socket, buf) {
+            Ok(0) => Err(nb::Error::WouldBlock),
+            other => other,
+        })
     }
 
     /// `embedded-nal` has no flush: a stack sends what it accepted on its own.
@@ -323,6 +328,25 @@ mod tests {
         assert_eq!(waits, 4);
         assert_eq!(stack.sent, b"hello");
         assert_eq!(stack.closed, 1);
+    }
+
+    #[test]
+    fn a_send_of_zero_bytes_is_waited_out_not_passed_on() {
+        use Answer::*;
+        // connect, then send: 0 bytes twice (a full transmit buffer), then all of it.
+        let mut stack = Scripted {
+            answers: [Bytes(0), Bytes(0), Bytes(0), Bytes(5)].into(),
+            ..Scripted::default()
+        };
+        let mut waits = 0;
+        let mut s = NalStream::connect_with(&mut stack, ADDR, || {
+            waits += 1;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(s.write(b"hello").unwrap(), 5);
+        assert_eq!(waits, 2);
+        assert_eq!(stack.sent, b"hello");
     }
 
     #[test]

@@ -645,8 +645,9 @@ impl Client {
     ///
     /// The request is checked against the API's limits first; one that breaks them sends
     /// nothing. A push is not idempotent, so it is retried only when the service cannot have
-    /// acted on it: a failure to connect or to send the request, HTTP 502/503/504, or the rate
-    /// limit (1008028) — never after the request was sent and the answer was lost.
+    /// acted on it: a failure to connect or to send the request, HTTP 503, or the rate limit
+    /// (1008028) — never after the request was sent and the answer was lost, and never after
+    /// a 502 or 504, which a gateway answers after forwarding the push.
     ///
     /// # Errors
     ///
@@ -683,6 +684,10 @@ impl Client {
     {
         request.check().map_err(Error::InvalidPush)?;
         let mut buf = vec![0u8; 16 * 1024];
+        // A push is not idempotent: retry only what the service cannot have acted on. Not a
+        // lost or broken answer, and not 502/504 either: a gateway says those after it
+        // forwarded the push (a 504 is "the upstream did not answer in time"), so the push may
+        // have gone out. 503 and the rate limit (1008028) are refusals, safe to repeat.
         let retry_push = |e: &Error| {
             !matches!(
                 e,
@@ -693,6 +698,10 @@ impl Client {
                     phase: Phase::ReadResponse,
                     ..
                 } | Error::Response(_)
+                    | Error::Status {
+                        status: 502 | 504,
+                        ..
+                    }
             )
         };
         self.with_retries_if(&mut on_event, retry_push, |this, attempt, on_event| {

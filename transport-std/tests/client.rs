@@ -768,6 +768,22 @@ fn a_push_whose_answer_is_lost_is_not_sent_again() {
     // second per app (the first push was just now).
     assert!((1..=2).contains(&retries), "{retries}");
     assert_eq!(emu.pushes().len(), 2);
+    // 502 and 504 come from gateways that may have forwarded the push: never repeated.
+    for status in [502, 504] {
+        let url = format!("{}_fault/status={status},times=1/", emu.https_url());
+        let mut retries = 0;
+        let err = builder(&emu)
+            .endpoint(url)
+            .build()
+            .unwrap()
+            .push_with(&request, counting(&mut retries))
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Status { status: s, .. } if s == status),
+            "{err:?}"
+        );
+        assert_eq!(retries, 0, "a {status} answer to a push is not retried");
+    }
     drop(emu);
     std::fs::remove_dir_all(dir).unwrap();
 }
