@@ -96,11 +96,14 @@ impl core::error::Error for TrustError {}
 /// Whom the device trusts: the CA certificate (DER) that must have signed the server's
 /// certificate, and the DNS name the certificate must be for.
 ///
-/// `C` is the clock that checks the certificates' validity dates: [`NoClock`] (the default)
-/// skips them, which suits a device without a trustworthy real-time clock; give a
-/// [`TlsClock`] with [`Trust::check_time`] to check them. `N` is the room for the server's
-/// certificate chain during the handshake ([`CERT_CAPACITY`] by default).
-pub struct Trust<'a, C = NoClock, const N: usize = CERT_CAPACITY> {
+/// `C` is the clock that checks the certificates' validity dates. [`Trust::new`] leaves it
+/// unchosen ([`ClockNotChosen`]), and such a `Trust` cannot open a connection: say
+/// [`Trust::check_time`] with a [`TlsClock`] to check the dates, or
+/// [`Trust::dangerous_skip_time_check`] on a device without a trustworthy real-time clock (an
+/// expired or not-yet-valid certificate is then accepted). Skipping is never the silent default.
+/// `N` is the room for the server's certificate chain during the handshake ([`CERT_CAPACITY`]
+/// by default).
+pub struct Trust<'a, C = ClockNotChosen, const N: usize = CERT_CAPACITY> {
     ca_der: &'a [u8],
     server_name: &'a str,
     clock: PhantomData<fn() -> C>,
@@ -125,8 +128,16 @@ impl<C, const N: usize> fmt::Debug for Trust<'_, C, N> {
     }
 }
 
+/// The clock of a [`Trust`] not chosen yet: choose [`Trust::check_time`] or
+/// [`Trust::dangerous_skip_time_check`] before a handshake.
+#[derive(Debug, Clone, Copy)]
+pub enum ClockNotChosen {}
+
 impl<'a> Trust<'a> {
     /// Trust servers whose certificate `ca_der` signed and that is valid for `server_name`.
+    ///
+    /// Then choose how validity dates are checked ([`Trust::check_time`] or
+    /// [`Trust::dangerous_skip_time_check`]): until then the `Trust` opens no connection.
     ///
     /// # Errors
     ///
@@ -137,7 +148,7 @@ impl<'a> Trust<'a> {
     /// ```
     /// use tpns_transport_embedded::tls::{Trust, TrustError};
     /// static CA: &[u8] = &[0x30, 0x82]; // the CA certificate, DER (from flash)
-    /// let trust = Trust::new(CA, "api.tpns.tencent.com").unwrap();
+    /// let trust = Trust::new(CA, "api.tpns.tencent.com").unwrap().dangerous_skip_time_check();
     /// assert_eq!(trust.server_name(), "api.tpns.tencent.com");
     /// assert_eq!(Trust::new(CA, "127.0.0.1").unwrap_err(), TrustError::IpAddressServerName);
     /// ```
@@ -154,7 +165,7 @@ impl<'a> Trust<'a> {
     }
 }
 
-impl<'a, C: TlsClock, const N: usize> Trust<'a, C, N> {
+impl<'a, C, const N: usize> Trust<'a, C, N> {
     /// The same trust, checking validity dates against the clock `C2`.
     pub fn check_time<C2: TlsClock>(self) -> Trust<'a, C2, N> {
         Trust {
@@ -162,6 +173,13 @@ impl<'a, C: TlsClock, const N: usize> Trust<'a, C, N> {
             server_name: self.server_name,
             clock: PhantomData,
         }
+    }
+
+    /// The same trust, **not** checking validity dates: for a device without a trustworthy
+    /// real-time clock. An expired, or not yet valid, certificate is then accepted; the chain
+    /// and the host name are still checked.
+    pub fn dangerous_skip_time_check(self) -> Trust<'a, NoClock, N> {
+        self.check_time::<NoClock>()
     }
 
     /// The same trust, with room for `M` bytes of server certificates during the handshake.
@@ -182,7 +200,9 @@ impl<'a, C: TlsClock, const N: usize> Trust<'a, C, N> {
     pub fn server_name(&self) -> &'a str {
         self.server_name
     }
+}
 
+impl<'a, C: TlsClock, const N: usize> Trust<'a, C, N> {
     /// The crypto provider for a handshake with this trust.
     pub fn provider<R: CryptoRng + RngCore>(&self, rng: R) -> Verifying<'a, R, C, N> {
         Verifying {

@@ -115,7 +115,7 @@ where
 /// ```ignore
 /// // Needs a connected socket and the device's TRNG; the firmware example
 /// // (examples/firmware) and tests/tls.rs run this for real.
-/// let trust = Trust::new(CA_DER, "api.tpns.tencent.com")?;
+/// let trust = Trust::new(CA_DER, "api.tpns.tencent.com")?.check_time::<Rtc>();
 /// let mut rx = [0u8; READ_RECORD_LEN];
 /// let mut tx = [0u8; WRITE_RECORD_LEN];
 /// let mut buf = [0u8; 512];

@@ -28,7 +28,9 @@ fn async_tls_upload_with_each_buffer_size() {
     let server = Server::start("async");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let accounts = package(3000);
     runtime().block_on(async {
         for buf_len in [64usize, 512, 4096] {
@@ -66,7 +68,9 @@ fn async_path_refuses_a_certificate_from_another_ca() {
     let server = Server::start("async-wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let trust = Trust::new(&other.ca_der, "localhost").unwrap();
+    let trust = Trust::new(&other.ca_der, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let accounts = package(10);
     let err = runtime().block_on(async {
         let socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();

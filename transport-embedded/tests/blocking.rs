@@ -31,7 +31,9 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
     let server = Server::start("nal");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let accounts = package(3000); // 42 000 bytes
     for (i, buf_len) in [64usize, 512, 4096].into_iter().enumerate() {
         let mut stack = Stack;
@@ -76,7 +78,9 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
     let url = format!("{}_fault/close-after=5000,times=1", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
 
     // A file whose package is a region: a junk header, the package, junk after it.
     let accounts = package(2000);
@@ -122,7 +126,9 @@ fn a_certificate_from_another_ca_is_refused() {
     let server = Server::start("wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let trust = Trust::new(&other.ca_der, "localhost").unwrap();
+    let trust = Trust::new(&other.ca_der, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let accounts = package(10);
     let mut stack = Stack;
     let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
@@ -153,7 +159,9 @@ fn a_certificate_for_another_host_is_refused() {
     let server = Server::start("wrong-host");
     let ca = server.emulator().ca_der().to_vec();
     // Signed by the right CA, but the emulator's certificate is not for this name.
-    let trust = Trust::new(&ca, "api.tpns.tencent.com").unwrap();
+    let trust = Trust::new(&ca, "api.tpns.tencent.com")
+        .unwrap()
+        .dangerous_skip_time_check();
     let mut stack = Stack;
     let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
     let mut rx = vec![0u8; READ_RECORD_LEN];
@@ -199,7 +207,9 @@ fn the_service_refusal_comes_back_typed_over_tls() {
     let server = Server::start("refused");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     // One row is too short: the emulator refuses the package (retCode 1008011, line 2).
     let bad = b"device-000001\nx\ndevice-000003\n";
     let mut stack = Stack;
@@ -328,12 +338,14 @@ fn validity_dates_are_checked_only_with_a_clock() {
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let mut rx = vec![0u8; READ_RECORD_LEN];
         let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let trust = Trust::new(&cert.ca_der, "localhost").unwrap();
+        let trust = Trust::new(&cert.ca_der, "localhost")
+            .unwrap()
+            .dangerous_skip_time_check();
         let buffers = TlsBuffers::new(&mut rx, &mut tx);
         let result = if check_time {
             connect(socket, buffers, &trust.check_time::<SystemClock>(), OsRng).map(drop)
         } else {
-            connect(socket, buffers, &trust, OsRng).map(drop)
+            connect(socket, buffers, &trust.dangerous_skip_time_check(), OsRng).map(drop)
         };
         result.err()
     };
@@ -347,7 +359,10 @@ fn validity_dates_are_checked_only_with_a_clock() {
 fn a_certificate_buffer_too_small_fails_the_handshake_cleanly() {
     let server = Server::start("small-cert");
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap().cert_capacity::<64>();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check()
+        .cert_capacity::<64>();
     let mut stack = Stack;
     let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
     let mut rx = vec![0u8; READ_RECORD_LEN];
@@ -361,7 +376,9 @@ fn expect_continue_and_refused_credentials_over_tls() {
     let server = Server::start("continue");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let accounts = package(500);
     let run = |job: &tpns_core::upload::Upload<'_>| {
         let mut stack = Stack;
@@ -407,7 +424,9 @@ fn an_early_answer_beats_the_broken_pipe_over_tls() {
     let url = format!("{}_fault/reject-early", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let accounts = package(20_000); // 280 000 bytes: more than the socket buffers hold
     let mut stack = Stack;
     let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();

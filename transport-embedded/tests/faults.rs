@@ -118,7 +118,9 @@ fn tls<P: Package>(
     progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>> {
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let mut stack = Stack;
     let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline(limit)).unwrap();
     let mut rx = vec![0u8; READ_RECORD_LEN];
@@ -495,7 +497,9 @@ fn close_in_handshake() -> RawServer<usize> {
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
 fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
     let accounts = package(300);
@@ -581,7 +585,9 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let trust = Trust::new(&ca, "localhost").unwrap();
+    let trust = Trust::new(&ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
     let started = Instant::now();
@@ -900,7 +906,7 @@ fn a_refused_certificate_sends_no_request_byte() {
             upload_tls(
                 &mut socket,
                 buffers,
-                &trust,
+                &trust.dangerous_skip_time_check(),
                 OsRng,
                 &job,
                 &mut pkg,
@@ -961,7 +967,9 @@ fn upload_to(
     let accounts = package(100);
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
-    let trust = Trust::new(ca, "localhost").unwrap();
+    let trust = Trust::new(ca, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
     let mut stack = Stack;
     let mut socket = NalStream::connect_with(
         &mut stack,
