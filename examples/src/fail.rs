@@ -45,7 +45,7 @@ impl Failure {
         } else if e.is_source_error()
             || matches!(
                 e,
-                Error::Credentials(_) | Error::Request(_) | Error::InvalidPush(_)
+                Error::Credentials(_) | Error::Request(_) | Error::InvalidPush(_) | Error::Random
             )
         {
             USAGE
@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn control_characters_from_a_server_never_reach_the_terminal() {
-        assert_eq!(printable("bad \u{1b}[31mred\u{7}\r\nline\u{9b}x"), "bad ?[31mred???line?x");
+        assert_eq!(
+            printable("bad \u{1b}[31mred\u{7}\r\nline\u{9b}x"),
+            "bad ?[31mred???line?x"
+        );
         assert_eq!(printable("参数错误: line 3"), "参数错误: line 3");
     }
 }

@@ -65,7 +65,8 @@ fn main() {
                 let v = value().unwrap_or_else(|| fail("--app needs ACCESS_ID:SECRET"));
                 match v.split_once(':') {
                     Some((id, secret)) if !id.is_empty() => config = config.app(id, secret),
-                    _ => fail(&format!("--app: `{v}` is not ACCESS_ID:SECRET")),
+                    // Not echoed: the value may hold a secret.
+                    _ => fail("--app: the value is not ACCESS_ID:SECRET (a non-empty id, a colon)"),
                 }
             }
             "--discard" => config.discard = true,

@@ -354,9 +354,16 @@ fn open_append(path: &Path) -> io::Result<File> {
 fn append_line<T: Serialize>(file: &mut File, value: &T) -> io::Result<()> {
     let mut line = serde_json::to_vec(value).map_err(io::Error::other)?;
     line.push(b'\n');
+    let before = file.metadata()?.len();
     // One write call per line: a crash can tear only the last line, which load_jsonl drops.
-    file.write_all(&line)?;
-    file.sync_data()
+    let written = file.write_all(&line).and_then(|()| file.sync_data());
+    if written.is_err() {
+        // A write that failed part-way (ENOSPC, EIO) must not leave a fragment that the next
+        // acknowledged line would be glued to (and lost with, on restart): cut it off.
+        file.set_len(before)?;
+        file.sync_data()?;
+    }
+    written
 }
 
 /// Loads a JSON-lines file. A last line without its `\n` was torn by a crash: it is dropped and

@@ -572,7 +572,7 @@ impl Client {
             endpoint: &endpoint,
             credentials: self.credentials()?,
             file_name,
-            boundary: Boundary::from_random(random_bytes()),
+            boundary: Boundary::from_random(random_bytes()?),
             expect_continue: self.expect_continue,
             limits: self.limits,
         };
@@ -749,11 +749,13 @@ fn no_source(e: BodyError<Infallible>) -> Error {
     })
 }
 
-/// 16 bytes from the operating system's CSPRNG, for a multipart boundary.
-fn random_bytes() -> [u8; 16] {
+/// 16 bytes from the operating system's CSPRNG, for a multipart boundary. There is no
+/// fallback: a guessable boundary could be ended early by a row crafted to match it.
+fn random_bytes() -> Result<[u8; 16], Error> {
     let mut out = [0u8; 16];
-    for chunk in out.chunks_mut(8) {
-        chunk.copy_from_slice(&random_u64().to_le_bytes());
-    }
-    out
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut out)
+        .map_err(|_| Error::Random)?;
+    Ok(out)
 }

@@ -194,6 +194,9 @@ pub enum Error {
         /// Package bytes sent before the cancellation.
         sent: u64,
     },
+    /// The operating system's random number generator failed, so no unguessable multipart
+    /// boundary could be made; nothing was sent.
+    Random,
 }
 
 impl Error {
@@ -310,6 +313,7 @@ impl fmt::Display for Error {
             }
             Self::Api { ret_code, message } => write!(f, "retCode {ret_code}: {message}"),
             Self::Cancelled { sent } => write!(f, "cancelled after {sent} package bytes"),
+            Self::Random => f.write_str("the system's random number generator failed"),
         }
     }
 }
