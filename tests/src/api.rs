@@ -212,7 +212,10 @@ async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) 
         }
     };
     let mut multipart = multer::Multipart::new(body, boundary);
-    let mut result: Option<Result<UploadRecord, (u32, String)>> = None;
+    // The file part's verdict and synced temporary file; committed only once the whole body
+    // has been read and is well formed (a second file part or a broken closing delimiter
+    // afterwards must not leave a stored package behind).
+    let mut result: Option<Result<Received, (u32, String)>> = None;
     loop {
         let mut field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -221,7 +224,9 @@ async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) 
         };
         let file_name = field.file_name().map(str::to_owned);
         if field.name() != Some("file") || result.is_some() {
-            if field.name() == Some("file") {
+            // A second file part: refused, unless the first was already refused (its reason
+            // is the more useful message).
+            if field.name() == Some("file") && result.as_ref().is_some_and(Result::is_ok) {
                 result = Some(Err((INVALID_PARAMETER, "more than one file part".into())));
             }
             loop {
@@ -240,15 +245,41 @@ async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) 
             )));
             continue;
         };
-        match receive_file(shared, &app, &file_name, &mut field).await {
+        match receive_file(shared, &file_name, &mut field).await {
             Ok(r) => result = Some(r),
             Err(e) => return multipart_failure(e),
         }
     }
     match result {
         None => upload_reply(MISSING_PARAMETER, "missing parameter: file", 0),
-        Some(Ok(record)) => upload_reply(0, "", record.upload_id),
+        Some(Ok(received)) => match received.commit(shared, &app) {
+            Ok(record) => upload_reply(0, "", record.upload_id),
+            Err((code, msg)) => upload_reply(code, &msg, 0),
+        },
         Some(Err((code, msg))) => upload_reply(code, &msg, 0),
+    }
+}
+
+/// A file part that passed the checks, synced to its temporary file, not yet committed.
+struct Received {
+    temp: crate::store::TempUpload,
+    file_name: String,
+    verdict: crate::package::Verdict,
+}
+
+impl Received {
+    /// Renames the package into place and indexes it.
+    fn commit(self, shared: &Shared, app: &str) -> Result<UploadRecord, (u32, String)> {
+        // Renames and fsyncs block: keep them off the reactor threads.
+        tokio::task::block_in_place(|| {
+            shared
+                .store
+                .commit(self.temp, app, &self.file_name, &self.verdict)
+        })
+        .map_err(|e| {
+            eprintln!("tpns-emulator: cannot commit an upload: {e}");
+            (INTERNAL, "the emulator could not store the file".into())
+        })
     }
 }
 
@@ -261,14 +292,13 @@ fn multipart_failure(e: multer::Error) -> Outcome {
     }
 }
 
-/// Streams the file part through the checker into a temporary file and commits it if it
-/// passes. The outer error is a body that could not be read; the inner one a verdict.
+/// Streams the file part through the checker into a temporary file, synced if it passes.
+/// The outer error is a body that could not be read; the inner one a verdict.
 async fn receive_file(
     shared: &Shared,
-    app: &str,
     file_name: &str,
     field: &mut multer::Field<'_>,
-) -> Result<Result<UploadRecord, (u32, String)>, multer::Error> {
+) -> Result<Result<Received, (u32, String)>, multer::Error> {
     let mut checker = PackageChecker::new(file_name);
     let mut temp = match shared.store.begin_upload().await {
         Ok(t) => Some(t),
@@ -307,12 +337,10 @@ async fn receive_file(
             "the emulator could not store the file".into(),
         )));
     }
-    // Renames and fsyncs block: keep them off the reactor threads.
-    let committed =
-        tokio::task::block_in_place(|| shared.store.commit(temp, app, file_name, &verdict));
-    Ok(committed.map_err(|e| {
-        eprintln!("tpns-emulator: cannot commit an upload: {e}");
-        (INTERNAL, "the emulator could not store the file".into())
+    Ok(Ok(Received {
+        temp,
+        file_name: file_name.to_owned(),
+        verdict,
     }))
 }
 

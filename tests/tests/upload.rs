@@ -451,3 +451,59 @@ async fn a_highly_compressed_zip_is_accepted() {
     assert_eq!(a.ret_code(), 0, "{}", a.err_msg());
     assert_eq!(emu.uploads()[0].rows, 60_000);
 }
+
+/// A raw upload request with `body` as the multipart body.
+fn raw_request_with_body(body: &[u8]) -> Vec<u8> {
+    let mut req = format!(
+        "POST /v3/push/package/upload HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        basic(APP.0, APP.1),
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    req
+}
+
+/// A package is stored only once the whole body has been read and is well formed: a valid
+/// file part followed by a second file part, or by a broken closing delimiter, leaves nothing
+/// stored (and hands out no upload id).
+#[tokio::test]
+async fn nothing_is_stored_unless_the_whole_body_is_well_formed() {
+    let dir = TempDir::new("whole-body");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    let (head, tail) = multipart_parts("a.txt");
+    let part = [&head[..], b"alice\nbob\n"].concat();
+
+    // Two file parts.
+    let second = format!(
+        "\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\n\r\ncarol\n"
+    );
+    let body = [&part[..], second.as_bytes(), &tail].concat();
+    let (_, json) = split_response(&raw_exchange(&t, &raw_request_with_body(&body)).await);
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["retCode"], 1_008_007, "{json}");
+    assert!(
+        json["errMsg"]
+            .as_str()
+            .unwrap()
+            .contains("more than one file part"),
+        "{json}"
+    );
+
+    // A closing delimiter that never comes right: the body ends inside the part.
+    let body = [&part[..], b"\r\n--not-the-boundary--\r\n"].concat();
+    let answer = raw_exchange(&t, &raw_request_with_body(&body)).await;
+    if !answer.is_empty() {
+        let (_, json) = split_response(&answer);
+        let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_ne!(json["retCode"], 0, "{json}");
+    }
+
+    assert!(emu.uploads().is_empty(), "{:?}", emu.uploads());
+    assert!(files_in(&dir.path().join("packages")).is_empty());
+    // The next good upload gets id 1: no id was spent on the refused ones.
+    let a = upload(&t, "c.txt", b"dave\nerin\n").await;
+    assert_eq!(a.json()["uploadId"], 1, "{}", a.json());
+}
