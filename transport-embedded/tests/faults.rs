@@ -6,6 +6,8 @@
 //! transport has no timeouts of its own, the hook is its bound. Tests that already exist in
 //! `blocking.rs` are not repeated; `notes/fault-table.md` maps every fault to its test.
 
+// The raw misbehaving servers are shared with the std transport's fault tests.
+#[path = "../../transport-std/tests/bad_server/mod.rs"]
 mod bad_server;
 mod common;
 
@@ -831,29 +833,7 @@ impl tpns_transport_embedded::tls::TlsClock for SystemClock {
 
 /// A rustls server (TLS 1.3) with `cert` that counts the application bytes it receives.
 fn tls_server(cert: &tpns_emulator::GeneratedCert) -> RawServer<usize> {
-    use std::sync::Arc;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.cert_der.clone().into()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
-    )
-    .unwrap();
-    RawServer::spawn(move |sock: TcpStream| {
-        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        let mut received = 0;
-        let mut buf = [0u8; 4096];
-        // Ends with the client's alert (an error) or its close.
-        while let Ok(n @ 1..) = std::io::Read::read(&mut tls, &mut buf) {
-            received += n;
-        }
-        received
-    })
+    tls_server_with_chain(vec![cert.cert_der.clone()], cert.key_der.clone())
 }
 
 #[test]
