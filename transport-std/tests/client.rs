@@ -1,13 +1,13 @@
 //! The client against the emulator, over real sockets on 127.0.0.1.
 
+mod common;
+
 use std::io::{Cursor, Read, Write};
 use std::net::TcpListener;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::{
@@ -15,20 +15,7 @@ use tpns_transport_std::{
     Timeouts,
 };
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tpns-transport-std-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{ID, SECRET, package, sha256_hex, temp_dir};
 
 fn emulator(tag: &str) -> (Emulator, PathBuf) {
     let dir = temp_dir(tag);
@@ -51,28 +38,6 @@ fn builder(emu: &Emulator) -> ClientBuilder {
             initial_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(100),
         })
-}
-
-fn package(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 32);
-    let mut i = 0u64;
-    while out.len() < len {
-        out.extend_from_slice(format!("account-{i:08}\n").as_bytes());
-        i += 1;
-    }
-    out.truncate(len);
-    // Keep the last row at least 2 characters long.
-    while out.len() >= 2 && (out[out.len() - 2] == b'\n') {
-        out.pop();
-    }
-    out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[test]

@@ -7,36 +7,22 @@
 //! every fault to its test.
 
 mod bad_server;
+mod common;
 
 use std::io::{Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bad_server::{FLOOD_CAP, RawServer, drain, flood, read_request};
-use sha2::{Digest, Sha256};
 use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::tpns_core::multipart::{Boundary, Form};
 use tpns_transport_std::tpns_core::response::ResponseError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tpns-std-faults-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{ID, SECRET, package, sha256_hex, temp_dir};
 
 /// An emulator serving HTTPS and plain HTTP, and its directory (removed on drop).
 struct Emu {
@@ -97,28 +83,6 @@ fn raw_client(addr: std::net::SocketAddr) -> ClientBuilder {
         .credentials(ID, SECRET)
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::none())
-}
-
-/// A valid account package of about `len` bytes.
-fn package(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 32);
-    let mut i = 0u64;
-    while out.len() < len {
-        out.extend_from_slice(format!("account-{i:08}\n").as_bytes());
-        i += 1;
-    }
-    out.truncate(len);
-    while out.len() >= 2 && out[out.len() - 2] == b'\n' {
-        out.pop();
-    }
-    out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The multipart body length of a package of `file_len` bytes named `name` (the boundary's
