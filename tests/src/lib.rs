@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cert;
 pub mod fault;
 pub mod package;
+pub mod pki;
 pub mod policy;
 pub mod raw;
 mod server;
@@ -44,6 +45,8 @@ pub struct EmulatorConfig {
     pub fault: Option<String>,
     /// A certificate chain and key (PEM files) instead of a generated CA and leaf.
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// The shape of the generated chain when `cert` is not given (see [`pki::PkiMode`]).
+    pub pki: pki::PkiMode,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("discard", &self.discard)
             .field("fault", &self.fault)
             .field("cert", &self.cert)
+            .field("pki", &self.pki)
             .finish()
     }
 }
@@ -73,6 +77,7 @@ impl EmulatorConfig {
             discard: false,
             fault: None,
             cert: None,
+            pki: pki::PkiMode::Simple,
         }
     }
 
@@ -103,6 +108,12 @@ impl EmulatorConfig {
     /// Applies a fault SPEC to every request.
     pub fn fault(mut self, spec: impl Into<String>) -> Self {
         self.fault = Some(spec.into());
+        self
+    }
+
+    /// Generates a chain of this shape (root, intermediate, leaf) instead of the simple one.
+    pub fn pki(mut self, mode: pki::PkiMode) -> Self {
+        self.pki = mode;
         self
     }
 
@@ -149,9 +160,10 @@ impl Emulator {
                 (loaded.chain, loaded.key, loaded.trust_der)
             }
             None => {
-                let g = generate_cert(&["localhost", "127.0.0.1", "::1"])?;
+                let g = pki::generate(config.pki, &["localhost", "127.0.0.1", "::1"])?;
                 let key = rustls_pki_types::PrivateKeyDer::Pkcs8(g.key_der.into());
-                (vec![g.cert_der.into()], key, g.ca_der)
+                let served = g.served.into_iter().map(Into::into).collect();
+                (served, key, g.root_der)
             }
         };
         let ca_pem = cert::der_to_pem(&ca_der);

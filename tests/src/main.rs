@@ -9,7 +9,7 @@ use tpns_emulator::{DEMO_APP, Emulator, EmulatorConfig};
 const USAGE: &str = "\
 usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
                      [--app ACCESS_ID:SECRET]... [--discard] [--fault SPEC]
-                     [--cert PEM --key PEM]
+                     [--cert PEM --key PEM | --pki MODE]
 
   --listen ADDR        HTTPS address (default 127.0.0.1:0; port 0 = any free port)
   --http-listen ADDR   also serve plain HTTP on ADDR (off unless given)
@@ -18,6 +18,10 @@ usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
   --discard            validate and checksum uploads but store nothing
   --fault SPEC         inject a fault into every request (see README.md)
   --cert PEM --key PEM serve this certificate chain and key instead of a generated one
+  --pki MODE           the generated chain's shape: simple (default: a P-256 CA signs the
+                       leaf), public-rsa (RSA-4096 root and intermediate, RSA-2048 leaf with
+                       42 DNS SANs), public-ecdsa (P-384 root and intermediate, P-256 leaf),
+                       mixed (RSA root and intermediate, P-256 leaf); the root goes to ca.pem
 
 The first line on stdout is {\"https\":\"ADDR\",\"http\":\"ADDR\"|null,\"ca\":\"PATH\"}.";
 
@@ -83,6 +87,12 @@ fn main() {
                     value().unwrap_or_else(|| fail("--key needs a path")),
                 ))
             }
+            "--pki" => {
+                let v = value().unwrap_or_else(|| fail("--pki needs a MODE"));
+                config.pki = v
+                    .parse()
+                    .unwrap_or_else(|e: String| fail(&format!("--pki: {e}")));
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
@@ -94,6 +104,9 @@ fn main() {
         (Some(c), Some(k)) => config.cert = Some((c, k)),
         (None, None) => {}
         _ => fail("--cert and --key go together"),
+    }
+    if config.cert.is_some() && config.pki != tpns_emulator::pki::PkiMode::Simple {
+        fail("--pki makes a chain; --cert/--key serve one: give one or the other");
     }
     if config.apps.is_empty() {
         eprintln!(
