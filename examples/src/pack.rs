@@ -148,8 +148,16 @@ const TEMP_ATTEMPTS: u32 = 8;
 /// Creates a new file `.tpns-pack-<32 hex digits>.tmp` in `dir`, its name drawn from the
 /// operating system's CSPRNG.
 fn create_temp(dir: &Path) -> io::Result<(File, PathBuf)> {
+    create_temp_named(dir, temp_name)
+}
+
+/// [`create_temp`] with the names from `next` (a test plants links under the names it gives).
+fn create_temp_named(
+    dir: &Path,
+    mut next: impl FnMut() -> io::Result<String>,
+) -> io::Result<(File, PathBuf)> {
     for _ in 0..TEMP_ATTEMPTS {
-        let path = dir.join(temp_name()?);
+        let path = dir.join(next()?);
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((file, path)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -172,4 +180,71 @@ fn temp_name() -> io::Result<String> {
         .map_err(|_| io::Error::other("the system's random number generator failed"))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!(".tpns-pack-{hex}.tmp"))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A fresh directory holding a file `victim` outside the planted names.
+    fn setup(tag: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tpns-pack-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, b"untouched").unwrap();
+        (dir, victim)
+    }
+
+    #[test]
+    fn temp_names_are_random_and_hidden() {
+        let (a, b) = (temp_name().unwrap(), temp_name().unwrap());
+        assert_ne!(a, b);
+        assert!(a.starts_with(".tpns-pack-") && a.ends_with(".tmp"), "{a}");
+        assert_eq!(a.len(), ".tpns-pack-".len() + 32 + ".tmp".len());
+    }
+
+    #[test]
+    fn a_planted_link_is_skipped_never_followed() {
+        let (dir, victim) = setup("skip");
+        let names = [
+            ".tpns-pack-aaaa.tmp",
+            ".tpns-pack-bbbb.tmp",
+            ".tpns-pack-cccc.tmp",
+        ];
+        for n in &names[..2] {
+            std::os::unix::fs::symlink(&victim, dir.join(n)).unwrap();
+        }
+        let mut given = names.iter();
+        let (mut file, path) =
+            create_temp_named(&dir, || Ok(given.next().unwrap().to_string())).unwrap();
+        file.write_all(b"zip bytes").unwrap();
+        assert_eq!(path, dir.join(names[2]));
+        assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+        for n in &names[..2] {
+            let meta = fs::symlink_metadata(dir.join(n)).unwrap();
+            assert!(
+                meta.file_type().is_symlink(),
+                "the planted link {n} is left alone"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names_that_all_exist_are_an_error_not_a_loop() {
+        let (dir, victim) = setup("all");
+        std::os::unix::fs::symlink(&victim, dir.join(".tpns-pack-x.tmp")).unwrap();
+        let mut calls = 0;
+        let e = create_temp_named(&dir, || {
+            calls += 1;
+            Ok(".tpns-pack-x.tmp".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(calls, TEMP_ATTEMPTS);
+        assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
