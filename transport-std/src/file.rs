@@ -98,7 +98,6 @@ fn type_name(t: &std::fs::FileType) -> &'static str {
 mod tests {
     use super::*;
     use std::path::PathBuf;
-    use std::process::Command;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("tpns-file-{tag}-{}", std::process::id()));
@@ -134,7 +133,10 @@ mod tests {
     fn a_fifo_and_a_device_are_refused_without_blocking() {
         let dir = temp_dir("fifo");
         let fifo = dir.join("pipe.txt");
-        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         // Without O_NONBLOCK this open would wait for a writer forever: run it in a thread
         // so that the test fails in bounded time instead of hanging.
