@@ -39,7 +39,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
     say(format!(
         "1. Started the emulator at {} with a fresh certificate; its CA is {}",
         emulator.https_url(),
-        emulator.ca_path().display()
+        crate::term::path(emulator.ca_path())
     ))?;
     say(format!(
         "   App: AccessID {DEMO_ACCESS_ID}, SecretKey random (not shown)"
@@ -51,7 +51,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
     let size = std::fs::metadata(&package).map_err(io)?.len();
     say(format!(
         "2. Wrote a sample package {}: {DEMO_ROWS} accounts, {size} bytes",
-        package.display()
+        crate::term::path(&package)
     ))?;
 
     // 3 and 4. The code path of `tpns upload`: local check, then the upload over HTTPS,
@@ -69,8 +69,8 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
     say(format!(
         "   tpns upload --endpoint {} --ca-file {} {}",
         emulator.https_url(),
-        emulator.ca_path().display(),
-        package.display()
+        crate::term::path(emulator.ca_path()),
+        crate::term::path(&package)
     ))?;
     let mut printed = Vec::new();
     let outcome = upload::run(
@@ -131,7 +131,10 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
         },
         &mut printed,
     )?;
-    say(format!("   push_id {}", pushed.push_id))?;
+    say(format!(
+        "   push_id {}",
+        crate::term::sanitize(&pushed.push_id)
+    ))?;
     say("Done. With your own app (see `tpns --help`):".into())?;
     say("   export TPNS_ACCESS_ID=<AccessID> TPNS_SECRET_KEY=<SecretKey>".into())?;
     say("   tpns check accounts.txt".into())?;

@@ -4,6 +4,8 @@ use std::fmt;
 
 use tpns_transport_std::{BuildError, Error, rustls};
 
+use crate::term::sanitize;
+
 /// Success.
 pub const OK: u8 = 0;
 /// Usage or configuration error (clap uses 2 for its own usage errors too).
@@ -52,7 +54,8 @@ impl Failure {
         } else {
             NETWORK
         };
-        let mut message = format!("{what} failed: {}", printable(&e.to_string()));
+        // The message can hold a server's `errMsg` and a path: neither reaches the terminal raw.
+        let mut message = format!("{what} failed: {}", sanitize(&e.to_string()));
         if attempts > 1 {
             message.push_str(&format!(" (after {attempts} attempts)"));
         }
@@ -63,8 +66,9 @@ impl Failure {
         Failure::new(code, message)
     }
 
+    /// A client that cannot be built: the message can name a CA file, sanitised.
     pub fn build(e: &BuildError) -> Self {
-        Failure::usage(e.to_string())
+        Failure::usage(sanitize(&e.to_string()))
     }
 }
 
@@ -94,27 +98,5 @@ fn hint(e: &Error) -> Option<&'static str> {
             Some("check the network, and the region or --endpoint")
         }
         _ => None,
-    }
-}
-
-/// `text` with control characters (C0, DEL, C1) replaced by `?`: an error message can hold a
-/// server's `errMsg`, and escape sequences from a server must not reach the terminal.
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn control_characters_from_a_server_never_reach_the_terminal() {
-        assert_eq!(
-            printable("bad \u{1b}[31mred\u{7}\r\nline\u{9b}x"),
-            "bad ?[31mred???line?x"
-        );
-        assert_eq!(printable("参数错误: line 3"), "参数错误: line 3");
     }
 }

@@ -8,6 +8,7 @@ mod fail;
 mod pack;
 mod push;
 mod settings;
+mod term;
 mod upload;
 
 use std::io::Write;
@@ -75,10 +76,11 @@ pub struct ConnArgs {
     /// The app's AccessID.
     #[arg(long, value_name = "ID", env = "TPNS_ACCESS_ID")]
     pub access_id: Option<String>,
-    /// Read the SecretKey from this file (instead of TPNS_SECRET_KEY).
+    /// Read the SecretKey from this file (instead of TPNS_SECRET_KEY): a regular file of at most
+    /// 1 KiB, in UTF-8; a leading BOM and surrounding whitespace are removed.
     #[arg(long, value_name = "PATH")]
     pub secret_key_file: Option<PathBuf>,
-    /// Also trust the CA certificates in this PEM file.
+    /// Also trust the CA certificates in this PEM file (a regular file of at most 4 MiB).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
     /// Connect timeout, and the longest time without progress, in seconds.
@@ -145,10 +147,11 @@ pub enum RegionArg {
 fn parse_secs(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+        .map_err(|_| format!("`{}` is not a number of seconds", term::sanitize(s)))?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(format!(
-            "`{s}`: the timeout must be above 0 and at most 86400 s"
+            "`{}`: the timeout must be above 0 and at most 86400 s",
+            term::sanitize(s)
         ));
     }
     Ok(Duration::from_secs_f64(secs))

@@ -1,15 +1,16 @@
 //! `tpns pack`: a `.txt` or `.csv` package into a compliant `.zip` (one deflated entry, no
 //! folders), streamed: the package is never held in memory.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use tpns_transport_std::{CheckError, check_file};
+use tpns_transport_std::{CheckError, check_file, open_regular, rustls};
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
 use crate::fail::{Failure, INVALID, OK};
+use crate::term;
 
 /// What `pack` was asked to do.
 #[derive(Debug)]
@@ -34,7 +35,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<u8, Failure> {
                 INVALID,
                 format!(
                     "{}:{}: {} (nothing written)",
-                    input.display(),
+                    term::path(input),
                     e.line,
                     e.violation
                 ),
@@ -42,15 +43,16 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<u8, Failure> {
         }
         Err(CheckError::Io(e)) => {
             return Err(Failure::usage(format!(
-                "cannot read {}: {e}",
-                input.display()
+                "cannot read {}: {}",
+                term::path(input),
+                term::sanitize(&e.to_string())
             )));
         }
     };
     if report.kind == tpns_transport_std::PackageKind::Zip {
         return Err(Failure::usage(format!(
             "{} is a zip already; pack takes a .txt or .csv package",
-            input.display()
+            term::path(input)
         )));
     }
     let output = opts
@@ -63,25 +65,31 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<u8, Failure> {
     {
         return Err(Failure::usage(format!(
             "the output {} must end in .zip",
-            output.display()
+            term::path(&output)
         )));
     }
     if output.exists() && !opts.force {
         return Err(Failure::usage(format!(
             "{} exists; add --force to replace it",
-            output.display()
+            term::path(&output)
         )));
     }
 
-    write_zip(input, &report.file_name, &output)
-        .map_err(|e| Failure::usage(format!("writing {} failed: {e}", output.display())))?;
+    write_zip(input, &report.file_name, &output).map_err(|e| {
+        Failure::usage(format!(
+            "writing {} failed: {}",
+            term::path(&output),
+            term::sanitize(&e.to_string())
+        ))
+    })?;
 
     // Read the result back through the same checks an upload runs (structure, inflate, CRC,
     // rows): what `pack` writes, `upload` accepts.
     let packed = check_file(&output).map_err(|e| {
         let _ = fs::remove_file(&output);
         Failure::usage(format!(
-            "the written zip does not check out ({e}); removed it"
+            "the written zip does not check out ({}); removed it",
+            term::sanitize(&e.to_string())
         ))
     })?;
     let percent = if report.size == 0 {
@@ -92,7 +100,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<u8, Failure> {
     writeln!(
         out,
         "{}: {} rows, {} bytes -> {} bytes ({percent:.1}% of the original)",
-        output.display(),
+        term::path(&output),
         packed.rows,
         report.size,
         packed.size
@@ -103,32 +111,140 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<u8, Failure> {
 
 /// Writes the zip through a temporary file beside `output`, renamed into place once complete
 /// and synced, so an interrupted `pack` never leaves a half-written zip under the final name.
+///
+/// The temporary file has a random name and is created with `create_new` (`O_CREAT|O_EXCL`,
+/// which never follows a symbolic link): in a shared directory, a link planted under a name
+/// that `pack` will use cannot redirect the write to another file. A name that exists is never
+/// opened, replaced or removed; only the file created here is removed on failure.
 fn write_zip(input: &Path, entry_name: &str, output: &Path) -> io::Result<()> {
     let dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let temp = dir.join(format!(
-        ".{}.tpns-pack-{}",
-        output
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("package.zip"),
-        std::process::id()
-    ));
+    let (file, temp) = create_temp(dir)?;
     let result = (|| {
-        let mut zip = ZipWriter::new(File::create(&temp)?);
+        let mut zip = ZipWriter::new(file);
         let options = SimpleFileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .unix_permissions(0o644);
         zip.start_file(entry_name, options)?;
+        // Opened the way the check opened it: a FIFO swapped in since would block here.
+        let (source, _) = open_regular(input)?;
         // io::copy streams through a small buffer: the package is never in memory whole.
-        io::copy(&mut BufReader::new(File::open(input)?), &mut zip)?;
+        io::copy(&mut BufReader::new(source), &mut zip)?;
         zip.finish()?.sync_all()?;
         fs::rename(&temp, output)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
-    result.map_err(|e: io::Error| e)
+    result
+}
+
+/// How many random names [`create_temp`] tries: with 128 random bits a clash is an attack
+/// (or a broken generator), not chance, and must not make `pack` loop.
+const TEMP_ATTEMPTS: u32 = 8;
+
+/// Creates a new file `.tpns-pack-<32 hex digits>.tmp` in `dir`, its name drawn from the
+/// operating system's CSPRNG.
+fn create_temp(dir: &Path) -> io::Result<(File, PathBuf)> {
+    create_temp_named(dir, temp_name)
+}
+
+/// [`create_temp`] with the names from `next` (a test plants links under the names it gives).
+fn create_temp_named(
+    dir: &Path,
+    mut next: impl FnMut() -> io::Result<String>,
+) -> io::Result<(File, PathBuf)> {
+    for _ in 0..TEMP_ATTEMPTS {
+        let path = dir.join(next()?);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("{TEMP_ATTEMPTS} random temporary names in a row exist already"),
+    ))
+}
+
+/// A random temporary file name: 16 bytes from the CSPRNG (through ring, as the client's
+/// multipart boundary), in hex.
+fn temp_name() -> io::Result<String> {
+    let mut bytes = [0u8; 16];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| io::Error::other("the system's random number generator failed"))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(".tpns-pack-{hex}.tmp"))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A fresh directory holding a file `victim` outside the planted names.
+    fn setup(tag: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tpns-pack-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, b"untouched").unwrap();
+        (dir, victim)
+    }
+
+    #[test]
+    fn temp_names_are_random_and_hidden() {
+        let (a, b) = (temp_name().unwrap(), temp_name().unwrap());
+        assert_ne!(a, b);
+        assert!(a.starts_with(".tpns-pack-") && a.ends_with(".tmp"), "{a}");
+        assert_eq!(a.len(), ".tpns-pack-".len() + 32 + ".tmp".len());
+    }
+
+    #[test]
+    fn a_planted_link_is_skipped_never_followed() {
+        let (dir, victim) = setup("skip");
+        let names = [
+            ".tpns-pack-aaaa.tmp",
+            ".tpns-pack-bbbb.tmp",
+            ".tpns-pack-cccc.tmp",
+        ];
+        for n in &names[..2] {
+            std::os::unix::fs::symlink(&victim, dir.join(n)).unwrap();
+        }
+        let mut given = names.iter();
+        let (mut file, path) =
+            create_temp_named(&dir, || Ok(given.next().unwrap().to_string())).unwrap();
+        file.write_all(b"zip bytes").unwrap();
+        assert_eq!(path, dir.join(names[2]));
+        assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+        for n in &names[..2] {
+            let meta = fs::symlink_metadata(dir.join(n)).unwrap();
+            assert!(
+                meta.file_type().is_symlink(),
+                "the planted link {n} is left alone"
+            );
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn names_that_all_exist_are_an_error_not_a_loop() {
+        let (dir, victim) = setup("all");
+        std::os::unix::fs::symlink(&victim, dir.join(".tpns-pack-x.tmp")).unwrap();
+        let mut calls = 0;
+        let e = create_temp_named(&dir, || {
+            calls += 1;
+            Ok(".tpns-pack-x.tmp".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(calls, TEMP_ATTEMPTS);
+        assert_eq!(fs::read(&victim).unwrap(), b"untouched");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -8,6 +8,7 @@ use tpns_transport_std::{Audience, Environment, Event, MessageType, PushRequest,
 
 use crate::fail::Failure;
 use crate::settings::Settings;
+use crate::term;
 
 /// `--message-type` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,7 +82,7 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
                     attempts = attempt + 1;
                     eprintln!(
                         "tpns: attempt {attempt} failed: {}; retrying in {:.1} s",
-                        crate::fail::printable(&error.to_string()),
+                        term::sanitize(&error.to_string()),
                         delay.as_secs_f64()
                     );
                 }
@@ -91,16 +92,18 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
         })
         .map_err(|e| Failure::request("push", &e, attempts))?;
     let line = if o.json {
-        serde_json::json!({
+        let json = serde_json::json!({
             "pushId": pushed.push_id,
             "uploadId": o.upload_id,
             "seq": pushed.seq,
             "message": pushed.message,
             "attempts": pushed.attempts,
         })
-        .to_string()
+        .to_string();
+        // The push_id and the message are the server's: valid JSON, nothing raw.
+        term::json(&json)
     } else {
-        crate::fail::printable(&pushed.push_id)
+        term::sanitize(&pushed.push_id).into_owned()
     };
     writeln!(out, "{line}")
         .and_then(|()| out.flush())

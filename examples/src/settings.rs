@@ -1,17 +1,22 @@
 //! Connection settings: from the command line and the environment, to a `Client`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tpns_transport_std::{Client, Endpoint, Region, RetryPolicy, SecretKey};
+use tpns_transport_std::{Client, Endpoint, Region, RetryPolicy, SecretKey, read_limited};
 
 use crate::fail::Failure;
+use crate::term;
 use crate::{ConnArgs, RegionArg};
 
 /// The environment variable that holds the SecretKey.
 pub const SECRET_ENV: &str = "TPNS_SECRET_KEY";
 /// The environment variable that holds the AccessID.
 pub const ACCESS_ID_ENV: &str = "TPNS_ACCESS_ID";
+
+/// The largest SecretKey file read: a key is 32 characters, so a larger file is a mistake (or
+/// `/dev/zero`), and is refused before it is read.
+pub const SECRET_FILE_LIMIT: u64 = 1024;
 
 /// Everything needed to build a client. `Debug` redacts the secret (through `SecretKey`).
 #[derive(Debug, Clone)]
@@ -39,23 +44,7 @@ impl Settings {
                 ))
             })?;
         let secret = match &a.secret_key_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    Failure::usage(format!(
-                        "cannot read the SecretKey file {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                // A file written by `echo` ends in a line feed, which is not part of the key.
-                let key = text.trim_end_matches(['\n', '\r']);
-                if key.is_empty() {
-                    return Err(Failure::usage(format!(
-                        "the SecretKey file {} is empty",
-                        path.display()
-                    )));
-                }
-                SecretKey::new(key)
-            }
+            Some(path) => read_secret_file(path)?,
             None => match std::env::var(SECRET_ENV) {
                 Ok(s) if !s.is_empty() => SecretKey::new(s),
                 Ok(_) | Err(std::env::VarError::NotPresent) => {
@@ -92,12 +81,14 @@ impl Settings {
             .timeout(self.timeout)
             .retry(RetryPolicy::default().with_max_retries(self.retries));
         if let Some(url) = &self.endpoint {
-            let endpoint = Endpoint::parse(url)
-                .map_err(|e| Failure::usage(format!("invalid --endpoint {url}: {e}")))?;
+            let endpoint = Endpoint::parse(url).map_err(|e| {
+                Failure::usage(format!("invalid --endpoint {}: {e}", term::sanitize(url)))
+            })?;
             if !endpoint.is_tls() && !endpoint.is_loopback() {
                 eprintln!(
-                    "tpns: warning: {url} is plain HTTP: the SecretKey and the package cross \
-                     the network unencrypted"
+                    "tpns: warning: {} is plain HTTP: the SecretKey and the package cross \
+                     the network unencrypted",
+                    term::sanitize(url)
                 );
             }
             b = b.endpoint(url.clone());
@@ -107,4 +98,27 @@ impl Settings {
         }
         b.build().map_err(|e| Failure::build(&e))
     }
+}
+
+/// Reads the SecretKey from `path`: a regular file of at most [`SECRET_FILE_LIMIT`] bytes, in
+/// UTF-8. A leading byte order mark (which some editors write) and surrounding whitespace
+/// (the line feed `echo` adds, a CR LF) are not part of the key and are removed.
+fn read_secret_file(path: &Path) -> Result<SecretKey, Failure> {
+    let cannot = |why: &dyn std::fmt::Display| {
+        Failure::usage(format!(
+            "cannot read the SecretKey file {}: {}",
+            term::path(path),
+            term::sanitize(&why.to_string())
+        ))
+    };
+    let bytes = read_limited(path, SECRET_FILE_LIMIT).map_err(|e| cannot(&e))?;
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&"not valid UTF-8"))?;
+    let key = text.strip_prefix('\u{feff}').unwrap_or(&text).trim();
+    if key.is_empty() {
+        return Err(Failure::usage(format!(
+            "the SecretKey file {} is empty",
+            term::path(path)
+        )));
+    }
+    Ok(SecretKey::new(key))
 }

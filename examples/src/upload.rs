@@ -10,6 +10,7 @@ use tpns_transport_std::{CheckError, Event, Report, Uploaded, check_file};
 
 use crate::fail::{Failure, INVALID, USAGE};
 use crate::settings::Settings;
+use crate::term;
 
 /// How to report.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +52,7 @@ pub fn run(
                 attempts = attempt + 1;
                 eprintln!(
                     "tpns: attempt {attempt} failed: {}; retrying in {:.1} s",
-                    crate::fail::printable(&error.to_string()),
+                    term::sanitize(&error.to_string()),
                     delay.as_secs_f64()
                 );
             }),
@@ -61,7 +62,7 @@ pub fn run(
     bar.finish_and_clear();
     let uploaded = result.map_err(|e| Failure::request("upload", &e, attempts))?;
     let line = if opts.json {
-        serde_json::json!({
+        let json = serde_json::json!({
             "uploadId": uploaded.upload_id,
             "file": report.file_name,
             "size": uploaded.size,
@@ -69,7 +70,9 @@ pub fn run(
             "attempts": uploaded.attempts,
             "elapsedMs": u64::try_from(uploaded.elapsed.as_millis()).unwrap_or(u64::MAX),
         })
-        .to_string()
+        .to_string();
+        // The file name is the user's, and can hold a bidi control.
+        term::json(&json)
     } else {
         uploaded.upload_id.to_string()
     };
@@ -88,7 +91,7 @@ pub fn check(file: &Path) -> Result<Report, Failure> {
                 eprintln!(
                     "tpns: warning: {} is larger than 10^8 bytes; the service may count 100 MB \
                      in powers of ten and refuse it",
-                    file.display()
+                    term::path(file)
                 );
             }
             Ok(report)
@@ -97,14 +100,18 @@ pub fn check(file: &Path) -> Result<Report, Failure> {
             INVALID,
             format!(
                 "{}:{}: {} (invalid package, nothing sent)",
-                file.display(),
+                term::path(file),
                 e.line,
                 e.violation
             ),
         )),
         Err(CheckError::Io(e)) => Err(Failure::new(
             USAGE,
-            format!("cannot read {}: {e}", file.display()),
+            format!(
+                "cannot read {}: {}",
+                term::path(file),
+                term::sanitize(&e.to_string())
+            ),
         )),
     }
 }

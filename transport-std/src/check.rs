@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
@@ -142,15 +141,9 @@ pub fn check_file(path: impl AsRef<Path>) -> Result<Report, CheckError> {
         .ok_or(invalid(0, Violation::NameNotUtf8))?
         .to_owned();
     let kind = package::check_file_name(&name).map_err(|e| invalid(0, Violation::Name(e)))?;
-    let file = File::open(path).map_err(CheckError::Io)?;
-    let meta = file.metadata().map_err(CheckError::Io)?;
-    if !meta.is_file() {
-        return Err(CheckError::Io(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    let size = meta.len();
+    // Opened without blocking, and refused unless a regular file: a FIFO or a device would
+    // stall the check or never end.
+    let (file, size) = crate::file::open_regular(path).map_err(CheckError::Io)?;
     let verdict = package::check_size(size).map_err(|e| invalid(0, Violation::Size(e)))?;
     let mut buf = vec![0u8; 64 * 1024];
     let rows = match kind.format() {
@@ -276,7 +269,7 @@ mod tests {
         let row = format!("{}\n", "a".repeat(99));
         let rows = 100_000_000 / row.len() as u64 + 1;
         {
-            let mut w = std::io::BufWriter::new(File::create(&path).unwrap());
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
             for _ in 0..rows {
                 std::io::Write::write_all(&mut w, row.as_bytes()).unwrap();
             }

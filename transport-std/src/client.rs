@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
@@ -85,6 +84,10 @@ enum Destination {
 /// system calls, bound the speed.
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
 
+/// The largest CA file [`ClientBuilder::ca_file`] reads: a whole system bundle of some 150
+/// roots is about 220 KB, so a larger file is a mistake (or `/dev/zero`), not a trust store.
+pub const CA_FILE_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// Builds a [`Client`]. Start with [`Client::builder`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
@@ -126,7 +129,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Trusts the CA certificates of a PEM file too (read by [`build`](Self::build)).
+    /// Trusts the CA certificates of a PEM file too (read by [`build`](Self::build)). The file
+    /// must be a regular file of at most [`CA_FILE_LIMIT`] bytes: a FIFO, a device or a larger
+    /// file is refused ([`BuildError::CaFile`]) rather than waited on or read without end.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_files.push(path.into());
         self
@@ -223,9 +228,11 @@ impl ClientBuilder {
             roots.add(der).map_err(BuildError::CaCertificate)?;
         }
         for path in &self.ca_files {
-            let pem = std::fs::read(path).map_err(|source| BuildError::CaFile {
-                path: path.clone(),
-                source,
+            let pem = crate::file::read_limited(path, CA_FILE_LIMIT).map_err(|source| {
+                BuildError::CaFile {
+                    path: path.clone(),
+                    source,
+                }
             })?;
             let mut found = false;
             for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -454,8 +461,7 @@ impl Client {
             .ok_or_else(|| open(io::Error::new(io::ErrorKind::InvalidInput, "no file name")))?
             .to_str()
             .ok_or(Error::FileName)?;
-        let file = File::open(path).map_err(open)?;
-        let len = file.metadata().map_err(open)?.len();
+        let (file, len) = crate::file::open_regular(path).map_err(open)?;
         self.upload_reader_with(file, len, name, on_event)
     }
 

@@ -5,12 +5,16 @@
 mod check;
 mod client;
 mod error;
+mod file;
 mod net;
 mod retry;
 
 pub use check::{CheckError, Invalid, Report, Violation, check_file};
-pub use client::{Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded};
+pub use client::{
+    CA_FILE_LIMIT, Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded,
+};
 pub use error::{BuildError, Error, Phase};
+pub use file::{open_regular, read_limited};
 pub use net::{Io, Peer, Timeouts};
 pub use retry::RetryPolicy;
 
