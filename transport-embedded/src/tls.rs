@@ -1,13 +1,23 @@
-//! TLS 1.3 through `embedded-tls` 0.19, checking the server's certificate against a CA
-//! certificate the caller gives and against the host name.
+//! TLS 1.3 through `embedded-tls` 0.19, with the server's certificate chain verified by
+//! [`tpns_pki`]: RFC 5280 path validation from the leaf through the intermediates the server
+//! sends to a trust anchor the caller chose, ECDSA and RSA signatures, the host name, and dates
+//! as the caller decides. No heap.
 //!
-//! `embedded-tls` offers AES-128-GCM with a P-256 key exchange, and verifies ECDSA P-256
-//! certificates without a heap (its `rustpki` verifier). The pieces here are shared by the
-//! blocking and the async connection: [`Trust`] says whom to trust, [`Verifying`] is the
-//! crypto provider that holds the caller's random generator and the verifier, and
-//! [`TlsBuffers`] the two record buffers. Only the connection type differs:
-//! [`connect`] gives a [`TlsStream`] over any `embedded_io::{Read, Write}`, and (feature
-//! `async`) `connect_async` an `AsyncTlsStream` over `embedded_io_async`.
+//! The pieces are shared by the blocking and the async connection: [`Trust`] says whom to
+//! trust and how to date the chain, [`ChainVerifier`] is the `embedded-tls` verifier that holds
+//! what the handshake proved, and [`TlsBuffers`] the two record buffers. Only the connection
+//! type differs: [`connect`] gives a [`TlsStream`] over any `embedded_io::{Read, Write}`, and
+//! (feature `async`) `connect_async` an `AsyncTlsStream` over `embedded_io_async`.
+//!
+//! # What embedded-tls does not enforce, and the guard here
+//!
+//! embedded-tls 0.19 finishes a TLS 1.3 handshake whether or not the server sent a Certificate
+//! and a CertificateVerify: its verifier is only called when those messages arrive. A server
+//! that skips them would get a "verified" connection, and the request with the credentials.
+//! So [`ChainVerifier`] records both results, and [`open`] / `open_async` fail with
+//! [`HandshakeError::Unauthenticated`] unless the chain **and** the CertificateVerify signature
+//! were both verified, before a byte of the request is written. (Its own verifier also reaches
+//! an `unwrap` when a CertificateVerify comes before any Certificate; ours returns an error.)
 //!
 //! Switching the checks off is possible only through [`dangerous_connect_unverified`]: a
 //! visible, named choice.
@@ -16,19 +26,22 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use embedded_io::{Read, Write};
-use embedded_tls::pki::CertVerifier;
 use embedded_tls::{
-    Aes128GcmSha256, Certificate, CertificateEntryRef, CertificateRef, CertificateVerifyRef,
-    CryptoProvider, TlsCipherSuite, TlsConfig, TlsContext, TlsVerifier, UnsecureProvider,
+    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
+    TlsCipherSuite, TlsConfig, TlsContext, TlsVerifier, UnsecureProvider,
 };
 pub use embedded_tls::{NoClock, TlsClock, TlsError};
 use rand_core::{CryptoRng, RngCore};
+use sha2::Digest;
+pub use tpns_pki::{LeafKey, MAX_INTERMEDIATES, Time, TrustAnchor, anchor_from_der, roots};
 
 /// The cipher suite used: TLS_AES_128_GCM_SHA256, which every TLS 1.3 server offers.
 pub type Suite = Aes128GcmSha256;
 
 /// A blocking TLS connection over the transport `T`, borrowing the record buffers for `'b`.
-/// It is an `embedded_io::{Read, Write}` itself, with [`TlsError`] as its error.
+/// It is an `embedded_io::{Read, Write}` itself, with [`TlsError`] as its error; close it with
+/// [`close`](embedded_tls::blocking::TlsConnection::close), which sends `close_notify` and
+/// gives the transport back.
 pub type TlsStream<'b, T> = embedded_tls::blocking::TlsConnection<'b, T, Suite>;
 
 /// An async TLS connection over the transport `T` (feature `async`).
@@ -36,20 +49,17 @@ pub type TlsStream<'b, T> = embedded_tls::blocking::TlsConnection<'b, T, Suite>;
 pub type AsyncTlsStream<'b, T> = embedded_tls::TlsConnection<'b, T, Suite>;
 
 /// The size of the read record buffer that fits any TLS record a server may send (16 KiB of
-/// plaintext plus the record's overhead): what [`TlsBuffers::read`] should hold unless the
-/// server is known to send smaller records.
+/// plaintext plus the record's overhead): what [`TlsBuffers::read`] should hold. A server's
+/// whole Certificate message must fit one record here; public chains (a leaf of 6–9 KB with
+/// many SANs plus an intermediate) do.
 pub const READ_RECORD_LEN: usize = 16_640;
 
 /// A write record buffer size that fits the ClientHello and keeps the per-record overhead
 /// (about 2 % here) low. Smaller works down to a few hundred bytes.
 pub const WRITE_RECORD_LEN: usize = 1024;
 
-/// Room for the server's certificate chain while it is being checked, by default. It lives
-/// only during the handshake (on the stack).
-pub const CERT_CAPACITY: usize = 4096;
-
-/// Longest server name `embedded-tls` can check.
-pub const MAX_SERVER_NAME: usize = 64;
+/// Longest server name: a DNS name of 253 characters.
+pub const MAX_SERVER_NAME: usize = 253;
 
 /// The two record buffers of a TLS connection, owned by the caller.
 #[derive(Debug)]
@@ -69,23 +79,21 @@ impl<'b> TlsBuffers<'b> {
 
 /// Why a [`Trust`] was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrustError {
-    /// The CA certificate is empty.
-    EmptyCa,
-    /// The server name is empty, longer than [`MAX_SERVER_NAME`], or not a DNS name.
+    /// No trust anchor was given.
+    NoAnchors,
+    /// The server name is empty, longer than [`MAX_SERVER_NAME`], or neither a DNS name nor an
+    /// IP address.
     InvalidServerName,
-    /// The server name is an IP address: `embedded-tls` matches DNS names only (the
-    /// certificate's DNS SANs or CN), so name the server by a DNS name in its certificate.
-    IpAddressServerName,
 }
 
 impl fmt::Display for TrustError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::EmptyCa => "the CA certificate is empty",
-            Self::InvalidServerName => "the server name is not a DNS name of at most 64 bytes",
-            Self::IpAddressServerName => {
-                "the server name is an IP address; embedded-tls checks DNS names only"
+            Self::NoAnchors => "no trust anchor was given",
+            Self::InvalidServerName => {
+                "the server name is not a DNS name of at most 253 bytes or an IP address"
             }
         })
     }
@@ -93,107 +101,228 @@ impl fmt::Display for TrustError {
 
 impl core::error::Error for TrustError {}
 
-/// Whom the device trusts: the CA certificate (DER) that must have signed the server's
-/// certificate, and the DNS name the certificate must be for.
-///
-/// `C` is the clock that checks the certificates' validity dates. [`Trust::new`] leaves it
-/// unchosen ([`ClockNotChosen`]), and such a `Trust` cannot open a connection: say
-/// [`Trust::check_time`] with a [`TlsClock`] to check the dates, or
-/// [`Trust::dangerous_skip_time_check`] on a device without a trustworthy real-time clock (an
-/// expired or not-yet-valid certificate is then accepted). Skipping is never the silent default.
-/// `N` is the room for the server's certificate chain during the handshake ([`CERT_CAPACITY`]
-/// by default).
-pub struct Trust<'a, C = ClockNotChosen, const N: usize = CERT_CAPACITY> {
-    ca_der: &'a [u8],
-    server_name: &'a str,
-    clock: PhantomData<fn() -> C>,
+/// Why a verifying handshake failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// embedded-tls failed: the transport, the protocol, or an alert from the server.
+    Tls(TlsError),
+    /// The server's certificate chain was refused; the rule it broke.
+    Certificate(tpns_pki::Error),
+    /// The server's CertificateVerify did not verify with its certificate's key, or used a
+    /// scheme that key cannot make.
+    Signature(tpns_pki::Error),
+    /// The handshake finished without the server proving who it is: no Certificate, or no
+    /// CertificateVerify, or one before the other. Nothing was sent.
+    Unauthenticated,
+    /// [`Trust::check_time`] was chosen and the clock gave no time: the dates cannot be
+    /// checked, so the server is refused (use [`Trust::not_before`] on a board whose clock
+    /// may be unset).
+    ClockUnavailable,
 }
 
-impl<C, const N: usize> Clone for Trust<'_, C, N> {
+impl HandshakeError {
+    /// Whether a new attempt could succeed: the connection broke during the handshake. A
+    /// refused server is never transient.
+    pub fn is_transient(&self) -> bool {
+        // embedded-tls reports a connection that broke mid-handshake as `IoError` or `Io`.
+        matches!(
+            self,
+            Self::Tls(TlsError::Io(_) | TlsError::IoError | TlsError::ConnectionClosed)
+        )
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tls(e) => write!(f, "TLS failed: {e:?}"),
+            Self::Certificate(e) => write!(f, "the server's certificate was refused: {e}"),
+            Self::Signature(e) => write!(f, "the server's handshake signature was refused: {e}"),
+            Self::Unauthenticated => f.write_str(
+                "the server finished the handshake without proving its identity (no \
+                 Certificate or CertificateVerify)",
+            ),
+            Self::ClockUnavailable => {
+                f.write_str("the clock gave no time, so certificate dates cannot be checked")
+            }
+        }
+    }
+}
+
+impl core::error::Error for HandshakeError {}
+
+impl From<TlsError> for HandshakeError {
+    fn from(e: TlsError) -> Self {
+        Self::Tls(e)
+    }
+}
+
+/// How a [`Trust`] dates certificates: the trait of [`CheckTime`], [`NotBefore`] and
+/// [`SkipTime`]. Sealed.
+pub trait TimePolicy: sealed::Sealed {
+    /// The validation time for a handshake now.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::ClockUnavailable`] when a clock gives no time.
+    fn validation_time(&self) -> Result<Time, HandshakeError>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<C> Sealed for super::CheckTime<C> {}
+    impl Sealed for super::NotBefore {}
+    impl Sealed for super::SkipTime {}
+}
+
+/// The time of a [`Trust`] not chosen yet: choose [`Trust::check_time`], [`Trust::not_before`]
+/// or [`Trust::dangerous_skip_time_check`] before a handshake.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeNotChosen(());
+
+/// Dates checked against the clock `C` ([`TlsClock::now`], Unix seconds). A clock that gives
+/// no time refuses the server.
+pub struct CheckTime<C>(PhantomData<fn() -> C>);
+
+impl<C> Clone for CheckTime<C> {
     fn clone(&self) -> Self {
         *self
     }
 }
+impl<C> Copy for CheckTime<C> {}
+impl<C> fmt::Debug for CheckTime<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CheckTime<{}>", core::any::type_name::<C>())
+    }
+}
 
-impl<C, const N: usize> Copy for Trust<'_, C, N> {}
+impl<C: TlsClock> TimePolicy for CheckTime<C> {
+    fn validation_time(&self) -> Result<Time, HandshakeError> {
+        C::now()
+            .map(Time::At)
+            .ok_or(HandshakeError::ClockUnavailable)
+    }
+}
 
-impl<C, const N: usize> fmt::Debug for Trust<'_, C, N> {
+/// Dates checked against a floor: now is at least this many Unix seconds (e.g. the firmware's
+/// build time). See [`Time::NotBefore`].
+#[derive(Debug, Clone, Copy)]
+pub struct NotBefore(pub u64);
+
+impl TimePolicy for NotBefore {
+    fn validation_time(&self) -> Result<Time, HandshakeError> {
+        Ok(Time::NotBefore(self.0))
+    }
+}
+
+/// Dates not checked. See [`Trust::dangerous_skip_time_check`].
+#[derive(Debug, Clone, Copy)]
+pub struct SkipTime(());
+
+impl TimePolicy for SkipTime {
+    fn validation_time(&self) -> Result<Time, HandshakeError> {
+        Ok(Time::DangerousAnyTime)
+    }
+}
+
+/// Whom the device trusts: the trust anchors a server's chain must lead to, the name the
+/// server's certificate must be for, and how certificate dates are checked.
+///
+/// [`Trust::new`] leaves the dates unchosen ([`TimeNotChosen`]), and such a `Trust` cannot
+/// open a connection. Choose one:
+///
+/// - [`Trust::check_time`] with a [`TlsClock`] (an RTC, or network time): the full check; a
+///   clock that returns `None` refuses the server;
+/// - [`Trust::not_before`] with a floor such as the firmware's build time, for a board with no
+///   RTC: a certificate that expired before the floor is refused;
+/// - [`Trust::dangerous_skip_time_check`]: an expired certificate is accepted.
+#[derive(Clone, Copy)]
+pub struct Trust<'a, T = TimeNotChosen> {
+    anchors: &'a [TrustAnchor<'a>],
+    server_name: &'a str,
+    time: T,
+}
+
+impl<T: fmt::Debug> fmt::Debug for Trust<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Trust")
-            .field("ca_der_len", &self.ca_der.len())
+            .field("anchors", &self.anchors.len())
             .field("server_name", &self.server_name)
-            .field("checks_time", &(core::any::type_name::<C>()))
-            .field("cert_capacity", &N)
+            .field("time", &self.time)
             .finish()
     }
 }
 
-/// The clock of a [`Trust`] not chosen yet: choose [`Trust::check_time`] or
-/// [`Trust::dangerous_skip_time_check`] before a handshake.
-#[derive(Debug, Clone, Copy)]
-pub enum ClockNotChosen {}
-
 impl<'a> Trust<'a> {
-    /// Trust servers whose certificate `ca_der` signed and that is valid for `server_name`.
+    /// Trust servers whose chain leads to one of `anchors` and whose certificate is for
+    /// `server_name` (a DNS name, or an IP address matched against IP SANs).
     ///
-    /// Then choose how validity dates are checked ([`Trust::check_time`] or
-    /// [`Trust::dangerous_skip_time_check`]): until then the `Trust` opens no connection.
+    /// Then choose how dates are checked: until then the `Trust` opens no connection.
     ///
     /// # Errors
     ///
-    /// [`TrustError`] for an empty CA, or a server name that cannot be checked.
+    /// [`TrustError`] for no anchors, or a server name that cannot be checked.
     ///
     /// # Examples
     ///
     /// ```
-    /// use tpns_transport_embedded::tls::{Trust, TrustError};
-    /// static CA: &[u8] = &[0x30, 0x82]; // the CA certificate, DER (from flash)
-    /// let trust = Trust::new(CA, "api.tpns.tencent.com").unwrap().dangerous_skip_time_check();
+    /// use tpns_transport_embedded::tls::{Trust, TrustError, roots};
+    /// const BUILD_TIME: u64 = 1_795_000_000; // e.g. from the build script
+    /// let trust = Trust::new(roots::TPNS, "api.tpns.tencent.com").unwrap().not_before(BUILD_TIME);
     /// assert_eq!(trust.server_name(), "api.tpns.tencent.com");
-    /// assert_eq!(Trust::new(CA, "127.0.0.1").unwrap_err(), TrustError::IpAddressServerName);
+    /// assert_eq!(Trust::new(&[], "localhost").unwrap_err(), TrustError::NoAnchors);
     /// ```
-    pub fn new(ca_der: &'a [u8], server_name: &'a str) -> Result<Self, TrustError> {
-        if ca_der.is_empty() {
-            return Err(TrustError::EmptyCa);
+    pub fn new(anchors: &'a [TrustAnchor<'a>], server_name: &'a str) -> Result<Self, TrustError> {
+        if anchors.is_empty() {
+            return Err(TrustError::NoAnchors);
         }
-        check_server_name(server_name)?;
+        if server_name.is_empty()
+            || server_name.len() > MAX_SERVER_NAME
+            || rustls_pki_types::ServerName::try_from(server_name).is_err()
+        {
+            return Err(TrustError::InvalidServerName);
+        }
         Ok(Trust {
-            ca_der,
+            anchors,
             server_name,
-            clock: PhantomData,
+            time: TimeNotChosen(()),
         })
     }
 }
 
-impl<'a, C, const N: usize> Trust<'a, C, N> {
-    /// The same trust, checking validity dates against the clock `C2`.
-    pub fn check_time<C2: TlsClock>(self) -> Trust<'a, C2, N> {
+impl<'a, T> Trust<'a, T> {
+    fn with_time<U>(self, time: U) -> Trust<'a, U> {
         Trust {
-            ca_der: self.ca_der,
+            anchors: self.anchors,
             server_name: self.server_name,
-            clock: PhantomData,
+            time,
         }
     }
 
-    /// The same trust, **not** checking validity dates: for a device without a trustworthy
-    /// real-time clock. An expired, or not yet valid, certificate is then accepted; the chain
-    /// and the host name are still checked.
-    pub fn dangerous_skip_time_check(self) -> Trust<'a, NoClock, N> {
-        self.check_time::<NoClock>()
+    /// The same trust, checking dates against the clock `C`. When the clock gives no time
+    /// (`None`), the handshake fails with [`HandshakeError::ClockUnavailable`].
+    pub fn check_time<C: TlsClock>(self) -> Trust<'a, CheckTime<C>> {
+        self.with_time(CheckTime(PhantomData))
     }
 
-    /// The same trust, with room for `M` bytes of server certificates during the handshake.
-    pub fn cert_capacity<const M: usize>(self) -> Trust<'a, C, M> {
-        Trust {
-            ca_der: self.ca_der,
-            server_name: self.server_name,
-            clock: PhantomData,
-        }
+    /// The same trust, taking `floor` (Unix seconds) as a lower bound on now: for a board with
+    /// no real-time clock, pass the firmware's build time. A certificate that expired before
+    /// `floor` is refused; one that expired since is accepted. See [`Time::NotBefore`].
+    pub fn not_before(self, floor: u64) -> Trust<'a, NotBefore> {
+        self.with_time(NotBefore(floor))
     }
 
-    /// The CA certificate (DER).
-    pub fn ca_der(&self) -> &'a [u8] {
-        self.ca_der
+    /// The same trust, **not** checking validity dates: an expired, or not yet valid,
+    /// certificate is accepted; the chain, the signatures and the host name are still checked.
+    /// Prefer [`Trust::not_before`] on a board with no clock.
+    pub fn dangerous_skip_time_check(self) -> Trust<'a, SkipTime> {
+        self.with_time(SkipTime(()))
+    }
+
+    /// The trust anchors.
+    pub fn anchors(&self) -> &'a [TrustAnchor<'a>] {
+        self.anchors
     }
 
     /// The name the server's certificate must carry.
@@ -202,75 +331,82 @@ impl<'a, C, const N: usize> Trust<'a, C, N> {
     }
 }
 
-impl<'a, C: TlsClock, const N: usize> Trust<'a, C, N> {
-    /// The crypto provider for a handshake with this trust.
-    pub fn provider<R: CryptoRng + RngCore>(&self, rng: R) -> Verifying<'a, R, C, N> {
-        Verifying {
-            rng,
-            verifier: DirectlySigned {
-                inner: CertVerifier::new(Certificate::X509(self.ca_der)),
-                ca_der: self.ca_der,
-            },
+impl<'a, T: TimePolicy> Trust<'a, T> {
+    /// The verifier for one handshake with this trust.
+    pub fn verifier(&self) -> ChainVerifier<'a, T>
+    where
+        T: Copy,
+    {
+        ChainVerifier {
+            trust: *self,
+            leaf: None,
+            transcript: None,
+            signature_verified: false,
+            refusal: None,
         }
     }
 
-    /// The `embedded-tls` configuration: SNI and the name to check.
+    /// The `embedded-tls` configuration: the server name as SNI (DNS names only, RFC 6066
+    /// §3), and the RSA signature schemes offered beside ECDSA.
     pub fn config(&self) -> TlsConfig<'a> {
-        TlsConfig::new().with_server_name(self.server_name)
-    }
-}
-
-fn check_server_name(name: &str) -> Result<(), TrustError> {
-    if name.is_empty() || name.len() > MAX_SERVER_NAME {
-        return Err(TrustError::InvalidServerName);
-    }
-    if name.parse::<core::net::IpAddr>().is_ok() {
-        return Err(TrustError::IpAddressServerName);
-    }
-    let dns = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if !dns || name.starts_with('.') || name.contains("..") {
-        return Err(TrustError::InvalidServerName);
-    }
-    Ok(())
-}
-
-/// The crypto provider of a verifying handshake: the caller's random generator (the device's
-/// TRNG, or a CSPRNG seeded from it) and `embedded-tls`'s certificate verifier. Made by
-/// [`Trust::provider`].
-pub struct Verifying<'a, R, C: TlsClock = NoClock, const N: usize = CERT_CAPACITY> {
-    rng: R,
-    verifier: DirectlySigned<'a, C, N>,
-}
-
-/// embedded-tls's verifier, allowed only chains whose leaf the pinned CA signed itself.
-///
-/// `CertVerifier` checks each signature along the chain the server sends, and the host name
-/// against the leaf, but not that a signing certificate may sign (basicConstraints CA,
-/// keyUsage keyCertSign). Through an intermediate, any certificate the CA ever issued could
-/// then mint one for any host. So the chain must be the leaf alone, or the leaf followed by the
-/// pinned CA certificate itself (byte for byte): the only possible signer of the leaf is then
-/// the pinned CA.
-struct DirectlySigned<'a, C: TlsClock, const N: usize> {
-    inner: CertVerifier<'a, Suite, C, N>,
-    ca_der: &'a [u8],
-}
-
-impl<C: TlsClock, const N: usize> DirectlySigned<'_, C, N> {
-    /// Whether `cert` is the leaf alone, or the leaf and then the pinned CA.
-    fn is_direct(&self, cert: &CertificateRef<'_>) -> bool {
-        match cert.entries.as_slice() {
-            [CertificateEntryRef::X509(_)] => true,
-            [CertificateEntryRef::X509(_), CertificateEntryRef::X509(ca)] => *ca == self.ca_der,
-            _ => false,
+        let config = TlsConfig::new().enable_rsa_signatures();
+        if self.server_name.parse::<core::net::IpAddr>().is_ok() {
+            config
+        } else {
+            config.with_server_name(self.server_name)
         }
     }
 }
 
-impl<C: TlsClock, const N: usize> TlsVerifier<Suite> for DirectlySigned<'_, C, N> {
-    fn set_hostname_verification(&mut self, hostname: &str) -> Result<(), TlsError> {
-        self.inner.set_hostname_verification(hostname)
+/// The `embedded-tls` verifier of a handshake: it verifies the server's chain with
+/// [`tpns_pki::verify_server_chain`] when the Certificate arrives, keeps the leaf's key, checks
+/// the CertificateVerify with it, and remembers what was proved and why something was refused.
+/// Made by [`Trust::verifier`]; [`open`] checks [`ChainVerifier::is_authenticated`] after the
+/// handshake.
+pub struct ChainVerifier<'a, T> {
+    trust: Trust<'a, T>,
+    leaf: Option<LeafKey>,
+    /// The transcript up to the Certificate, which the CertificateVerify signs.
+    transcript: Option<<Suite as TlsCipherSuite>::Hash>,
+    signature_verified: bool,
+    refusal: Option<HandshakeError>,
+}
+
+impl<T> fmt::Debug for ChainVerifier<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainVerifier")
+            .field("server_name", &self.trust.server_name)
+            .field("leaf", &self.leaf)
+            .field("signature_verified", &self.signature_verified)
+            .field("refusal", &self.refusal)
+            .finish()
+    }
+}
+
+impl<T> ChainVerifier<'_, T> {
+    /// Whether the server proved who it is: its chain verified and then its CertificateVerify.
+    pub fn is_authenticated(&self) -> bool {
+        self.leaf.is_some() && self.signature_verified
+    }
+
+    /// The handshake's outcome: `result` is what embedded-tls returned; the refusal recorded
+    /// here, if any, is the better reason.
+    fn outcome(&mut self, result: Result<(), TlsError>) -> Result<(), HandshakeError> {
+        match result {
+            Err(e) => Err(self.refusal.take().unwrap_or(HandshakeError::Tls(e))),
+            Ok(()) if self.is_authenticated() => Ok(()),
+            Ok(()) => Err(HandshakeError::Unauthenticated),
+        }
+    }
+}
+
+/// The context string and padding of a TLS 1.3 server CertificateVerify (RFC 8446 §4.4.3).
+const CERTIFICATE_VERIFY_CONTEXT: &[u8] = b"TLS 1.3, server CertificateVerify\x00";
+
+impl<T: TimePolicy> TlsVerifier<Suite> for ChainVerifier<'_, T> {
+    fn set_hostname_verification(&mut self, _hostname: &str) -> Result<(), TlsError> {
+        // The name checked is the Trust's own, not whatever the config says.
+        Ok(())
     }
 
     fn verify_certificate(
@@ -278,26 +414,90 @@ impl<C: TlsClock, const N: usize> TlsVerifier<Suite> for DirectlySigned<'_, C, N
         transcript: &<Suite as TlsCipherSuite>::Hash,
         cert: CertificateRef<'_>,
     ) -> Result<(), TlsError> {
-        if !self.is_direct(&cert) {
-            return Err(TlsError::InvalidCertificate);
+        // A second Certificate starts over: nothing proved by the first one counts.
+        self.leaf = None;
+        self.transcript = None;
+        self.signature_verified = false;
+        let mut chain: [&[u8]; 1 + MAX_INTERMEDIATES] = [&[]; 1 + MAX_INTERMEDIATES];
+        let mut n = 0;
+        for entry in cert.entries.iter() {
+            let CertificateEntryRef::X509(der) = entry else {
+                self.refusal = Some(HandshakeError::Certificate(tpns_pki::Error::Malformed));
+                return Err(TlsError::InvalidCertificate);
+            };
+            let Some(slot) = chain.get_mut(n) else {
+                let count = cert.entries.len();
+                self.refusal = Some(HandshakeError::Certificate(
+                    tpns_pki::Error::TooManyCertificates(count),
+                ));
+                return Err(TlsError::InvalidCertificate);
+            };
+            *slot = der;
+            n += 1;
         }
-        self.inner.verify_certificate(transcript, cert)
+        let time = match self.trust.time.validation_time() {
+            Ok(time) => time,
+            Err(e) => {
+                self.refusal = Some(e);
+                return Err(TlsError::InvalidCertificate);
+            }
+        };
+        match tpns_pki::verify_server_chain(
+            &chain[..n],
+            self.trust.anchors,
+            self.trust.server_name,
+            time,
+        ) {
+            Ok(key) => {
+                self.leaf = Some(key);
+                self.transcript = Some(transcript.clone());
+                Ok(())
+            }
+            Err(e) => {
+                self.refusal = Some(HandshakeError::Certificate(e));
+                Err(TlsError::InvalidCertificate)
+            }
+        }
     }
 
     fn verify_signature(&mut self, verify: CertificateVerifyRef<'_>) -> Result<(), TlsError> {
-        self.inner.verify_signature(verify)
+        // One CertificateVerify per verified Certificate, and never one before it.
+        let (Some(leaf), Some(transcript)) = (&self.leaf, self.transcript.take()) else {
+            self.refusal = Some(HandshakeError::Unauthenticated);
+            return Err(TlsError::InvalidSignature);
+        };
+        let mut message = [0x20u8; 64 + CERTIFICATE_VERIFY_CONTEXT.len() + 32];
+        message[64..64 + CERTIFICATE_VERIFY_CONTEXT.len()]
+            .copy_from_slice(CERTIFICATE_VERIFY_CONTEXT);
+        message[64 + CERTIFICATE_VERIFY_CONTEXT.len()..].copy_from_slice(&transcript.finalize());
+        match leaf.verify_tls13(verify.signature_scheme.as_u16(), &message, verify.signature) {
+            Ok(()) => {
+                self.signature_verified = true;
+                Ok(())
+            }
+            Err(e) => {
+                self.refusal = Some(HandshakeError::Signature(e));
+                Err(TlsError::InvalidSignature)
+            }
+        }
     }
 }
 
-impl<R, C: TlsClock, const N: usize> fmt::Debug for Verifying<'_, R, C, N> {
+/// The crypto provider of a verifying handshake: the caller's random generator (the device's
+/// TRNG, or a CSPRNG seeded from it) and a [`ChainVerifier`] the caller keeps, to read what the
+/// handshake proved once it is over.
+pub struct Verifying<'v, 'a, R, T> {
+    rng: R,
+    verifier: &'v mut ChainVerifier<'a, T>,
+}
+
+impl<R, T> fmt::Debug for Verifying<'_, '_, R, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifying").finish_non_exhaustive()
     }
 }
 
-impl<R: CryptoRng + RngCore, C: TlsClock, const N: usize> CryptoProvider
-    for Verifying<'_, R, C, N>
-{
+impl<R: CryptoRng + RngCore, T: TimePolicy> CryptoProvider for Verifying<'_, '_, R, T> {
     type CipherSuite = Suite;
     type Signature = &'static [u8];
 
@@ -306,32 +506,32 @@ impl<R: CryptoRng + RngCore, C: TlsClock, const N: usize> CryptoProvider
     }
 
     fn verifier(&mut self) -> Result<&mut impl TlsVerifier<Suite>, TlsError> {
-        Ok(&mut self.verifier)
+        Ok(&mut *self.verifier)
     }
 }
 
-/// Opens a TLS 1.3 connection over `transport`, checking the server's certificate against
-/// `trust`.
+/// Opens a TLS 1.3 connection over `transport`, verifying the server against `trust`.
 ///
 /// `transport` is any `embedded_io::{Read, Write}`: a [`crate::nal::NalStream`], a serial
 /// line, or `&mut` one of them to keep it for closing.
 ///
 /// # Errors
 ///
-/// [`TlsError::InvalidCertificate`] when the server's certificate was not signed by the CA,
-/// is not for the server name (or, with a clock, is out of its dates);
-/// [`TlsError::InvalidSignature`] when the server does not hold the certificate's key;
-/// [`TlsError::Io`] for the transport's failures; other [`TlsError`]s for protocol failures.
-pub fn connect<'b, T, R, C, const N: usize>(
+/// [`HandshakeError::Certificate`] with the rule the chain broke;
+/// [`HandshakeError::Signature`] when the server does not hold the certificate's key;
+/// [`HandshakeError::Unauthenticated`] when the server skipped proving who it is;
+/// [`HandshakeError::ClockUnavailable`]; [`HandshakeError::Tls`] for the transport's and the
+/// protocol's failures.
+pub fn connect<'b, T, R, P>(
     transport: T,
     buffers: TlsBuffers<'b>,
-    trust: &Trust<'_, C, N>,
+    trust: &Trust<'_, P>,
     rng: R,
-) -> Result<TlsStream<'b, T>, TlsError>
+) -> Result<TlsStream<'b, T>, HandshakeError>
 where
     T: Read + Write + 'b,
     R: CryptoRng + RngCore,
-    C: TlsClock,
+    P: TimePolicy + Copy,
 {
     let mut stream = TlsStream::new(transport, buffers.read, buffers.write);
     open(&mut stream, trust, rng)?;
@@ -340,27 +540,36 @@ where
 
 /// The handshake of [`connect`] on a connection the caller made with
 /// [`TlsStream::new`](embedded_tls::blocking::TlsConnection::new): the connection then stays
-/// where the caller put it (no move of its 1.3 KB state).
+/// where the caller put it (no move of its 1.3 KB state). On an error, drop the connection
+/// without writing to it.
 ///
 /// # Errors
 ///
 /// As for [`connect`].
-// Never inlined: the handshake's state (the verifier with its certificate buffer, the key
-// schedule in the making) then lives in this call's frame only, gone before the upload's
-// state is made; the peak stack is the larger of the two, not their sum.
+// Never inlined: the handshake's state (the verifier, the key schedule in the making) then
+// lives in this call's frame only, gone before the upload's state is made; the peak stack is
+// the larger of the two, not their sum.
 #[inline(never)]
-pub fn open<T, R, C, const N: usize>(
+pub fn open<T, R, P>(
     stream: &mut TlsStream<'_, T>,
-    trust: &Trust<'_, C, N>,
+    trust: &Trust<'_, P>,
     rng: R,
-) -> Result<(), TlsError>
+) -> Result<(), HandshakeError>
 where
     T: Read + Write,
     R: CryptoRng + RngCore,
-    C: TlsClock,
+    P: TimePolicy + Copy,
 {
     let config = trust.config();
-    stream.open(TlsContext::new(&config, trust.provider(rng)))
+    let mut verifier = trust.verifier();
+    let result = stream.open(TlsContext::new(
+        &config,
+        Verifying {
+            rng,
+            verifier: &mut verifier,
+        },
+    ));
+    verifier.outcome(result)
 }
 
 /// Like [`connect`], over an `embedded_io_async` transport (an embassy-net `TcpSocket`, an
@@ -370,16 +579,16 @@ where
 ///
 /// As for [`connect`].
 #[cfg(feature = "async")]
-pub async fn connect_async<'b, T, R, C, const N: usize>(
+pub async fn connect_async<'b, T, R, P>(
     transport: T,
     buffers: TlsBuffers<'b>,
-    trust: &Trust<'_, C, N>,
+    trust: &Trust<'_, P>,
     rng: R,
-) -> Result<AsyncTlsStream<'b, T>, TlsError>
+) -> Result<AsyncTlsStream<'b, T>, HandshakeError>
 where
     T: embedded_io_async::Read + embedded_io_async::Write + 'b,
     R: CryptoRng + RngCore,
-    C: TlsClock,
+    P: TimePolicy + Copy,
 {
     let mut stream = AsyncTlsStream::new(transport, buffers.read, buffers.write);
     open_async(&mut stream, trust, rng).await?;
@@ -392,20 +601,28 @@ where
 ///
 /// As for [`connect`].
 #[cfg(feature = "async")]
-pub async fn open_async<T, R, C, const N: usize>(
+pub async fn open_async<T, R, P>(
     stream: &mut AsyncTlsStream<'_, T>,
-    trust: &Trust<'_, C, N>,
+    trust: &Trust<'_, P>,
     rng: R,
-) -> Result<(), TlsError>
+) -> Result<(), HandshakeError>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
     R: CryptoRng + RngCore,
-    C: TlsClock,
+    P: TimePolicy + Copy,
 {
     let config = trust.config();
-    stream
-        .open(TlsContext::new(&config, trust.provider(rng)))
-        .await
+    let mut verifier = trust.verifier();
+    let result = stream
+        .open(TlsContext::new(
+            &config,
+            Verifying {
+                rng,
+                verifier: &mut verifier,
+            },
+        ))
+        .await;
+    verifier.outcome(result)
 }
 
 /// **Dangerous**: opens a TLS connection that accepts *any* server certificate, so anyone on
@@ -447,31 +664,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trust_refuses_what_embedded_tls_cannot_check() {
-        let ca = [0x30u8, 0x82];
+    fn trust_refuses_what_cannot_be_checked() {
+        let anchors = roots::TPNS;
         assert_eq!(
             Trust::new(&[], "localhost").unwrap_err(),
-            TrustError::EmptyCa
+            TrustError::NoAnchors
         );
-        for ip in ["127.0.0.1", "::1", "127.0.0.2"] {
-            assert_eq!(
-                Trust::new(&ca, ip).unwrap_err(),
-                TrustError::IpAddressServerName,
-                "{ip}"
-            );
-        }
-        let long = "a".repeat(65);
+        let long = "a".repeat(254);
         for bad in [
             "",
             "a b",
             "host/",
-            ".lead",
             "a..b",
             "caf\u{e9}.example",
             long.as_str(),
         ] {
             assert_eq!(
-                Trust::new(&ca, bad).unwrap_err(),
+                Trust::new(anchors, bad).unwrap_err(),
                 TrustError::InvalidServerName,
                 "{bad}"
             );
@@ -479,25 +688,60 @@ mod tests {
         for good in [
             "localhost",
             "api.tpns.sgp.tencent.com",
-            "a-b.example",
-            &"a".repeat(64),
+            "127.0.0.1",
+            "::1",
+            &"a".repeat(63),
         ] {
-            let t = Trust::new(&ca, good).unwrap();
+            let t = Trust::new(anchors, good).unwrap();
             assert_eq!(t.server_name(), good);
-            assert_eq!(t.ca_der(), &ca);
+            assert_eq!(t.anchors().len(), anchors.len());
+        }
+        assert!(!TrustError::NoAnchors.to_string().is_empty());
+    }
+
+    /// The clock whose `now()` fails.
+    struct BrokenClock;
+    impl TlsClock for BrokenClock {
+        fn now() -> Option<u64> {
+            None
         }
     }
 
     #[test]
-    fn trust_knobs_keep_the_ca_and_name() {
-        let ca = [1u8; 3];
-        let t = Trust::new(&ca, "localhost")
-            .unwrap()
-            .cert_capacity::<2048>()
-            .check_time::<NoClock>();
-        assert_eq!((t.ca_der(), t.server_name()), (&ca[..], "localhost"));
-        let debug = std::format!("{t:?}");
-        assert!(debug.contains("cert_capacity: 2048"), "{debug}");
-        assert!(!TrustError::EmptyCa.to_string().is_empty());
+    fn a_clock_without_time_refuses_instead_of_skipping_dates() {
+        let t = Trust::new(roots::TPNS, "localhost").unwrap();
+        assert!(matches!(
+            t.check_time::<BrokenClock>().time.validation_time(),
+            Err(HandshakeError::ClockUnavailable)
+        ));
+        assert!(matches!(
+            t.not_before(5).time.validation_time(),
+            Ok(Time::NotBefore(5))
+        ));
+        assert!(matches!(
+            t.dangerous_skip_time_check().time.validation_time(),
+            Ok(Time::DangerousAnyTime)
+        ));
+    }
+
+    #[test]
+    fn sni_is_sent_for_names_not_addresses() {
+        // The config is opaque; its Debug shows the server name.
+        let name = std::format!(
+            "{:?}",
+            Trust::new(roots::TPNS, "api.tpns.tencent.com")
+                .unwrap()
+                .not_before(0)
+                .config()
+        );
+        assert!(name.contains("api.tpns.tencent.com"), "{name}");
+        let ip = std::format!(
+            "{:?}",
+            Trust::new(roots::TPNS, "127.0.0.1")
+                .unwrap()
+                .not_before(0)
+                .config()
+        );
+        assert!(!ip.contains("127.0.0.1"), "{ip}");
     }
 }

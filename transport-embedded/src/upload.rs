@@ -10,7 +10,7 @@ use core::fmt;
 use core::ops::ControlFlow;
 
 use embedded_io::{Read, Write};
-use embedded_tls::{TlsClock, TlsError};
+use embedded_tls::TlsError;
 use rand_core::{CryptoRng, RngCore};
 use tpns_core::multipart::BodyError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
@@ -18,16 +18,16 @@ use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use crate::source::Package;
 #[cfg(feature = "async")]
 use crate::tls::AsyncTlsStream;
-use crate::tls::{TlsBuffers, TlsStream, Trust};
+use crate::tls::{HandshakeError, TimePolicy, TlsBuffers, TlsStream, Trust};
 
 /// Why a TLS upload failed.
 ///
 /// `S` is the package source's error.
 #[derive(Debug)]
 pub enum TlsUploadError<S> {
-    /// The TLS handshake failed: [`TlsError::InvalidCertificate`] when the server is not the
-    /// one [`Trust`] names.
-    Handshake(TlsError),
+    /// The TLS handshake failed: [`HandshakeError::Certificate`] (with the rule broken) when
+    /// the server is not the one [`Trust`] names.
+    Handshake(HandshakeError),
     /// The upload over the TLS connection failed.
     Upload(UploadError<TlsError, S>),
 }
@@ -37,13 +37,7 @@ impl<S> TlsUploadError<S> {
     /// upload, a 502/503/504 or the rate limit. A refused certificate is never transient.
     pub fn is_transient(&self) -> bool {
         match self {
-            // embedded-tls reports a connection that broke mid-handshake as `IoError` or `Io`.
-            Self::Handshake(e) => {
-                matches!(
-                    e,
-                    TlsError::Io(_) | TlsError::IoError | TlsError::ConnectionClosed
-                )
-            }
+            Self::Handshake(e) => e.is_transient(),
             Self::Upload(e) => e.is_transient(),
         }
     }
@@ -115,7 +109,7 @@ where
 /// ```ignore
 /// // Needs a connected socket and the device's TRNG; the firmware example
 /// // (examples/firmware) and tests/tls.rs run this for real.
-/// let trust = Trust::new(CA_DER, "api.tpns.tencent.com")?.check_time::<Rtc>();
+/// let trust = Trust::new(roots::TPNS, "api.tpns.tencent.com")?.check_time::<Rtc>();
 /// let mut rx = [0u8; READ_RECORD_LEN];
 /// let mut tx = [0u8; WRITE_RECORD_LEN];
 /// let mut buf = [0u8; 512];
@@ -124,10 +118,10 @@ where
 ///                         |_| ControlFlow::Continue(()))?;
 /// ```
 #[allow(clippy::too_many_arguments)]
-pub fn upload_tls<T, P, R, C, F, const N: usize>(
+pub fn upload_tls<T, P, R, Tp, F>(
     socket: T,
     tls: TlsBuffers<'_>,
-    trust: &Trust<'_, C, N>,
+    trust: &Trust<'_, Tp>,
     rng: R,
     job: &Upload<'_>,
     package: &mut P,
@@ -138,7 +132,7 @@ where
     T: Read + Write,
     P: Package,
     R: CryptoRng + RngCore,
-    C: TlsClock,
+    Tp: TimePolicy + Copy,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
     let mut stream = TlsStream::new(socket, tls.read, tls.write);
@@ -198,10 +192,10 @@ where
 /// As for [`upload_tls`].
 #[cfg(feature = "async")]
 #[allow(clippy::too_many_arguments)]
-pub async fn upload_tls_async<T, P, R, C, F, const N: usize>(
+pub async fn upload_tls_async<T, P, R, Tp, F>(
     socket: T,
     tls: TlsBuffers<'_>,
-    trust: &Trust<'_, C, N>,
+    trust: &Trust<'_, Tp>,
     rng: R,
     job: &Upload<'_>,
     package: &mut P,
@@ -212,7 +206,7 @@ where
     T: embedded_io_async::Read + embedded_io_async::Write,
     P: Package,
     R: CryptoRng + RngCore,
-    C: TlsClock,
+    Tp: TimePolicy + Copy,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
     let mut stream = AsyncTlsStream::new(socket, tls.read, tls.write);

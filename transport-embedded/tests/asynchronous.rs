@@ -11,9 +11,12 @@ use common::{Server, job, package};
 use embedded_io_adapters::tokio_1::FromTokio;
 use rand_core::OsRng;
 use tpns_core::endpoint::Endpoint;
-use tpns_transport_embedded::TlsError;
+
+use rustls::pki_types::CertificateDer;
 use tpns_transport_embedded::source::FlashPackage;
-use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::tls::{
+    HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+};
 use tpns_transport_embedded::upload::{TlsUploadError, upload_tls_async};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -28,7 +31,9 @@ fn async_tls_upload_with_each_buffer_size() {
     let server = Server::start("async");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let accounts = package(3000);
@@ -68,7 +73,9 @@ fn async_path_refuses_a_certificate_from_another_ca() {
     let server = Server::start("async-wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let trust = Trust::new(&other.ca_der, "localhost")
+    let ca_cert = CertificateDer::from(&(&other.ca_der)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let accounts = package(10);
@@ -91,7 +98,10 @@ fn async_path_refuses_a_certificate_from_another_ca() {
         .unwrap_err()
     });
     assert!(
-        matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+        matches!(
+            err,
+            TlsUploadError::Handshake(HandshakeError::Certificate(_))
+        ),
         "{err:?}"
     );
     assert!(server.emulator().uploads().is_empty());

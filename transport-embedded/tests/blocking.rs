@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use common::{Server, job, package};
 use embedded_io::{Read, Write};
 use rand_core::OsRng;
+use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::upload::{Progress, UploadError};
@@ -18,7 +19,8 @@ use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
 use tpns_transport_embedded::tls::{
-    READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, connect, dangerous_connect_unverified,
+    HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der, connect,
+    dangerous_connect_unverified,
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
@@ -31,7 +33,9 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
     let server = Server::start("nal");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let accounts = package(3000); // 42 000 bytes
@@ -78,7 +82,9 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
     let url = format!("{}_fault/close-after=5000,times=1", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
 
@@ -126,7 +132,9 @@ fn a_certificate_from_another_ca_is_refused() {
     let server = Server::start("wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let trust = Trust::new(&other.ca_der, "localhost")
+    let ca_cert = CertificateDer::from(&(&other.ca_der)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let accounts = package(10);
@@ -147,7 +155,10 @@ fn a_certificate_from_another_ca_is_refused() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+        matches!(
+            err,
+            TlsUploadError::Handshake(HandshakeError::Certificate(_))
+        ),
         "{err:?}"
     );
     assert!(!err.is_transient());
@@ -159,7 +170,9 @@ fn a_certificate_for_another_host_is_refused() {
     let server = Server::start("wrong-host");
     let ca = server.emulator().ca_der().to_vec();
     // Signed by the right CA, but the emulator's certificate is not for this name.
-    let trust = Trust::new(&ca, "api.tpns.tencent.com")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "api.tpns.tencent.com")
         .unwrap()
         .dangerous_skip_time_check();
     let mut stack = Stack;
@@ -168,7 +181,10 @@ fn a_certificate_for_another_host_is_refused() {
     let mut tx = vec![0u8; WRITE_RECORD_LEN];
     let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
     assert!(
-        matches!(result, Err(TlsError::InvalidCertificate)),
+        matches!(
+            result,
+            Err(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
+        ),
         "{:?}",
         result.err()
     );
@@ -207,7 +223,9 @@ fn the_service_refusal_comes_back_typed_over_tls() {
     let server = Server::start("refused");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     // One row is too short: the emulator refuses the package (retCode 1008011, line 2).
@@ -338,7 +356,9 @@ fn validity_dates_are_checked_only_with_a_clock() {
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let mut rx = vec![0u8; READ_RECORD_LEN];
         let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let trust = Trust::new(&cert.ca_der, "localhost")
+        let ca_cert = CertificateDer::from(&(&cert.ca_der)[..]);
+        let anchors = [anchor_from_der(&ca_cert).unwrap()];
+        let trust = Trust::new(&anchors, "localhost")
             .unwrap()
             .dangerous_skip_time_check();
         let buffers = TlsBuffers::new(&mut rx, &mut tx);
@@ -351,24 +371,11 @@ fn validity_dates_are_checked_only_with_a_clock() {
     };
     // Without a clock (a device without a trusted RTC) the dates are not looked at.
     assert!(open(false).is_none());
-    assert!(matches!(open(true), Some(TlsError::InvalidCertificate)));
+    assert!(matches!(
+        open(true),
+        Some(HandshakeError::Certificate(tpns_pki::Error::Expired { .. }))
+    ));
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn a_certificate_buffer_too_small_fails_the_handshake_cleanly() {
-    let server = Server::start("small-cert");
-    let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check()
-        .cert_capacity::<64>();
-    let mut stack = Stack;
-    let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
-    assert!(result.is_err());
 }
 
 #[test]
@@ -376,7 +383,9 @@ fn expect_continue_and_refused_credentials_over_tls() {
     let server = Server::start("continue");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let accounts = package(500);
@@ -424,7 +433,9 @@ fn an_early_answer_beats_the_broken_pipe_over_tls() {
     let url = format!("{}_fault/reject-early", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let accounts = package(20_000); // 280 000 bytes: more than the socket buffers hold

@@ -21,6 +21,7 @@ use bad_server::{FLOOD_CAP, RawServer, drain, flood, read_request};
 use common::{Server, job, package};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::OsRng;
+use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Form;
@@ -29,7 +30,9 @@ use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
-use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::tls::{
+    HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+};
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
 /// A wait hook that gives up once `limit` has passed since it was made, sleeping briefly
@@ -120,7 +123,9 @@ fn tls<P: Package>(
     progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>> {
     let ca = server.emulator().ca_der().to_vec();
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let mut stack = Stack;
@@ -499,7 +504,9 @@ fn close_in_handshake() -> RawServer<usize> {
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
 fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", addr.port());
@@ -534,7 +541,7 @@ fn a_drop_during_the_tls_handshake_fails_the_handshake() {
     assert!(
         matches!(
             err,
-            TlsUploadError::Handshake(TlsError::IoError | TlsError::Io(_))
+            TlsUploadError::Handshake(HandshakeError::Tls(TlsError::IoError | TlsError::Io(_)))
         ),
         "{err:?}"
     );
@@ -587,7 +594,9 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let trust = Trust::new(&ca, "localhost")
+    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", server.addr.port());
@@ -614,7 +623,7 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     assert!(
         matches!(
             err,
-            TlsUploadError::Handshake(TlsError::Io(ErrorKind::TimedOut))
+            TlsUploadError::Handshake(HandshakeError::Tls(TlsError::Io(ErrorKind::TimedOut)))
         ),
         "{err:?}"
     );
@@ -856,7 +865,9 @@ fn a_refused_certificate_sends_no_request_byte() {
         let server = tls_server(cert);
         let url = format!("https://localhost:{}/", server.addr.port());
         let endpoint = Endpoint::parse(&url).unwrap();
-        let trust = Trust::new(ca, "localhost").unwrap();
+        let ca_cert = CertificateDer::from(&(ca)[..]);
+        let anchors = [anchor_from_der(&ca_cert).unwrap()];
+        let trust = Trust::new(&anchors, "localhost").unwrap();
         let mut stack = Stack;
         let mut socket = NalStream::connect_with(
             &mut stack,
@@ -899,7 +910,10 @@ fn a_refused_certificate_sends_no_request_byte() {
         if refused {
             let err = result.unwrap_err();
             assert!(
-                matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+                matches!(
+                    err,
+                    TlsUploadError::Handshake(HandshakeError::Certificate(_))
+                ),
                 "{what}: {err:?}"
             );
             assert!(!err.is_transient(), "{what}");
@@ -947,7 +961,9 @@ fn upload_to(
     let accounts = package(100);
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
-    let trust = Trust::new(ca, "localhost")
+    let ca_cert = CertificateDer::from(&(ca)[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
         .unwrap()
         .dangerous_skip_time_check();
     let mut stack = Stack;
@@ -1016,7 +1032,10 @@ fn a_chain_through_a_non_ca_certificate_is_refused() {
     );
     let err = upload_to(&server, ca.der()).unwrap_err();
     assert!(
-        matches!(err, TlsUploadError::Handshake(TlsError::InvalidCertificate)),
+        matches!(
+            err,
+            TlsUploadError::Handshake(HandshakeError::Certificate(_))
+        ),
         "{err:?}"
     );
     assert_eq!(
