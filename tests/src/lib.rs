@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod cert;
 pub mod fault;
+pub mod limits;
 pub mod package;
 pub mod policy;
 pub mod raw;
@@ -15,6 +16,7 @@ pub mod zipcheck;
 
 pub use cert::{GeneratedCert, Validity, generate_cert, generate_cert_with};
 pub use fault::FaultSpec;
+pub use limits::Limits;
 pub use store::{PushRecord, UploadRecord};
 
 use std::io;
@@ -44,6 +46,8 @@ pub struct EmulatorConfig {
     pub fault: Option<String>,
     /// A certificate chain and key (PEM files) instead of a generated CA and leaf.
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -57,13 +61,14 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("discard", &self.discard)
             .field("fault", &self.fault)
             .field("cert", &self.cert)
+            .field("limits", &self.limits)
             .finish()
     }
 }
 
 impl EmulatorConfig {
     /// A configuration with no apps, HTTPS on `127.0.0.1:0`, no plain HTTP, storing packages
-    /// in `data_dir`, no faults, a generated certificate.
+    /// in `data_dir`, no faults, a generated certificate, the default [`Limits`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         EmulatorConfig {
             data_dir: data_dir.into(),
@@ -73,7 +78,14 @@ impl EmulatorConfig {
             discard: false,
             fault: None,
             cert: None,
+            limits: Limits::default(),
         }
+    }
+
+    /// Sets the timeouts and the connection cap.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Adds an app.
@@ -165,6 +177,7 @@ impl Emulator {
             apps: config.apps.iter().cloned().collect(),
             budget: fault::FaultBudget::default(),
             global_fault,
+            limits: config.limits,
         });
 
         let https = std::net::TcpListener::bind(config.https_listen)?;

@@ -214,7 +214,7 @@ async fn killed_mid_upload_leaves_nothing_after_restart() {
     assert_eq!(std::fs::read(data.join("index.jsonl")).unwrap(), b"");
     let t = target(&r, "http");
     assert_eq!(
-        get(&t, "/_emulator/uploads").await.json(),
+        get_as(&t, "/_emulator/uploads", APP).await.json(),
         serde_json::json!([])
     );
     assert_eq!(upload(&t, "k.txt", &rows(3)).await.json()["uploadId"], 1);

@@ -256,6 +256,16 @@ pub async fn get(t: &Target, path: &str) -> Answer {
     send(t, req).await.unwrap()
 }
 
+/// A GET request with an app's Basic credentials (the `/_emulator/` listings need them).
+pub async fn get_as(t: &Target, path: &str, app: (&str, &str)) -> Answer {
+    let req = Request::get(path)
+        .header("host", "localhost")
+        .header("authorization", basic(app.0, app.1))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    send(t, req).await.unwrap()
+}
+
 /// Writes raw request bytes and reads everything the server sends until it closes.
 /// A TLS peer that closes without close_notify still yields what arrived.
 pub async fn raw_exchange(t: &Target, request: &[u8]) -> Vec<u8> {
