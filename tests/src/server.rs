@@ -171,10 +171,17 @@ where
         let fault = fault.clone();
         async move { serve_hyper(req, &shared, &fault).await }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    let exchange = hyper::server::conn::http1::Builder::new()
         .keep_alive(false)
         .serve_connection(TokioIo::new(rewind), service)
+        .without_shutdown()
         .await;
+    // An answer may go out before the body was read (a body over a limit, or too slow): close
+    // as the raw side does, so unread request bytes do not reset the connection before the
+    // client has read the answer. A failed exchange (Outcome::Drop) just drops the connection.
+    if let Ok(parts) = exchange {
+        raw::linger_close(parts.io.into_inner()).await;
+    }
 }
 
 async fn serve_hyper(
