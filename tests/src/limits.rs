@@ -67,8 +67,10 @@ pub fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::TimedOut)
 }
 
-/// `body` with a pause limit between items and an overall deadline: when either passes, the
-/// stream yields one `TimedOut` error and ends.
+/// `body` with a pause limit and an overall deadline: when the consumer has waited `idle` for
+/// the next item, or `total` has passed since this call, the stream yields one `TimedOut`
+/// error and ends. The pause counts only time spent waiting for the client, not time the
+/// consumer spends between two reads (writing a chunk to disk, say).
 pub fn timed<'a>(body: BodyStream<'a>, idle: Duration, total: Duration) -> BodyStream<'a> {
     let now = Instant::now();
     Box::pin(Timed {
@@ -76,6 +78,7 @@ pub fn timed<'a>(body: BodyStream<'a>, idle: Duration, total: Duration) -> BodyS
         idle,
         idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
         deadline: Box::pin(tokio::time::sleep_until(now + total)),
+        waiting: false,
         done: false,
     })
 }
@@ -85,6 +88,8 @@ struct Timed<'a> {
     idle: Duration,
     idle_timer: Pin<Box<Sleep>>,
     deadline: Pin<Box<Sleep>>,
+    /// The consumer asked for an item that has not come yet: the pause is running.
+    waiting: bool,
     done: bool,
 }
 
@@ -99,9 +104,13 @@ impl Stream for Timed<'_> {
             if item.is_none() {
                 self.done = true;
             }
+            self.waiting = false;
+            return Poll::Ready(item);
+        }
+        if !self.waiting {
+            self.waiting = true;
             let next = Instant::now() + self.idle;
             self.idle_timer.as_mut().reset(next);
-            return Poll::Ready(item);
         }
         let why = if self.deadline.as_mut().poll(cx).is_ready() {
             "the request body took too long"
@@ -231,6 +240,21 @@ mod tests {
         assert_eq!(e.to_string(), "the request body took too long");
         assert!(got > 1, "{got}");
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_slow_consumer_is_not_a_stalled_client() {
+        // The client's bytes are all there; the consumer takes 150 ms per item, longer than
+        // the 50 ms pause limit.
+        let ready = stream((0..4).map(|_| Ok(Bytes::from_static(b"x"))).collect());
+        let mut t = timed(ready, Duration::from_millis(50), Duration::from_secs(10));
+        let mut got = 0;
+        while let Some(item) = t.next().await {
+            item.unwrap();
+            got += 1;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        assert_eq!(got, 4);
     }
 
     #[tokio::test]

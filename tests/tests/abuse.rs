@@ -238,22 +238,40 @@ async fn slow_bodies_and_heads_are_cut() {
     let dir = TempDir::new("abuse-slow");
     let r = start_binary(
         &dir,
-        &["--idle-timeout", "1", "--body-timeout", "2", "--head-timeout", "2"],
+        &[
+            "--idle-timeout",
+            "1",
+            "--body-timeout",
+            "2",
+            "--head-timeout",
+            "2",
+        ],
     );
     let targets = [target(&r, "http"), target(&r, "https")];
     let before = r.memory();
     let start = Instant::now();
-    let kinds = [Slow::StallBody, Slow::DripBody, Slow::StallPush, Slow::DripHead];
+    let kinds = [
+        Slow::StallBody,
+        Slow::DripBody,
+        Slow::StallPush,
+        Slow::DripHead,
+    ];
     let clients: Vec<_> = (0..200)
         .map(|i| {
             let kind = kinds[i % 4];
             let t = targets[(i / 4) % 2].clone();
-            (kind, tokio::spawn(slow_client(t, kind, Duration::from_secs(15))))
+            (
+                kind,
+                tokio::spawn(slow_client(t, kind, Duration::from_secs(15))),
+            )
         })
         .collect();
     let mut answered = 0;
     for (kind, c) in clients {
-        let ended = c.await.unwrap().unwrap_or_else(|| panic!("{kind:?}: never cut"));
+        let ended = c
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{kind:?}: never cut"));
         match (kind, ended) {
             // A stalled body is answered 408.
             (Slow::StallBody | Slow::StallPush, Ended::Answered(s)) => {
@@ -331,10 +349,9 @@ async fn an_endless_part_header_is_refused() {
     }
     // A non-file part larger than 64 KiB.
     let t = target(&r, "http");
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n"
-    )
-    .into_bytes();
+    let mut body =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\n")
+            .into_bytes();
     body.extend_from_slice(&vec![b'c'; 100 * 1024]);
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     let mut req = upload_head(Some(APP), body.len() as u64, "").into_bytes();
@@ -386,7 +403,10 @@ async fn the_fault_budget_table_is_capped() {
     let long = format!("status=503,times=1{}", ",".repeat(300));
     let (status, j) = exchange(t.clone(), long).await;
     assert_eq!(status, 400);
-    assert!(j["errMsg"].as_str().unwrap().contains("longer than 256"), "{j}");
+    assert!(
+        j["errMsg"].as_str().unwrap().contains("longer than 256"),
+        "{j}"
+    );
     let after = r.memory();
     report("fault-specs (3000 distinct)", before, after);
     assert!(
@@ -402,12 +422,24 @@ async fn load_uploads_and_slow_clients_together() {
     let dir = TempDir::new("abuse-load");
     let r = start_binary(
         &dir,
-        &["--idle-timeout", "1", "--body-timeout", "3", "--head-timeout", "3"],
+        &[
+            "--idle-timeout",
+            "1",
+            "--body-timeout",
+            "3",
+            "--head-timeout",
+            "3",
+        ],
     );
     let targets = [target(&r, "http"), target(&r, "https")];
     let before = r.memory();
     let start = Instant::now();
-    let kinds = [Slow::StallBody, Slow::DripBody, Slow::StallPush, Slow::DripHead];
+    let kinds = [
+        Slow::StallBody,
+        Slow::DripBody,
+        Slow::StallPush,
+        Slow::DripHead,
+    ];
     let slow: Vec<_> = (0..200)
         .map(|i| {
             let t = targets[i % 2].clone();
@@ -438,7 +470,11 @@ async fn load_uploads_and_slow_clients_together() {
     }
     let took = start.elapsed();
     let after = r.memory();
-    report("load (64 uploads of 350 kB + 200 slow clients)", before, after);
+    report(
+        "load (64 uploads of 350 kB + 200 slow clients)",
+        before,
+        after,
+    );
     println!("abuse load: uploads done in {uploads_took:.1?}, slow clients cut in {took:.1?}");
     assert_eq!(
         get_as(&targets[0], "/_emulator/uploads", APP)
@@ -499,9 +535,17 @@ async fn listings_need_credentials_and_show_one_app() {
     assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
     for path in ["/_emulator/uploads", "/_emulator/pushes"] {
         let a = get(&t, path).await;
-        assert_eq!((a.status.as_u16(), a.ret_code()), (401, 1_008_003), "{path}");
+        assert_eq!(
+            (a.status.as_u16(), a.ret_code()),
+            (401, 1_008_003),
+            "{path}"
+        );
         let a = get_as(&t, path, (APP.0, "wrong")).await;
-        assert_eq!((a.status.as_u16(), a.ret_code()), (401, 1_008_003), "{path}");
+        assert_eq!(
+            (a.status.as_u16(), a.ret_code()),
+            (401, 1_008_003),
+            "{path}"
+        );
     }
     let mine = get_as(&t, "/_emulator/uploads", APP).await.json();
     assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
