@@ -137,7 +137,7 @@ where
     let path = path.to_owned();
     let fault = match fault_of(&shared, prefix, &head) {
         Ok(f) => f,
-        Err(e) => return raw::answer_and_close(io, 400, &format!("bad fault spec: {e}")).await,
+        Err(e) => return raw::answer_and_close(io, 400, &format!("fault SPEC refused: {e}")).await,
     };
     if fault.is_raw() {
         return raw::serve_one(io, buf, head, &path, &fault, &shared).await;
@@ -147,8 +147,8 @@ where
         && !fault.rate_limit
         && let Some(reply) = api::refuse_early(&shared, &head.method, &path, &head.headers)
     {
-        // Answered here rather than by hyper, which would close over the unread body and
-        // could reset the connection before the client reads the answer.
+        // Answered here, before hyper sees the request: no body byte is read and no
+        // `100 Continue` invites one.
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
         }
