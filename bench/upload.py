@@ -14,6 +14,7 @@ arrive whole (a client or emulator bug), 2 if it cannot start.
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -127,7 +128,11 @@ def main():
         tls = ssl.create_default_context(cafile=ca)
 
         def records():
-            with urllib.request.urlopen(f"{url}/_emulator/uploads", context=tls, timeout=30) as r:
+            # The listing shows the uploads of the app whose Basic credentials it is sent.
+            token = base64.b64encode(f"{ACCESS_ID}:{SECRET}".encode()).decode()
+            req = urllib.request.Request(f"{url}/_emulator/uploads",
+                                         headers={"Authorization": f"Basic {token}"})
+            with urllib.request.urlopen(req, context=tls, timeout=30) as r:
                 return {rec["upload_id"]: rec for rec in json.load(r)}
 
         rss_file = os.path.join(work, "rss")

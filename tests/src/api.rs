@@ -3,7 +3,9 @@
 
 use crate::auth::{self, Apps};
 use crate::fault::{FaultBudget, FaultSpec};
+use crate::limits::{self, FramingGuard, Limits};
 use crate::package::PackageChecker;
+use crate::policy::Rule;
 use crate::store::{PushRecord, Store, UploadRecord, unix_now};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -42,6 +44,8 @@ pub struct Shared {
     pub budget: FaultBudget,
     /// The `--fault` SPEC applied to every request, with its source text.
     pub global_fault: Option<(String, FaultSpec)>,
+    /// Time and connection limits.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for Shared {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for Shared {
             .field("apps", &ids)
             .field("budget", &self.budget)
             .field("global_fault", &self.global_fault)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -112,27 +117,111 @@ async fn drain(body: &mut BodyStream<'_>) -> io::Result<()> {
     Ok(())
 }
 
+/// The outcome of a body that could not be read: a body past its time limit is answered 408
+/// (the client is slow, not gone); any other failure drops the connection.
+fn broken(e: &(dyn std::error::Error + 'static)) -> Outcome {
+    if limits::is_timeout(e) {
+        Outcome::Reply(Reply::json(
+            408,
+            &json!({"retCode": PARSE_ERROR, "errMsg": format!("request timeout: {e}")}),
+        ))
+    } else {
+        Outcome::Drop
+    }
+}
+
+/// The `Content-Length` of a request, if it has one that parses.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(hyper::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The answer to a request that can be refused from its head alone, before any body byte is
+/// read: an upload or a push without valid credentials (for signature auth: an unknown
+/// `AccessId` or a missing `TimeStamp` / `Sign`), or with a `Content-Length` over the
+/// endpoint's limit. `None`: the request goes on. Faults are decided before this.
+pub fn refuse_early(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<Reply> {
+    let path = path.split('?').next().unwrap_or("");
+    if *method != Method::POST {
+        return None;
+    }
+    let length = content_length(headers).unwrap_or(0);
+    let reply = |o: Outcome| match o {
+        Outcome::Reply(r) => Some(r),
+        Outcome::Drop => None,
+    };
+    match path {
+        "/v3/push/package/upload" => {
+            if auth::basic(headers, &shared.apps).is_none() {
+                reply(upload_reply(AUTH_FAILED, "authentication failed", 0))
+            } else if length > limits::MAX_UPLOAD_BODY {
+                reply(upload_reply(
+                    Rule::TooLarge.ret_code(),
+                    &format!(
+                        "{} (a request body of {length} bytes)",
+                        Rule::TooLarge.text()
+                    ),
+                    0,
+                ))
+            } else {
+                None
+            }
+        }
+        "/v3/push/app" => {
+            let app = if headers.contains_key(hyper::header::AUTHORIZATION) {
+                auth::basic(headers, &shared.apps)
+            } else {
+                auth::signature_head(headers, &shared.apps)
+            };
+            if app.is_none() {
+                reply(push_error(AUTH_FAILED, "authentication failed", 0))
+            } else if length > MAX_PUSH_BODY as u64 {
+                reply(push_error(PARSE_ERROR, "request body larger than 1 MiB", 0))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Serves one request. `path` is the request path with any `/_fault/<SPEC>` prefix removed.
 pub async fn handle(
     shared: &Shared,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
-    mut body: BodyStream<'_>,
+    body: BodyStream<'_>,
     fault: &FaultSpec,
 ) -> Outcome {
     let path = path.split('?').next().unwrap_or("");
+    let total = if path == "/v3/push/package/upload" {
+        shared.limits.upload_timeout
+    } else {
+        shared.limits.push_timeout
+    };
+    let mut body = limits::timed(body, shared.limits.idle_timeout, total);
     let outcome = if let Some(status) = fault.status {
         match drain(&mut body).await {
             Ok(()) => Outcome::Reply(Reply::json(
                 status,
                 &json!({"retCode": INTERNAL, "errMsg": format!("injected fault: HTTP {status}")}),
             )),
-            Err(_) => Outcome::Drop,
+            Err(e) => broken(&e),
         }
     } else if fault.rate_limit {
         match drain(&mut body).await {
-            Err(_) => Outcome::Drop,
+            Err(e) => broken(&e),
             Ok(()) if path == "/v3/push/app" => {
                 push_error(TOO_FAST, "injected fault: request too fast", 0)
             }
@@ -163,7 +252,7 @@ async fn route(
                     404,
                     &json!({"retCode": 404, "errMsg": format!("no such endpoint: {path}")}),
                 )),
-                Err(_) => Outcome::Drop,
+                Err(e) => broken(&e),
             };
         }
     };
@@ -173,8 +262,12 @@ async fn route(
                 405,
                 &json!({"retCode": 405, "errMsg": format!("{path} takes {allowed}")}),
             )),
-            Err(_) => Outcome::Drop,
+            Err(e) => broken(&e),
         };
+    }
+    if let Some(reply) = refuse_early(shared, method, path, headers) {
+        // Answered without reading the body; the connection closes after the answer.
+        return Outcome::Reply(reply);
     }
     match path {
         "/" => Outcome::Reply(Reply::json(
@@ -182,21 +275,49 @@ async fn route(
             &json!({"status": "ok", "service": "tpns-emulator",
                     "uploads": shared.store.uploads().len(), "pushes": shared.store.pushes().len()}),
         )),
-        "/_emulator/uploads" => Outcome::Reply(Reply::json(200, &json!(shared.store.uploads()))),
-        "/_emulator/pushes" => Outcome::Reply(Reply::json(200, &json!(shared.store.pushes()))),
+        "/_emulator/uploads" | "/_emulator/pushes" => listing(shared, path, headers),
         "/v3/push/package/upload" => upload(shared, headers, body).await,
         _ => push(shared, headers, body).await,
     }
+}
+
+/// `GET /_emulator/uploads` and `/_emulator/pushes`: the records of the app whose Basic
+/// credentials the request carries, and only those; HTTP 401 without valid credentials.
+fn listing(shared: &Shared, path: &str, headers: &HeaderMap) -> Outcome {
+    let Some(app) = auth::basic(headers, &shared.apps) else {
+        return Outcome::Reply(Reply::json(
+            401,
+            &json!({"retCode": AUTH_FAILED,
+                    "errMsg": "authentication failed: /_emulator/ listings need an app's Basic \
+                               credentials"}),
+        ));
+    };
+    let value = if path == "/_emulator/uploads" {
+        let mine: Vec<UploadRecord> = shared
+            .store
+            .uploads()
+            .into_iter()
+            .filter(|u| u.access_id == app)
+            .collect();
+        json!(mine)
+    } else {
+        let mine: Vec<PushRecord> = shared
+            .store
+            .pushes()
+            .into_iter()
+            .filter(|p| p.access_id == app)
+            .collect();
+        json!(mine)
+    };
+    Outcome::Reply(Reply::json(200, &value))
 }
 
 /// `POST /v3/push/package/upload`: Basic auth, multipart with a `file` part, every package
 /// rule, then the package is stored (or, in discard mode, only counted).
 async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) -> Outcome {
     let Some(app) = auth::basic(headers, &shared.apps) else {
-        return match drain(&mut body).await {
-            Ok(()) => upload_reply(AUTH_FAILED, "authentication failed", 0),
-            Err(_) => Outcome::Drop,
-        };
+        // refuse_early answered this already; kept so that this function stands alone.
+        return upload_reply(AUTH_FAILED, "authentication failed", 0);
     };
     let content_type = headers
         .get(hyper::header::CONTENT_TYPE)
@@ -207,11 +328,20 @@ async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) 
         Err(e) => {
             return match drain(&mut body).await {
                 Ok(()) => upload_reply(PARSE_ERROR, &format!("not multipart/form-data: {e}"), 0),
-                Err(_) => Outcome::Drop,
+                Err(e) => broken(&e),
             };
         }
     };
-    let mut multipart = multer::Multipart::new(body, boundary);
+    // multer bounds the whole body and each part; the guard bounds what is not part content.
+    let guard = FramingGuard::default();
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .whole_stream(limits::MAX_UPLOAD_BODY)
+            .per_field(limits::MAX_OTHER_PART)
+            .for_field("file", limits::MAX_UPLOAD_BODY),
+    );
+    let mut multipart =
+        multer::Multipart::with_constraints(guard.wrap(body), boundary, constraints);
     // The file part's verdict and synced temporary file; committed only once the whole body
     // has been read and is well formed (a second file part or a broken closing delimiter
     // afterwards must not leave a stored package behind).
@@ -231,7 +361,7 @@ async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) 
             }
             loop {
                 match field.chunk().await {
-                    Ok(Some(_)) => {}
+                    Ok(Some(c)) => guard.took(c.len()),
                     Ok(None) => break,
                     Err(e) => return multipart_failure(e),
                 }
@@ -245,7 +375,7 @@ async fn upload(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) 
             )));
             continue;
         };
-        match receive_file(shared, &file_name, &mut field).await {
+        match receive_file(shared, &file_name, &mut field, &guard).await {
             Ok(r) => result = Some(r),
             Err(e) => return multipart_failure(e),
         }
@@ -283,11 +413,32 @@ impl Received {
     }
 }
 
-/// A broken body (client gone, injected close) drops the connection; a malformed one is a
-/// parse error.
+/// A broken body (client gone, injected close) drops the connection and a slow one is
+/// answered 408; a body over a size limit is "too large"; a malformed one is a parse error.
 fn multipart_failure(e: multer::Error) -> Outcome {
     match e {
-        multer::Error::StreamReadFailed(_) => Outcome::Drop,
+        multer::Error::StreamReadFailed(e) if limits::is_framing_error(&*e) => upload_reply(
+            PARSE_ERROR,
+            &format!("multipart parse error: {}", limits::FRAMING_TOO_LARGE),
+            0,
+        ),
+        multer::Error::StreamReadFailed(e) => broken(&*e),
+        multer::Error::StreamSizeExceeded { limit } => upload_reply(
+            Rule::TooLarge.ret_code(),
+            &format!(
+                "{} (the request body passed {limit} bytes)",
+                Rule::TooLarge.text()
+            ),
+            0,
+        ),
+        multer::Error::FieldSizeExceeded { limit, field_name } => upload_reply(
+            Rule::TooLarge.ret_code(),
+            &format!(
+                "multipart part {:?} larger than {limit} bytes",
+                field_name.unwrap_or_default()
+            ),
+            0,
+        ),
         other => upload_reply(PARSE_ERROR, &format!("multipart parse error: {other}"), 0),
     }
 }
@@ -298,6 +449,7 @@ async fn receive_file(
     shared: &Shared,
     file_name: &str,
     field: &mut multer::Field<'_>,
+    guard: &FramingGuard,
 ) -> Result<Result<Received, (u32, String)>, multer::Error> {
     let mut checker = PackageChecker::new(file_name);
     let mut temp = match shared.store.begin_upload().await {
@@ -309,6 +461,7 @@ async fn receive_file(
     };
     let mut write_error = temp.is_none();
     while let Some(chunk) = field.chunk().await? {
+        guard.took(chunk.len());
         checker.feed(&chunk);
         if checker.is_rejected() || write_error {
             continue;
@@ -344,7 +497,8 @@ async fn receive_file(
     }))
 }
 
-/// Reads a whole body of at most `cap` bytes; `Ok(None)` if it is larger (the rest is drained).
+/// Reads a whole body of at most `cap` bytes; `Ok(None)` if it is larger (the rest is
+/// drained, within the body's time limits, and not kept).
 async fn read_all(body: &mut BodyStream<'_>, cap: usize) -> io::Result<Option<Vec<u8>>> {
     let mut out = Vec::new();
     let mut too_large = false;
@@ -352,6 +506,7 @@ async fn read_all(body: &mut BodyStream<'_>, cap: usize) -> io::Result<Option<Ve
         let chunk = chunk?;
         if out.len() + chunk.len() > cap {
             too_large = true;
+            out = Vec::new();
         } else if !too_large {
             out.extend_from_slice(&chunk);
         }
@@ -365,7 +520,7 @@ async fn push(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) ->
     let bytes = match read_all(&mut body, MAX_PUSH_BODY).await {
         Ok(Some(b)) => b,
         Ok(None) => return push_error(PARSE_ERROR, "request body larger than 1 MiB", 0),
-        Err(_) => return Outcome::Drop,
+        Err(e) => return broken(&e),
     };
     let app = if headers.contains_key(hyper::header::AUTHORIZATION) {
         auth::basic(headers, &shared.apps)

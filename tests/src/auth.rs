@@ -52,6 +52,16 @@ pub fn signature(headers: &HeaderMap, body: &[u8], apps: &Apps) -> Option<String
     constant_time_eq(expected.as_bytes(), given.as_bytes()).then(|| id.to_owned())
 }
 
+/// What can be checked of signature auth before the body is read: `AccessId` names an app
+/// and `TimeStamp` and `Sign` are present. Returns the AccessID; the signature itself covers
+/// the body and is checked by [`signature`] once the body is read.
+pub fn signature_head(headers: &HeaderMap, apps: &Apps) -> Option<String> {
+    let id = headers.get("AccessId")?.to_str().ok()?.trim();
+    headers.get("TimeStamp")?;
+    headers.get("Sign")?;
+    apps.contains_key(id).then(|| id.to_owned())
+}
+
 /// Whether the request carries the signature headers (so signature auth is meant).
 pub fn has_signature(headers: &HeaderMap) -> bool {
     headers.contains_key("AccessId") || headers.contains_key("Sign")

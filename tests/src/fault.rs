@@ -40,6 +40,15 @@ pub struct FaultSpec {
 
 /// The pause between bytes for `slow` without a value.
 pub const DEFAULT_SLOW: Duration = Duration::from_millis(2);
+/// The longest SPEC accepted, in bytes (every key once with a large value fits in 150).
+pub const MAX_SPEC_LEN: usize = 256;
+/// The largest `delay=MS`: one minute.
+pub const MAX_DELAY_MS: u64 = 60_000;
+/// The largest `slow=MS`: a second between bytes already makes an answer take minutes.
+pub const MAX_SLOW_MS: u64 = 1_000;
+/// How many distinct SPEC strings with `times=N` the budget remembers. A count cannot be
+/// forgotten (a retry would see the fault again), so a new SPEC past this is refused.
+pub const MAX_BUDGET_SPECS: usize = 256;
 
 impl FaultSpec {
     /// Parses a SPEC.
@@ -47,6 +56,9 @@ impl FaultSpec {
     /// # Errors
     /// A message naming the key or value that is not understood.
     pub fn parse(spec: &str) -> Result<FaultSpec, String> {
+        if spec.len() > MAX_SPEC_LEN {
+            return Err(format!("fault SPEC longer than {MAX_SPEC_LEN} bytes"));
+        }
         let mut f = FaultSpec::default();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, value) = match item.split_once('=') {
@@ -64,12 +76,18 @@ impl FaultSpec {
                     Some(_) => Err(format!("fault `{key}` takes no value")),
                 }
             };
+            let at_most = |n: u64, max: u64| -> Result<Duration, String> {
+                if n > max {
+                    return Err(format!("fault `{key}` must be at most {max} ms, not {n}"));
+                }
+                Ok(Duration::from_millis(n))
+            };
             match key {
-                "delay" => f.delay = Some(Duration::from_millis(number(value)?)),
+                "delay" => f.delay = Some(at_most(number(value)?, MAX_DELAY_MS)?),
                 "slow" => {
                     f.slow = Some(match value {
                         None => DEFAULT_SLOW,
-                        Some(_) => Duration::from_millis(number(value)?),
+                        Some(_) => at_most(number(value)?, MAX_SLOW_MS)?,
                     })
                 }
                 "close-after" => f.close_after = Some(number(value)?),
@@ -123,27 +141,60 @@ pub fn split_path(path: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// Counts how often each SPEC string with `times=N` has been applied.
+/// Counts how often each SPEC string with `times=N` has been applied: at most
+/// [`MAX_BUDGET_SPECS`] strings of at most [`MAX_SPEC_LEN`] bytes, so about 100 KiB.
 #[derive(Debug, Default)]
 pub struct FaultBudget {
     used: Mutex<HashMap<String, u64>>,
 }
 
+/// A new `times=N` SPEC when the budget already holds [`MAX_BUDGET_SPECS`] of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetFull;
+
+impl std::fmt::Display for BudgetFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the emulator already counts {MAX_BUDGET_SPECS} distinct times=N SPECs; reuse one \
+             or restart the emulator"
+        )
+    }
+}
+
+impl std::error::Error for BudgetFull {}
+
 impl FaultBudget {
     /// Whether a request carrying `spec` (parsed as `parsed`) gets the fault, using up one of
     /// its `times` if it has a limit.
-    pub fn admit(&self, spec: &str, parsed: &FaultSpec) -> bool {
+    ///
+    /// # Errors
+    /// [`BudgetFull`] for a SPEC not yet counted when the table is full.
+    pub fn admit(&self, spec: &str, parsed: &FaultSpec) -> Result<bool, BudgetFull> {
         let Some(limit) = parsed.times else {
-            return true;
+            return Ok(true);
         };
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if !used.contains_key(spec) && used.len() >= MAX_BUDGET_SPECS {
+            return Err(BudgetFull);
+        }
         let n = used.entry(spec.to_owned()).or_insert(0);
-        if *n < limit {
+        Ok(if *n < limit {
             *n += 1;
             true
         } else {
             false
-        }
+        })
+    }
+
+    /// How many SPECs are counted.
+    pub fn len(&self) -> usize {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no SPEC is counted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -206,11 +257,46 @@ mod tests {
     fn times_budget_per_spec_string() {
         let b = FaultBudget::default();
         let f = FaultSpec::parse("status=503,times=2").unwrap();
-        assert!(b.admit("status=503,times=2", &f));
-        assert!(b.admit("status=503,times=2", &f));
-        assert!(!b.admit("status=503,times=2", &f));
-        assert!(b.admit("times=2,status=503", &f));
+        assert_eq!(b.admit("status=503,times=2", &f), Ok(true));
+        assert_eq!(b.admit("status=503,times=2", &f), Ok(true));
+        assert_eq!(b.admit("status=503,times=2", &f), Ok(false));
+        assert_eq!(b.admit("times=2,status=503", &f), Ok(true));
         let g = FaultSpec::parse("status=503").unwrap();
-        assert!((0..10).all(|_| b.admit("status=503", &g)));
+        assert!((0..10).all(|_| b.admit("status=503", &g) == Ok(true)));
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn the_budget_table_is_capped() {
+        let b = FaultBudget::default();
+        let f = FaultSpec::parse("status=503,times=1").unwrap();
+        for i in 0..MAX_BUDGET_SPECS {
+            assert_eq!(
+                b.admit(&format!("status=503,times=1,delay={i}"), &f),
+                Ok(true)
+            );
+        }
+        assert_eq!(
+            b.admit("status=503,times=1,delay=9999", &f),
+            Err(BudgetFull)
+        );
+        // Counted SPECs keep their count; SPECs without times are not counted.
+        assert_eq!(b.admit("status=503,times=1,delay=0", &f), Ok(false));
+        let g = FaultSpec::parse("status=503").unwrap();
+        assert_eq!(b.admit("status=503", &g), Ok(true));
+        assert_eq!(b.len(), MAX_BUDGET_SPECS);
+    }
+
+    #[test]
+    fn long_specs_and_long_waits_are_refused() {
+        let long = format!("delay=1,{}", " ".repeat(MAX_SPEC_LEN));
+        assert!(
+            FaultSpec::parse(&long)
+                .unwrap_err()
+                .contains("longer than 256")
+        );
+        assert!(FaultSpec::parse("delay=60001").is_err());
+        assert!(FaultSpec::parse("slow=1001").is_err());
+        assert!(FaultSpec::parse("delay=60000,slow=1000").is_ok());
     }
 }

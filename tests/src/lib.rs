@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod cert;
 pub mod fault;
+pub mod limits;
 pub mod package;
 pub mod pki;
 pub mod policy;
@@ -16,6 +17,7 @@ pub mod zipcheck;
 
 pub use cert::{GeneratedCert, Validity, generate_cert, generate_cert_with};
 pub use fault::FaultSpec;
+pub use limits::Limits;
 pub use store::{PushRecord, UploadRecord};
 
 use std::io;
@@ -47,6 +49,8 @@ pub struct EmulatorConfig {
     pub cert: Option<(PathBuf, PathBuf)>,
     /// The shape of the generated chain when `cert` is not given (see [`pki::PkiMode`]).
     pub pki: pki::PkiMode,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -61,13 +65,14 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("fault", &self.fault)
             .field("cert", &self.cert)
             .field("pki", &self.pki)
+            .field("limits", &self.limits)
             .finish()
     }
 }
 
 impl EmulatorConfig {
     /// A configuration with no apps, HTTPS on `127.0.0.1:0`, no plain HTTP, storing packages
-    /// in `data_dir`, no faults, a generated certificate.
+    /// in `data_dir`, no faults, a generated certificate, the default [`Limits`].
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         EmulatorConfig {
             data_dir: data_dir.into(),
@@ -78,7 +83,14 @@ impl EmulatorConfig {
             fault: None,
             cert: None,
             pki: pki::PkiMode::Simple,
+            limits: Limits::default(),
         }
+    }
+
+    /// Sets the timeouts and the connection cap.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Adds an app.
@@ -177,6 +189,7 @@ impl Emulator {
             apps: config.apps.iter().cloned().collect(),
             budget: fault::FaultBudget::default(),
             global_fault,
+            limits: config.limits,
         });
 
         let https = std::net::TcpListener::bind(config.https_listen)?;

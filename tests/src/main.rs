@@ -4,12 +4,14 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use tpns_emulator::{DEMO_APP, Emulator, EmulatorConfig};
 
 const USAGE: &str = "\
 usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
                      [--app ACCESS_ID:SECRET]... [--discard] [--fault SPEC]
-                     [--cert PEM --key PEM | --pki MODE]
+                     [--cert PEM --key PEM | --pki MODE] [--max-connections N]
+                     [--head-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS]
 
   --listen ADDR        HTTPS address (default 127.0.0.1:0; port 0 = any free port)
   --http-listen ADDR   also serve plain HTTP on ADDR (off unless given)
@@ -22,6 +24,10 @@ usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
                        leaf), public-rsa (RSA-4096 root and intermediate, RSA-2048 leaf with
                        42 DNS SANs), public-ecdsa (P-384 root and intermediate, P-256 leaf),
                        mixed (RSA root and intermediate, P-256 leaf); the root goes to ca.pem
+  --max-connections N  connections served at once; more wait to be accepted (default 512)
+  --head-timeout SECS  TLS handshake and request head (default 30)
+  --idle-timeout SECS  longest pause inside a request body (default 30)
+  --body-timeout SECS  longest upload body (default 600; other bodies: at most 30)
 
 The first line on stdout is {\"https\":\"ADDR\",\"http\":\"ADDR\"|null,\"ca\":\"PATH\"}.";
 
@@ -35,6 +41,24 @@ fn addr(flag: &str, value: Option<String>) -> SocketAddr {
     value
         .parse()
         .unwrap_or_else(|_| fail(&format!("{flag}: `{value}` is not an IP:PORT address")))
+}
+
+fn seconds(flag: &str, value: Option<String>) -> Duration {
+    let value = value.unwrap_or_else(|| fail(&format!("{flag} needs a number of seconds")));
+    match value.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
+        _ => fail(&format!(
+            "{flag}: `{value}` is not a number of seconds in (0, 86400]"
+        )),
+    }
+}
+
+fn count(flag: &str, value: Option<String>) -> usize {
+    let value = value.unwrap_or_else(|| fail(&format!("{flag} needs a number")));
+    match value.parse::<usize>() {
+        Ok(n) if (1..=65_536).contains(&n) => n,
+        _ => fail(&format!("{flag}: `{value}` is not a number in 1..=65536")),
+    }
 }
 
 fn temp_data_dir() -> PathBuf {
@@ -92,6 +116,14 @@ fn main() {
                 config.pki = v
                     .parse()
                     .unwrap_or_else(|e: String| fail(&format!("--pki: {e}")));
+            }
+            "--max-connections" => config.limits.max_connections = count(&flag, value()),
+            "--head-timeout" => config.limits.head_timeout = seconds(&flag, value()),
+            "--idle-timeout" => config.limits.idle_timeout = seconds(&flag, value()),
+            "--body-timeout" => {
+                let t = seconds(&flag, value());
+                config.limits.upload_timeout = t;
+                config.limits.push_timeout = config.limits.push_timeout.min(t);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");

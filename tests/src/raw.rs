@@ -471,7 +471,8 @@ async fn write_bytes<IO: AsyncWrite + Unpin>(
 pub async fn linger_close<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO) {
     let _ = io.shutdown().await;
     let start = tokio::time::Instant::now();
-    let mut sink = vec![0u8; 64 * 1024];
+    // Small: hundreds of connections may linger at once.
+    let mut sink = vec![0u8; 8 * 1024];
     while start.elapsed() < LINGER_MAX {
         match tokio::time::timeout(LINGER, io.read(&mut sink)).await {
             Ok(Ok(n)) if n > 0 => {}

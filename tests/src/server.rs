@@ -5,6 +5,11 @@
 //! writer always closes. That way a request's fault SPEC is known from its head before any
 //! server side reads its body, and a keep-alive connection can never carry a request whose
 //! fault the chosen side cannot produce.
+//!
+//! At most `Limits::max_connections` connections are served at once (the accept loop waits for
+//! a free slot); the TLS handshake and the request head share one `Limits::head_timeout`; a
+//! request that its head alone refuses (no credentials, a body over the limit) is answered
+//! before any body byte is read.
 
 use crate::api::{self, Outcome, Shared};
 use crate::fault::{FAULT_HEADER, FaultSpec, split_path};
@@ -23,10 +28,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
-
-/// How long a client may take to complete the TLS handshake or send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts connections on both listeners until `stop` fires.
 pub async fn run(
@@ -36,7 +40,16 @@ pub async fn run(
     tls: TlsAcceptor,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
+    let slots = Arc::new(Semaphore::new(shared.limits.max_connections.max(1)));
     loop {
+        // A slot first: at the cap, new connections wait in the kernel's listen queue.
+        let slot = tokio::select! {
+            _ = &mut stop => return,
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+        };
         let accepted = tokio::select! {
             _ = &mut stop => return,
             r = https.accept() => r.map(|(s, _)| (s, true)),
@@ -60,19 +73,22 @@ pub async fn run(
         let shared = shared.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let head_deadline = Instant::now() + shared.limits.head_timeout;
             if is_tls {
-                if let Ok(Ok(stream)) = tokio::time::timeout(HEAD_TIMEOUT, tls.accept(tcp)).await {
-                    serve_connection(stream, shared).await;
+                let handshake = tokio::time::timeout_at(head_deadline, tls.accept(tcp)).await;
+                if let Ok(Ok(stream)) = handshake {
+                    serve_connection(stream, shared, head_deadline).await;
                 }
             } else {
-                serve_connection(tcp, shared).await;
+                serve_connection(tcp, shared, head_deadline).await;
             }
+            drop(slot);
         });
     }
 }
 
 /// The SPEC of a request: path prefix, else header, else the start flag. `Err` for a SPEC
-/// that does not parse.
+/// that does not parse, or a new `times=N` SPEC when the budget table is full.
 fn fault_of(
     shared: &Shared,
     prefix: Option<&str>,
@@ -94,19 +110,20 @@ fn fault_of(
             None => return Ok(FaultSpec::default()),
         },
     };
-    Ok(if shared.budget.admit(&text, &spec) {
-        spec
-    } else {
-        FaultSpec::default()
-    })
+    match shared.budget.admit(&text, &spec) {
+        Ok(true) => Ok(spec),
+        Ok(false) => Ok(FaultSpec::default()),
+        Err(full) => Err(full.to_string()),
+    }
 }
 
-async fn serve_connection<IO>(mut io: IO, shared: Arc<Shared>)
+async fn serve_connection<IO>(mut io: IO, shared: Arc<Shared>, head_deadline: Instant)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut buf = BytesMut::with_capacity(8 * 1024);
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, raw::read_head(&mut io, &mut buf)).await {
+    let head = match tokio::time::timeout_at(head_deadline, raw::read_head(&mut io, &mut buf)).await
+    {
         Ok(Ok(h)) => h,
         Ok(Err(HeadError::Malformed(m))) => {
             return raw::answer_and_close(io, 400, &format!("bad request head: {m}")).await;
@@ -120,10 +137,28 @@ where
     let path = path.to_owned();
     let fault = match fault_of(&shared, prefix, &head) {
         Ok(f) => f,
-        Err(e) => return raw::answer_and_close(io, 400, &format!("bad fault spec: {e}")).await,
+        Err(e) => return raw::answer_and_close(io, 400, &format!("fault SPEC refused: {e}")).await,
     };
     if fault.is_raw() {
         return raw::serve_one(io, buf, head, &path, &fault, &shared).await;
+    }
+    // Faults that answer for the endpoint (status, rate-limit) come first, as in api::handle.
+    if fault.status.is_none()
+        && !fault.rate_limit
+        && let Some(reply) = api::refuse_early(&shared, &head.method, &path, &head.headers)
+    {
+        // Answered here, before hyper sees the request: no body byte is read and no
+        // `100 Continue` invites one.
+        if let Some(delay) = fault.delay {
+            tokio::time::sleep(delay).await;
+        }
+        if raw::write_reply(&mut io, &reply, &FaultSpec::default())
+            .await
+            .is_ok()
+        {
+            raw::linger_close(io).await;
+        }
+        return;
     }
     drop(head);
     let rewind = Rewind {
@@ -136,10 +171,17 @@ where
         let fault = fault.clone();
         async move { serve_hyper(req, &shared, &fault).await }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    let exchange = hyper::server::conn::http1::Builder::new()
         .keep_alive(false)
         .serve_connection(TokioIo::new(rewind), service)
+        .without_shutdown()
         .await;
+    // An answer may go out before the body was read (a body over a limit, or too slow): close
+    // as the raw side does, so unread request bytes do not reset the connection before the
+    // client has read the answer. A failed exchange (Outcome::Drop) just drops the connection.
+    if let Ok(parts) = exchange {
+        raw::linger_close(parts.io.into_inner()).await;
+    }
 }
 
 async fn serve_hyper(

@@ -4,53 +4,9 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 use tpns_emulator::generate_cert;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tpns-emulator");
-
-/// A started binary, killed on drop.
-struct Running {
-    child: Child,
-    first_line: serde_json::Value,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str]) -> Running {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let first_line = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    Running { child, first_line }
-}
-
-fn target(r: &Running, key: &str) -> Target {
-    let addr = r.first_line[key].as_str().unwrap().parse().unwrap();
-    let ca = if key == "https" {
-        let pem = std::fs::read(r.first_line["ca"].as_str().unwrap()).unwrap();
-        let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
-            .map(|c: rustls_pki_types::CertificateDer<'_>| c.to_vec())
-            .unwrap();
-        Some(der)
-    } else {
-        None
-    };
-    Target { addr, ca }
-}
 
 #[tokio::test]
 async fn first_line_and_serving() {
@@ -214,7 +170,7 @@ async fn killed_mid_upload_leaves_nothing_after_restart() {
     assert_eq!(std::fs::read(data.join("index.jsonl")).unwrap(), b"");
     let t = target(&r, "http");
     assert_eq!(
-        get(&t, "/_emulator/uploads").await.json(),
+        get_as(&t, "/_emulator/uploads", APP).await.json(),
         serde_json::json!([])
     );
     assert_eq!(upload(&t, "k.txt", &rows(3)).await.json()["uploadId"], 1);

@@ -120,7 +120,7 @@ async fn package_push_with_both_auth_schemes() {
         (pushes[0].title.as_str(), pushes[0].content.as_str()),
         ("hello", "world")
     );
-    let listed = get(&t, "/_emulator/pushes").await.json();
+    let listed = get_as(&t, "/_emulator/pushes", APP).await.json();
     assert_eq!(listed[1]["push_id"], "2");
 
     // Pushes are recorded durably and push ids keep increasing after a restart.

@@ -46,7 +46,9 @@ async fn uploads_survive_a_restart_and_ids_keep_increasing() {
     let a = upload(&Target::http(&emu), "p3.csv", &rows(2)).await;
     assert_eq!(a.json()["uploadId"], 4);
     // Listed through HTTP as well.
-    let listed = get(&Target::http(&emu), "/_emulator/uploads").await.json();
+    let listed = get_as(&Target::http(&emu), "/_emulator/uploads", APP)
+        .await
+        .json();
     assert_eq!(listed.as_array().unwrap().len(), 4);
 }
 

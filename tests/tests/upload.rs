@@ -39,14 +39,14 @@ async fn accepted_upload_is_stored_and_listed() {
         assert_eq!(rec.sha256.len(), 64);
     }
     let t = Target::https(&emu);
-    let listed = get(&t, "/_emulator/uploads").await.json();
+    let listed = get_as(&t, "/_emulator/uploads", APP).await.json();
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(listed[1]["upload_id"], 2);
     let health = get(&t, "/").await;
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["status"], "ok");
     assert_eq!(
-        get(&t, "/_emulator/pushes").await.json(),
+        get_as(&t, "/_emulator/pushes", APP).await.json(),
         serde_json::json!([])
     );
 }

@@ -11,8 +11,10 @@ use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use rustls::RootCertStore;
 use rustls_pki_types::{CertificateDer, ServerName};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -256,6 +258,16 @@ pub async fn get(t: &Target, path: &str) -> Answer {
     send(t, req).await.unwrap()
 }
 
+/// A GET request with an app's Basic credentials (the `/_emulator/` listings need them).
+pub async fn get_as(t: &Target, path: &str, app: (&str, &str)) -> Answer {
+    let req = Request::get(path)
+        .header("host", "localhost")
+        .header("authorization", basic(app.0, app.1))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    send(t, req).await.unwrap()
+}
+
 /// Writes raw request bytes and reads everything the server sends until it closes.
 /// A TLS peer that closes without close_notify still yields what arrived.
 pub async fn raw_exchange(t: &Target, request: &[u8]) -> Vec<u8> {
@@ -317,6 +329,90 @@ pub fn files_in(dir: &Path) -> Vec<String> {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect(),
         Err(_) => Vec::new(),
+    }
+}
+
+/// The emulator binary of this build.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tpns-emulator");
+
+/// A started binary, killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub first_line: serde_json::Value,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with `args` and reads its first stdout line. Its stderr is piped: a test
+/// that lets it write much must read it or start it with [`start_quiet`].
+pub fn start(args: &[&str]) -> Running {
+    start_with(args, Stdio::piped())
+}
+
+/// [`start`] with stderr discarded.
+pub fn start_quiet(args: &[&str]) -> Running {
+    start_with(args, Stdio::null())
+}
+
+fn start_with(args: &[&str], stderr: Stdio) -> Running {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let first_line = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    Running { child, first_line }
+}
+
+/// How to reach a started binary: `key` is `https` or `http`.
+pub fn target(r: &Running, key: &str) -> Target {
+    let addr = r.first_line[key].as_str().unwrap().parse().unwrap();
+    let ca = if key == "https" {
+        let pem = std::fs::read(r.first_line["ca"].as_str().unwrap()).unwrap();
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+            .map(|c: rustls_pki_types::CertificateDer<'_>| c.to_vec())
+            .unwrap();
+        Some(der)
+    } else {
+        None
+    };
+    Target { addr, ca }
+}
+
+/// A process's resident memory from `/proc/<pid>/status`, in KiB.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// VmRSS: resident now.
+    pub rss_kib: u64,
+    /// VmHWM: the most ever resident.
+    pub hwm_kib: u64,
+}
+
+impl Running {
+    /// The binary's memory now (Linux only).
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in /proc status"))
+        };
+        Memory {
+            rss_kib: field("VmRSS:"),
+            hwm_kib: field("VmHWM:"),
+        }
     }
 }
 
