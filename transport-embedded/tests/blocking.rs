@@ -15,7 +15,6 @@ use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::upload::{Progress, UploadError};
-use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
 use tpns_transport_embedded::tls::{
@@ -72,6 +71,68 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
             name,
             "buffer {buf_len}"
         );
+    }
+}
+
+/// The host's clock as a `TlsClock`, for the chains made now.
+struct Now;
+impl tpns_transport_embedded::tls::TlsClock for Now {
+    fn now() -> Option<u64> {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    }
+}
+
+#[test]
+fn public_style_chains_with_intermediates_are_verified_and_upload() {
+    use tpns_emulator::pki::PkiMode;
+    let accounts = package(200);
+    for mode in [
+        PkiMode::PublicRsa,
+        PkiMode::PublicEcdsa,
+        PkiMode::Mixed,
+        PkiMode::Simple,
+    ] {
+        let server = Server::start_with("pki-mode", |c| c.pki(mode));
+        let endpoint = Endpoint::parse(&server.url).unwrap();
+        // The root the emulator wrote to ca.pem: the server sends leaf and intermediate.
+        let ca_cert = CertificateDer::from(server.emulator().ca_der());
+        let anchors = [anchor_from_der(&ca_cert).unwrap()];
+        let trust = Trust::new(&anchors, "localhost").unwrap().check_time::<Now>();
+        let mut stack = Stack;
+        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = vec![0u8; 512];
+        let answer = upload_tls(
+            &mut socket,
+            TlsBuffers::new(&mut rx, &mut tx),
+            &trust,
+            OsRng,
+            &job(&endpoint, "accounts.txt"),
+            &mut FlashPackage::new(&accounts),
+            &mut buf,
+            |_| go(),
+        )
+        .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        socket.close().unwrap();
+        server.assert_stored(answer.upload_id, &accounts, 200);
+
+        // The same server, under another name in its SANs' place: refused, nothing sent.
+        let trust = Trust::new(&anchors, "api.tpns.tencent.com").unwrap().check_time::<Now>();
+        let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
+        let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
+        assert!(
+            matches!(
+                result,
+                Err(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
+            ),
+            "{mode:?}: {:?}",
+            result.err()
+        );
+        assert_eq!(server.emulator().uploads().len(), 1, "{mode:?}");
     }
 }
 
