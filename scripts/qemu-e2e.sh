@@ -3,13 +3,17 @@
 #
 # Boots examples/qemu-device (no_std, no heap, thumbv7em-none-eabihf, 64 KiB of RAM) under
 # QEMU mps2-an386. The device reads a 280 000-byte package from a host file through
-# semihosting, speaks TLS 1.3 (embedded-tls, verifying the CA) over its UART, which QEMU
-# connects to the TPNS emulator's HTTPS port on 127.0.0.1, and uploads through tpns-core.
+# semihosting, speaks TLS 1.3 (embedded-tls, the chain verified by tpns-pki) over its UART,
+# which QEMU connects to the TPNS emulator's HTTPS port on 127.0.0.1, and uploads through
+# tpns-core.
 #
-# Checks: the upload succeeds, the device's uploadId is the emulator's, the stored package is
-# byte-identical (sha256) to the file; a wrong CA fails the handshake on the device and stores
-# nothing; wrong credentials are refused and store nothing; the device's stack high-water mark
-# stays below its room, and an overflow is stopped by the MPU guard. Prints `N passed, N failed`
+# Checks: the upload succeeds over an ECDSA chain (a P-256 CA signs the leaf) and over a
+# public-style RSA chain (emulator --pki public-rsa: the server sends an RSA-2048 leaf with 42
+# SANs and an RSA-4096 intermediate; the device trusts the RSA-4096 root), the device's uploadId
+# is the emulator's, the stored package is byte-identical (sha256) to the file; a wrong CA and a
+# wrong host name fail the handshake on the device and store nothing; wrong credentials are
+# refused and store nothing; the device's stack high-water mark stays below its room, and an
+# overflow is stopped by the MPU guard. Prints `N passed, N failed`
 # and exits non-zero on any failure. Details and the measured figures:
 # examples/qemu-device/README.md.
 #
@@ -76,12 +80,14 @@ check() { # check NAME COMMAND...
   fi
 }
 
-# start_emulator DIR: starts tpns-emulator on 127.0.0.1 (a free port) with its store in DIR,
-# waits (bounded) for its first stdout line, sets EMU_PID, EMU_PORT and EMU_CA.
+# start_emulator DIR [ARG...]: starts tpns-emulator on 127.0.0.1 (a free port) with its store in
+# DIR and the extra ARGs, waits (bounded) for its first stdout line, sets EMU_PID, EMU_PORT and
+# EMU_CA.
 start_emulator() {
   local dir=$1 line="" i
+  shift
   mkdir -p "$dir"
-  "$EMULATOR" --listen 127.0.0.1:0 --data-dir "$dir/store" --app "$APP_ID:$APP_SECRET" \
+  "$EMULATOR" --listen 127.0.0.1:0 --data-dir "$dir/store" --app "$APP_ID:$APP_SECRET" "$@" \
     >"$dir/stdout" 2>"$dir/stderr" </dev/null &
   EMU_PID=$!
   PIDS+=("$EMU_PID")
@@ -167,8 +173,17 @@ INDEX_BEFORE=$(index_lines "$WORK/emu")
 # --- 2: a wrong CA --------------------------------------------------------------------------
 boot wrong-ca wrong-ca.pem "$APP_ID:$APP_SECRET"
 check "wrong CA: the device exits non-zero (3: handshake)" test "$RC" = 3
-check "wrong CA: the device reports an invalid certificate" grep -q "InvalidCertificate" "$WORK/wrong-ca.err"
+# The other emulator's CA has the same name as this one's, so the path is tried and its
+# signature fails; an unrelated CA would give "unknown issuer".
+check "wrong CA: the device refuses the chain" \
+  grep -qE "unknown issuer|a signature does not verify" "$WORK/wrong-ca.err"
 check "wrong CA: no uploadId printed" bash -c "! grep -q '^uploadId=' '$WORK/wrong-ca.out'"
+
+# --- 2b: a wrong host name -------------------------------------------------------------------
+boot wrong-host ca.pem "$APP_ID:$APP_SECRET" server=api.tpns.tencent.com
+check "wrong host: the device exits non-zero (3: handshake)" test "$RC" = 3
+check "wrong host: the device reports a certificate not for the host" \
+  grep -q "not valid for the host name" "$WORK/wrong-host.err"
 
 # --- 3: wrong credentials ---------------------------------------------------------------------
 boot wrong-secret ca.pem "$APP_ID:not-the-secret"
@@ -179,6 +194,25 @@ sleep 0.5 # let the emulator finish with the refused connection
 check "nothing stored after the failed runs" \
   test "$(stored_count "$WORK/emu"):$(index_lines "$WORK/emu")" = "$STORED_BEFORE:$INDEX_BEFORE"
 check "no partial upload left in the emulator's tmp/" tmp_empty "$WORK/emu"
+
+# --- 3b: a public-style RSA chain -------------------------------------------------------------
+kill "$EMU_PID"
+start_emulator "$WORK/rsa" --pki public-rsa || setup_failed "starting the public-rsa emulator"
+cp "$EMU_CA" "$WORK/rsa-root.pem"
+say "public-rsa emulator: https://127.0.0.1:$EMU_PORT"
+boot upload-rsa rsa-root.pem "$APP_ID:$APP_SECRET"
+check "RSA chain: the device exits 0" test "$RC" = 0
+RSA_ID=$(sed -n 's/^uploadId=\([0-9][0-9]*\)$/\1/p' "$WORK/upload-rsa.out")
+RSA_STORED="$WORK/rsa/store/packages/${RSA_ID:-none}-devices.txt"
+RSA_SHA=$( [ -f "$RSA_STORED" ] && sha256sum "$RSA_STORED" | cut -d' ' -f1 || echo missing)
+check "RSA chain: the stored package is byte-identical (sha256)" test "$RSA_SHA" = "$PACKAGE_SHA"
+read -r RSA_STACK_USED RSA_STACK_SIZE < <(sed -n 's/.*stack high-water \([0-9]*\) of \([0-9]*\) bytes.*/\1 \2/p' \
+  "$WORK/upload-rsa.out") || true
+check "RSA chain: the stack high-water mark (${RSA_STACK_USED:-?} B) is below the stack's room (${RSA_STACK_SIZE:-?} B)" \
+  test "${RSA_STACK_USED:-1}" -lt "${RSA_STACK_SIZE:-0}"
+boot wrong-host-rsa rsa-root.pem "$APP_ID:$APP_SECRET" server=api.tpns.tencent.com
+check "RSA chain, wrong host: refused in the handshake (3)" test "$RC" = 3
+check "RSA chain, nothing stored by the refused run" test "$(stored_count "$WORK/rsa")" = 1
 
 # --- 4: the stack guard ---------------------------------------------------------------------
 # The device recurses 1 KiB a call until the MPU guard below its stack stops it: an overflow
@@ -197,7 +231,8 @@ if [ -x "$SIZE_TOOL" ]; then
 else
   say "llvm-size not found (rustup component add llvm-tools): section sizes skipped"
 fi
-grep -h '^RAM:' "$WORK/upload.out" | sed 's/^/[qemu-e2e] measured on the device: /'
+grep -h '^RAM:\|^stack high-water by step' "$WORK/upload.out" | sed 's/^/[qemu-e2e] ECDSA chain, measured on the device: /'
+grep -h '^RAM:\|^stack high-water by step' "$WORK/upload-rsa.out" | sed 's/^/[qemu-e2e] RSA chain, measured on the device: /'
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -27,6 +27,7 @@ pub struct Algorithm {
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     EcdsaP256(Hash),
+    #[cfg(feature = "p384")]
     EcdsaP384(Hash),
     RsaPkcs1(Hash),
     RsaPss(Hash),
@@ -49,6 +50,7 @@ impl Algorithm {
                 let digest = rsa::digest_into(hash, &[message], &mut digest);
                 key.verify_prehash(digest, &sig).is_ok()
             }
+            #[cfg(feature = "p384")]
             Kind::EcdsaP384(hash) => {
                 let Ok(key) = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key) else {
                     return false;
@@ -95,71 +97,61 @@ impl SignatureVerificationAlgorithm for Algorithm {
     }
 }
 
-macro_rules! algorithm {
-    ($(#[$doc:meta])* $name:ident, $key:ident, $sig:ident, $kind:ident($hash:ident)) => {
-        $(#[$doc])*
-        pub static $name: Algorithm = Algorithm {
-            public_key: alg_id::$key,
-            signature: alg_id::$sig,
-            kind: Kind::$kind(Hash::$hash),
-        };
+macro_rules! algorithms {
+    ($(
+        $(#[doc = $doc:literal])*
+        $(#[cfg($cfg:meta)])?
+        $name:ident, $key:ident, $sig:ident, $kind:ident($hash:ident);
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            $(#[cfg($cfg)])?
+            pub static $name: Algorithm = Algorithm {
+                public_key: alg_id::$key,
+                signature: alg_id::$sig,
+                kind: Kind::$kind(Hash::$hash),
+            };
+        )*
+
+        /// Every algorithm this build verifies, for certificate signatures (the features
+        /// `p384` and `sha512` add theirs).
+        pub static ALL: &[&dyn SignatureVerificationAlgorithm] = &[
+            $($(#[cfg($cfg)])? &$name,)*
+        ];
     };
 }
 
-algorithm!(
+algorithms! {
     /// ECDSA on P-256 with SHA-256.
-    ECDSA_P256_SHA256, ECDSA_P256, ECDSA_SHA256, EcdsaP256(Sha256)
-);
-algorithm!(
-    /// ECDSA on P-256 with SHA-384.
-    ECDSA_P256_SHA384, ECDSA_P256, ECDSA_SHA384, EcdsaP256(Sha384)
-);
-algorithm!(
-    /// ECDSA on P-384 with SHA-256.
-    ECDSA_P384_SHA256, ECDSA_P384, ECDSA_SHA256, EcdsaP384(Sha256)
-);
-algorithm!(
-    /// ECDSA on P-384 with SHA-384.
-    ECDSA_P384_SHA384, ECDSA_P384, ECDSA_SHA384, EcdsaP384(Sha384)
-);
-algorithm!(
+    ECDSA_P256_SHA256, ECDSA_P256, ECDSA_SHA256, EcdsaP256(Sha256);
+    /// ECDSA on P-256 with SHA-384 (feature `sha512`).
+    #[cfg(feature = "sha512")]
+    ECDSA_P256_SHA384, ECDSA_P256, ECDSA_SHA384, EcdsaP256(Sha384);
+    /// ECDSA on P-384 with SHA-256 (feature `p384`).
+    #[cfg(feature = "p384")]
+    ECDSA_P384_SHA256, ECDSA_P384, ECDSA_SHA256, EcdsaP384(Sha256);
+    /// ECDSA on P-384 with SHA-384 (features `p384` and `sha512`).
+    #[cfg(all(feature = "p384", feature = "sha512"))]
+    ECDSA_P384_SHA384, ECDSA_P384, ECDSA_SHA384, EcdsaP384(Sha384);
     /// RSA PKCS#1 v1.5 with SHA-256, 2048- to 4096-bit keys.
-    RSA_PKCS1_SHA256, RSA_ENCRYPTION, RSA_PKCS1_SHA256, RsaPkcs1(Sha256)
-);
-algorithm!(
-    /// RSA PKCS#1 v1.5 with SHA-384, 2048- to 4096-bit keys.
-    RSA_PKCS1_SHA384, RSA_ENCRYPTION, RSA_PKCS1_SHA384, RsaPkcs1(Sha384)
-);
-algorithm!(
-    /// RSA PKCS#1 v1.5 with SHA-512, 2048- to 4096-bit keys.
-    RSA_PKCS1_SHA512, RSA_ENCRYPTION, RSA_PKCS1_SHA512, RsaPkcs1(Sha512)
-);
-algorithm!(
+    RSA_PKCS1_SHA256, RSA_ENCRYPTION, RSA_PKCS1_SHA256, RsaPkcs1(Sha256);
+    /// RSA PKCS#1 v1.5 with SHA-384, 2048- to 4096-bit keys (feature `sha512`).
+    #[cfg(feature = "sha512")]
+    RSA_PKCS1_SHA384, RSA_ENCRYPTION, RSA_PKCS1_SHA384, RsaPkcs1(Sha384);
+    /// RSA PKCS#1 v1.5 with SHA-512, 2048- to 4096-bit keys (feature `sha512`).
+    #[cfg(feature = "sha512")]
+    RSA_PKCS1_SHA512, RSA_ENCRYPTION, RSA_PKCS1_SHA512, RsaPkcs1(Sha512);
     /// RSA-PSS with SHA-256 (MGF1-SHA-256, 32-byte salt) by an rsaEncryption key.
-    RSA_PSS_SHA256, RSA_ENCRYPTION, RSA_PSS_SHA256, RsaPss(Sha256)
-);
-algorithm!(
-    /// RSA-PSS with SHA-384 (MGF1-SHA-384, 48-byte salt) by an rsaEncryption key.
-    RSA_PSS_SHA384, RSA_ENCRYPTION, RSA_PSS_SHA384, RsaPss(Sha384)
-);
-algorithm!(
-    /// RSA-PSS with SHA-512 (MGF1-SHA-512, 64-byte salt) by an rsaEncryption key.
-    RSA_PSS_SHA512, RSA_ENCRYPTION, RSA_PSS_SHA512, RsaPss(Sha512)
-);
-
-/// Every algorithm this crate verifies, for certificate signatures.
-pub static ALL: &[&dyn SignatureVerificationAlgorithm] = &[
-    &ECDSA_P256_SHA256,
-    &ECDSA_P256_SHA384,
-    &ECDSA_P384_SHA256,
-    &ECDSA_P384_SHA384,
-    &RSA_PKCS1_SHA256,
-    &RSA_PKCS1_SHA384,
-    &RSA_PKCS1_SHA512,
-    &RSA_PSS_SHA256,
-    &RSA_PSS_SHA384,
-    &RSA_PSS_SHA512,
-];
+    RSA_PSS_SHA256, RSA_ENCRYPTION, RSA_PSS_SHA256, RsaPss(Sha256);
+    /// RSA-PSS with SHA-384 (MGF1-SHA-384, 48-byte salt) by an rsaEncryption key (feature
+    /// `sha512`).
+    #[cfg(feature = "sha512")]
+    RSA_PSS_SHA384, RSA_ENCRYPTION, RSA_PSS_SHA384, RsaPss(Sha384);
+    /// RSA-PSS with SHA-512 (MGF1-SHA-512, 64-byte salt) by an rsaEncryption key (feature
+    /// `sha512`).
+    #[cfg(feature = "sha512")]
+    RSA_PSS_SHA512, RSA_ENCRYPTION, RSA_PSS_SHA512, RsaPss(Sha512);
+}
 
 /// The TLS 1.3 SignatureScheme code points a server's CertificateVerify may use with the
 /// algorithms here (RFC 8446 §4.2.3). RSA PKCS#1 v1.5 is for certificates only in TLS 1.3.
@@ -180,9 +172,12 @@ pub mod scheme {
 pub(crate) fn for_tls13_scheme(code: u16) -> Option<&'static Algorithm> {
     Some(match code {
         scheme::ECDSA_SECP256R1_SHA256 => &ECDSA_P256_SHA256,
+        #[cfg(all(feature = "p384", feature = "sha512"))]
         scheme::ECDSA_SECP384R1_SHA384 => &ECDSA_P384_SHA384,
         scheme::RSA_PSS_RSAE_SHA256 => &RSA_PSS_SHA256,
+        #[cfg(feature = "sha512")]
         scheme::RSA_PSS_RSAE_SHA384 => &RSA_PSS_SHA384,
+        #[cfg(feature = "sha512")]
         scheme::RSA_PSS_RSAE_SHA512 => &RSA_PSS_SHA512,
         _ => return None,
     })

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod algs;
+pub mod algs;
 mod cert;
 mod der;
 mod error;
@@ -13,11 +13,7 @@ mod rsa;
 use rustls_pki_types::{CertificateDer, ServerName, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};
 
-pub use algs::{
-    ALL, Algorithm, ECDSA_P256_SHA256, ECDSA_P256_SHA384, ECDSA_P384_SHA256, ECDSA_P384_SHA384,
-    RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
-    RSA_PSS_SHA512, scheme,
-};
+pub use algs::{ALL, Algorithm, scheme};
 pub use cert::{KeyKind, Name, Summary, describe};
 pub use error::Error;
 pub use rustls_pki_types::TrustAnchor;

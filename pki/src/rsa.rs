@@ -8,10 +8,13 @@
 //!
 //! Only public values are involved, so nothing here needs to be constant-time.
 
+use crypto_bigint::modular::montgomery_reduction;
 use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
-use crypto_bigint::{Encoding, U4096};
+use crypto_bigint::{Encoding, Limb, U4096, Word};
+use sha2::Sha256;
 use sha2::digest::{Digest, FixedOutputReset};
-use sha2::{Sha256, Sha384, Sha512};
+#[cfg(feature = "sha512")]
+use sha2::{Sha384, Sha512};
 
 use crate::der::{self, Reader, tag};
 
@@ -25,7 +28,9 @@ const MAX_BYTES: usize = MAX_BITS / 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hash {
     Sha256,
+    #[cfg(feature = "sha512")]
     Sha384,
+    #[cfg(feature = "sha512")]
     Sha512,
 }
 
@@ -97,20 +102,29 @@ impl<'a> PublicKey<'a> {
         if s >= n {
             return None;
         }
-        let params = Option::<DynResidueParams<{ U4096::LIMBS }>>::from(
-            #[allow(deprecated)] // `new` panics on an even modulus; this one says so instead
-            DynResidueParams::new_checked(&n),
-        )?;
-        let base = DynResidue::new(&s, params);
+        // Into Montgomery form through crypto-bigint's parameters, in a scope of its own:
+        // they hold four 4096-bit integers, and are dropped before the exponentiation.
+        let base = {
+            let params = Option::<DynResidueParams<{ U4096::LIMBS }>>::from(
+                #[allow(deprecated)] // `new` panics on an even modulus; this one says so instead
+                DynResidueParams::new_checked(&n),
+            )?;
+            *DynResidue::new(&s, params).as_montgomery()
+        };
+        // Then square-and-multiply with Montgomery reductions only: the stack holds the
+        // modulus, the base, the accumulator and one double-width product.
+        let n_inv = neg_inverse(n.as_limbs()[0]);
         let mut acc = base;
         let top = 63 - self.e.leading_zeros();
         for bit in (0..top).rev() {
-            acc = acc.square();
+            acc = montgomery_reduction(&acc.square_wide(), &n, n_inv);
             if self.e >> bit & 1 == 1 {
-                acc = acc.mul(&base);
+                acc = montgomery_reduction(&acc.mul_wide(&base), &n, n_inv);
             }
         }
-        *out = acc.retrieve().to_be_bytes();
+        // Out of Montgomery form: multiply by 1, i.e. reduce (acc, 0).
+        let plain = montgomery_reduction(&(acc, U4096::ZERO), &n, n_inv);
+        *out = plain.to_be_bytes();
         Some(&out[MAX_BYTES - k..])
     }
 
@@ -182,6 +196,18 @@ impl<'a> PublicKey<'a> {
     }
 }
 
+/// `-n0^-1 mod 2^w` for the odd low limb `n0` of a modulus (w = the limb width): the constant of
+/// Montgomery reduction. Newton's iteration doubles the correct low bits each step: 1 (mod 2)
+/// at the start, 64 after six steps.
+fn neg_inverse(n0: Limb) -> Limb {
+    let n0: Word = n0.0;
+    let mut inv: Word = 1;
+    for _ in 0..6 {
+        inv = inv.wrapping_mul((2 as Word).wrapping_sub(n0.wrapping_mul(inv)));
+    }
+    Limb(inv.wrapping_neg())
+}
+
 /// The number of significant bits of a big-endian magnitude with no leading zero byte.
 fn bit_len(n: &[u8]) -> usize {
     match n.first() {
@@ -200,7 +226,9 @@ fn widen(bytes: &[u8]) -> U4096 {
 fn hash_len(hash: Hash) -> usize {
     match hash {
         Hash::Sha256 => 32,
+        #[cfg(feature = "sha512")]
         Hash::Sha384 => 48,
+        #[cfg(feature = "sha512")]
         Hash::Sha512 => 64,
     }
 }
@@ -212,10 +240,12 @@ fn digest_info_prefix(hash: Hash) -> &'static [u8] {
             0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x01, 0x05, 0x00, 0x04, 0x20,
         ],
+        #[cfg(feature = "sha512")]
         Hash::Sha384 => &[
             0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x02, 0x05, 0x00, 0x04, 0x30,
         ],
+        #[cfg(feature = "sha512")]
         Hash::Sha512 => &[
             0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x03, 0x05, 0x00, 0x04, 0x40,
@@ -235,7 +265,9 @@ pub(crate) fn digest_into<'o>(hash: Hash, parts: &[&[u8]], out: &'o mut [u8; 64]
     let len = hash_len(hash);
     match hash {
         Hash::Sha256 => run::<Sha256>(parts, &mut out[..len]),
+        #[cfg(feature = "sha512")]
         Hash::Sha384 => run::<Sha384>(parts, &mut out[..len]),
+        #[cfg(feature = "sha512")]
         Hash::Sha512 => run::<Sha512>(parts, &mut out[..len]),
     }
     &out[..len]
@@ -256,7 +288,9 @@ fn mgf1_xor(hash: Hash, seed: &[u8], db: &mut [u8]) {
     }
     match hash {
         Hash::Sha256 => run::<Sha256>(seed, db),
+        #[cfg(feature = "sha512")]
         Hash::Sha384 => run::<Sha384>(seed, db),
+        #[cfg(feature = "sha512")]
         Hash::Sha512 => run::<Sha512>(seed, db),
     }
 }

@@ -100,7 +100,9 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         // The root the emulator wrote to ca.pem: the server sends leaf and intermediate.
         let ca_cert = CertificateDer::from(server.emulator().ca_der());
         let anchors = [anchor_from_der(&ca_cert).unwrap()];
-        let trust = Trust::new(&anchors, "localhost").unwrap().check_time::<Now>();
+        let trust = Trust::new(&anchors, "localhost")
+            .unwrap()
+            .check_time::<Now>();
         let mut stack = Stack;
         let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let mut rx = vec![0u8; READ_RECORD_LEN];
@@ -121,7 +123,9 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         server.assert_stored(answer.upload_id, &accounts, 200);
 
         // The same server, under another name in its SANs' place: refused, nothing sent.
-        let trust = Trust::new(&anchors, "api.tpns.tencent.com").unwrap().check_time::<Now>();
+        let trust = Trust::new(&anchors, "api.tpns.tencent.com")
+            .unwrap()
+            .check_time::<Now>();
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
         assert!(

@@ -7,6 +7,7 @@ use cortex_m_rt::{ExceptionFrame, entry, exception};
 use embedded_io::Read as _;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use rustls_pki_types::CertificateDer;
 use semihosting::{eprintln, println, process};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
@@ -16,7 +17,9 @@ use tpns_core::response::Limits;
 use tpns_core::upload::{Progress, Upload};
 use tpns_transport_embedded::source::{Package, SeekPackage};
 use tpns_transport_embedded::tls;
-use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::tls::{
+    READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+};
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
 
 use crate::config::{Config, USAGE};
@@ -26,11 +29,23 @@ use crate::uart::{UART0, Uart};
 
 /// The HTTP layer's buffer: request bytes out and response bytes in go through it.
 const IO_BUF_LEN: usize = 1024;
-/// Room for the CA certificate, DER (the emulator's ECDSA P-256 CA is about 400 bytes).
-const CA_CAPACITY: usize = 1024;
-/// Room for the server's certificate chain during the handshake (on the stack): the
-/// emulator's chain is one ECDSA P-256 leaf of about 500 bytes.
-const CERT_CAPACITY: usize = 2048;
+/// Room for the trust anchor's certificate, DER (the emulator's RSA-4096 root is about 1.4 KB,
+/// its ECDSA P-256 CA about 400 bytes).
+const CA_CAPACITY: usize = 2048;
+/// The firmware's build time (Unix seconds, from build.rs): a floor for certificate dates on a
+/// board with no real-time clock.
+const BUILD_TIME: u64 = parse_decimal(env!("TPNS_BUILD_TIME"));
+
+const fn parse_decimal(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0u64;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as u64;
+        i += 1;
+    }
+    n
+}
 /// Room for the semihosting command line.
 const ARGS_LEN: usize = 512;
 /// Give up when the line is silent this long (the emulator answers within a second or so).
@@ -100,12 +115,14 @@ fn main() -> ! {
             .finish()
             .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))
     };
-    let trust = Trust::new(ca_der, config.server_name)
+    let ca_cert = CertificateDer::from(&ca_der[..]);
+    let anchors = [anchor_from_der(&ca_cert).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))];
+    let trust = Trust::new(&anchors, config.server_name)
         .unwrap_or_else(|e| fail(EXIT_CONFIG, "trust", &e))
-        // The emulated board has no real-time clock: the dates cannot be checked (the chain
-        // and the host name are). A device with a trusted clock uses `check_time`.
-        .dangerous_skip_time_check()
-        .cert_capacity::<CERT_CAPACITY>();
+        // The emulated board has no real-time clock: the firmware's build time is the floor,
+        // so a certificate that expired before this firmware was built is refused. A device
+        // with a trusted clock uses `check_time`.
+        .not_before(BUILD_TIME);
 
     // Randomness: QEMU's MPS2 board has no TRNG. The host hands a fresh 32-byte seed (from its
     // /dev/urandom) as a file, and ChaCha20 expands it. A real device seeds from its TRNG.
@@ -246,14 +263,14 @@ fn main() -> ! {
 
 /// A short message buffer, so the error is printed once, whole.
 struct Line {
-    buf: [u8; 200],
+    buf: [u8; 256],
     len: usize,
 }
 
 impl Default for Line {
     fn default() -> Self {
         Line {
-            buf: [0; 200],
+            buf: [0; 256],
             len: 0,
         }
     }
