@@ -22,25 +22,22 @@ use core::ops::ControlFlow;
 
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::{CryptoRng, RngCore};
+use rustls_pki_types::CertificateDer;
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
 use tpns_core::upload::{Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::source::Package;
-use tpns_transport_embedded::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use tpns_transport_embedded::tls::{
+    READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+};
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
 /// The HTTP layer's buffer: request out, response in. Over TLS it can be small: the TLS
 /// write record buffer gathers the bytes into records anyway, so the socket sees as few
 /// writes; 256 B keeps the HTTP layer (state + buffer) within 1 KiB (720 B of state).
 pub const HTTP_BUF_LEN: usize = 256;
-
-/// Room for the server's certificate chain during the handshake: 2 KiB rather than the
-/// library's 4 KiB default, 2 KB less stack at the peak (the verification). The emulator's
-/// chain is under 1 KB; an ECDSA leaf and one intermediate usually fit. A larger chain fails
-/// the handshake cleanly (`TlsError::InsufficientSpace`), never silently.
-pub const CERT_CAPACITY: usize = 2048;
 
 /// A smaller response cap than the default (64 KiB): TPNS answers in well under 1 KiB.
 pub const LIMITS: Limits = Limits {
@@ -53,8 +50,13 @@ pub const LIMITS: Limits = Limits {
 pub struct Settings<'a> {
     /// The service, such as `https://api.tpns.tencent.com/`.
     pub endpoint: &'a Endpoint<'a>,
-    /// The CA certificate (DER) that signed the service's certificate.
+    /// The certificate (DER) of the trust anchor the service's chain must lead to: a root or
+    /// a private CA. For the TPNS hosts, a device can use `tpns_transport_embedded::tls::roots`
+    /// instead, with `Trust::new(roots::TPNS, host)`.
     pub ca_der: &'a [u8],
+    /// A lower bound on the current time, Unix seconds: the firmware's build time on a board
+    /// with no real-time clock. A certificate that expired before it is refused.
+    pub not_before: u64,
     /// The DNS name in the service's certificate.
     pub server_name: &'a str,
     /// The app's AccessID.
@@ -68,7 +70,8 @@ pub struct Settings<'a> {
 /// Why a device upload failed.
 #[derive(Debug)]
 pub enum DeviceError<S> {
-    /// The settings are unusable (empty credentials, a server name TLS cannot check).
+    /// The settings are unusable (empty credentials, a server name TLS cannot check, a CA
+    /// certificate that cannot be read).
     Settings,
     /// The TLS upload failed.
     Tls(TlsUploadError<S>),
@@ -106,12 +109,13 @@ where
     R: CryptoRng + RngCore,
     P: Package,
 {
-    let trust = Trust::new(settings.ca_der, settings.server_name)
+    let ca = CertificateDer::from(settings.ca_der);
+    let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
+    let trust = Trust::new(&anchors, settings.server_name)
         .map_err(|_| DeviceError::Settings)?
-        // No real-time clock in this example: the dates are not checked (the chain and the
-        // host name are). With an RTC, use `.check_time::<YourClock>()`.
-        .dangerous_skip_time_check()
-        .cert_capacity::<CERT_CAPACITY>();
+        // No real-time clock in this example: the build time is the floor (a certificate that
+        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
+        .not_before(settings.not_before);
     let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
     let mut rx = [0u8; READ_RECORD_LEN];
     let mut tx = [0u8; WRITE_RECORD_LEN];
@@ -151,12 +155,13 @@ where
     R: CryptoRng + RngCore,
     P: Package,
 {
-    let trust = Trust::new(settings.ca_der, settings.server_name)
+    let ca = CertificateDer::from(settings.ca_der);
+    let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
+    let trust = Trust::new(&anchors, settings.server_name)
         .map_err(|_| DeviceError::Settings)?
-        // No real-time clock in this example: the dates are not checked (the chain and the
-        // host name are). With an RTC, use `.check_time::<YourClock>()`.
-        .dangerous_skip_time_check()
-        .cert_capacity::<CERT_CAPACITY>();
+        // No real-time clock in this example: the build time is the floor (a certificate that
+        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
+        .not_before(settings.not_before);
     let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
     let mut rx = [0u8; READ_RECORD_LEN];
     let mut tx = [0u8; WRITE_RECORD_LEN];
@@ -262,6 +267,8 @@ pub fn replay_settings<'a>(endpoint: &'a Endpoint<'a>, ca_der: &'a [u8]) -> Sett
     Settings {
         endpoint,
         ca_der,
+        // The recorded emulator certificates are valid from 1975 (rcgen's default).
+        not_before: 1_700_000_000,
         server_name: "localhost",
         access_id: "1500001048",
         secret_key: "1452fcebae9f3115ba794fb0fff2fd73",
@@ -322,6 +329,20 @@ impl RngCore for InsecureProbeRng {
 
 /// Marks [`InsecureProbeRng`] usable for TLS so the program links; see its warning.
 impl CryptoRng for InsecureProbeRng {}
+
+/// The firmware's build time (Unix seconds, from build.rs): the date floor of the examples.
+pub const BUILD_TIME: u64 = parse_decimal(env!("TPNS_BUILD_TIME"));
+
+const fn parse_decimal(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0u64;
+    while i < b.len() {
+        n = n * 10 + (b[i] - b'0') as u64;
+        i += 1;
+    }
+    n
+}
 
 /// The example's settings: TPNS in Guangzhou, the example CA (replace it with the CA that
 /// signed your server's certificate).

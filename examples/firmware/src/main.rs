@@ -14,7 +14,7 @@ mod device {
     use cortex_m_rt::entry;
     use tpns_core::endpoint::Region;
     use tpns_firmware_example::{
-        CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_over_tls,
+        BUILD_TIME, CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_over_tls,
     };
     use tpns_transport_embedded::source::FlashPackage;
 
@@ -24,6 +24,7 @@ mod device {
         let settings = Settings {
             endpoint: &endpoint,
             ca_der: black_box(CA_DER),
+            not_before: BUILD_TIME,
             server_name: Region::Guangzhou.host(),
             access_id: "1500001048",
             secret_key: black_box("secret"),

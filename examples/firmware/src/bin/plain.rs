@@ -9,7 +9,9 @@ mod device {
 
     use cortex_m_rt::entry;
     use tpns_core::endpoint::Region;
-    use tpns_firmware_example::{CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_plain};
+    use tpns_firmware_example::{
+        BUILD_TIME, CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_plain,
+    };
     use tpns_transport_embedded::source::FlashPackage;
 
     #[entry]
@@ -18,6 +20,7 @@ mod device {
         let settings = Settings {
             endpoint: &endpoint,
             ca_der: CA_DER,
+            not_before: BUILD_TIME,
             server_name: Region::Guangzhou.host(),
             access_id: "1500001048",
             secret_key: black_box("secret"),

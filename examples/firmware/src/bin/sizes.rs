@@ -12,9 +12,9 @@ mod device {
     use cortex_m_rt::entry;
     use tpns_core::json::UploadFields;
     use tpns_core::upload::{Collector, Upload, UploadBytes};
-    use tpns_firmware_example::{HTTP_BUF_LEN, InsecureProbeRng, Probe};
+    use tpns_firmware_example::{HTTP_BUF_LEN, Probe};
     use tpns_transport_embedded::source::FlashPackage;
-    use tpns_transport_embedded::tls::{TlsStream, Verifying};
+    use tpns_transport_embedded::tls::{ChainVerifier, NotBefore, TlsStream};
 
     /// The request side of an upload: head position, multipart state, the source.
     const REQUEST: usize = size_of::<UploadBytes<'static, &'static mut FlashPackage<'static>>>();
@@ -36,9 +36,10 @@ mod device {
     /// The TLS connection's own state (its record buffers are the caller's).
     static SIZE_OF_TLS_CONNECTION: [u8; size_of::<TlsStream<'static, Probe>>()] =
         [0; size_of::<TlsStream<'static, Probe>>()];
-    /// The verifying crypto provider (lives during the handshake only).
-    static SIZE_OF_TLS_VERIFIER: [u8; size_of::<Verifying<'static, InsecureProbeRng>>()] =
-        [0; size_of::<Verifying<'static, InsecureProbeRng>>()];
+    /// The chain verifier (lives during the handshake only): the leaf's key kept for the
+    /// CertificateVerify, the transcript hash, what was proved.
+    static SIZE_OF_TLS_VERIFIER: [u8; size_of::<ChainVerifier<'static, NotBefore>>()] =
+        [0; size_of::<ChainVerifier<'static, NotBefore>>()];
 
     #[entry]
     fn main() -> ! {
