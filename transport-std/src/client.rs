@@ -609,7 +609,10 @@ impl Client {
             UploadError::ReadResponse(e) => self.io_error(Phase::ReadResponse, e),
             UploadError::Response(e) => Error::Response(e),
             UploadError::Json(e) => Error::Json(e),
-            UploadError::MissingField(f) => Error::MissingField(f),
+            UploadError::MissingField { name, body } => Error::MissingField {
+                name,
+                body: body.to_string(),
+            },
             UploadError::Status {
                 status,
                 ret_code,

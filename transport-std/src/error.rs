@@ -171,8 +171,15 @@ pub enum Error {
     Response(ResponseError),
     /// The response body is not the expected JSON.
     Json(JsonError),
-    /// The JSON lacks a field, or the field is out of range.
-    MissingField(&'static str),
+    /// The JSON lacks a field, or the field is not usable (a non-positive `uploadId`, an
+    /// empty `push_id`).
+    MissingField {
+        /// The field, as the API spells it.
+        name: &'static str,
+        /// The start of the body (at most 64 bytes, printable ASCII with `?` for anything
+        /// else), to show what came instead.
+        body: String,
+    },
     /// The server answered with a status other than 2xx.
     Status {
         /// The HTTP status.
@@ -256,7 +263,9 @@ impl Error {
             Self::Resolve { .. } | Self::Connect { .. } => Some(Phase::Connect),
             Self::Tls(_) => Some(Phase::Tls),
             Self::Timeout { phase, .. } | Self::Io { phase, .. } => Some(*phase),
-            Self::Response(_) | Self::Json(_) | Self::MissingField(_) => Some(Phase::ReadResponse),
+            Self::Response(_) | Self::Json(_) | Self::MissingField { .. } => {
+                Some(Phase::ReadResponse)
+            }
             _ => None,
         }
     }
@@ -294,8 +303,17 @@ impl fmt::Display for Error {
             Self::Io { phase, source } => write!(f, "{phase}: {source}"),
             Self::Response(e) => write!(f, "read response: {e}"),
             Self::Json(e) => write!(f, "read response: bad JSON body: {e}"),
-            Self::MissingField(name) => {
-                write!(f, "read response: the response has no valid `{name}`")
+            Self::MissingField { name, body } if body.is_empty() => {
+                write!(
+                    f,
+                    "read response: the response has no valid `{name}` (empty body)"
+                )
+            }
+            Self::MissingField { name, body } => {
+                write!(
+                    f,
+                    "read response: the response has no valid `{name}` (body: {body})"
+                )
             }
             Self::Status {
                 status,
@@ -418,7 +436,15 @@ mod tests {
                 false,
                 false,
             ),
-            (Error::MissingField("uploadId"), false, false, false),
+            (
+                Error::MissingField {
+                    name: "uploadId",
+                    body: String::new(),
+                },
+                false,
+                false,
+                false,
+            ),
             (Error::Cancelled { sent: 3 }, false, false, false),
         ];
         for (e, transient, auth, api) in cases {
