@@ -14,6 +14,8 @@ use tpns_core::request::RequestError;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{RATE_LIMITED, is_auth_refusal, is_cut_short, is_transient_status};
 
+use crate::deadline::DeadlinePassed;
+
 /// Why a [`ClientBuilder`](crate::ClientBuilder) could not build a client.
 #[derive(Debug)]
 pub enum BuildError {
@@ -160,6 +162,14 @@ pub enum Error {
         /// The timeout that ran out.
         after: Duration,
     },
+    /// The whole-exchange deadline passed (all attempts and pauses count): the server was too
+    /// slow in all, though it may have kept moving. Not transient: the call's time is spent.
+    Deadline {
+        /// The phase the exchange was in.
+        phase: Phase,
+        /// The deadline that passed.
+        after: Duration,
+    },
     /// The connection failed (reset, closed, broken pipe).
     Io {
         /// The phase that failed.
@@ -262,7 +272,9 @@ impl Error {
         match self {
             Self::Resolve { .. } | Self::Connect { .. } => Some(Phase::Connect),
             Self::Tls(_) => Some(Phase::Tls),
-            Self::Timeout { phase, .. } | Self::Io { phase, .. } => Some(*phase),
+            Self::Timeout { phase, .. } | Self::Deadline { phase, .. } | Self::Io { phase, .. } => {
+                Some(*phase)
+            }
             Self::Response(_) | Self::Json(_) | Self::MissingField { .. } => {
                 Some(Phase::ReadResponse)
             }
@@ -298,6 +310,11 @@ impl fmt::Display for Error {
             Self::Timeout { phase, after } => write!(
                 f,
                 "{phase}: timed out (no progress for {:.1} s)",
+                after.as_secs_f64()
+            ),
+            Self::Deadline { phase, after } => write!(
+                f,
+                "{phase}: deadline passed ({:.1} s for the whole exchange, retries included)",
                 after.as_secs_f64()
             ),
             Self::Io { phase, source } => write!(f, "{phase}: {source}"),
@@ -356,9 +373,15 @@ impl std::error::Error for Error {
     }
 }
 
-/// A socket error in `phase`: a timeout, a TLS failure carried inside an I/O error, or the
-/// error as it is.
+/// A socket error in `phase`: the deadline, a timeout, a TLS failure carried inside an I/O
+/// error, or the error as it is.
 pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
+    if let Some(d) = e.get_ref().and_then(|i| i.downcast_ref::<DeadlinePassed>()) {
+        return Error::Deadline {
+            phase,
+            after: d.total,
+        };
+    }
     if matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -446,6 +469,15 @@ mod tests {
                 false,
             ),
             (Error::Cancelled { sent: 3 }, false, false, false),
+            (
+                Error::Deadline {
+                    phase: Phase::ReadResponse,
+                    after: Duration::from_secs(2),
+                },
+                false,
+                false,
+                false,
+            ),
         ];
         for (e, transient, auth, api) in cases {
             assert_eq!(e.is_transient(), transient, "{e:?}");
@@ -492,5 +524,23 @@ mod tests {
         );
         assert_eq!(e.phase(), Some(Phase::SendHead));
         assert!(e.to_string().starts_with("send request head: "), "{e}");
+        // The deadline, however deep the layers it crossed, wins over a plain timeout.
+        let deadline = crate::deadline::Deadline::after(Duration::from_millis(2500)).error();
+        let e = io_error(Phase::Tls, deadline, stall);
+        assert!(
+            matches!(
+                e,
+                Error::Deadline {
+                    phase: Phase::Tls,
+                    after
+                } if after == Duration::from_millis(2500)
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.phase(), Some(Phase::Tls));
+        assert_eq!(
+            e.to_string(),
+            "TLS handshake: deadline passed (2.5 s for the whole exchange, retries included)"
+        );
     }
 }

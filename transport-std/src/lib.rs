@@ -4,12 +4,14 @@
 
 mod check;
 mod client;
+mod deadline;
 mod error;
 mod net;
 mod retry;
 
 pub use check::{CheckError, Invalid, Report, Violation, check_file};
 pub use client::{Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded};
+pub use deadline::{DEADLINE_BASE, DEADLINE_MIN_RATE, default_deadline};
 pub use error::{BuildError, Error, Phase};
 pub use net::{Io, Peer, Timeouts};
 pub use retry::RetryPolicy;
