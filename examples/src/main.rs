@@ -84,6 +84,12 @@ pub struct ConnArgs {
     /// Connect timeout, and the longest time without progress, in seconds.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub timeout: Duration,
+    /// The longest the whole command may talk to the service, all attempts and retry pauses
+    /// included, in seconds; a server that keeps sending a byte now and then is cut off here.
+    ///
+    /// [default: 60, or twice --timeout if longer, plus 4 per MiB of package]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub deadline: Option<Duration>,
     /// Retries of transient failures (connect errors, timeouts, resets, 502/503/504, rate
     /// limit).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -148,7 +154,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(format!(
-            "`{s}`: the timeout must be above 0 and at most 86400 s"
+            "`{s}`: the number of seconds must be above 0 and at most 86400"
         ));
     }
     Ok(Duration::from_secs_f64(secs))
