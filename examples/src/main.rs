@@ -30,7 +30,8 @@ Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_
 --secret-key-file PATH (never a flag: every user of the machine can read the command line).
 
 Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
-4 authentication rejected, 5 other API error, 6 network, TLS, timeout or protocol error.
+4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
+error (an answer that cannot be trusted included).
 
 Try `tpns demo` first: it runs the whole job against a local emulator, no account needed.";
 
