@@ -100,10 +100,16 @@ fuzz_target!(|data: &[u8]| {
         &["seq"],
     ];
     if push_keys.into_iter().any(given_twice) {
-        assert!(push_read.is_err(), "a push answer with a duplicate key was accepted");
+        assert!(
+            push_read.is_err(),
+            "a push answer with a duplicate key was accepted"
+        );
     }
     if upload_keys.into_iter().any(given_twice) {
-        assert_eq!(whole, None, "an upload answer with a duplicate key was accepted");
+        assert_eq!(
+            whole, None,
+            "an upload answer with a duplicate key was accepted"
+        );
         return;
     }
     let int = |k1: &str, k2: &str| match map.get(k1).or_else(|| map.get(k2)) {
