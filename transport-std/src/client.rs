@@ -165,10 +165,10 @@ impl ClientBuilder {
     /// The whole-exchange deadline: the longest an upload or a push may take, all attempts,
     /// retry pauses and TLS handshakes included (default: [`default_deadline`] for the
     /// package's size: 60 s, or twice the stall timeout if longer, plus 4 s per MiB). Every
-    /// socket call then waits at most the
-    /// stall timeout or the time left, whichever is shorter; when the time is up the call
-    /// fails with [`Error::Deadline`], and a retry whose pause would reach the deadline is not
-    /// made (the last attempt's error is returned). Name resolution is not bounded by it.
+    /// socket call then waits at most the stall timeout or the time left, whichever is
+    /// shorter; when the time is up the call fails with [`Error::Deadline`], and a retry whose
+    /// pause would reach the deadline is not made (the last attempt's error is returned).
+    /// Name resolution is not bounded by it.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
