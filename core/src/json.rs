@@ -6,6 +6,10 @@
 //! `\uXXXX` and surrogate pairs resolved). Everything else, nested objects and arrays included,
 //! is checked for syntax and skipped. The document must be one object.
 //!
+//! A wanted key given twice is refused ([`JsonErrorKind::DuplicateKey`]): the visitor answers
+//! [`Want::Duplicate`]. Otherwise `{"retCode":1008003,"retCode":0}` would read as whatever the
+//! last value says, and other JSON readers (a proxy's, a log tool's) may read the first.
+//!
 //! [`UploadFields`] picks `retCode`, `errMsg` and `uploadId` out of an upload response.
 
 use core::fmt;
@@ -27,6 +31,9 @@ pub enum Want {
     Str,
     /// A string, or an array of strings (each delivered like [`Want::Str`]).
     Strs,
+    /// The visitor already had a value for this key: the document is refused with
+    /// [`JsonErrorKind::DuplicateKey`].
+    Duplicate,
 }
 
 /// Receives the fields a caller is interested in.
@@ -47,7 +54,7 @@ pub trait Visitor {
     }
     /// The current string value ended.
     fn str_end(&mut self) {}
-    /// The current field's value is `null`.
+    /// The current field's value is `null`, or (for [`Want::Strs`]) an element of its array.
     fn null(&mut self) {}
 }
 
@@ -71,6 +78,8 @@ pub enum JsonErrorKind {
     InvalidUtf8,
     /// A string holds an unknown escape or a raw control character.
     InvalidEscape,
+    /// A wanted field appears twice (under the same or another accepted spelling).
+    DuplicateKey,
 }
 
 /// A JSON error and the byte offset in the body where it was found.
@@ -96,6 +105,7 @@ impl fmt::Display for JsonError {
             JsonErrorKind::InvalidEscape => {
                 "JSON string has an invalid escape or control character"
             }
+            JsonErrorKind::DuplicateKey => "JSON field given twice",
         };
         write!(f, "{what} (at byte {})", self.offset)
     }
@@ -350,7 +360,7 @@ impl JsonReader {
     fn delivery(&self) -> Deliver {
         if self.depth == 1 && !self.in_array() {
             match self.want {
-                Want::Skip => Deliver::No,
+                Want::Skip | Want::Duplicate => Deliver::No,
                 Want::Int => Deliver::Int,
                 Want::Str | Want::Strs => Deliver::Str,
             }
@@ -471,7 +481,12 @@ impl JsonReader {
         lit: &[u8],
         v: &mut V,
     ) -> Result<(), JsonErrorKind> {
-        if lit == b"null" && self.depth == 1 && self.deliver != Deliver::No {
+        let wanted = match self.depth {
+            1 => self.deliver != Deliver::No,
+            2 => self.deliver == Deliver::StrArray,
+            _ => false,
+        };
+        if lit == b"null" && wanted {
             v.null();
         }
         self.value_done();
@@ -589,7 +604,7 @@ impl JsonReader {
             b'"' => {
                 self.token = Token::None;
                 if is_key {
-                    self.end_key(v);
+                    self.end_key(v)?;
                 } else {
                     if self.deliver != Deliver::No && self.depth <= 2 {
                         v.str_end();
@@ -675,15 +690,19 @@ impl JsonReader {
         Ok(())
     }
 
-    fn end_key<V: Visitor + ?Sized>(&mut self, v: &mut V) {
+    fn end_key<V: Visitor + ?Sized>(&mut self, v: &mut V) -> Result<(), JsonErrorKind> {
         if self.depth == 1 {
             self.want = if self.key_overflow {
                 Want::Skip
             } else {
                 v.key(&self.key[..self.key_len])
             };
+            if self.want == Want::Duplicate {
+                return Err(JsonErrorKind::DuplicateKey);
+            }
         }
         self.expect = Expect::Colon;
+        Ok(())
     }
 }
 
@@ -794,10 +813,23 @@ enum UploadField {
     Other,
 }
 
+/// Marks `bit` in `seen` and says what to do with a wanted key: `want`, or
+/// [`Want::Duplicate`] when `bit` was already marked. A `bit` of 0 is a key nobody wants.
+/// The one place the duplicate rule is written, for every visitor of an API answer.
+pub(crate) fn first_time(seen: &mut u8, bit: u8, want: Want) -> Want {
+    if *seen & bit != 0 {
+        return Want::Duplicate;
+    }
+    *seen |= bit;
+    want
+}
+
 /// The fields of an upload response: `{"retCode":0,"errMsg":"","uploadId":123}`.
 ///
 /// `ret_code`/`err_msg` in snake_case are accepted too, since error bodies of the push API use
-/// that spelling and the upload's error bodies are not documented.
+/// that spelling and the upload's error bodies are not documented. Each field may appear once,
+/// under either spelling: a second `retCode`, `errMsg` or `uploadId` (`ret_code`, `err_msg`,
+/// `upload_id`) is [`JsonErrorKind::DuplicateKey`].
 #[derive(Debug, Clone, Copy)]
 pub struct UploadFields {
     /// `retCode`, if present.
@@ -807,6 +839,8 @@ pub struct UploadFields {
     /// `uploadId`, if present.
     pub upload_id: Option<i64>,
     current: UploadField,
+    /// One bit per wanted field already read.
+    seen: u8,
 }
 
 impl Default for UploadFields {
@@ -816,6 +850,7 @@ impl Default for UploadFields {
             err_msg: Text::default(),
             upload_id: None,
             current: UploadField::Other,
+            seen: 0,
         }
     }
 }
@@ -829,10 +864,13 @@ impl Visitor for UploadFields {
             _ => (UploadField::Other, Want::Skip),
         };
         self.current = field;
-        if field == UploadField::ErrMsg {
-            self.err_msg.clear();
-        }
-        want
+        let bit = match field {
+            UploadField::RetCode => 1,
+            UploadField::ErrMsg => 2,
+            UploadField::UploadId => 4,
+            UploadField::Other => return want,
+        };
+        first_time(&mut self.seen, bit, want)
     }
 
     fn int(&mut self, value: i64) {
@@ -853,7 +891,7 @@ impl Visitor for UploadFields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::string::String;
+    use std::string::{String, ToString};
     use std::vec::Vec;
 
     fn parse(body: &[u8], chunk: usize) -> Result<UploadFields, JsonError> {
@@ -969,6 +1007,35 @@ mod tests {
             .chain(core::iter::repeat_n(b'[', 40))
             .collect();
         assert_eq!(parse(&deep, 3).map(|_| ()).unwrap_err().kind, TooDeep);
+    }
+
+    #[test]
+    fn a_wanted_field_given_twice_is_refused() {
+        let body = br#"{"retCode":1008003,"errMsg":"x","retCode":0,"uploadId":42}"#;
+        let err = all_chunkings(body).unwrap_err();
+        assert_eq!(err.kind, JsonErrorKind::DuplicateKey);
+        // At the second key's closing quote, before its value is read.
+        assert_eq!(err.offset, 40);
+        assert_eq!(body[usize::try_from(err.offset).unwrap()], b'"');
+        assert_eq!(err.to_string(), "JSON field given twice (at byte 40)");
+        for body in [
+            &br#"{"retCode":0,"ret_code":0,"uploadId":1}"#[..],
+            br#"{"uploadId":1,"retCode":0,"upload_id":1}"#,
+            br#"{"uploadId":1,"uploadId":2,"retCode":0}"#,
+            br#"{"errMsg":"a","err_msg":"b","retCode":0}"#,
+            br#"{"retCode":null,"retCode":0}"#,
+            br#"{"retCode":1,"retCode":0}"#,
+        ] {
+            assert_eq!(
+                all_chunkings(body).map_err(|e| e.kind),
+                Err(JsonErrorKind::DuplicateKey),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // Other keys, and wanted names inside nested values, may repeat.
+        let body = br#"{"x":1,"x":[2],"a":{"retCode":1,"retCode":2},"retCode":0,"uploadId":3}"#;
+        assert_eq!(all_chunkings(body), Ok((Some(0), String::new(), Some(3))));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! [`PushRequest`] writes the JSON body with no allocation (strings escaped per RFC 8259 §7);
 //! [`push`] sends it over any `embedded_io::{Read, Write}` stream with one caller buffer and
 //! reads the snake_case answer: `ret_code`, `err_msg`, `push_id` (a string, or an array for
-//! loop pushes), `seq`; `result` and unknown fields are ignored.
+//! loop pushes), `seq`; `result` and unknown fields are ignored. Each of those fields may
+//! appear once (a second one is a malformed answer), and a success must carry a usable
+//! `push_id`: present, not null, not empty, no empty id in an array.
 
 use core::convert::Infallible;
 use core::fmt;
@@ -12,7 +14,7 @@ use embedded_io::{Read, Write};
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::json::{ERR_MSG_CAP, Text, Visitor, Want};
+use crate::json::{ERR_MSG_CAP, Text, Visitor, Want, first_time};
 use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
 use crate::response::Limits;
 use crate::sink::{Sink, count, put_decimal};
@@ -335,6 +337,9 @@ enum PushField {
 }
 
 /// The fields of a push answer.
+///
+/// Each field may appear once, under either spelling: a second one is
+/// [`JsonErrorKind::DuplicateKey`](crate::json::JsonErrorKind::DuplicateKey).
 #[derive(Debug, Clone, Copy)]
 pub struct PushFields {
     /// `ret_code` (or `retCode`).
@@ -348,6 +353,12 @@ pub struct PushFields {
     /// `seq`.
     pub seq: Option<i64>,
     current: PushField,
+    /// One bit per wanted field already read.
+    seen: u8,
+    /// Whether the id being read so far is empty or only white space.
+    id_blank: bool,
+    /// Whether an id was empty or only white space.
+    blank_id: bool,
 }
 
 impl Default for PushFields {
@@ -359,6 +370,9 @@ impl Default for PushFields {
             has_push_id: false,
             seq: None,
             current: PushField::Other,
+            seen: 0,
+            id_blank: true,
+            blank_id: false,
         }
     }
 }
@@ -373,15 +387,17 @@ impl Visitor for PushFields {
             _ => (PushField::Other, Want::Skip),
         };
         self.current = field;
-        match field {
-            PushField::ErrMsg => self.err_msg.clear(),
+        let bit = match field {
+            PushField::RetCode => 1,
+            PushField::ErrMsg => 2,
             PushField::PushId => {
-                self.push_id.clear();
                 self.has_push_id = true;
+                4
             }
-            _ => {}
-        }
-        want
+            PushField::Seq => 8,
+            PushField::Other => return want,
+        };
+        first_time(&mut self.seen, bit, want)
     }
 
     fn int(&mut self, value: i64) {
@@ -395,13 +411,24 @@ impl Visitor for PushFields {
     fn char(&mut self, c: char) {
         match self.current {
             PushField::ErrMsg => self.err_msg.push(c),
-            PushField::PushId => self.push_id.push(c),
+            PushField::PushId => {
+                self.push_id.push(c);
+                self.id_blank &= c.is_whitespace();
+            }
             _ => {}
+        }
+    }
+
+    fn null(&mut self) {
+        if self.current == PushField::PushId {
+            self.blank_id = true;
         }
     }
 
     fn str_end(&mut self) {
         if self.current == PushField::PushId {
+            self.blank_id |= self.id_blank;
+            self.id_blank = true;
             // Separate the ids of an array; a trailing separator is trimmed in `into_result`.
             self.push_id.push(',');
         }
@@ -414,7 +441,9 @@ impl Answer<PushFields> {
     /// # Errors
     ///
     /// As for uploads: [`UploadError::Status`], [`UploadError::Json`], [`UploadError::Api`],
-    /// or [`UploadError::MissingField`] when `ret_code` or `push_id` is missing.
+    /// or [`UploadError::MissingField`] (with the start of the body) when `ret_code` is
+    /// missing or `push_id` is not usable: missing, `null`, `""`, `[]`, an empty (or blank) id
+    /// in an array, or too long to keep whole.
     pub fn into_result<T>(self) -> Result<PushResponse, PushError<T>> {
         let f = self.fields;
         let ret_code = checked(
@@ -424,12 +453,17 @@ impl Answer<PushFields> {
             (f.ret_code, &f.err_msg),
             "ret_code",
         )?;
-        // A cut id would name another push: better no id than a wrong one.
-        if !f.has_push_id || f.push_id.is_truncated() {
-            return Err(UploadError::MissingField("push_id"));
+        // A cut id would name another push: better no id than a wrong one. An empty one names
+        // none: a success without an id to follow the push by is not a success.
+        let ids = f.push_id.as_str().trim_end_matches(',');
+        if !f.has_push_id || f.push_id.is_truncated() || f.blank_id || ids.is_empty() {
+            return Err(UploadError::MissingField {
+                name: "push_id",
+                body: self.text,
+            });
         }
         let mut push_id = Text::default();
-        push_id.push_str(f.push_id.as_str().trim_end_matches(','));
+        push_id.push_str(ids);
         Ok(PushResponse {
             push_id,
             ret_code,
@@ -530,9 +564,10 @@ pub fn push_checked<T: Read + Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::JsonReader;
+    use crate::json::{JsonError, JsonErrorKind, JsonReader};
     use crate::sink::SliceSink;
     use std::string::String;
+    use std::string::ToString;
 
     fn json(req: &PushRequest<'_>) -> String {
         let mut buf = [0u8; 1024];
@@ -671,11 +706,13 @@ mod tests {
             .feed(body, &mut fields)
             .and_then(|()| reader.finish())
             .err();
+        let mut text = Text::default();
+        body.iter().for_each(|&b| text.push(char::from(b)));
         Answer {
             status: 200,
             fields,
             json_error,
-            text: Text::default(),
+            text,
         }
         .into_result()
     }
@@ -693,7 +730,60 @@ mod tests {
         assert!(err.is_transient());
         assert!(matches!(
             answer(br#"{"ret_code":0}"#),
-            Err(UploadError::MissingField("push_id"))
+            Err(UploadError::MissingField {
+                name: "push_id",
+                ..
+            })
         ));
+    }
+
+    #[test]
+    fn a_success_without_a_usable_push_id_is_an_error_showing_the_body() {
+        for body in [
+            &br#"{"ret_code":0,"push_id":null}"#[..],
+            br#"{"ret_code":0,"push_id":""}"#,
+            br#"{"ret_code":0,"push_id":[]}"#,
+            br#"{"ret_code":0,"push_id":" "}"#,
+            br#"{"ret_code":0,"push_id":["1",""]}"#,
+            br#"{"ret_code":0,"push_id":["","2"]}"#,
+            br#"{"ret_code":0,"push_id":[null]}"#,
+            br#"{"ret_code":0,"push_id":["1",null]}"#,
+        ] {
+            let err = answer(body).unwrap_err();
+            let UploadError::MissingField { name, body: text } = &err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(*name, "push_id");
+            assert_eq!(text.as_str().as_bytes(), body, "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("the response has no valid `push_id` (body: {")
+            );
+        }
+    }
+
+    #[test]
+    fn a_wanted_push_field_given_twice_is_a_malformed_answer() {
+        for body in [
+            &br#"{"ret_code":1008003,"ret_code":0,"push_id":"1"}"#[..],
+            br#"{"retCode":1,"ret_code":0,"push_id":"1"}"#,
+            br#"{"ret_code":0,"push_id":"1","push_id":"2"}"#,
+            br#"{"ret_code":0,"push_id":"","push_id":"2"}"#,
+            br#"{"ret_code":0,"err_msg":"a","errMsg":"b","push_id":"1"}"#,
+            br#"{"ret_code":0,"seq":1,"seq":2,"push_id":"1"}"#,
+        ] {
+            let err = answer(body).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    UploadError::Json(JsonError {
+                        kind: JsonErrorKind::DuplicateKey,
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+            assert!(!err.is_transient());
+        }
     }
 }

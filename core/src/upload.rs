@@ -98,9 +98,15 @@ pub enum UploadError<T, S> {
     Response(ResponseError),
     /// The response body is not the expected JSON.
     Json(JsonError),
-    /// The JSON lacks a field, or the field is out of range (such as a non-positive
-    /// `uploadId`).
-    MissingField(&'static str),
+    /// The JSON lacks a field, or the field is not usable (a non-positive `uploadId`, an
+    /// empty `push_id`).
+    MissingField {
+        /// The field, as the API spells it.
+        name: &'static str,
+        /// The start of the body, as printable ASCII (anything else shown as `?`), so that
+        /// the message shows what the server said instead.
+        body: Text<BODY_TEXT_CAP>,
+    },
     /// The server answered with a status other than 2xx.
     Status {
         /// The HTTP status.
@@ -186,7 +192,14 @@ impl<T: fmt::Display, S: fmt::Display> fmt::Display for UploadError<T, S> {
             Self::ReadResponse(e) => write!(f, "reading the response failed: {e}"),
             Self::Response(e) => write!(f, "bad response: {e}"),
             Self::Json(e) => write!(f, "bad response body: {e}"),
-            Self::MissingField(name) => write!(f, "the response has no valid `{name}`"),
+            Self::MissingField { name, body } => {
+                write!(f, "the response has no valid `{name}` ")?;
+                if body.is_empty() {
+                    f.write_str("(empty body)")
+                } else {
+                    write!(f, "(body: {body})")
+                }
+            }
             Self::Status {
                 status,
                 ret_code,
@@ -220,7 +233,8 @@ pub struct Answer<V> {
     pub fields: V,
     /// The first JSON error, if the body was not valid JSON.
     pub json_error: Option<JsonError>,
-    /// The start of the body as text (lossy), for messages when the body is not JSON.
+    /// The start of the body as printable ASCII (`?` for anything else), for messages when
+    /// the body is not JSON or lacks a usable field.
     pub text: Text<BODY_TEXT_CAP>,
 }
 
@@ -296,13 +310,16 @@ impl<V: Visitor> Collector<V> {
     }
 
     fn body(&mut self, bytes: &[u8]) {
-        // Only an error body is worth a text copy (for its message).
-        let is_error = self.status.is_some_and(|s| !(200..300).contains(&s));
-        if is_error && !self.text.is_truncated() {
-            // A non-JSON error body is a proxy's or server's page: keep its printable ASCII and
-            // mark anything else with `?` (JSON `errMsg`s are decoded properly, by the JSON
-            // reader). No UTF-8 decoding here keeps its tables out of device firmware.
+        // The start of every body is kept, for messages: a non-JSON error body is a proxy's or
+        // server's page, and a 200 without a usable id is shown as it was. Only printable
+        // ASCII is kept, anything else marked with `?` (JSON `errMsg`s are decoded properly,
+        // by the JSON reader), so no escape sequence reaches a terminal. No UTF-8 decoding
+        // here keeps its tables out of device firmware.
+        if !self.text.is_truncated() {
             for &b in bytes {
+                if self.text.is_truncated() {
+                    break;
+                }
                 self.text.push(match b {
                     b' '..=b'~' => char::from(b),
                     b'\t' | b'\r' | b'\n' => ' ',
@@ -340,8 +357,8 @@ impl Answer<UploadFields> {
     /// # Errors
     ///
     /// [`UploadError::Status`] for non-2xx, [`UploadError::Json`] for a body that is not JSON,
-    /// [`UploadError::Api`] for a non-zero `retCode`, [`UploadError::MissingField`] when
-    /// `retCode` or a positive `uploadId` is missing.
+    /// [`UploadError::Api`] for a non-zero `retCode`, [`UploadError::MissingField`] (with the
+    /// start of the body) when `retCode` or a positive `uploadId` is missing.
     pub fn into_result<T, S>(self) -> Result<UploadResponse, UploadError<T, S>> {
         let f = self.fields;
         let ret_code = checked(
@@ -355,7 +372,10 @@ impl Answer<UploadFields> {
             .upload_id
             .and_then(|id| u64::try_from(id).ok())
             .filter(|&id| id > 0)
-            .ok_or(UploadError::MissingField("uploadId"))?;
+            .ok_or(UploadError::MissingField {
+                name: "uploadId",
+                body: self.text,
+            })?;
         Ok(UploadResponse {
             upload_id,
             ret_code,
@@ -462,8 +482,8 @@ impl<'a, R: Read> UploadBytes<'a, R> {
 }
 
 /// The checks every API answer goes through, in order: a 2xx status (else
-/// [`UploadError::Status`] with the best message available), valid JSON, a `retCode` of 0
-/// (else [`UploadError::Api`]). Returns the `retCode` (0).
+/// [`UploadError::Status`] with the best message available), valid JSON (duplicate wanted keys
+/// included), a `retCode` of 0 (else [`UploadError::Api`]). Returns the `retCode` (0).
 pub(crate) fn checked<T, S>(
     status: u16,
     json_error: Option<JsonError>,
@@ -486,7 +506,10 @@ pub(crate) fn checked<T, S>(
         return Err(UploadError::Json(e));
     }
     match ret_code {
-        None => Err(UploadError::MissingField(ret_code_name)),
+        None => Err(UploadError::MissingField {
+            name: ret_code_name,
+            body: *text,
+        }),
         Some(0) => Ok(0),
         Some(ret_code) => Err(UploadError::Api {
             ret_code,

@@ -5,6 +5,7 @@ mod common;
 use common::{Script, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
+use tpns_core::json::{JsonError, JsonErrorKind};
 use tpns_core::push::{Push, PushAuth, PushRequest, PushSetupError, push, push_checked};
 use tpns_core::response::Limits;
 use tpns_core::upload::UploadError;
@@ -114,6 +115,53 @@ fn invalid_requests_send_nothing_and_api_errors_are_reported() {
         }
     ));
     assert!(err.is_transient());
+}
+
+#[test]
+fn odd_successes_are_errors_through_the_driver() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1", "s").unwrap()),
+        request: request(),
+        limits: Limits::default(),
+    };
+    for answer in [
+        r#"{"ret_code":0,"err_msg":"NO_ERROR","push_id":""}"#,
+        r#"{"ret_code":0,"push_id":null}"#,
+        r#"{"ret_code":0,"push_id":[]}"#,
+        r#"{"ret_code":0,"err_msg":"NO_ERROR"}"#,
+    ] {
+        for buf_len in [1, 64, 4096] {
+            let mut script = Script::new(&ok_response(answer));
+            script.read_chunk = 5;
+            let err = push(&mut script, &job, &mut vec![0u8; buf_len]).unwrap_err();
+            let UploadError::MissingField { name, body } = &err else {
+                panic!("{answer}: {err:?}")
+            };
+            assert_eq!((*name, body.as_str()), ("push_id", answer));
+            assert!(!err.is_transient());
+        }
+    }
+    // A refusal and a success in one answer: refused whichever comes last.
+    for answer in [
+        r#"{"ret_code":1008003,"err_msg":"x","ret_code":0,"push_id":"1"}"#,
+        r#"{"ret_code":0,"push_id":"1","retCode":1008003}"#,
+        r#"{"ret_code":0,"push_id":"","push_id":"2"}"#,
+    ] {
+        let mut script = Script::new(&ok_response(answer));
+        let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UploadError::Json(JsonError {
+                    kind: JsonErrorKind::DuplicateKey,
+                    ..
+                })
+            ),
+            "{answer}: {err:?}"
+        );
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ use core::ops::ControlFlow;
 use common::{MockError, Script, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
+use tpns_core::json::{JsonError, JsonErrorKind};
 use tpns_core::multipart::{BodyError, Boundary};
 use tpns_core::response::{Limits, ResponseError};
 use tpns_core::upload::{Progress, Upload, UploadError, upload};
@@ -248,6 +249,20 @@ fn api_and_http_errors_are_told_apart() {
         ),
         (ok_response(r#"{"retCode":0,"errMsg":""}"#), "missing-id"),
         (ok_response(r#"{"retCode":0,"uploadId":0}"#), "missing-id"),
+        (ok_response(r#"{"retCode":0,"uploadId":-7}"#), "missing-id"),
+        (
+            ok_response(r#"{"retCode":0,"uploadId":null}"#),
+            "missing-id",
+        ),
+        // A refusal followed by a success for the same key: the answer is malformed.
+        (
+            ok_response(r#"{"retCode":1008003,"errMsg":"x","retCode":0,"uploadId":42}"#),
+            "duplicate",
+        ),
+        (
+            ok_response(r#"{"retCode":0,"uploadId":1,"upload_id":2}"#),
+            "duplicate",
+        ),
         (ok_response(r#"{"errMsg":"?"}"#), "missing-code"),
         (ok_response(r#"{"retCode":0,"uploadId":"#), "json"),
         (
@@ -280,8 +295,31 @@ fn api_and_http_errors_are_told_apart() {
                 assert_eq!(err_msg.as_str(), "line 3: row too long");
                 assert!(!err.is_transient());
             }
-            ("missing-id", UploadError::MissingField("uploadId")) => {}
-            ("missing-code", UploadError::MissingField("retCode")) => {}
+            ("missing-id" | "missing-code", UploadError::MissingField { name, body }) => {
+                let want = if kind == "missing-id" {
+                    "uploadId"
+                } else {
+                    "retCode"
+                };
+                assert_eq!(*name, want);
+                // The whole (short) body is in the error, to show what came instead.
+                let text = String::from_utf8_lossy(&response);
+                assert!(
+                    text.ends_with(&format!("\r\n\r\n{}", body.as_str())),
+                    "{err}"
+                );
+                assert!(
+                    err.to_string()
+                        .contains(&format!("(body: {})", body.as_str()))
+                );
+            }
+            (
+                "duplicate",
+                UploadError::Json(JsonError {
+                    kind: JsonErrorKind::DuplicateKey,
+                    ..
+                }),
+            ) => assert!(!err.is_transient()),
             ("json", UploadError::Json(_)) => {}
             (
                 "503",

@@ -63,6 +63,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
         secret,
         ca_file: Some(emulator.ca_path().to_owned()),
         timeout: Duration::from_secs(10),
+        deadline: None,
         retries: 3,
     };
     say("3. Checking it locally and uploading it, as `tpns upload` does:".into())?;

@@ -97,6 +97,9 @@ fn hint(e: &Error) -> Option<&'static str> {
         Error::Connect { .. } | Error::Resolve { .. } => {
             Some("check the network, and the region or --endpoint")
         }
+        Error::Deadline { .. } => {
+            Some("on a slow link give the whole exchange more time with --deadline SECS")
+        }
         _ => None,
     }
 }

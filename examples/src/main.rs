@@ -31,7 +31,8 @@ Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_
 --secret-key-file PATH (never a flag: every user of the machine can read the command line).
 
 Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
-4 authentication rejected, 5 other API error, 6 network, TLS, timeout or protocol error.
+4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
+error (an answer that cannot be trusted included).
 
 Try `tpns demo` first: it runs the whole job against a local emulator, no account needed.";
 
@@ -86,6 +87,12 @@ pub struct ConnArgs {
     /// Connect timeout, and the longest time without progress, in seconds.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
     pub timeout: Duration,
+    /// The longest the whole command may talk to the service, all attempts and retry pauses
+    /// included, in seconds; a server that keeps sending a byte now and then is cut off here.
+    ///
+    /// [default: 60, or twice --timeout if longer, plus 4 per MiB of package]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub deadline: Option<Duration>,
     /// Retries of transient failures (connect errors, timeouts, resets, 502/503/504, rate
     /// limit).
     #[arg(long, value_name = "N", default_value_t = 3)]
@@ -150,7 +157,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{}` is not a number of seconds", term::sanitize(s)))?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
         return Err(format!(
-            "`{}`: the timeout must be above 0 and at most 86400 s",
+            "`{}`: the number of seconds must be above 0 and at most 86400",
             term::sanitize(s)
         ));
     }

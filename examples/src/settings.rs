@@ -27,6 +27,8 @@ pub struct Settings {
     pub secret: SecretKey,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
+    /// The whole-exchange deadline; `None` for the client's default for the package's size.
+    pub deadline: Option<Duration>,
     pub retries: u32,
 }
 
@@ -69,6 +71,7 @@ impl Settings {
             secret,
             ca_file: a.ca_file.clone(),
             timeout: a.timeout,
+            deadline: a.deadline,
             retries: a.retries,
         })
     }
@@ -95,6 +98,9 @@ impl Settings {
         }
         if let Some(ca) = &self.ca_file {
             b = b.ca_file(ca);
+        }
+        if let Some(deadline) = self.deadline {
+            b = b.deadline(deadline);
         }
         b.build().map_err(|e| Failure::build(&e))
     }

@@ -1,6 +1,6 @@
 //! The JSON reader on arbitrary bytes: never panics, gives the same fields however the input
-//! is split, and agrees with serde_json on every document serde_json reads as an upload or
-//! push answer.
+//! is split, agrees with serde_json on every document serde_json reads as an upload answer,
+//! and refuses every document that gives a wanted key of an upload or push answer twice.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
 
     let mut push = PushFields::default();
     let mut reader = JsonReader::new();
-    let _ = reader.feed(input, &mut push).and_then(|()| reader.finish());
+    let push_read = reader.feed(input, &mut push).and_then(|()| reader.finish());
 
     // Differential check on documents serde_json reads, with the field types we require.
     let Ok(Pairs(pairs)) = serde_json::from_slice::<Pairs>(input) else {
@@ -77,21 +77,40 @@ fuzz_target!(|data: &[u8]| {
     if depth(&serde_json::Value::Object(map.clone())) > 32 {
         return;
     }
-    // With a wanted field given twice (under either spelling) the readers may rightly differ:
-    // serde_json keeps the last value, ours fails on a first value of the wrong type.
-    for spellings in [
-        ["retCode", "ret_code"],
-        ["errMsg", "err_msg"],
-        ["uploadId", "upload_id"],
-    ] {
-        if pairs
+    // A wanted field given twice (under any of its spellings) must be refused: serde_json
+    // keeps the last value, another reader the first, so the answer means nothing for sure.
+    // Ours may fail earlier for another reason (a first value of the wrong type); it must not
+    // succeed.
+    let given_twice = |spellings: &[&str]| {
+        pairs
             .iter()
             .filter(|(k, _)| spellings.contains(&k.as_str()))
             .count()
             > 1
-        {
-            return;
-        }
+    };
+    let upload_keys: [&[&str]; 3] = [
+        &["retCode", "ret_code"],
+        &["errMsg", "err_msg"],
+        &["uploadId", "upload_id"],
+    ];
+    let push_keys: [&[&str]; 4] = [
+        &["ret_code", "retCode"],
+        &["err_msg", "errMsg"],
+        &["push_id"],
+        &["seq"],
+    ];
+    if push_keys.into_iter().any(given_twice) {
+        assert!(
+            push_read.is_err(),
+            "a push answer with a duplicate key was accepted"
+        );
+    }
+    if upload_keys.into_iter().any(given_twice) {
+        assert_eq!(
+            whole, None,
+            "an upload answer with a duplicate key was accepted"
+        );
+        return;
     }
     let int = |k1: &str, k2: &str| match map.get(k1).or_else(|| map.get(k2)) {
         None | Some(serde_json::Value::Null) => Some(None),

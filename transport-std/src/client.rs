@@ -19,6 +19,7 @@ use tpns_core::push::{self, Push, PushAuth, PushRequest};
 use tpns_core::response::Limits;
 use tpns_core::upload::{self, Upload, UploadError};
 
+use crate::deadline::{Deadline, default_deadline};
 use crate::error::{BuildError, Error, Phase, io_error};
 use crate::net::{self, Io, Peer, Timeouts};
 use crate::retry::{RetryPolicy, random_u64};
@@ -97,6 +98,7 @@ pub struct ClientBuilder {
     ca_files: Vec<PathBuf>,
     webpki_roots: bool,
     timeouts: Timeouts,
+    deadline: Option<Duration>,
     retry: RetryPolicy,
     buffer_size: usize,
     expect_continue: bool,
@@ -162,6 +164,18 @@ impl ClientBuilder {
             connect: timeout,
             stall: timeout,
         };
+        self
+    }
+
+    /// The whole-exchange deadline: the longest an upload or a push may take, all attempts,
+    /// retry pauses and TLS handshakes included (default: [`default_deadline`] for the
+    /// package's size: 60 s, or twice the stall timeout if longer, plus 4 s per MiB). Every
+    /// socket call then waits at most the stall timeout or the time left, whichever is
+    /// shorter; when the time is up the call fails with [`Error::Deadline`], and a retry whose
+    /// pause would reach the deadline is not made (the last attempt's error is returned).
+    /// Name resolution is not bounded by it.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -263,6 +277,7 @@ impl ClientBuilder {
             secret,
             tls: Arc::new(tls),
             timeouts: self.timeouts,
+            deadline: self.deadline,
             retry: self.retry,
             buffer_size: self.buffer_size,
             expect_continue: self.expect_continue,
@@ -342,6 +357,7 @@ pub struct Client {
     secret: SecretKey,
     tls: Arc<ClientConfig>,
     timeouts: Timeouts,
+    deadline: Option<Duration>,
     retry: RetryPolicy,
     buffer_size: usize,
     expect_continue: bool,
@@ -356,6 +372,7 @@ impl fmt::Debug for Client {
             .field("access_id", &self.access_id)
             .field("secret", &self.secret)
             .field("timeouts", &self.timeouts)
+            .field("deadline", &self.deadline)
             .field("retry", &self.retry)
             .field("buffer_size", &self.buffer_size)
             .field("expect_continue", &self.expect_continue)
@@ -367,7 +384,7 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// A builder: Guangzhou, no credentials, the Mozilla roots, 30 s timeouts, the default
-    /// retry policy, a 64 KiB buffer.
+    /// deadline for each package's size, the default retry policy, a 64 KiB buffer.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             target: Target::Region(Region::Guangzhou),
@@ -376,6 +393,7 @@ impl Client {
             ca_files: Vec::new(),
             webpki_roots: true,
             timeouts: Timeouts::default(),
+            deadline: None,
             retry: RetryPolicy::default(),
             buffer_size: DEFAULT_BUFFER,
             expect_continue: false,
@@ -412,13 +430,20 @@ impl Client {
         self.retry
     }
 
+    /// The whole-exchange deadline of a request that sends `size` bytes (the package's size
+    /// for an upload): the one set with [`ClientBuilder::deadline`], or [`default_deadline`].
+    pub fn deadline_for(&self, size: u64) -> Duration {
+        self.deadline
+            .unwrap_or_else(|| default_deadline(size, self.timeouts))
+    }
+
     pub(crate) fn credentials(&self) -> Result<Credentials<'_>, Error> {
         Credentials::new(&self.access_id, self.secret.dangerous_expose())
             .map_err(Error::Credentials)
     }
 
-    pub(crate) fn connect(&self) -> Result<(net::Stream, Peer), Error> {
-        net::connect(&self.endpoint(), &self.tls, self.timeouts)
+    pub(crate) fn connect(&self, deadline: Deadline) -> Result<(net::Stream, Peer), Error> {
+        net::connect(&self.endpoint(), &self.tls, self.timeouts, deadline)
     }
 
     pub(crate) fn io_error(&self, phase: Phase, e: io::Error) -> Error {
@@ -501,10 +526,16 @@ impl Client {
         let start = source.stream_position().map_err(Error::Rewind)?;
         let mut buf = vec![0u8; self.buffer_size];
         let began = Instant::now();
-        self.with_retries(&mut on_event, |this, attempt, on_event| {
+        let deadline = Deadline::after(self.deadline_for(len));
+        self.with_retries(deadline, &mut on_event, |this, attempt, on_event| {
             source.seek(SeekFrom::Start(start)).map_err(Error::Rewind)?;
-            let (answer, peer) =
-                this.upload_once(&mut source, len, file_name, &mut buf, attempt, on_event)?;
+            let (answer, peer) = this.upload_once(
+                &mut source,
+                (len, file_name),
+                &mut buf,
+                (attempt, deadline),
+                on_event,
+            )?;
             Ok(Uploaded {
                 upload_id: answer.upload_id,
                 message: answer.err_msg.as_str().to_owned(),
@@ -516,19 +547,22 @@ impl Client {
         })
     }
 
-    /// Runs `once` until it succeeds, fails for good, or the retries are spent.
+    /// Runs `once` until it succeeds, fails for good, the retries are spent, or the next
+    /// attempt would start at or after `deadline`.
     fn with_retries<T>(
         &self,
+        deadline: Deadline,
         on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
         once: impl FnMut(&Self, u32, &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.with_retries_if(on_event, |_| true, once)
+        self.with_retries_if(deadline, on_event, |_| true, once)
     }
 
     /// [`with_retries`](Self::with_retries), retrying only transient errors that `may_retry`
     /// also accepts.
     fn with_retries_if<T>(
         &self,
+        deadline: Deadline,
         on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
         may_retry: impl Fn(&Error) -> bool,
         mut once: impl FnMut(
@@ -547,6 +581,11 @@ impl Client {
                     let mut delay = self.retry.delay(attempt, random_u64());
                     if e.is_rate_limited() {
                         delay = delay.max(Duration::from_secs(1));
+                    }
+                    // The deadline covers every attempt: a retry that could not even start
+                    // before it is not made, and the error that stopped us is the news.
+                    if deadline.left().is_none_or(|left| left <= delay) {
+                        return Err(e);
                     }
                     let event = Event::Retrying {
                         attempt,
@@ -567,10 +606,9 @@ impl Client {
     fn upload_once<R: Read>(
         &self,
         source: &mut R,
-        len: u64,
-        file_name: &str,
+        (len, file_name): (u64, &str),
         buf: &mut [u8],
-        attempt: u32,
+        (attempt, deadline): (u32, Deadline),
         on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
     ) -> Result<(upload::UploadResponse, SocketAddr), Error> {
         let endpoint = self.endpoint();
@@ -582,7 +620,7 @@ impl Client {
             expect_continue: self.expect_continue,
             limits: self.limits,
         };
-        let (stream, peer) = self.connect()?;
+        let (stream, peer) = self.connect(deadline)?;
         if on_event(&Event::Connected { attempt, peer }).is_break() {
             return Err(Error::Cancelled { sent: 0 });
         }
@@ -615,7 +653,10 @@ impl Client {
             UploadError::ReadResponse(e) => self.io_error(Phase::ReadResponse, e),
             UploadError::Response(e) => Error::Response(e),
             UploadError::Json(e) => Error::Json(e),
-            UploadError::MissingField(f) => Error::MissingField(f),
+            UploadError::MissingField { name, body } => Error::MissingField {
+                name,
+                body: body.to_string(),
+            },
             UploadError::Status {
                 status,
                 ret_code,
@@ -710,39 +751,45 @@ impl Client {
                     }
             )
         };
-        self.with_retries_if(&mut on_event, retry_push, |this, attempt, on_event| {
-            let endpoint = this.endpoint();
-            let credentials = this.credentials()?;
-            let auth = if this.signed_push {
-                let timestamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                PushAuth::Signature {
-                    credentials,
-                    timestamp,
+        let deadline = Deadline::after(self.deadline_for(request.json_len()));
+        self.with_retries_if(
+            deadline,
+            &mut on_event,
+            retry_push,
+            |this, attempt, on_event| {
+                let endpoint = this.endpoint();
+                let credentials = this.credentials()?;
+                let auth = if this.signed_push {
+                    let timestamp = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    PushAuth::Signature {
+                        credentials,
+                        timestamp,
+                    }
+                } else {
+                    PushAuth::Basic(credentials)
+                };
+                let job = Push {
+                    endpoint: &endpoint,
+                    auth,
+                    request: *request,
+                    limits: this.limits,
+                };
+                let (stream, peer) = this.connect(deadline)?;
+                if on_event(&Event::Connected { attempt, peer }).is_break() {
+                    return Err(Error::Cancelled { sent: 0 });
                 }
-            } else {
-                PushAuth::Basic(credentials)
-            };
-            let job = Push {
-                endpoint: &endpoint,
-                auth,
-                request: *request,
-                limits: this.limits,
-            };
-            let (stream, peer) = this.connect()?;
-            if on_event(&Event::Connected { attempt, peer }).is_break() {
-                return Err(Error::Cancelled { sent: 0 });
-            }
-            let answer = push::push(&mut Io(stream), &job, &mut buf)
-                .map_err(|e| this.upload_error(e, no_source))?;
-            Ok(Pushed {
-                push_id: answer.push_id.as_str().to_owned(),
-                message: answer.err_msg.as_str().to_owned(),
-                seq: answer.seq,
-                attempts: attempt,
-            })
-        })
+                let answer = push::push(&mut Io(stream), &job, &mut buf)
+                    .map_err(|e| this.upload_error(e, no_source))?;
+                Ok(Pushed {
+                    push_id: answer.push_id.as_str().to_owned(),
+                    message: answer.err_msg.as_str().to_owned(),
+                    seq: answer.seq,
+                    attempts: attempt,
+                })
+            },
+        )
     }
 }
 

@@ -14,6 +14,8 @@ use tpns_core::request::RequestError;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{RATE_LIMITED, is_auth_refusal, is_cut_short, is_transient_status};
 
+use crate::deadline::DeadlinePassed;
+
 /// Why a [`ClientBuilder`](crate::ClientBuilder) could not build a client.
 #[derive(Debug)]
 pub enum BuildError {
@@ -160,6 +162,14 @@ pub enum Error {
         /// The timeout that ran out.
         after: Duration,
     },
+    /// The whole-exchange deadline passed (all attempts and pauses count): the server was too
+    /// slow in all, though it may have kept moving. Not transient: the call's time is spent.
+    Deadline {
+        /// The phase the exchange was in.
+        phase: Phase,
+        /// The deadline that passed.
+        after: Duration,
+    },
     /// The connection failed (reset, closed, broken pipe).
     Io {
         /// The phase that failed.
@@ -171,8 +181,15 @@ pub enum Error {
     Response(ResponseError),
     /// The response body is not the expected JSON.
     Json(JsonError),
-    /// The JSON lacks a field, or the field is out of range.
-    MissingField(&'static str),
+    /// The JSON lacks a field, or the field is not usable (a non-positive `uploadId`, an
+    /// empty `push_id`).
+    MissingField {
+        /// The field, as the API spells it.
+        name: &'static str,
+        /// The start of the body (at most 64 bytes, printable ASCII with `?` for anything
+        /// else), to show what came instead.
+        body: String,
+    },
     /// The server answered with a status other than 2xx.
     Status {
         /// The HTTP status.
@@ -255,8 +272,12 @@ impl Error {
         match self {
             Self::Resolve { .. } | Self::Connect { .. } => Some(Phase::Connect),
             Self::Tls(_) => Some(Phase::Tls),
-            Self::Timeout { phase, .. } | Self::Io { phase, .. } => Some(*phase),
-            Self::Response(_) | Self::Json(_) | Self::MissingField(_) => Some(Phase::ReadResponse),
+            Self::Timeout { phase, .. } | Self::Deadline { phase, .. } | Self::Io { phase, .. } => {
+                Some(*phase)
+            }
+            Self::Response(_) | Self::Json(_) | Self::MissingField { .. } => {
+                Some(Phase::ReadResponse)
+            }
             _ => None,
         }
     }
@@ -291,11 +312,25 @@ impl fmt::Display for Error {
                 "{phase}: timed out (no progress for {:.1} s)",
                 after.as_secs_f64()
             ),
+            Self::Deadline { phase, after } => write!(
+                f,
+                "{phase}: deadline passed ({:.1} s for the whole exchange, retries included)",
+                after.as_secs_f64()
+            ),
             Self::Io { phase, source } => write!(f, "{phase}: {source}"),
             Self::Response(e) => write!(f, "read response: {e}"),
             Self::Json(e) => write!(f, "read response: bad JSON body: {e}"),
-            Self::MissingField(name) => {
-                write!(f, "read response: the response has no valid `{name}`")
+            Self::MissingField { name, body } if body.is_empty() => {
+                write!(
+                    f,
+                    "read response: the response has no valid `{name}` (empty body)"
+                )
+            }
+            Self::MissingField { name, body } => {
+                write!(
+                    f,
+                    "read response: the response has no valid `{name}` (body: {body})"
+                )
             }
             Self::Status {
                 status,
@@ -338,9 +373,15 @@ impl std::error::Error for Error {
     }
 }
 
-/// A socket error in `phase`: a timeout, a TLS failure carried inside an I/O error, or the
-/// error as it is.
+/// A socket error in `phase`: the deadline, a timeout, a TLS failure carried inside an I/O
+/// error, or the error as it is.
 pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
+    if let Some(d) = e.get_ref().and_then(|i| i.downcast_ref::<DeadlinePassed>()) {
+        return Error::Deadline {
+            phase,
+            after: d.total,
+        };
+    }
     if matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -418,8 +459,25 @@ mod tests {
                 false,
                 false,
             ),
-            (Error::MissingField("uploadId"), false, false, false),
+            (
+                Error::MissingField {
+                    name: "uploadId",
+                    body: String::new(),
+                },
+                false,
+                false,
+                false,
+            ),
             (Error::Cancelled { sent: 3 }, false, false, false),
+            (
+                Error::Deadline {
+                    phase: Phase::ReadResponse,
+                    after: Duration::from_secs(2),
+                },
+                false,
+                false,
+                false,
+            ),
         ];
         for (e, transient, auth, api) in cases {
             assert_eq!(e.is_transient(), transient, "{e:?}");
@@ -466,5 +524,23 @@ mod tests {
         );
         assert_eq!(e.phase(), Some(Phase::SendHead));
         assert!(e.to_string().starts_with("send request head: "), "{e}");
+        // The deadline, however deep the layers it crossed, wins over a plain timeout.
+        let deadline = crate::deadline::Deadline::after(Duration::from_millis(2500)).error();
+        let e = io_error(Phase::Tls, deadline, stall);
+        assert!(
+            matches!(
+                e,
+                Error::Deadline {
+                    phase: Phase::Tls,
+                    after
+                } if after == Duration::from_millis(2500)
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.phase(), Some(Phase::Tls));
+        assert_eq!(
+            e.to_string(),
+            "TLS handshake: deadline passed (2.5 s for the whole exchange, retries included)"
+        );
     }
 }

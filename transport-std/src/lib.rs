@@ -4,6 +4,7 @@
 
 mod check;
 mod client;
+mod deadline;
 mod error;
 mod file;
 mod net;
@@ -13,6 +14,7 @@ pub use check::{CheckError, Invalid, Report, Violation, check_file};
 pub use client::{
     CA_FILE_LIMIT, Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded,
 };
+pub use deadline::{DEADLINE_BASE, DEADLINE_MIN_RATE, default_deadline};
 pub use error::{BuildError, Error, Phase};
 pub use file::{open_regular, read_limited};
 pub use net::{Io, Peer, Timeouts};

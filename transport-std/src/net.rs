@@ -1,6 +1,7 @@
-//! Sockets: TCP with timeouts, a blocking rustls stream, and the bridge to `embedded_io`.
+//! Sockets: TCP with timeouts and a deadline, a blocking rustls stream, and the bridge to
+//! `embedded_io`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +10,14 @@ use rustls::{ClientConfig, ClientConnection};
 use rustls_pki_types::ServerName;
 use tpns_core::endpoint::Endpoint;
 
+use crate::deadline::Deadline;
 use crate::error::{Error, Phase, io_error};
 
 /// Connect and stall timeouts.
 ///
 /// The stall timeout bounds every single read and write on the socket: an exchange that makes
-/// no progress for that long fails, while a slow one that keeps moving does not.
+/// no progress for that long fails, while a slow one that keeps moving does not (until its
+/// whole-exchange deadline, [`ClientBuilder::deadline`](crate::ClientBuilder::deadline)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Longest wait for one TCP connection to open (per address of the host).
@@ -45,8 +48,85 @@ pub struct Peer {
 /// A connection: plain TCP or TLS over TCP.
 #[derive(Debug)]
 pub(crate) enum Stream {
-    Plain(TcpStream),
+    Plain(Socket),
     Tls(Box<TlsStream>),
+}
+
+/// A TCP socket whose every read and write waits at most `min(stall, time left until the
+/// deadline)`. A call cut short by the deadline, or made after it, fails with
+/// [`Deadline::error`]; one cut short by the stall timeout fails as the socket says
+/// (`WouldBlock` or `TimedOut`).
+#[derive(Debug)]
+pub(crate) struct Socket {
+    tcp: TcpStream,
+    stall: Duration,
+    deadline: Deadline,
+    /// The read and write timeouts last set, to skip a system call when they do not change.
+    set: [Option<Duration>; 2],
+}
+
+impl Socket {
+    fn new(tcp: TcpStream, stall: Duration, deadline: Deadline) -> Self {
+        Socket {
+            tcp,
+            stall,
+            deadline,
+            set: [None, None],
+        }
+    }
+
+    /// Runs one socket call (`write` tells which timeout applies) under the bound.
+    fn timed<T>(
+        &mut self,
+        write: bool,
+        call: impl FnOnce(&mut TcpStream) -> io::Result<T>,
+    ) -> io::Result<T> {
+        let (wait, by_deadline) = self.deadline.bound(self.stall)?;
+        // A zero timeout means "none" to the OS (and is refused by std): wait at least 1 ms.
+        let wait = Some(wait.max(Duration::from_millis(1)));
+        let slot = usize::from(write);
+        if self.set[slot] != wait {
+            if write {
+                self.tcp.set_write_timeout(wait)?;
+            } else {
+                self.tcp.set_read_timeout(wait)?;
+            }
+            self.set[slot] = wait;
+        }
+        match call(&mut self.tcp) {
+            Err(e) if by_deadline && is_timeout(&e) => Err(self.deadline.error()),
+            r => r,
+        }
+    }
+}
+
+/// Whether a socket error is a timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO` report `WouldBlock` on
+/// Unix, `TimedOut` on Windows).
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.timed(false, |s| s.read(buf))
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.timed(true, |s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.timed(true, |s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
 }
 
 /// A blocking rustls client stream.
@@ -57,7 +137,7 @@ pub(crate) enum Stream {
 #[derive(Debug)]
 pub(crate) struct TlsStream {
     conn: ClientConnection,
-    sock: TcpStream,
+    sock: Socket,
 }
 
 /// Why a TLS handshake failed.
@@ -67,7 +147,7 @@ enum Handshake {
 }
 
 impl TlsStream {
-    fn handshake(mut conn: ClientConnection, mut sock: TcpStream) -> Result<Self, Handshake> {
+    fn handshake(mut conn: ClientConnection, mut sock: Socket) -> Result<Self, Handshake> {
         while conn.is_handshaking() {
             while conn.wants_write() {
                 write_tls(&mut conn, &mut sock).map_err(Handshake::Io)?;
@@ -109,7 +189,7 @@ impl TlsStream {
     }
 }
 
-fn write_tls(conn: &mut ClientConnection, sock: &mut TcpStream) -> io::Result<usize> {
+fn write_tls(conn: &mut ClientConnection, sock: &mut Socket) -> io::Result<usize> {
     match conn.write_tls(sock)? {
         0 => Err(io::ErrorKind::WriteZero.into()),
         n => Ok(n),
@@ -176,12 +256,17 @@ impl Write for Stream {
 }
 
 /// Opens a connection to `endpoint`: resolves the host (IPv4 and IPv6), tries each address
-/// with the connect timeout, sets the stall timeout on reads and writes, and, for HTTPS,
-/// completes the TLS handshake with `tls`.
+/// with the connect timeout (or the time left until `deadline`, if shorter), bounds every
+/// later read and write by the stall timeout and the deadline, and, for HTTPS, completes the
+/// TLS handshake with `tls`.
+///
+/// Resolving the name is not bounded by the deadline: the system resolver cannot be
+/// interrupted (its own timeouts, a few seconds per server, apply).
 pub(crate) fn connect(
     endpoint: &Endpoint<'_>,
     tls: &Arc<ClientConfig>,
     timeouts: Timeouts,
+    deadline: Deadline,
 ) -> Result<(Stream, Peer), Error> {
     let target = if endpoint.host.contains(':') {
         format!("[{}]:{}", endpoint.host, endpoint.port)
@@ -198,19 +283,22 @@ pub(crate) fn connect(
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     let mut connected = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeouts.connect) {
+        let (wait, by_deadline) = deadline
+            .bound(timeouts.connect)
+            .map_err(|e| io_error(Phase::Connect, e, timeouts.connect))?;
+        match TcpStream::connect_timeout(&addr, wait.max(Duration::from_millis(1))) {
             Ok(s) => {
                 connected = Some((s, addr));
                 break;
+            }
+            Err(e) if by_deadline && is_timeout(&e) => {
+                return Err(io_error(Phase::Connect, deadline.error(), timeouts.connect));
             }
             Err(e) => last = e,
         }
     }
     let Some((sock, addr)) = connected else {
-        if matches!(
-            last.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
+        if is_timeout(&last) {
             return Err(Error::Timeout {
                 phase: Phase::Connect,
                 after: timeouts.connect,
@@ -221,16 +309,12 @@ pub(crate) fn connect(
             source: last,
         });
     };
-    let setup = |s: &TcpStream| -> io::Result<()> {
-        s.set_read_timeout(Some(timeouts.stall))?;
-        s.set_write_timeout(Some(timeouts.stall))?;
-        // The driver writes in large blocks; the last, small one should not wait for an ACK.
-        s.set_nodelay(true)
-    };
-    setup(&sock).map_err(|source| Error::Connect {
+    // The driver writes in large blocks; the last, small one should not wait for an ACK.
+    sock.set_nodelay(true).map_err(|source| Error::Connect {
         target: target.clone(),
         source,
     })?;
+    let sock = Socket::new(sock, timeouts.stall, deadline);
     if !endpoint.is_tls() {
         return Ok((
             Stream::Plain(sock),
