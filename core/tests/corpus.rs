@@ -105,6 +105,11 @@ const RULES: &[&str] = &[
     "zip must hold exactly one file",
     "zip must not hold folders",
     "zip holds macOS metadata",
+    "zip central directory does not match its end record",
+    "zip local header does not match the central directory",
+    "zip holds data outside its entries and central directory",
+    "zip entry name holds a backslash or a colon",
+    "zip entry inflates to more than 1 GiB",
 ];
 
 struct Case {
@@ -224,4 +229,22 @@ fn formats_follow_extensions() {
         Some(Format::Csv)
     );
     assert_eq!(check_file_name("a.zip").unwrap().format(), None);
+}
+
+/// Every zip of the corpus seeds the `zip` fuzz target, as a copy (`fuzz/seeds/zip/`).
+#[test]
+fn every_corpus_zip_seeds_the_fuzzer() {
+    let seeds = corpus_dir().join("../../fuzz/seeds/zip");
+    for entry in std::fs::read_dir(corpus_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "zip") {
+            let name = path.file_name().unwrap();
+            let seed = std::fs::read(seeds.join(name));
+            assert!(
+                seed.ok() == Some(std::fs::read(&path).unwrap()),
+                "{} is not a seed of the zip fuzz target (copy it to fuzz/seeds/zip/)",
+                name.to_string_lossy()
+            );
+        }
+    }
 }
