@@ -149,6 +149,8 @@ pub struct ZipInspector {
     content: Option<Result<u64, Violation>>,
     /// The last bytes of junk, to find an end record in them.
     tail: Vec<u8>,
+    /// The inflated size cap: [`MAX_INFLATED`] (smaller in tests).
+    cap: u64,
 }
 
 impl Default for ZipInspector {
@@ -183,6 +185,16 @@ impl ZipInspector {
             corrupt: None,
             content: None,
             tail: Vec::new(),
+            cap: MAX_INFLATED,
+        }
+    }
+
+    /// An inspector with a smaller inflated size cap, so that tests can reach it quickly.
+    #[cfg(test)]
+    fn with_cap(cap: u64) -> Self {
+        ZipInspector {
+            cap,
+            ..Self::new()
         }
     }
 
@@ -434,7 +446,7 @@ impl ZipInspector {
         let encrypted = flags & 1 != 0;
         let known_method = method == 0 || method == 8;
         let streamed = record.streamed();
-        let too_large = !streamed && u64::from(sizes.2) > MAX_INFLATED;
+        let too_large = !streamed && u64::from(sizes.2) > self.cap;
         if !is_mac && !is_folder && !is_windows {
             self.files += 1;
             match kind_of(&name) {
@@ -471,7 +483,7 @@ impl ZipInspector {
             inflated: 0,
             consumed: 0,
             limit: if streamed {
-                MAX_INFLATED
+                self.cap
             } else {
                 u64::from(sizes.2)
             },
@@ -522,23 +534,23 @@ impl ZipInspector {
             let out = std::mem::take(&mut self.out);
             self.entry_data(&out[..produced], consumed);
             self.out = out;
-            if let Some(e) = self.entry.as_ref().filter(|e| e.inflated > e.limit) {
-                if e.limit == MAX_INFLATED {
-                    self.fail(Rule::ZipTooLargeUncompressed, "stopped inflating at the cap");
-                } else {
-                    self.fail(Rule::ZipCorrupt, "inflates to more than its header says");
-                }
-                return input.len();
-            }
             // What is left of the entry after everything this call consumed (not just this
             // round: a well-compressed entry fills `out` several times per input chunk).
             let remaining = remaining.map(|r| r - used as u64);
+            if let Some(e) = self.entry.as_ref().filter(|e| e.inflated > e.limit) {
+                if e.limit == self.cap {
+                    self.fail(Rule::ZipTooLargeUncompressed, "stopped inflating at the cap");
+                    return input.len();
+                }
+                self.bad_data("inflates to more than its header says", remaining);
+                return used;
+            }
             match status {
                 Ok(Status::StreamEnd) => {
                     if remaining.is_some_and(|r| r > 0) {
-                        self.fail(
-                            Rule::ZipInvalid,
+                        self.bad_data(
                             "deflate stream ends before the entry's compressed size",
+                            remaining,
                         );
                     } else {
                         self.end_entry_data();
@@ -548,17 +560,16 @@ impl ZipInspector {
                 Ok(_) => {
                     self.state = State::Deflate(remaining);
                     if remaining == Some(0) {
-                        self.fail(
-                            Rule::ZipInvalid,
+                        self.bad_data(
                             "deflate stream longer than the entry's compressed size",
+                            remaining,
                         );
                         return used;
                     }
                     if produced == 0 && consumed == 0 {
                         if used < input.len() {
                             // No progress with input available would spin forever.
-                            self.fail(Rule::ZipInvalid, "deflate data makes no progress");
-                            return input.len();
+                            self.bad_data("deflate data makes no progress", remaining);
                         }
                         return used;
                     }
@@ -567,10 +578,29 @@ impl ZipInspector {
                     }
                 }
                 Err(_) => {
-                    self.fail(Rule::ZipInvalid, "corrupt deflate data");
-                    return input.len();
+                    self.bad_data("corrupt deflate data", remaining);
+                    return used;
                 }
             }
+        }
+    }
+
+    /// The entry's deflate data is damaged. With its compressed size known, the rest of it is
+    /// passed undecoded, so that the layout is still checked (it outranks a damaged entry);
+    /// without, the end of the entry cannot be found.
+    fn bad_data(&mut self, detail: &str, remaining: Option<u64>) {
+        let Some(left) = remaining else {
+            return self.fail(Rule::ZipInvalid, detail);
+        };
+        self.corrupt
+            .get_or_insert(Violation::with_detail(Rule::ZipInvalid, 0, detail));
+        if let Some(e) = self.entry.as_mut() {
+            e.decoded = false;
+            e.text = None;
+        }
+        self.state = State::Stored(left);
+        if left == 0 {
+            self.end_entry_data();
         }
     }
 
@@ -936,6 +966,208 @@ mod tests {
         bad_deflate[30 + 5] = 0xFF; // an invalid block type
         assert_eq!(inspect(&bad_deflate).map_err(|e| e.1), Err(0));
         assert_eq!(inspect(b""), Err((Rule::ZipInvalid, 0)));
+    }
+
+    fn set16(z: &mut [u8], at: usize, v: u16) {
+        z[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn set32(z: &mut [u8], at: usize, v: u32) {
+        z[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// The offset of the end record and of the directory, in an archive without a comment.
+    fn ends(z: &[u8]) -> (usize, usize) {
+        let eocd = z.len() - 22;
+        (eocd, le32(&z[eocd + 16..]) as usize)
+    }
+
+    #[test]
+    fn hostile_layouts() {
+        let one = zip(&[EntrySpec::new("a.txt", ROWS)]);
+        let two = zip(&[EntrySpec::new("a.txt", ROWS), EntrySpec::new("evil.sh", b"rm -rf ~\n")]);
+        let (eocd, cd) = ends(&two);
+        let first_central = 46 + 5;
+
+        // cdcount: the end record counts one entry of two.
+        let mut z = two.clone();
+        set16(&mut z, eocd + 8, 1);
+        set16(&mut z, eocd + 10, 1);
+        assert_eq!(inspect(&z), Err((Rule::ZipDirectoryMismatch, 0)));
+        set32(&mut z, eocd + 12, first_central as u32);
+        assert_eq!(inspect(&z), Err((Rule::ZipDirectoryMismatch, 0)));
+        // The directory's offset or size is not where the directory is.
+        let mut z = one.clone();
+        let (e1, cd1) = ends(&z);
+        set32(&mut z, e1 + 16, cd1 as u32 - 1);
+        assert_eq!(inspect(&z), Err((Rule::ZipDirectoryMismatch, 0)));
+
+        // hidden_local: the second local entry is in no directory entry.
+        let mut z = two.clone();
+        z.drain(cd + first_central..eocd);
+        let (e, _) = ends(&z);
+        set16(&mut z, e + 8, 1);
+        set16(&mut z, e + 10, 1);
+        set32(&mut z, e + 12, first_central as u32);
+        assert_eq!(inspect(&z), Err((Rule::ZipStrayData, 0)));
+
+        // Stray bytes: before the first entry, between the entry and the directory (directory
+        // offset moved along), before the end record, after it.
+        let junk = b"MZ\x90\x00 junk";
+        let z = [&junk[..], &one].concat();
+        assert_eq!(inspect(&z), Err((Rule::ZipStrayData, 0)));
+        let mut z = [&one[..cd1], &junk[..], &one[cd1..]].concat();
+        let (e, _) = ends(&z);
+        set32(&mut z, e + 16, (cd1 + junk.len()) as u32);
+        assert_eq!(inspect(&z), Err((Rule::ZipStrayData, 0)));
+        let z = [&one[..e1], &junk[..], &one[e1..]].concat();
+        assert_eq!(inspect(&z), Err((Rule::ZipStrayData, 0)));
+        let z = [&one[..], &junk[..]].concat();
+        assert_eq!(inspect(&z), Err((Rule::ZipStrayData, 0)));
+
+        // The local header disagrees with the directory: flags, method, name, sizes.
+        for (at, v) in [(6, 1u8), (8, 8), (30, b'b'), (22, 0xEE), (14, 0)] {
+            let mut z = one.clone();
+            z[at] = v;
+            assert_eq!(inspect(&z), Err((Rule::ZipLocalMismatch, 0)), "byte {at}");
+        }
+        // A stored size that lies runs into the directory: refused, though the directory is
+        // no longer found where the local walk ends.
+        let mut z = one.clone();
+        z[18] = 0xEE;
+        assert_eq!(inspect(&z).map_err(|e| e.1), Err(0));
+        // A longer local name, `../../../tmp/pwn.sh`, while the directory says `a.txt`.
+        let evil = b"../../../tmp/pwn.sh";
+        let mut z = [&one[..30], &evil[..], &one[35..]].concat();
+        set16(&mut z, 26, evil.len() as u16);
+        let (e, c) = ends(&z);
+        set32(&mut z, e + 16, (c + evil.len() - 5) as u32);
+        set32(&mut z, c + 42, 0);
+        assert_eq!(inspect(&z), Err((Rule::ZipLocalMismatch, 0)));
+        // A directory entry whose local entry is missing.
+        let mut z = one.clone();
+        let (e, c) = ends(&z);
+        let central = z[c..e].to_vec();
+        z.splice(e..e, central);
+        set16(&mut z, e + 46 + 5 + 8, 2);
+        set16(&mut z, e + 46 + 5 + 10, 2);
+        set32(&mut z, e + 46 + 5 + 12, 2 * (46 + 5));
+        assert_eq!(inspect(&z).map_err(|e| e.1), Err(0));
+    }
+
+    #[test]
+    fn data_descriptors_must_agree() {
+        let mut e = EntrySpec::new("a.csv", ROWS);
+        e.deflate = true;
+        e.descriptor = true;
+        let z = zip(&[e]);
+        assert_eq!(inspect(&z), Ok(3));
+        let (_, cd) = ends(&z);
+        // The descriptor's uncompressed size (its last field) disagrees with the directory.
+        let mut bad = z.clone();
+        bad[cd - 4] ^= 1;
+        assert_eq!(inspect(&bad).map_err(|e| e.1), Err(0));
+        let mut bad = z.clone();
+        bad[cd - 8] ^= 1; // its compressed size
+        assert_eq!(inspect(&bad), Err((Rule::ZipLocalMismatch, 0)));
+        // A stored entry with flag bit 3 and zero sizes in its local header (what Python's
+        // zipfile writes to a pipe): a streaming reader cannot find its end.
+        let mut e = EntrySpec::new("a.txt", ROWS);
+        e.descriptor = true;
+        let mut z = zip(&[e]);
+        for at in [14, 18, 22] {
+            set32(&mut z, at, 0);
+        }
+        assert_eq!(inspect(&z), Err((Rule::ZipLocalMismatch, 0)));
+    }
+
+    #[test]
+    fn names_follow_the_shared_policy() {
+        let z = |name: &str| inspect(&zip(&[EntrySpec::new(name, ROWS)]));
+        assert_eq!(z("..\\..\\evil.txt"), Err((Rule::ZipWindowsPath, 0)));
+        assert_eq!(z("C:evil.txt"), Err((Rule::ZipWindowsPath, 0)));
+        assert_eq!(z("C:/evil.txt"), Err((Rule::ZipFolders, 0)));
+        assert_eq!(z("__MACOSXa.txt"), Ok(3));
+        assert_eq!(z("__MACOSX"), Err((Rule::ZipEntryExtension, 0)));
+        assert_eq!(z("__MACOSX/x.txt"), Err((Rule::ZipMacMetadata, 0)));
+        assert_eq!(z("d/.DS_Store"), Err((Rule::ZipMacMetadata, 0)));
+    }
+
+    /// A deflate stream of `chunks` copies of `chunk`, made by repeating one sync-flushed block:
+    /// a gigabyte of text from a megabyte of stream and milliseconds of work.
+    fn deflate_repeated(chunk: &[u8], chunks: usize) -> Vec<u8> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let mut c = Compress::new(Compression::best(), false);
+        let mut block = || {
+            let mut out = Vec::with_capacity(chunk.len() + 1024);
+            c.compress_vec(chunk, &mut out, FlushCompress::Sync).unwrap();
+            out
+        };
+        let (first, next) = (block(), block());
+        let mut out = first;
+        for _ in 1..chunks {
+            out.extend_from_slice(&next);
+        }
+        out.extend_from_slice(&[0x01, 0x00, 0x00, 0xFF, 0xFF]); // an empty final stored block
+        out
+    }
+
+    #[test]
+    fn zip_bombs_stop_at_the_cap() {
+        let chunk = b"ab\n".repeat(1 << 12);
+        // The stream is what it claims: 5 chunks of rows.
+        let stream = deflate_repeated(&chunk, 5);
+        let mut d = Decompress::new(false);
+        let mut text = vec![0; 5 * chunk.len() + 1];
+        d.decompress(&stream, &mut text, FlushDecompress::Finish).unwrap();
+        assert_eq!(text[..5 * chunk.len()], chunk.repeat(5)[..]);
+        assert_eq!(d.total_out(), 5 * chunk.len() as u64);
+
+        // A local header that declares more than the cap: refused before inflating.
+        let mut e = EntrySpec::new("a.txt", ROWS);
+        e.deflate = true;
+        let mut z = zip(&[e]);
+        let (_, cd) = ends(&z);
+        for at in [22, cd + 24] {
+            set32(&mut z, at, (MAX_INFLATED + 1) as u32);
+        }
+        assert_eq!(inspect(&z), Err((Rule::ZipTooLargeUncompressed, 0)));
+
+        // Streamed (sizes only after the data): inflating stops just past the cap, long before
+        // the end. The cap is made small here; the code path is the one of the 1 GiB cap.
+        let cap = 64 * 1024;
+        let bomb = deflate_repeated(&chunk, 1000); // 12 MB of rows
+        let mut local = Vec::new();
+        local.extend_from_slice(&LOCAL_HEADER.to_le_bytes());
+        local.extend_from_slice(&[20, 0, 8, 0, 8, 0, 0, 0, 0, 0]); // bit 3, deflate
+        local.extend_from_slice(&[0; 12]);
+        local.extend_from_slice(&5u16.to_le_bytes());
+        local.extend_from_slice(&[0, 0]);
+        local.extend_from_slice(b"a.txt");
+        local.extend_from_slice(&bomb);
+        let mut z = ZipInspector::with_cap(cap);
+        z.feed(&local);
+        assert!(z.entry.as_ref().is_none_or(|e| e.inflated <= cap + 32 * 1024));
+        assert!(matches!(z.state, State::Failed));
+        assert_eq!(
+            z.finish().map_err(|v| v.rule),
+            Err(Rule::ZipTooLargeUncompressed)
+        );
+        // A header that says less than the stream holds: stopped just past what it says.
+        let mut e = EntrySpec::new("a.txt", ROWS);
+        e.deflate = true;
+        let mut z = zip(&[e]);
+        let good_stream_len = le32(&z[18..]) as usize;
+        z.splice(35..35 + good_stream_len, bomb.iter().copied());
+        let (e, old_cd) = ends(&z);
+        let cd = old_cd + bomb.len() - good_stream_len;
+        set32(&mut z, 18, bomb.len() as u32);
+        set32(&mut z, cd + 20, bomb.len() as u32);
+        set32(&mut z, e + 16, cd as u32);
+        let mut inspector = ZipInspector::new();
+        inspector.feed(&z);
+        let v = inspector.finish().unwrap_err();
+        assert_eq!(v.detail, "inflates to more than its header says", "{v}");
     }
 
     /// Mutated and cut archives, fed in random chunk sizes, never panic the inspector.
