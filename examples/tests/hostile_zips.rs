@@ -114,8 +114,16 @@ fn zip_cases() -> Vec<(String, Option<u64>, String)> {
 #[test]
 fn check_gives_every_corpus_zip_its_verdict() {
     let cases = zip_cases();
-    let hostile = ["cdcount.zip", "hidden_local.zip", "localname.zip", "enc_local.zip"];
-    for name in hostile.iter().chain(&["method_local.zip", "bslash.zip", "drive.zip"]) {
+    let hostile = [
+        "cdcount.zip",
+        "hidden_local.zip",
+        "localname.zip",
+        "enc_local.zip",
+    ];
+    for name in hostile
+        .iter()
+        .chain(&["method_local.zip", "bslash.zip", "drive.zip"])
+    {
         assert!(
             cases.iter().any(|c| c.0 == *name),
             "{name} is missing from cases.tsv"
@@ -150,7 +158,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ POLY } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -194,7 +206,8 @@ fn deflate_repeated(chunk: &[u8], copies: usize) -> Vec<u8> {
     let mut c = Compress::new(Compression::best(), false);
     let mut block = || {
         let mut out = Vec::with_capacity(chunk.len() + 1024);
-        c.compress_vec(chunk, &mut out, FlushCompress::Sync).unwrap();
+        c.compress_vec(chunk, &mut out, FlushCompress::Sync)
+            .unwrap();
         out
     };
     let (first, next) = (block(), block());
@@ -304,7 +317,10 @@ fn upload_refuses_a_hostile_zip_before_sending_it() {
             "{name}: {run:?}"
         );
     }
-    assert!(emu.uploads().is_empty(), "a hostile zip reached the service");
+    assert!(
+        emu.uploads().is_empty(),
+        "a hostile zip reached the service"
+    );
     drop(emu);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -192,10 +192,7 @@ impl ZipInspector {
     /// An inspector with a smaller inflated size cap, so that tests can reach it quickly.
     #[cfg(test)]
     fn with_cap(cap: u64) -> Self {
-        ZipInspector {
-            cap,
-            ..Self::new()
-        }
+        ZipInspector { cap, ..Self::new() }
     }
 
     /// Feeds the next bytes of the archive.
@@ -252,7 +249,10 @@ impl ZipInspector {
                 Violation::with_detail(
                     Rule::ZipStrayData,
                     0,
-                    format!("bytes that are not a zip record at offset {}", self.record_at),
+                    format!(
+                        "bytes that are not a zip record at offset {}",
+                        self.record_at
+                    ),
                 )
             } else {
                 Violation::with_detail(Rule::ZipInvalid, 0, "no end of central directory record")
@@ -307,7 +307,8 @@ impl ZipInspector {
     fn has_end_record(&self) -> bool {
         let t = &self.tail;
         (0..t.len().saturating_sub(21)).any(|p| {
-            le32(&t[p..]) == END_OF_CENTRAL_DIR && p + 22 + usize::from(le16(&t[p + 20..])) <= t.len()
+            le32(&t[p..]) == END_OF_CENTRAL_DIR
+                && p + 22 + usize::from(le16(&t[p + 20..])) <= t.len()
         })
     }
 
@@ -372,7 +373,8 @@ impl ZipInspector {
             State::CentralHeader => {
                 self.header.copy_from_slice(&self.buf);
                 let name_len = usize::from(le16(&self.header[24..]));
-                let skip = u64::from(le16(&self.header[26..])) + u64::from(le16(&self.header[28..]));
+                let skip =
+                    u64::from(le16(&self.header[26..])) + u64::from(le16(&self.header[28..]));
                 self.expect(State::CentralName { skip }, name_len);
                 if name_len == 0 {
                     self.check_central();
@@ -497,7 +499,10 @@ impl ZipInspector {
             // is passed as empty, and its data descriptor then cannot match (see below).
             self.state = State::Stored(u64::from(sizes.1));
         } else {
-            return self.fail(Rule::ZipInvalid, "cannot find the end of an entry it cannot decode");
+            return self.fail(
+                Rule::ZipInvalid,
+                "cannot find the end of an entry it cannot decode",
+            );
         }
         if matches!(self.state, State::Stored(0)) {
             self.end_entry_data();
@@ -539,7 +544,10 @@ impl ZipInspector {
             let remaining = remaining.map(|r| r - used as u64);
             if let Some(e) = self.entry.as_ref().filter(|e| e.inflated > e.limit) {
                 if e.limit == self.cap {
-                    self.fail(Rule::ZipTooLargeUncompressed, "stopped inflating at the cap");
+                    self.fail(
+                        Rule::ZipTooLargeUncompressed,
+                        "stopped inflating at the cap",
+                    );
                     return input.len();
                 }
                 self.bad_data("inflates to more than its header says", remaining);
@@ -620,7 +628,11 @@ impl ZipInspector {
         if self.buf.len() == 4 {
             // The signature is optional (APPNOTE §4.3.9.3): without it, these 4 bytes are the
             // CRC-32 and 8 more follow; with it, 12 more follow.
-            self.want = if le32(&self.buf) == DATA_DESCRIPTOR { 16 } else { 12 };
+            self.want = if le32(&self.buf) == DATA_DESCRIPTOR {
+                16
+            } else {
+                12
+            };
             return;
         }
         let d = &self.buf[self.buf.len() - 12..];
@@ -647,7 +659,8 @@ impl ZipInspector {
         };
         let (crc, _, size) = e.record.descriptor.unwrap_or(e.record.sizes);
         if e.decoded && (e.crc.finalize() != crc || e.inflated != u64::from(size)) {
-            self.corrupt.get_or_insert(Violation::new(Rule::ZipCorrupt, 0));
+            self.corrupt
+                .get_or_insert(Violation::new(Rule::ZipCorrupt, 0));
         }
         if let Some(t) = e.text {
             self.content = Some(t.finish());
@@ -985,7 +998,10 @@ mod tests {
     #[test]
     fn hostile_layouts() {
         let one = zip(&[EntrySpec::new("a.txt", ROWS)]);
-        let two = zip(&[EntrySpec::new("a.txt", ROWS), EntrySpec::new("evil.sh", b"rm -rf ~\n")]);
+        let two = zip(&[
+            EntrySpec::new("a.txt", ROWS),
+            EntrySpec::new("evil.sh", b"rm -rf ~\n"),
+        ]);
         let (eocd, cd) = ends(&two);
         let first_central = 46 + 5;
 
@@ -1100,7 +1116,8 @@ mod tests {
         let mut c = Compress::new(Compression::best(), false);
         let mut block = || {
             let mut out = Vec::with_capacity(chunk.len() + 1024);
-            c.compress_vec(chunk, &mut out, FlushCompress::Sync).unwrap();
+            c.compress_vec(chunk, &mut out, FlushCompress::Sync)
+                .unwrap();
             out
         };
         let (first, next) = (block(), block());
@@ -1119,7 +1136,8 @@ mod tests {
         let stream = deflate_repeated(&chunk, 5);
         let mut d = Decompress::new(false);
         let mut text = vec![0; 5 * chunk.len() + 1];
-        d.decompress(&stream, &mut text, FlushDecompress::Finish).unwrap();
+        d.decompress(&stream, &mut text, FlushDecompress::Finish)
+            .unwrap();
         assert_eq!(text[..5 * chunk.len()], chunk.repeat(5)[..]);
         assert_eq!(d.total_out(), 5 * chunk.len() as u64);
 
@@ -1147,7 +1165,11 @@ mod tests {
         local.extend_from_slice(&bomb);
         let mut z = ZipInspector::with_cap(cap);
         z.feed(&local);
-        assert!(z.entry.as_ref().is_none_or(|e| e.inflated <= cap + 32 * 1024));
+        assert!(
+            z.entry
+                .as_ref()
+                .is_none_or(|e| e.inflated <= cap + 32 * 1024)
+        );
         assert!(matches!(z.state, State::Failed));
         assert_eq!(
             z.finish().map_err(|v| v.rule),

@@ -189,9 +189,7 @@ impl<E> fmt::Display for ZipError<E> {
             ZipError::NotOneFile => "zip must hold exactly one file",
             ZipError::Folder => "zip must not hold folders",
             ZipError::MacMetadata => "zip holds macOS metadata (__MACOSX/.DS_Store)",
-            ZipError::WindowsPath => {
-                "zip entry name holds a backslash or a colon (a Windows path)"
-            }
+            ZipError::WindowsPath => "zip entry name holds a backslash or a colon (a Windows path)",
             ZipError::EntryType => "zip entry must be a .txt or .csv file",
             ZipError::Encrypted => "zip entry is encrypted",
             ZipError::Method => "zip entry must be stored or deflate-compressed",
@@ -409,6 +407,9 @@ fn check_local_header<R: Read + Seek>(
     }
     let name_at = pos + LOCAL_LEN as u64;
     let data_at = name_at + c.name_len as u64 + u64::from(u16_at(&lh, 28));
+    if data_at > cd_offset {
+        return Err(ZipError::BadLocalHeader);
+    }
     Ok((name_at, data_at))
 }
 
@@ -488,6 +489,9 @@ struct Span {
     end: u64,
 }
 
+/// One entry's layout: where it lies, or what is wrong with it.
+type EntryLayout<E> = Result<Span, ZipError<E>>;
+
 /// Checks one entry's local header, name and data descriptor against its directory entry `c`,
 /// given where the previous entry ended (`pos`). Streams the directory name into `scan` in every
 /// case. The outer error is the reader's; the inner one is a layout error.
@@ -501,7 +505,7 @@ fn check_entry<R: Read + Seek>(
     scratch: &mut [u8],
     scan: &mut NameScan,
     kept: Option<&mut [u8; ZIP_NAME_MAX]>,
-) -> Result<Result<Span, ZipError<R::Error>>, ZipError<R::Error>> {
+) -> Result<EntryLayout<R::Error>, ZipError<R::Error>> {
     let (local_name_at, data_at) = match check_local_header(r, c, pos, cd_offset) {
         Ok(local) => local,
         Err(ZipError::Io(e)) => return Err(ZipError::Io(e)),
@@ -510,7 +514,15 @@ fn check_entry<R: Read + Seek>(
             return Ok(Err(e));
         }
     };
-    let same = stream_name(r, name_at, c.name_len, Some(local_name_at), scratch, scan, kept)?;
+    let same = stream_name(
+        r,
+        name_at,
+        c.name_len,
+        Some(local_name_at),
+        scratch,
+        scan,
+        kept,
+    )?;
     if !same {
         return Ok(Err(ZipError::LocalMismatch));
     }
@@ -1229,7 +1241,10 @@ mod tests {
         let good = rows(3);
         let one = make_zip(&[spec("a.txt", &good, 8)], b"");
         assert_eq!(check(&one), Ok(3));
-        let two = make_zip(&[spec("a.txt", &good, 8), spec("evil.sh", b"rm -rf /\n", 8)], b"");
+        let two = make_zip(
+            &[spec("a.txt", &good, 8), spec("evil.sh", b"rm -rf /\n", 8)],
+            b"",
+        );
         let eocd = eocd_of(&two);
         let cd = u32_at(&two, eocd + 16) as usize;
         let first_central = CENTRAL_LEN + 5;
@@ -1255,7 +1270,10 @@ mod tests {
         // Bytes before the first entry (a self-extractor's stub), between the entry and the
         // directory, between the directory and the end record, and after the end record.
         let cd1 = u32_at(&one, eocd_of(&one) + 16) as usize;
-        assert_eq!(check(&insert(&one, 0, b"MZ stub")), Err(ZipError::StrayData));
+        assert_eq!(
+            check(&insert(&one, 0, b"MZ stub")),
+            Err(ZipError::StrayData)
+        );
         assert_eq!(check(&insert(&one, cd1, b"junk")), Err(ZipError::StrayData));
         let mut z = one.clone();
         let at = eocd_of(&z);
