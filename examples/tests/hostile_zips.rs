@@ -249,33 +249,41 @@ fn zip_of(stream: &[u8], crc: u32, size: u32) -> Vec<u8> {
     z
 }
 
+/// `copies` copies of `chunk` as one deflate stream, with the CRC-32 of the whole text.
+fn bomb_stream(chunk: &[u8], copies: usize) -> (Vec<u8>, u32) {
+    let crc_chunk = crc32(chunk);
+    let len = chunk.len() as u64;
+    let crc = (1..copies).fold(crc_chunk, |crc, _| crc32_combine(crc, crc_chunk, len));
+    (deflate_repeated(chunk, copies), crc)
+}
+
 #[test]
 fn zip_bombs_are_refused_at_the_cap_in_bounded_time() {
-    // 1.5 GiB of valid rows ("ab"), honest in every header: before the cap it passed `check`.
-    let chunk = b"ab\n".repeat(1 << 18);
-    let copies = 2048;
-    let size = chunk.len() as u64 * copies as u64;
-    assert_eq!(size, 3 << 29); // 1.5 GiB
-    let stream = deflate_repeated(&chunk, copies);
+    let chunk = b"ab\n".repeat(1 << 18); // 768 KiB of valid rows ("ab")
     let crc_chunk = crc32(&chunk);
     assert_eq!(
         crc32_combine(crc_chunk, crc_chunk, chunk.len() as u64),
         crc32(&chunk.repeat(2)),
         "the CRC-32 arithmetic"
     );
-    let crc = (1..copies).fold(crc_chunk, |crc, _| {
-        crc32_combine(crc, crc_chunk, chunk.len() as u64)
-    });
     let dir = temp_dir("bomb");
-    let honest = dir.join("bomb.zip");
+    // 1.5 GiB, honest in every header: before the cap, it passed `check`.
+    let (stream, crc) = bomb_stream(&chunk, 2048);
+    let size = chunk.len() as u64 * 2048;
+    assert_eq!(size, 3 << 29);
+    let honest = dir.join("bomb_1_5_gib.zip");
     std::fs::write(&honest, zip_of(&stream, crc, size as u32)).unwrap();
-    // The directory says 30 bytes of text; the stream holds 1.5 GiB.
-    let lying = dir.join("lying_bomb.zip");
-    std::fs::write(&lying, zip_of(&stream, crc, 30)).unwrap();
+    // 4 GiB + 768 KiB, its size written without zip64 as a naive writer does: modulo 2^32,
+    // 768 KiB. Before, the whole 4 GiB was inflated before the size was found wrong.
+    let (stream, crc) = bomb_stream(&chunk, 5462);
+    let size = chunk.len() as u64 * 5462;
+    assert!(size > 4 << 30);
+    let wrapped = dir.join("bomb_4_gib.zip");
+    std::fs::write(&wrapped, zip_of(&stream, crc, size as u32)).unwrap();
 
     for (path, rule) in [
         (&honest, "zip entry inflates to more than 1 GiB"),
-        (&lying, "zip entry's size does not match its data"),
+        (&wrapped, "zip entry's size does not match its data"),
     ] {
         let run = tpns(&["check", path.to_str().unwrap()], Duration::from_secs(60));
         let zip_len = std::fs::metadata(path).unwrap().len();
