@@ -332,3 +332,61 @@ fn upload_refuses_a_hostile_zip_before_sending_it() {
     drop(emu);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The client's verdict on a zip held in memory: `Ok(rows)`, or the error's text.
+fn client_verdict(zip: &[u8]) -> Result<u64, String> {
+    use tpns_transport_std::tpns_core::package::{ZIP_WINDOW, inspect_zip, validate_zip_rows};
+    let mut file = tpns_transport_std::Io(std::io::Cursor::new(zip));
+    let mut scratch = vec![0u8; 4096];
+    let mut window = Box::new([0u8; ZIP_WINDOW]);
+    inspect_zip(&mut file, &mut scratch)
+        .and_then(|entry| validate_zip_rows(&mut file, &entry, &mut window, &mut scratch))
+        .map(|summary| summary.rows)
+        .map_err(|e| e.to_string())
+}
+
+/// The emulator's verdict on the same bytes, fed in one piece.
+fn emulator_verdict(zip: &[u8]) -> Result<u64, String> {
+    let mut inspector = tpns_emulator::zipcheck::ZipInspector::new();
+    inspector.feed(zip);
+    inspector.finish().map_err(|v| v.to_string())
+}
+
+/// Every corpus zip with a few bytes changed or cut, through both independent inspectors: what
+/// one accepts, the other accepts with the same row count. An archive that reads differently to
+/// a directory reader (the client) and a streaming reader (the emulator) must not pass either.
+#[test]
+fn client_and_emulator_accept_the_same_mutated_zips() {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut accepted, mut tried) = (0, 0);
+    let mut disagreements = Vec::new();
+    for (name, _, _) in zip_cases() {
+        let zip = std::fs::read(corpus_dir().join(&name)).unwrap();
+        for _ in 0..400 {
+            let mut z = zip.clone();
+            for _ in 0..1 + next() % 2 {
+                let i = (next() % z.len() as u64) as usize;
+                z[i] = next() as u8;
+            }
+            let (client, emulator) = (client_verdict(&z), emulator_verdict(&z));
+            tried += 1;
+            accepted += usize::from(client.is_ok());
+            if client.is_ok() != emulator.is_ok() || (client.is_ok() && client != emulator) {
+                disagreements.push(format!("{name}: client {client:?}, emulator {emulator:?}"));
+            }
+        }
+    }
+    println!("{tried} mutated zips, {accepted} accepted by both");
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements[..disagreements.len().min(30)].join("\n")
+    );
+}
