@@ -1,7 +1,8 @@
 //! Hostile zips through the real `tpns` binary: every zip of the shared package corpus
-//! (`tests/packages/cases.tsv`, the hostile layouts included) through `tpns check`, a zip bomb
+//! (`tests/packages/cases.tsv`, the hostile layouts included) through `tpns check`, zip bombs
 //! made at run time, and `tpns upload`, which must refuse a hostile zip before sending a byte.
-//! Each run of the binary has a deadline: a refusal must come in bounded time.
+//! Each run of the binary has a deadline: a refusal must come in bounded time. Last, the client's
+//! inspector and the emulator's are held against each other on mutated corpus zips.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
