@@ -8,7 +8,9 @@ the client validator (core/tests/corpus.rs) and the emulator are tested against.
 """
 
 import os
+import struct
 import zipfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOM = b"\xef\xbb\xbf"
@@ -54,7 +56,7 @@ def make_zip(entries, method=zipfile.ZIP_DEFLATED, comment=b""):
     return data
 
 
-def make_streamed_zip(name, data):
+def make_streamed_zip(name, data, method=zipfile.ZIP_DEFLATED):
     """A zip written to a non-seekable stream: sizes and CRC follow the data in a data
     descriptor (general purpose flag bit 3), and the local header holds zeros."""
     import io
@@ -73,7 +75,7 @@ def make_streamed_zip(name, data):
     out = Unseekable()
     with zipfile.ZipFile(out, "w") as z:
         info = zipfile.ZipInfo(name, date_time=DATE)
-        info.compress_type = zipfile.ZIP_DEFLATED
+        info.compress_type = method
         info.create_system = 3
         info.external_attr = 0o100644 << 16
         with z.open(info, "w") as f:
@@ -91,6 +93,50 @@ def set_encrypted_flag(data):
             data[i + flag_at] |= 1
             i = data.find(sig, i + 4)
     return bytes(data)
+
+
+def raw_zip(entries, count=None, prefix=b"", suffix=b""):
+    """A zip written byte by byte, for the hostile layouts `zipfile` refuses to write.
+
+    entries: list of dicts with `name`, `data` and optionally `method` (0 or 8, default 8),
+    `local_name`, `local_flags`, `local_method` (what the local header says instead of the
+    directory), `listed` (False: a local entry that no directory entry names) and `declared`
+    (the uncompressed size both headers give instead of the real one). `count` overrides the end
+    record's entry count; `prefix` and `suffix` are bytes before the first entry and after the
+    end record.
+    """
+    out = bytearray(prefix)
+    central = bytearray()
+    listed = 0
+    for e in entries:
+        method = e.get("method", 8)
+        data = e["data"]
+        if method == 8:
+            c = zlib.compressobj(9, zlib.DEFLATED, -15)
+            body = c.compress(data) + c.flush()
+        else:
+            body = data
+        body += e.get("after_stream", b"")
+        crc = zlib.crc32(data)
+        usize = e.get("declared", len(data))
+        name = e["name"].encode()
+        local_name = e.get("local_name", e["name"]).encode()
+        offset = len(out)
+        out += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, e.get("local_flags", 0),
+                           e.get("local_method", method), 0, 0x5021, crc, len(body), usize,
+                           len(local_name), 0)
+        out += local_name + body
+        if e.get("listed", True):
+            listed += 1
+            central += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 0x031E, 20, 0, method,
+                                   0, 0x5021, crc, len(body), usize, len(name), 0, 0, 0, 0,
+                                   0o100644 << 16, offset)
+            central += name
+    cd_offset = len(out)
+    n = listed if count is None else count
+    out += central
+    out += struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, n, n, len(central), cd_offset, 0)
+    return bytes(out + suffix)
 
 
 def main():
@@ -230,9 +276,50 @@ def main():
     ok("upper_entry.zip", make_zip([("ACCOUNTS.TXT", good)]), 4,
        "the entry's extension is ASCII case-insensitive, like a file name's")
     ok("data_descriptor.zip", make_streamed_zip("accounts.csv", rows("abc", '"d,e"')), 2,
-       "sizes in a data descriptor (flag bit 3): the central directory is authoritative")
+       "sizes in a data descriptor (flag bit 3, deflate, zeros in the local header): the "
+       "descriptor agrees with the directory")
     reject("not_a_zip.zip", rows("abc", "def"), 0, "not a zip archive")
     reject("bad_utf8.zip", make_zip([("accounts.txt", b"abc\nde\xff\n")]), 2, "invalid UTF-8")
+
+    # --- Rule 5: a zip that reads the same to every reader (README: "The zip layout") ---
+    evil = b"#!/bin/sh\nrm -rf ~\n"
+    entry = {"name": "accounts.txt", "data": good}
+    reject("cdcount.zip", raw_zip([entry, {"name": "evil.sh", "data": evil}], count=1), 0,
+           "zip central directory does not match its end record: it holds 2 entries, the end "
+           "record says 1")
+    reject("hidden_local.zip",
+           raw_zip([entry, {"name": "evil.sh", "data": evil, "listed": False}]), 0,
+           "zip holds data outside its entries and central directory: a local entry no "
+           "directory entry names")
+    reject("localname.zip", raw_zip([dict(entry, local_name="../../../tmp/pwn.sh")]), 0,
+           "zip local header does not match the central directory: its name")
+    reject("enc_local.zip", raw_zip([dict(entry, local_flags=1)]), 0,
+           "zip local header does not match the central directory: encrypted in the local "
+           "header only")
+    reject("method_local.zip", raw_zip([dict(entry, local_method=0)]), 0,
+           "zip local header does not match the central directory: stored in the local header, "
+           "deflate in the directory")
+    reject("stored_descriptor.zip", make_streamed_zip("accounts.txt", good, zipfile.ZIP_STORED),
+           0, "zip local header does not match the central directory: a stored entry must give "
+           "its sizes in its local header")
+    reject("stray_prefix.zip", raw_zip([entry], prefix=b"MZ\x90\x00 a stub"), 0,
+           "zip holds data outside its entries and central directory: bytes before the first "
+           "entry")
+    reject("trailing_bytes.zip", raw_zip([entry], suffix=b"hidden"), 0,
+           "zip holds data outside its entries and central directory: bytes after the end "
+           "record")
+    reject("deflate_trailing.zip", raw_zip([dict(entry, after_stream=evil)]), 0,
+           "bytes after the end of the deflate stream, inside the entry")
+    reject("bslash.zip", raw_zip([{"name": "..\\..\\evil.txt", "data": good}]), 0,
+           "zip entry name holds a backslash or a colon (a Windows path)")
+    reject("drive.zip", raw_zip([{"name": "C:evil.txt", "data": good}]), 0,
+           "zip entry name holds a backslash or a colon (a Windows path): a drive letter")
+    reject("drive_root.zip", raw_zip([{"name": "C:/evil.txt", "data": good}]), 0,
+           "zip must not hold folders (a / comes first, also after a drive letter)")
+    ok("macosx_prefix.zip", raw_zip([{"name": "__MACOSXa.txt", "data": good}]), 4,
+       "a plain file whose name starts with __MACOSX is not macOS metadata")
+    reject("inflates_too_large.zip", raw_zip([dict(entry, declared=(1 << 30) + 1)]), 0,
+           "zip entry inflates to more than 1 GiB (as its headers say)")
 
     with open(os.path.join(HERE, "cases.tsv"), "w", encoding="utf-8", newline="\n") as f:
         f.write("# Shared package corpus: <file name>\\t<verdict>\\t<line>\\t<rows>\n")

@@ -72,6 +72,14 @@ pub enum Rule {
     ZipFolders,
     /// The zip holds `__MACOSX/` or `.DS_Store` entries.
     ZipMacMetadata,
+    /// A zip entry's name holds a `\` or a `:` (a Windows path or drive letter).
+    ZipWindowsPath,
+    /// The zip's central directory disagrees with its end record (entry count, size, offset).
+    ZipDirectoryMismatch,
+    /// A zip local header (or data descriptor) disagrees with its central directory entry.
+    ZipLocalMismatch,
+    /// Bytes outside the zip's entries, central directory and end record.
+    ZipStrayData,
     /// The zip entry is not named `.txt` or `.csv`.
     ZipEntryExtension,
     /// The zip entry uses a compression method other than stored or deflate.
@@ -115,6 +123,10 @@ impl Rule {
             Rule::ZipNotExactlyOne => "zip must hold exactly one file",
             Rule::ZipFolders => "zip must not hold folders",
             Rule::ZipMacMetadata => "zip holds macOS metadata (__MACOSX/.DS_Store)",
+            Rule::ZipWindowsPath => "zip entry name holds a backslash or a colon (a Windows path)",
+            Rule::ZipDirectoryMismatch => "zip central directory does not match its end record",
+            Rule::ZipLocalMismatch => "zip local header does not match the central directory",
+            Rule::ZipStrayData => "zip holds data outside its entries and central directory",
             Rule::ZipEntryExtension => "zip entry must be a .txt or .csv file",
             Rule::ZipCompression => "zip entry must be stored or deflated",
             Rule::ZipEncrypted => "zip entry is encrypted",

@@ -184,9 +184,13 @@ fn zip_error(e: ZipError<io::Error>) -> CheckError {
         Z::Zip64 => Z::Zip64,
         Z::BadCentralDirectory => Z::BadCentralDirectory,
         Z::BadLocalHeader => Z::BadLocalHeader,
+        Z::DirectoryMismatch => Z::DirectoryMismatch,
+        Z::LocalMismatch => Z::LocalMismatch,
+        Z::StrayData => Z::StrayData,
         Z::NotOneFile => Z::NotOneFile,
         Z::Folder => Z::Folder,
         Z::MacMetadata => Z::MacMetadata,
+        Z::WindowsPath => Z::WindowsPath,
         Z::EntryType => Z::EntryType,
         Z::Encrypted => Z::Encrypted,
         Z::Method => Z::Method,
@@ -194,6 +198,7 @@ fn zip_error(e: ZipError<io::Error>) -> CheckError {
         Z::CorruptData => Z::CorruptData,
         Z::SizeMismatch => Z::SizeMismatch,
         Z::CrcMismatch => Z::CrcMismatch,
+        Z::InflatedTooLarge => Z::InflatedTooLarge,
     };
     invalid(0, Violation::Zip(structural))
 }

@@ -29,9 +29,12 @@
 //!    on its own line. In an unquoted field a comma means a second column and a `"` is an error.
 //!    The length is counted on the decoded value. A header row is a row like any other (the
 //!    service does not document headers, so the validator does not guess).
-//! 5. **Zip** ([`inspect_zip`], [`validate_zip_rows`]): exactly one `.txt`/`.csv` entry, no
-//!    folders, no macOS metadata (`__MACOSX/`, `.DS_Store`), stored or deflate, not encrypted,
-//!    not zip64; the entry's text then follows rules 3 and 4, with the entry's line numbers.
+//! 5. **Zip** ([`inspect_zip`], [`validate_zip_rows`]): a layout every reader reads the same
+//!    way (local headers agree with the central directory, which agrees with its end record, and
+//!    no byte lies outside them); exactly one `.txt`/`.csv` entry, no folders, no Windows paths
+//!    (`\`, `:`), no macOS metadata (`__MACOSX/`, `.DS_Store`), stored or deflate, not
+//!    encrypted, not zip64, at most 1 GiB once inflated ([`ZIP_INFLATED_MAX`]); the entry's text
+//!    then follows rules 3 and 4, with the entry's line numbers.
 //!
 //! Errors carry the 1-based line of the first error in stream order, or line 0 for file-level
 //! errors (name, size, empty file, zip structure).
@@ -72,6 +75,6 @@ pub use rows::{
 };
 pub use size::{MAX_PACKAGE_BYTES, SIZE_WARNING_BYTES, SizeError, SizeVerdict, check_size};
 pub use zip::{
-    ZIP_NAME_MAX, ZIP_SCRATCH_MIN, ZIP_WINDOW, ZipEntry, ZipError, ZipMethod, inspect_zip,
-    validate_zip_rows,
+    ZIP_INFLATED_MAX, ZIP_NAME_MAX, ZIP_SCRATCH_MIN, ZIP_WINDOW, ZipEntry, ZipError, ZipMethod,
+    inspect_zip, validate_zip_rows,
 };

@@ -1,9 +1,30 @@
 //! Rule 5: a zip package, read without a heap.
 //!
 //! [`inspect_zip`] reads the End Of Central Directory record (APPNOTE.TXT 4.3.16), every central
-//! directory header (4.3.12) and the chosen entry's local header (4.3.7) through small reads;
+//! directory header (4.3.12) and every entry's local header (4.3.7) through small reads;
 //! [`validate_zip_rows`] then inflates the entry through a 32 KiB window
 //! (`miniz_oxide::inflate::core`), checks its CRC-32 and size, and validates its rows.
+//!
+//! # An archive that reads the same to every reader
+//!
+//! A zip can be read from its central directory (as here, and as `unzip` does) or from its local
+//! headers (as a streaming reader, such as the emulator, does). A hostile archive makes the two
+//! disagree: a directory that holds more entries than its end record says, a local entry that no
+//! directory entry names, a local header whose name, flags or method differ from the directory's.
+//! [`inspect_zip`] therefore accepts only the layout a normal writer produces, and nothing else:
+//!
+//! ```text
+//! offset 0: local header, name, extra, data [, data descriptor]   (one per directory entry,
+//!           ...                                                     in directory order, no gap)
+//!           central directory headers                            (exactly `entries` of them,
+//!                                                                  exactly `cd_size` bytes)
+//!           end of central directory record, comment              (the comment ends the file)
+//! ```
+//!
+//! Each local header must agree with its directory entry on the name, flags, method, CRC-32 and
+//! sizes. The one exception is a deflated entry written to a stream (flag bit 3): its local
+//! CRC-32 and sizes may all be 0, and then the data descriptor after the data must agree with the
+//! directory instead (the deflate stream marks its own end, so a streaming reader finds it).
 
 use core::fmt;
 
@@ -25,6 +46,10 @@ pub const ZIP_SCRATCH_MIN: usize = 64;
 /// [`ZipEntry::name`]).
 pub const ZIP_NAME_MAX: usize = 255;
 
+/// Largest inflated entry accepted: 1 GiB, the emulator's cap. A zip bomb is refused from its
+/// directory entry before anything is inflated, and no entry is ever inflated beyond this.
+pub const ZIP_INFLATED_MAX: u64 = 1 << 30;
+
 /// The zip CRC-32 (ISO-HDLC: reflected 0x04C11DB7, as in APPNOTE.TXT 4.4.7).
 static ZIP_CRC: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
@@ -36,6 +61,9 @@ const CENTRAL_SIG: [u8; 4] = *b"PK\x01\x02";
 const CENTRAL_LEN: usize = 46;
 const LOCAL_SIG: [u8; 4] = *b"PK\x03\x04";
 const LOCAL_LEN: usize = 30;
+const DESCRIPTOR_SIG: [u8; 4] = *b"PK\x07\x08";
+/// General purpose flag bit 3: the CRC-32 and sizes follow the data in a data descriptor.
+const FLAG_DESCRIPTOR: u16 = 1 << 3;
 /// The EOCD ends the file, after a comment of at most 65 535 bytes (APPNOTE.TXT 4.3.16).
 const EOCD_SEARCH: u64 = 0xFFFF + EOCD_LEN;
 
@@ -99,12 +127,22 @@ pub enum ZipError<E> {
     BadCentralDirectory,
     /// The entry's local header is missing or damaged.
     BadLocalHeader,
+    /// The central directory does not match the end record: another entry count, or another end.
+    DirectoryMismatch,
+    /// A local header (or data descriptor) disagrees with its central directory entry on the
+    /// name, flags, method, CRC-32 or sizes.
+    LocalMismatch,
+    /// Bytes sit outside the entries, the central directory and the end record: before the first
+    /// entry, between entries, before the directory or after the end record's comment.
+    StrayData,
     /// The archive holds no entry, or more than one.
     NotOneFile,
     /// An entry is a folder, or its name holds a `/`.
     Folder,
     /// An entry is macOS metadata (`__MACOSX/…` or `.DS_Store`).
     MacMetadata,
+    /// An entry's name holds a `\\` or a `:` (a Windows path or drive letter).
+    WindowsPath,
     /// The entry's name does not end in `.txt` or `.csv`.
     EntryType,
     /// The entry is encrypted (general purpose flag bit 0).
@@ -119,6 +157,8 @@ pub enum ZipError<E> {
     SizeMismatch,
     /// The entry's CRC-32 does not match its data.
     CrcMismatch,
+    /// The entry inflates to more than [`ZIP_INFLATED_MAX`] (1 GiB).
+    InflatedTooLarge,
     /// The entry's text broke a row rule (its line is the line in the entry's text).
     Row(RowError),
 }
@@ -143,9 +183,13 @@ impl<E> fmt::Display for ZipError<E> {
             ZipError::Zip64 => "zip64 archives are not supported",
             ZipError::BadCentralDirectory => "zip central directory is damaged",
             ZipError::BadLocalHeader => "zip local header is damaged",
+            ZipError::DirectoryMismatch => "zip central directory does not match its end record",
+            ZipError::LocalMismatch => "zip local header does not match the central directory",
+            ZipError::StrayData => "zip holds data outside its entries and central directory",
             ZipError::NotOneFile => "zip must hold exactly one file",
             ZipError::Folder => "zip must not hold folders",
             ZipError::MacMetadata => "zip holds macOS metadata (__MACOSX/.DS_Store)",
+            ZipError::WindowsPath => "zip entry name holds a backslash or a colon (a Windows path)",
             ZipError::EntryType => "zip entry must be a .txt or .csv file",
             ZipError::Encrypted => "zip entry is encrypted",
             ZipError::Method => "zip entry must be stored or deflate-compressed",
@@ -153,6 +197,7 @@ impl<E> fmt::Display for ZipError<E> {
             ZipError::CorruptData => "zip entry's compressed data is corrupt",
             ZipError::SizeMismatch => "zip entry's size does not match its data",
             ZipError::CrcMismatch => "zip entry's CRC-32 does not match its data",
+            ZipError::InflatedTooLarge => "zip entry inflates to more than 1 GiB",
             ZipError::Row(e) => return fmt::Display::fmt(e, f),
         })
     }
@@ -199,6 +244,8 @@ struct NameScan {
     /// The last 10 bytes (enough for `/.DS_Store`), right-aligned.
     tail: [u8; 10],
     has_slash: bool,
+    /// A `\` or a `:`: a Windows separator or drive letter (`..\x.txt`, `C:x.txt`).
+    has_windows: bool,
 }
 
 impl NameScan {
@@ -208,6 +255,7 @@ impl NameScan {
             head: [0; 9],
             tail: [0; 10],
             has_slash: false,
+            has_windows: false,
         }
     }
 
@@ -219,10 +267,13 @@ impl NameScan {
             self.tail.copy_within(1.., 0);
             self.tail[9] = b;
             self.has_slash |= b == b'/';
+            self.has_windows |= b == b'\\' || b == b':';
             self.len += 1;
         }
     }
 
+    /// macOS metadata: the name starts with the folder `__MACOSX/`, or its last `/` component is
+    /// `.DS_Store`. A plain file such as `__MACOSXa.txt` is not metadata (see the policy).
     fn is_macos_metadata(&self) -> bool {
         let macosx = self.len >= 9 && &self.head == b"__MACOSX/";
         let ds_store = (self.len == 9 && &self.tail[1..] == b".DS_Store")
@@ -233,6 +284,9 @@ impl NameScan {
 
 /// Finds the End Of Central Directory record: the last `PK\5\6` in the final 64 KiB + 22 bytes
 /// whose comment length reaches exactly the end of the file. Returns its offset and its bytes.
+///
+/// A record whose comment ends before the end of the file, with none that reaches it, means bytes
+/// were appended after the archive: [`ZipError::StrayData`].
 fn find_eocd<R: Read + Seek>(
     r: &mut R,
     len: u64,
@@ -244,6 +298,7 @@ fn find_eocd<R: Read + Seek>(
     let floor = len.saturating_sub(EOCD_SEARCH);
     // A record starts at most at len - 22; its signature ends 4 bytes later.
     let mut end = len - EOCD_LEN + 4;
+    let mut short = false;
     loop {
         let start = floor.max(end.saturating_sub(scratch.len() as u64));
         let chunk = &mut scratch[..(end - start) as usize];
@@ -254,10 +309,12 @@ fn find_eocd<R: Read + Seek>(
                 let at = start + i as u64;
                 let mut eocd = [0u8; EOCD_LEN as usize];
                 read_at(r, at, &mut eocd)?;
-                if at + EOCD_LEN + u64::from(u16_at(&eocd, 20)) == len {
+                let comment_end = at + EOCD_LEN + u64::from(u16_at(&eocd, 20));
+                if comment_end == len {
                     return Ok((at, eocd));
                 }
                 // A false signature (inside the comment, say): keep scanning backwards.
+                short |= comment_end < len;
             }
             if i == 0 {
                 break;
@@ -265,20 +322,227 @@ fn find_eocd<R: Read + Seek>(
             i -= 1;
         }
         if start == floor {
-            return Err(ZipError::NotZip);
+            return Err(if short {
+                ZipError::StrayData
+            } else {
+                ZipError::NotZip
+            });
         }
         // Keep 3 bytes of overlap so that a signature across the boundary is found.
         end = start + 3;
     }
 }
 
+/// The fields of a central directory header (APPNOTE.TXT 4.3.12) that its local header repeats.
+#[derive(Clone, Copy)]
+struct Central {
+    flags: u16,
+    method: u16,
+    crc32: u32,
+    compressed: u32,
+    uncompressed: u32,
+    name_len: usize,
+    local_at: u64,
+}
+
+impl Central {
+    fn parse(h: &[u8; CENTRAL_LEN]) -> Central {
+        Central {
+            flags: u16_at(h, 8),
+            method: u16_at(h, 10),
+            crc32: u32_at(h, 16),
+            compressed: u32_at(h, 20),
+            uncompressed: u32_at(h, 24),
+            name_len: usize::from(u16_at(h, 28)),
+            local_at: u64::from(u32_at(h, 42)),
+        }
+    }
+
+    /// Zip64 markers (APPNOTE.TXT 4.4.8) and disk numbers, which this reader refuses.
+    fn unsupported<E>(h: &[u8; CENTRAL_LEN]) -> Option<ZipError<E>> {
+        let disk = u16_at(h, 34);
+        if u32_at(h, 20) == u32::MAX
+            || u32_at(h, 24) == u32::MAX
+            || u32_at(h, 42) == u32::MAX
+            || disk == u16::MAX
+        {
+            Some(ZipError::Zip64)
+        } else if disk != 0 {
+            Some(ZipError::MultiDisk)
+        } else {
+            None
+        }
+    }
+}
+
+/// Checks the fixed part of the local header at `pos` (where the previous entry ended) against
+/// its directory entry, and returns the offsets of the local name and of the entry's data.
+fn check_local_header<R: Read + Seek>(
+    r: &mut R,
+    c: &Central,
+    pos: u64,
+    cd_offset: u64,
+) -> Result<(u64, u64), ZipError<R::Error>> {
+    if c.local_at != pos {
+        // Bytes before this entry that no directory entry accounts for (a hidden local entry,
+        // a prefix), or entries listed out of order.
+        return Err(ZipError::StrayData);
+    }
+    if pos + LOCAL_LEN as u64 > cd_offset {
+        return Err(ZipError::BadLocalHeader);
+    }
+    let mut lh = [0u8; LOCAL_LEN];
+    read_at(r, pos, &mut lh)?;
+    if lh[..4] != LOCAL_SIG {
+        return Err(ZipError::BadLocalHeader);
+    }
+    let facts = (u16_at(&lh, 6), u16_at(&lh, 8), usize::from(u16_at(&lh, 26)));
+    if facts != (c.flags, c.method, c.name_len) {
+        return Err(ZipError::LocalMismatch);
+    }
+    let sizes = (u32_at(&lh, 14), u32_at(&lh, 18), u32_at(&lh, 22));
+    let streamed = c.flags & FLAG_DESCRIPTOR != 0 && c.method == 8 && sizes == (0, 0, 0);
+    if !streamed && sizes != (c.crc32, c.compressed, c.uncompressed) {
+        return Err(ZipError::LocalMismatch);
+    }
+    let name_at = pos + LOCAL_LEN as u64;
+    let data_at = name_at + c.name_len as u64 + u64::from(u16_at(&lh, 28));
+    if data_at > cd_offset {
+        return Err(ZipError::BadLocalHeader);
+    }
+    Ok((name_at, data_at))
+}
+
+/// Where an entry whose data starts at `data_at` ends: after its data, and after its data
+/// descriptor (APPNOTE.TXT 4.3.9; 12 bytes, or 16 with its optional signature) if flag bit 3 is
+/// set, whose CRC-32 and sizes must be the directory's.
+fn entry_end<R: Read + Seek>(
+    r: &mut R,
+    c: &Central,
+    data_at: u64,
+    cd_offset: u64,
+) -> Result<u64, ZipError<R::Error>> {
+    let data_end = data_at + u64::from(c.compressed);
+    if data_end > cd_offset {
+        return Err(ZipError::Truncated);
+    }
+    if c.flags & FLAG_DESCRIPTOR == 0 {
+        return Ok(data_end);
+    }
+    let room = cd_offset - data_end;
+    if room < 12 {
+        return Err(ZipError::BadLocalHeader);
+    }
+    let mut d = [0u8; 16];
+    let n = if room >= 16 { 16 } else { 12 };
+    read_at(r, data_end, &mut d[..n])?;
+    // With the signature, the CRC-32 follows it; without, the CRC-32 comes first (and may
+    // itself look like the signature, hence the second test).
+    let (at, len) = if n == 16 && d[..4] == DESCRIPTOR_SIG && u32_at(&d, 4) == c.crc32 {
+        (4, 16)
+    } else {
+        (0, 12)
+    };
+    let fields = (u32_at(&d, at), u32_at(&d, at + 4), u32_at(&d, at + 8));
+    if fields != (c.crc32, c.compressed, c.uncompressed) {
+        return Err(ZipError::LocalMismatch);
+    }
+    Ok(data_end + len)
+}
+
+/// Streams a directory entry's name at `name_at` through `scratch` into `scan` (names can be up
+/// to 64 KiB), keeps its first bytes in `kept`, and compares it with the local header's name at
+/// `local_name_at` if given. Returns `false` if the two names differ.
+fn stream_name<R: Read + Seek>(
+    r: &mut R,
+    name_at: u64,
+    name_len: usize,
+    local_name_at: Option<u64>,
+    scratch: &mut [u8],
+    scan: &mut NameScan,
+    mut kept: Option<&mut [u8; ZIP_NAME_MAX]>,
+) -> Result<bool, ZipError<R::Error>> {
+    let (ours, theirs) = scratch.split_at_mut(scratch.len() / 2);
+    let mut same = true;
+    let mut done = 0;
+    while done < name_len {
+        let n = (name_len - done).min(ours.len());
+        read_at(r, name_at + done as u64, &mut ours[..n])?;
+        if let Some(local) = local_name_at.filter(|_| same) {
+            read_at(r, local + done as u64, &mut theirs[..n])?;
+            same = ours[..n] == theirs[..n];
+        }
+        if let Some(kept) = kept.as_deref_mut().filter(|_| done < ZIP_NAME_MAX) {
+            let k = n.min(ZIP_NAME_MAX - done);
+            kept[done..done + k].copy_from_slice(&ours[..k]);
+        }
+        scan.push(&ours[..n]);
+        done += n;
+    }
+    Ok(same)
+}
+
+/// Where an entry's data starts and where the entry ends.
+#[derive(Clone, Copy)]
+struct Span {
+    data_at: u64,
+    end: u64,
+}
+
+/// One entry's layout: where it lies, or what is wrong with it.
+type EntryLayout<E> = Result<Span, ZipError<E>>;
+
+/// Checks one entry's local header, name and data descriptor against its directory entry `c`,
+/// given where the previous entry ended (`pos`). Streams the directory name into `scan` in every
+/// case. The outer error is the reader's; the inner one is a layout error.
+#[allow(clippy::too_many_arguments)]
+fn check_entry<R: Read + Seek>(
+    r: &mut R,
+    c: &Central,
+    name_at: u64,
+    pos: u64,
+    cd_offset: u64,
+    scratch: &mut [u8],
+    scan: &mut NameScan,
+    kept: Option<&mut [u8; ZIP_NAME_MAX]>,
+) -> Result<EntryLayout<R::Error>, ZipError<R::Error>> {
+    let (local_name_at, data_at) = match check_local_header(r, c, pos, cd_offset) {
+        Ok(local) => local,
+        Err(ZipError::Io(e)) => return Err(ZipError::Io(e)),
+        Err(e) => {
+            stream_name(r, name_at, c.name_len, None, scratch, scan, kept)?;
+            return Ok(Err(e));
+        }
+    };
+    let same = stream_name(
+        r,
+        name_at,
+        c.name_len,
+        Some(local_name_at),
+        scratch,
+        scan,
+        kept,
+    )?;
+    if !same {
+        return Ok(Err(ZipError::LocalMismatch));
+    }
+    match entry_end(r, c, data_at, cd_offset) {
+        Ok(end) => Ok(Ok(Span { data_at, end })),
+        Err(ZipError::Io(e)) => Err(ZipError::Io(e)),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
 /// Reads a zip package's directory and returns its single text entry.
 ///
-/// Checks rule 5 on every central directory entry: macOS metadata is reported first, then
-/// folders, then the entry count; then the entry's extension (`.txt`/`.csv`, ASCII
-/// case-insensitive), encryption and compression method. Zip64 and multi-disk archives are
-/// refused. `scratch` (at least [`ZIP_SCRATCH_MIN`] bytes) carries the reads; no other buffer is
-/// used.
+/// First the layout (see the module documentation): the end record, the directory walk (which
+/// must end exactly at the directory's end, with the end record's entry count), and every entry's
+/// local header against its directory entry, with no byte outside the entries and the directory.
+/// Then rule 5 on every directory entry: macOS metadata is reported first, then folders (a `/`),
+/// then Windows paths (a `\` or a `:`), then the entry count; then the entry's extension
+/// (`.txt`/`.csv`, ASCII case-insensitive), encryption, compression method and inflated size
+/// (at most [`ZIP_INFLATED_MAX`]). Zip64 and multi-disk archives are refused. `scratch` (at least
+/// [`ZIP_SCRATCH_MIN`] bytes) carries the reads; no other buffer is used.
 ///
 /// # Errors
 ///
@@ -302,7 +566,7 @@ pub fn inspect_zip<R: Read + Seek>(
     let entries_here = u16_at(&eocd, 8);
     let entries = u16_at(&eocd, 10);
     let cd_size = u32_at(&eocd, 12);
-    let cd_offset = u32_at(&eocd, 16);
+    let cd_offset = u64::from(u32_at(&eocd, 16));
     if entries == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF {
         return Err(ZipError::Zip64);
     }
@@ -316,19 +580,23 @@ pub fn inspect_zip<R: Read + Seek>(
     if disk != 0 || cd_disk != 0 || entries_here != entries {
         return Err(ZipError::MultiDisk);
     }
-    let cd_end = u64::from(cd_offset) + u64::from(cd_size);
+    let cd_end = cd_offset + u64::from(cd_size);
     if cd_end > eocd_at {
         return Err(ZipError::BadCentralDirectory);
     }
 
     let mut macos = false;
     let mut folder = false;
-    let mut first: Option<([u8; CENTRAL_LEN], [u8; ZIP_NAME_MAX], NameScan)> = None;
-    let mut at = u64::from(cd_offset);
+    let mut windows = false;
+    let mut first: Option<(Central, [u8; ZIP_NAME_MAX], NameScan, u64)> = None;
+    // The first layout error in directory order; `pos` is where the previous entry ended.
+    let mut layout: Option<ZipError<R::Error>> = None;
+    let mut pos = 0u64;
+    let mut at = cd_offset;
     for _ in 0..entries {
         let mut h = [0u8; CENTRAL_LEN];
         if at + CENTRAL_LEN as u64 > cd_end {
-            return Err(ZipError::BadCentralDirectory);
+            return Err(ZipError::DirectoryMismatch);
         }
         read_at(r, at, &mut h)?;
         if h[..4] != CENTRAL_SIG {
@@ -341,27 +609,50 @@ pub fn inspect_zip<R: Read + Seek>(
         if next > cd_end {
             return Err(ZipError::BadCentralDirectory);
         }
-        // Stream the name through the scratch buffer (names can be up to 64 KiB).
         let mut scan = NameScan::new();
         let mut kept = [0u8; ZIP_NAME_MAX];
-        let mut done = 0;
-        r.seek(SeekFrom::Start(name_at)).map_err(ZipError::Io)?;
-        while done < name_len {
-            let n = (name_len - done).min(scratch.len());
-            r.read_exact(&mut scratch[..n])?;
-            if first.is_none() && done < ZIP_NAME_MAX {
-                let k = n.min(ZIP_NAME_MAX - done);
-                kept[done..done + k].copy_from_slice(&scratch[..k]);
+        let keep = first.is_none().then_some(&mut kept);
+        let c = Central::parse(&h);
+        let mut data_at = 0;
+        layout = layout.or(Central::unsupported(&h));
+        if layout.is_some() {
+            // The layout is already refused: only the name rules still need this entry.
+            stream_name(r, name_at, name_len, None, scratch, &mut scan, keep)?;
+        } else {
+            match check_entry(r, &c, name_at, pos, cd_offset, scratch, &mut scan, keep)? {
+                Ok(span) => (data_at, pos) = (span.data_at, span.end),
+                Err(e) => layout = Some(e),
             }
-            scan.push(&scratch[..n]);
-            done += n;
         }
         macos |= scan.is_macos_metadata();
         folder |= scan.has_slash;
+        windows |= scan.has_windows;
         if first.is_none() {
-            first = Some((h, kept, scan));
+            first = Some((c, kept, scan, data_at));
         }
         at = next;
+    }
+    if at != cd_end {
+        // The directory holds more than the end record's entry count.
+        return Err(ZipError::DirectoryMismatch);
+    }
+    if cd_end < eocd_at {
+        // A directory entry the end record does not count, or junk before the end record.
+        let mut sig = [0u8; 4];
+        let n = (eocd_at - cd_end).min(4) as usize;
+        read_at(r, cd_end, &mut sig[..n])?;
+        return Err(if sig == CENTRAL_SIG {
+            ZipError::DirectoryMismatch
+        } else {
+            ZipError::StrayData
+        });
+    }
+    if let Some(e) = layout {
+        return Err(e);
+    }
+    if pos != cd_offset {
+        // Bytes between the last entry and the directory: a hidden local entry, say.
+        return Err(ZipError::StrayData);
     }
     if macos {
         return Err(ZipError::MacMetadata);
@@ -369,7 +660,10 @@ pub fn inspect_zip<R: Read + Seek>(
     if folder {
         return Err(ZipError::Folder);
     }
-    let (h, name, scan) = match first {
+    if windows {
+        return Err(ZipError::WindowsPath);
+    }
+    let (c, name, scan, data_offset) = match first {
         Some(first) if entries == 1 => first,
         _ => return Err(ZipError::NotOneFile),
     };
@@ -379,56 +673,27 @@ pub fn inspect_zip<R: Read + Seek>(
         Some(PackageKind::Csv) => Format::Csv,
         Some(PackageKind::Zip) | None => return Err(ZipError::EntryType),
     };
-    let flags = u16_at(&h, 8);
-    if flags & 1 != 0 {
+    if c.flags & 1 != 0 {
         return Err(ZipError::Encrypted);
     }
-    let method = match u16_at(&h, 10) {
+    let method = match c.method {
         0 => ZipMethod::Stored,
         8 => ZipMethod::Deflate,
         _ => return Err(ZipError::Method),
     };
-    let crc32 = u32_at(&h, 16);
-    let compressed_size = u32_at(&h, 20);
-    let uncompressed_size = u32_at(&h, 24);
-    let local_at = u32_at(&h, 42);
-    if compressed_size == 0xFFFF_FFFF
-        || uncompressed_size == 0xFFFF_FFFF
-        || local_at == 0xFFFF_FFFF
-        || u16_at(&h, 34) == 0xFFFF
-    {
-        return Err(ZipError::Zip64);
-    }
-    if u16_at(&h, 34) != 0 {
-        return Err(ZipError::MultiDisk);
-    }
-    if method == ZipMethod::Stored && compressed_size != uncompressed_size {
+    if method == ZipMethod::Stored && c.compressed != c.uncompressed {
         return Err(ZipError::SizeMismatch);
     }
-
-    let mut lh = [0u8; LOCAL_LEN];
-    if u64::from(local_at) + LOCAL_LEN as u64 > u64::from(cd_offset) {
-        return Err(ZipError::BadLocalHeader);
+    if u64::from(c.uncompressed) > ZIP_INFLATED_MAX {
+        return Err(ZipError::InflatedTooLarge);
     }
-    read_at(r, u64::from(local_at), &mut lh)?;
-    if lh[..4] != LOCAL_SIG {
-        return Err(ZipError::BadLocalHeader);
-    }
-    let data_offset = u64::from(local_at)
-        + LOCAL_LEN as u64
-        + u64::from(u16_at(&lh, 26))
-        + u64::from(u16_at(&lh, 28));
-    if data_offset + u64::from(compressed_size) > u64::from(cd_offset) {
-        return Err(ZipError::Truncated);
-    }
-
     Ok(ZipEntry {
         name,
         name_len: name_len as u16,
         method,
-        compressed_size: u64::from(compressed_size),
-        uncompressed_size: u64::from(uncompressed_size),
-        crc32,
+        compressed_size: u64::from(c.compressed),
+        uncompressed_size: u64::from(c.uncompressed),
+        crc32: c.crc32,
         data_offset,
         format,
     })
@@ -479,13 +744,15 @@ impl Check {
 /// Memory: the caller's `window` (32 KiB, deflate's history) and `inbuf` (any size from 1 byte;
 /// 512 B to 4 KiB is a good trade), plus about 11 KB of inflate state on the stack. The whole
 /// entry is always read: its size and CRC-32 are checked before any row error is reported, so a
-/// damaged archive is never blamed on a row.
+/// damaged archive is never blamed on a row. Inflating stops as soon as the text outgrows the
+/// directory's uncompressed size, which is at most [`ZIP_INFLATED_MAX`]: a zip bomb costs at
+/// most that much inflating, whatever its real size.
 ///
 /// # Errors
 ///
-/// [`ZipError::Row`] with the line in the entry's text; [`ZipError::CorruptData`],
-/// [`ZipError::SizeMismatch`], [`ZipError::CrcMismatch`] or [`ZipError::Truncated`] for damaged
-/// data; [`ZipError::Io`]; [`ZipError::BufferTooSmall`] if `inbuf` is empty.
+/// [`ZipError::Row`] with the line in the entry's text; [`ZipError::CorruptData`] (also for bytes
+/// after the end of the deflate stream), [`ZipError::SizeMismatch`], [`ZipError::CrcMismatch`] or
+/// [`ZipError::Truncated`] for damaged data; [`ZipError::InflatedTooLarge`]; [`ZipError::Io`]; [`ZipError::BufferTooSmall`] if `inbuf` is empty.
 ///
 /// # Examples
 ///
@@ -531,6 +798,10 @@ pub fn validate_zip_rows<R: Read + Seek>(
 ) -> Result<RowSummary, ZipError<R::Error>> {
     if inbuf.is_empty() {
         return Err(ZipError::BufferTooSmall);
+    }
+    if entry.uncompressed_size > ZIP_INFLATED_MAX {
+        // Checked by `inspect_zip` already; `entry`'s fields are public, so checked again.
+        return Err(ZipError::InflatedTooLarge);
     }
     r.seek(SeekFrom::Start(entry.data_offset))
         .map_err(ZipError::Io)?;
@@ -581,6 +852,11 @@ pub fn validate_zip_rows<R: Read + Seek>(
                     pos = (pos + made) % ZIP_WINDOW;
                 }
                 match status {
+                    // Bytes of the entry after the end of its deflate stream would be data
+                    // that no reader shows: refused like any other stray byte.
+                    TINFLStatus::Done if in_start < in_end || remaining > 0 => {
+                        return Err(ZipError::CorruptData);
+                    }
                     TINFLStatus::Done => break,
                     TINFLStatus::HasMoreOutput => {}
                     TINFLStatus::NeedsMoreInput if more || in_start < in_end => {}
@@ -638,6 +914,11 @@ mod tests {
         data: Vec<u8>,
         method: u16,
         flags: u16,
+        /// A data descriptor after the data (flag bit 3 set, zeros in the local header): none
+        /// (0), without its signature (12) or with it (16).
+        descriptor: usize,
+        /// The bytes stored for the entry, if not its data as `method` compresses it.
+        body: Option<Vec<u8>>,
     }
 
     fn spec(name: &str, data: &[u8], method: u16) -> Spec {
@@ -646,6 +927,8 @@ mod tests {
             data: data.to_vec(),
             method,
             flags: 0,
+            descriptor: 0,
+            body: None,
         }
     }
 
@@ -654,32 +937,42 @@ mod tests {
         let mut out = Vec::new();
         let mut central = Vec::new();
         for e in entries {
-            let stored = match e.method {
-                8 => miniz_oxide::deflate::compress_to_vec(&e.data, 6),
-                _ => e.data.clone(),
+            let stored = match (&e.body, e.method) {
+                (Some(body), _) => body.clone(),
+                (None, 8) => miniz_oxide::deflate::compress_to_vec(&e.data, 6),
+                (None, _) => e.data.clone(),
             };
             let crc = ZIP_CRC.checksum(&e.data);
             let offset = out.len() as u32;
-            let common = |v: &mut Vec<u8>| {
+            let flags = e.flags | if e.descriptor > 0 { FLAG_DESCRIPTOR } else { 0 };
+            let mut facts = Vec::new();
+            facts.extend_from_slice(&crc.to_le_bytes());
+            facts.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+            facts.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+            let common = |v: &mut Vec<u8>, facts: &[u8]| {
                 v.extend_from_slice(&20u16.to_le_bytes()); // version needed
-                v.extend_from_slice(&e.flags.to_le_bytes());
+                v.extend_from_slice(&flags.to_le_bytes());
                 v.extend_from_slice(&e.method.to_le_bytes());
                 v.extend_from_slice(&[0, 0, 0x21, 0x50]); // time, date
-                v.extend_from_slice(&crc.to_le_bytes());
-                v.extend_from_slice(&(stored.len() as u32).to_le_bytes());
-                v.extend_from_slice(&(e.data.len() as u32).to_le_bytes());
+                v.extend_from_slice(facts);
                 v.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
             };
             out.extend_from_slice(&LOCAL_SIG);
-            common(&mut out);
+            common(&mut out, if e.descriptor > 0 { &[0; 12] } else { &facts });
             out.extend_from_slice(&4u16.to_le_bytes()); // extra length
             out.extend_from_slice(&e.name);
             out.extend_from_slice(&[0xFE, 0xCA, 0, 0]); // an empty extra field
             out.extend_from_slice(&stored);
+            if e.descriptor == 16 {
+                out.extend_from_slice(&DESCRIPTOR_SIG);
+            }
+            if e.descriptor > 0 {
+                out.extend_from_slice(&facts);
+            }
 
             central.extend_from_slice(&CENTRAL_SIG);
             central.extend_from_slice(&0x031Eu16.to_le_bytes()); // made by
-            common(&mut central);
+            common(&mut central, &facts);
             central.extend_from_slice(&[0; 8]); // extra, comment, disk, internal attrs
             central.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
             central.extend_from_slice(&offset.to_le_bytes());
@@ -824,10 +1117,10 @@ mod tests {
         assert_eq!(check(b""), Err(ZipError::NotZip));
         assert_eq!(check(b"PK\x05\x06"), Err(ZipError::NotZip));
         assert_eq!(check(&rows(100)), Err(ZipError::NotZip));
-        // A comment whose length does not reach the end of the file.
+        // A comment whose length does not reach the end of the file: bytes after the archive.
         let mut zip = make_zip(&[spec("a.txt", &rows(2), 8)], b"abc");
         zip.push(b'!');
-        assert_eq!(check(&zip), Err(ZipError::NotZip));
+        assert_eq!(check(&zip), Err(ZipError::StrayData));
         // The longest comment is found; one byte of junk more is not.
         let comment = std::vec![b'c'; 0xFFFF];
         let zip = make_zip(&[spec("a.txt", &rows(2), 8)], &comment);
@@ -880,23 +1173,220 @@ mod tests {
         let mut z = zip.clone();
         z[0] = b'X';
         assert_eq!(check(&z), Err(ZipError::BadLocalHeader));
-        // Declared sizes that lie.
+        // Declared sizes that lie, in the local header and the directory alike.
+        let lie = |field: usize, by: fn(u32) -> u32| {
+            let mut z = zip.clone();
+            for at in [14 + field, cd + 16 + field] {
+                let v = by(u32_at(&z, at));
+                z[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            check(&z)
+        };
+        assert_eq!(lie(8, |n| n - 1), Err(ZipError::SizeMismatch));
+        assert_eq!(lie(8, |n| n + 1), Err(ZipError::SizeMismatch));
+        assert_eq!(lie(0, |n| n ^ 1), Err(ZipError::CrcMismatch));
+        // In the directory only: the local header disagrees.
+        for field in [0, 4, 8] {
+            let mut z = zip.clone();
+            z[cd + 16 + field] ^= 1;
+            assert_eq!(check(&z), Err(ZipError::LocalMismatch), "field {field}");
+        }
+        // A deflate stream cut short, or followed by bytes inside the entry.
+        let text = rows(50);
+        let full = miniz_oxide::deflate::compress_to_vec(&text, 6);
+        let mut cut = spec("a.txt", &text, 8);
+        cut.body = Some(full[..full.len() - 3].to_vec());
+        assert_eq!(check(&make_zip(&[cut], b"")), Err(ZipError::CorruptData));
+        let mut padded = spec("a.txt", &text, 8);
+        padded.body = Some([&full[..], b"hidden"].concat());
+        assert_eq!(check(&make_zip(&[padded], b"")), Err(ZipError::CorruptData));
+    }
+
+    /// Offsets in a one-entry zip made by [`make_zip`] (no comment).
+    fn eocd_of(z: &[u8]) -> usize {
+        z.len() - 22
+    }
+
+    fn set_u32(z: &mut [u8], at: usize, v: u32) {
+        z[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn set_u16(z: &mut [u8], at: usize, v: u16) {
+        z[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Inserts `junk` at `at` and moves the directory and the local offsets after it.
+    fn insert(zip: &[u8], at: usize, junk: &[u8]) -> Vec<u8> {
+        let mut z = zip.to_vec();
+        let eocd = eocd_of(&z);
+        let cd = u32_at(&z, eocd + 16) as usize;
+        let entries = u16_at(&z, eocd + 10);
+        let mut c = cd;
+        for _ in 0..entries {
+            let local = u32_at(&z, c + 42) as usize;
+            if local >= at {
+                set_u32(&mut z, c + 42, (local + junk.len()) as u32);
+            }
+            c += CENTRAL_LEN + usize::from(u16_at(&z, c + 28));
+        }
+        if cd >= at {
+            set_u32(&mut z, eocd + 16, (cd + junk.len()) as u32);
+        }
+        z.splice(at..at, junk.iter().copied());
+        z
+    }
+
+    #[test]
+    fn hostile_layouts() {
+        let good = rows(3);
+        let one = make_zip(&[spec("a.txt", &good, 8)], b"");
+        assert_eq!(check(&one), Ok(3));
+        let two = make_zip(
+            &[spec("a.txt", &good, 8), spec("evil.sh", b"rm -rf /\n", 8)],
+            b"",
+        );
+        let eocd = eocd_of(&two);
+        let cd = u32_at(&two, eocd + 16) as usize;
+        let first_central = CENTRAL_LEN + 5;
+
+        // cdcount: the end record counts one entry, the directory holds two.
+        let mut z = two.clone();
+        set_u16(&mut z, eocd + 8, 1);
+        set_u16(&mut z, eocd + 10, 1);
+        assert_eq!(check(&z), Err(ZipError::DirectoryMismatch));
+        // ... and its size covers only the first: the second is between it and the end record.
+        set_u32(&mut z, eocd + 12, first_central as u32);
+        assert_eq!(check(&z), Err(ZipError::DirectoryMismatch));
+
+        // hidden_local: a local entry that no directory entry names.
+        let mut z = two.clone();
+        z.drain(cd + first_central..eocd);
+        let eocd = eocd_of(&z);
+        set_u16(&mut z, eocd + 8, 1);
+        set_u16(&mut z, eocd + 10, 1);
+        set_u32(&mut z, eocd + 12, first_central as u32);
+        assert_eq!(check(&z), Err(ZipError::StrayData));
+
+        // Bytes before the first entry (a self-extractor's stub), between the entry and the
+        // directory, between the directory and the end record, and after the end record.
+        let cd1 = u32_at(&one, eocd_of(&one) + 16) as usize;
+        assert_eq!(
+            check(&insert(&one, 0, b"MZ stub")),
+            Err(ZipError::StrayData)
+        );
+        assert_eq!(check(&insert(&one, cd1, b"junk")), Err(ZipError::StrayData));
+        let mut z = one.clone();
+        let at = eocd_of(&z);
+        z.splice(at..at, *b"junk");
+        assert_eq!(check(&z), Err(ZipError::StrayData));
+        let mut z = one.clone();
+        z.extend_from_slice(b"junk");
+        assert_eq!(check(&z), Err(ZipError::StrayData));
+
+        // The local header disagrees with the directory.
+        let mut z = one.clone();
+        z[6] |= 1; // encrypted
+        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        let mut z = one.clone();
+        z[8] = 0; // stored
+        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        let mut z = one.clone();
+        z[30] = b'b'; // b.txt
+        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        // A local name of another length: `../../../tmp/pwn.sh` for `a.txt`.
+        let mut z = insert(&one, 30, b"../../../tmp/pwn.sh");
+        z.drain(30 + 19..30 + 19 + 5);
+        let eocd = eocd_of(&z);
+        let cd = u32_at(&z, eocd + 16) - 5;
+        set_u32(&mut z, eocd + 16, cd);
+        set_u16(&mut z, 26, 19);
+        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        // A long name is compared through the scratch buffer, chunk by chunk.
+        let long = "n".repeat(700) + ".txt";
+        let zip = make_zip(&[spec(&long, &good, 8)], b"");
+        assert_eq!(check(&zip), Ok(3));
         let mut z = zip.clone();
-        let usize_at = cd + 24;
-        let real = u32_at(&z, usize_at);
-        z[usize_at..usize_at + 4].copy_from_slice(&(real - 1).to_le_bytes());
+        z[30 + 650] = b'm';
+        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+    }
+
+    #[test]
+    fn data_descriptors() {
+        let good = rows(4);
+        for descriptor in [12, 16] {
+            let mut e = spec("a.csv", &good, 8);
+            e.descriptor = descriptor;
+            let zip = make_zip(&[e], b"");
+            assert_eq!(check(&zip), Ok(4), "descriptor of {descriptor} bytes");
+            // The descriptor must agree with the directory.
+            let cd = u32_at(&zip, eocd_of(&zip) + 16) as usize;
+            let mut z = zip.clone();
+            z[cd - 4] ^= 1; // its uncompressed size
+            assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+            // A local header with its sizes after all agrees as well.
+            let mut z = zip.clone();
+            z.copy_within(cd + 16..cd + 28, 14);
+            assert_eq!(check(&z), Ok(4));
+            // The descriptor is missing: the directory follows the data.
+            let mut z = zip.clone();
+            z.drain(cd - descriptor..cd);
+            let eocd = eocd_of(&z);
+            set_u32(&mut z, eocd + 16, (cd - descriptor) as u32);
+            assert!(check(&z).is_err());
+        }
+        // A stored entry must give its sizes in its local header: a streaming reader cannot
+        // find its end otherwise.
+        let mut e = spec("a.txt", &good, 0);
+        e.descriptor = 16;
+        assert_eq!(check(&make_zip(&[e], b"")), Err(ZipError::LocalMismatch));
+    }
+
+    #[test]
+    fn names_with_windows_paths() {
+        let good = rows(2);
+        let z = |name: &str| check(&make_zip(&[spec(name, &good, 8)], b""));
+        assert_eq!(z("..\\..\\evil.txt"), Err(ZipError::WindowsPath));
+        assert_eq!(z("C:evil.txt"), Err(ZipError::WindowsPath));
+        assert_eq!(z("a:b.txt"), Err(ZipError::WindowsPath));
+        // A `/` is a folder first.
+        assert_eq!(z("C:/evil.txt"), Err(ZipError::Folder));
+        assert_eq!(z("../../evil.txt"), Err(ZipError::Folder));
+        // The policy's metadata is the folder `__MACOSX/`, not any name starting so.
+        assert_eq!(z("__MACOSXa.txt"), Ok(2));
+        assert_eq!(z("__MACOSX/a.txt"), Err(ZipError::MacMetadata));
+    }
+
+    #[test]
+    fn zip_bombs_stop_at_the_cap() {
+        // The directory says more than 1 GiB: refused before anything is inflated.
+        let text = rows(2);
+        let zip = make_zip(&[spec("a.txt", &text, 8)], b"");
+        let cd = u32_at(&zip, eocd_of(&zip) + 16) as usize;
+        let big = (ZIP_INFLATED_MAX + 1) as u32;
+        let mut z = zip.clone();
+        set_u32(&mut z, 22, big);
+        set_u32(&mut z, cd + 24, big);
+        assert_eq!(check(&z), Err(ZipError::InflatedTooLarge));
+        // Exactly the cap is allowed by the cap (and then found to be a lie).
+        let mut z = zip.clone();
+        set_u32(&mut z, 22, ZIP_INFLATED_MAX as u32);
+        set_u32(&mut z, cd + 24, ZIP_INFLATED_MAX as u32);
         assert_eq!(check(&z), Err(ZipError::SizeMismatch));
-        let mut z = zip.clone();
-        z[usize_at..usize_at + 4].copy_from_slice(&(real + 1).to_le_bytes());
-        assert_eq!(check(&z), Err(ZipError::SizeMismatch));
-        let mut z = zip.clone();
-        z[cd + 16] ^= 1;
-        assert_eq!(check(&z), Err(ZipError::CrcMismatch));
-        // Compressed size cut short: the deflate stream is incomplete.
-        let mut z = zip.clone();
-        let csize = u32_at(&z, cd + 20);
-        z[cd + 20..cd + 24].copy_from_slice(&(csize - 3).to_le_bytes());
-        assert_eq!(check(&z), Err(ZipError::CorruptData));
+        // A directory that says little about a stream that inflates to much more: inflating
+        // stops just past what it said.
+        let zeros = std::vec![0u8; 8 << 20];
+        let mut bomb = spec("a.txt", b"ab\n", 8);
+        bomb.body = Some(miniz_oxide::deflate::compress_to_vec(&zeros, 9));
+        assert_eq!(check(&make_zip(&[bomb], b"")), Err(ZipError::SizeMismatch));
+        // A caller that edits the entry cannot lift the cap.
+        let mut file = Cursor { data: zip, pos: 0 };
+        let mut entry = inspect_zip(&mut file, &mut [0u8; 64]).unwrap();
+        entry.uncompressed_size = ZIP_INFLATED_MAX + 1;
+        let mut window = std::boxed::Box::new([0u8; ZIP_WINDOW]);
+        assert_eq!(
+            validate_zip_rows(&mut file, &entry, &mut window, &mut [0u8; 64]),
+            Err(ZipError::InflatedTooLarge)
+        );
     }
 
     #[test]

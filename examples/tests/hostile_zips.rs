@@ -1,0 +1,393 @@
+//! Hostile zips through the real `tpns` binary: every zip of the shared package corpus
+//! (`tests/packages/cases.tsv`, the hostile layouts included) through `tpns check`, zip bombs
+//! made at run time, and `tpns upload`, which must refuse a hostile zip before sending a byte.
+//! Each run of the binary has a deadline: a refusal must come in bounded time. Last, the client's
+//! inspector and the emulator's are held against each other on mutated corpus zips.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tpns_emulator::{Emulator, EmulatorConfig};
+
+const ID: &str = "1500001048";
+const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
+
+/// What a run of the binary printed, and how long it took.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+/// Runs `tpns` with `args`; kills it and fails the test if it is not done within `deadline`.
+fn tpns(args: &[&str], deadline: Duration) -> Run {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tpns"))
+        .args(args)
+        .env("TPNS_ACCESS_ID", ID)
+        .env("TPNS_SECRET_KEY", SECRET)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tpns");
+    // The pipes are read on threads so that a chatty child cannot block on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tpns {args:?} still running after {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code: status.code().expect("exit code"),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        took: start.elapsed(),
+    }
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tpns-hostile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Rule texts that the client and the emulator share (as in the corpus tests): where a case's
+/// comment starts with one, `tpns check` must print it.
+const SHARED_RULES: &[&str] = &[
+    "zip must hold exactly one file",
+    "zip must not hold folders",
+    "zip holds macOS metadata",
+    "zip central directory does not match its end record",
+    "zip local header does not match the central directory",
+    "zip holds data outside its entries and central directory",
+    "zip entry name holds a backslash or a colon",
+    "zip entry inflates to more than 1 GiB",
+];
+
+/// The `.zip` cases of `cases.tsv`: (file, expected line of a rejection or None for ok, the
+/// comment above the case).
+fn zip_cases() -> Vec<(String, Option<u64>, String)> {
+    let tsv = std::fs::read_to_string(corpus_dir().join("cases.tsv")).unwrap();
+    let mut why = String::new();
+    let mut cases = Vec::new();
+    for line in tsv.lines() {
+        if let Some(comment) = line.strip_prefix('#') {
+            why = comment.trim().to_owned();
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() == 4 && cols[0].ends_with(".zip") {
+            let line = (cols[1] == "reject").then(|| cols[2].parse().unwrap());
+            cases.push((cols[0].to_owned(), line, std::mem::take(&mut why)));
+        }
+    }
+    cases
+}
+
+#[test]
+fn check_gives_every_corpus_zip_its_verdict() {
+    let cases = zip_cases();
+    let hostile = [
+        "cdcount.zip",
+        "hidden_local.zip",
+        "localname.zip",
+        "enc_local.zip",
+    ];
+    for name in hostile
+        .iter()
+        .chain(&["method_local.zip", "bslash.zip", "drive.zip"])
+    {
+        assert!(
+            cases.iter().any(|c| c.0 == *name),
+            "{name} is missing from cases.tsv"
+        );
+    }
+    let mut failures = Vec::new();
+    for (name, line, why) in &cases {
+        let path = corpus_dir().join(name);
+        let run = tpns(&["check", path.to_str().unwrap()], Duration::from_secs(30));
+        let printed = run.stdout.trim_end();
+        let ok = match line {
+            None => run.code == 0 && printed.ends_with(": ok"),
+            Some(line) => {
+                let rule = why.split([':', '(']).next().unwrap_or("").trim();
+                run.code == 3
+                    && printed.contains(&format!("{name}:{line}: "))
+                    && (!SHARED_RULES.contains(&rule) || printed.contains(rule))
+            }
+        };
+        if !ok {
+            failures.push(format!("{name} ({why}): want {line:?}, got {run:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The ISO-HDLC CRC-32 of the zip format, bit-reflected (APPNOTE.TXT 4.4.7).
+const POLY: u32 = 0xEDB8_8320;
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// `a * b` modulo the CRC polynomial, in the reflected representation (as zlib's `multmodp`).
+fn mul_mod_p(a: u32, mut b: u32) -> u32 {
+    let mut m = 1u32 << 31;
+    let mut p = 0;
+    loop {
+        if a & m != 0 {
+            p ^= b;
+            if a & (m - 1) == 0 {
+                return p;
+            }
+        }
+        m >>= 1;
+        b = if b & 1 != 0 { (b >> 1) ^ POLY } else { b >> 1 };
+    }
+}
+
+/// The CRC-32 of `A` followed by `B`, from the CRC-32 of each and the length of `B` (zlib's
+/// `crc32_combine`): a bomb's honest CRC without running 1.5 GiB through a CRC.
+fn crc32_combine(crc_a: u32, crc_b: u32, len_b: u64) -> u32 {
+    // x^(8 len_b) mod P, by squaring: appending len_b bytes multiplies a CRC by it.
+    let (mut shift, mut square, mut bits) = (1u32 << 31, 1u32 << 30, len_b * 8);
+    while bits != 0 {
+        if bits & 1 != 0 {
+            shift = mul_mod_p(square, shift);
+        }
+        square = mul_mod_p(square, square);
+        bits >>= 1;
+    }
+    mul_mod_p(shift, crc_a) ^ crc_b
+}
+
+/// A deflate stream of `copies` copies of `chunk`, made by repeating one sync-flushed block:
+/// a gigabyte of text from a megabyte of stream and milliseconds of work.
+fn deflate_repeated(chunk: &[u8], copies: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::best(), false);
+    let mut block = || {
+        let mut out = Vec::with_capacity(chunk.len() + 1024);
+        c.compress_vec(chunk, &mut out, FlushCompress::Sync)
+            .unwrap();
+        out
+    };
+    let (first, next) = (block(), block());
+    let mut out = first;
+    for _ in 1..copies {
+        out.extend_from_slice(&next);
+    }
+    out.extend_from_slice(&[0x01, 0x00, 0x00, 0xFF, 0xFF]); // an empty final stored block
+    out
+}
+
+/// A one-entry zip (`accounts.txt`) holding `stream`, whose headers give `crc` and `size`.
+fn zip_of(stream: &[u8], crc: u32, size: u32) -> Vec<u8> {
+    let name = b"accounts.txt";
+    let facts = |v: &mut Vec<u8>| {
+        v.extend_from_slice(&[8, 0, 0, 0, 0x21, 0x50]); // deflate, time, date
+        v.extend_from_slice(&crc.to_le_bytes());
+        v.extend_from_slice(&(stream.len() as u32).to_le_bytes());
+        v.extend_from_slice(&size.to_le_bytes());
+        v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    };
+    let mut z = b"PK\x03\x04\x14\0\0\0".to_vec();
+    facts(&mut z);
+    z.extend_from_slice(&[0, 0]);
+    z.extend_from_slice(name);
+    z.extend_from_slice(stream);
+    let cd = z.len() as u32;
+    z.extend_from_slice(b"PK\x01\x02\x1e\x03\x14\0\0\0");
+    facts(&mut z);
+    z.extend_from_slice(&[0; 8]);
+    z.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+    z.extend_from_slice(&[0; 4]);
+    z.extend_from_slice(name);
+    let cd_size = z.len() as u32 - cd;
+    z.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0");
+    z.extend_from_slice(&cd_size.to_le_bytes());
+    z.extend_from_slice(&cd.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
+
+/// `copies` copies of `chunk` as one deflate stream, with the CRC-32 of the whole text.
+fn bomb_stream(chunk: &[u8], copies: usize) -> (Vec<u8>, u32) {
+    let crc_chunk = crc32(chunk);
+    let len = chunk.len() as u64;
+    let crc = (1..copies).fold(crc_chunk, |crc, _| crc32_combine(crc, crc_chunk, len));
+    (deflate_repeated(chunk, copies), crc)
+}
+
+#[test]
+fn zip_bombs_are_refused_at_the_cap_in_bounded_time() {
+    let chunk = b"ab\n".repeat(1 << 18); // 768 KiB of valid rows ("ab")
+    let crc_chunk = crc32(&chunk);
+    assert_eq!(
+        crc32_combine(crc_chunk, crc_chunk, chunk.len() as u64),
+        crc32(&chunk.repeat(2)),
+        "the CRC-32 arithmetic"
+    );
+    let dir = temp_dir("bomb");
+    // 1.5 GiB, honest in every header: before the cap, it passed `check`.
+    let (stream, crc) = bomb_stream(&chunk, 2048);
+    let size = chunk.len() as u64 * 2048;
+    assert_eq!(size, 3 << 29);
+    let honest = dir.join("bomb_1_5_gib.zip");
+    std::fs::write(&honest, zip_of(&stream, crc, size as u32)).unwrap();
+    // 4 GiB + 768 KiB, its size written without zip64 as a naive writer does: modulo 2^32,
+    // 768 KiB. Before, the whole 4 GiB was inflated before the size was found wrong.
+    let (stream, crc) = bomb_stream(&chunk, 5462);
+    let size = chunk.len() as u64 * 5462;
+    assert!(size > 4 << 30);
+    let wrapped = dir.join("bomb_4_gib.zip");
+    std::fs::write(&wrapped, zip_of(&stream, crc, size as u32)).unwrap();
+
+    for (path, rule) in [
+        (&honest, "zip entry inflates to more than 1 GiB"),
+        (&wrapped, "zip entry's size does not match its data"),
+    ] {
+        let run = tpns(&["check", path.to_str().unwrap()], Duration::from_secs(60));
+        let zip_len = std::fs::metadata(path).unwrap().len();
+        println!(
+            "{}: {zip_len} bytes, refused in {:?}: {}",
+            path.file_name().unwrap().to_string_lossy(),
+            run.took,
+            run.stdout.trim_end()
+        );
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(run.stdout.contains(&format!(":0: {rule}")), "{run:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn upload_refuses_a_hostile_zip_before_sending_it() {
+    let dir = temp_dir("upload");
+    let emu = Emulator::start(
+        EmulatorConfig::new(dir.join("data"))
+            .app(ID, SECRET)
+            .http("127.0.0.1:0".parse().unwrap()),
+    )
+    .unwrap();
+    for name in ["cdcount.zip", "hidden_local.zip", "localname.zip"] {
+        let path = corpus_dir().join(name);
+        let args = [
+            "upload",
+            "--endpoint",
+            &emu.https_url(),
+            "--ca-file",
+            emu.ca_path().to_str().unwrap(),
+            path.to_str().unwrap(),
+        ];
+        let run = tpns(&args, Duration::from_secs(30));
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert!(
+            format!("{}{}", run.stdout, run.stderr).contains("zip "),
+            "{name}: {run:?}"
+        );
+    }
+    assert!(
+        emu.uploads().is_empty(),
+        "a hostile zip reached the service"
+    );
+    drop(emu);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The client's verdict on a zip held in memory: `Ok(rows)`, or the error's text.
+fn client_verdict(zip: &[u8]) -> Result<u64, String> {
+    use tpns_transport_std::tpns_core::package::{ZIP_WINDOW, inspect_zip, validate_zip_rows};
+    let mut file = tpns_transport_std::Io(std::io::Cursor::new(zip));
+    let mut scratch = vec![0u8; 4096];
+    let mut window = Box::new([0u8; ZIP_WINDOW]);
+    inspect_zip(&mut file, &mut scratch)
+        .and_then(|entry| validate_zip_rows(&mut file, &entry, &mut window, &mut scratch))
+        .map(|summary| summary.rows)
+        .map_err(|e| e.to_string())
+}
+
+/// The emulator's verdict on the same bytes, fed in one piece.
+fn emulator_verdict(zip: &[u8]) -> Result<u64, String> {
+    let mut inspector = tpns_emulator::zipcheck::ZipInspector::new();
+    inspector.feed(zip);
+    inspector.finish().map_err(|v| v.to_string())
+}
+
+/// Every corpus zip with a few bytes changed or cut, through both independent inspectors: what
+/// one accepts, the other accepts with the same row count. An archive that reads differently to
+/// a directory reader (the client) and a streaming reader (the emulator) must not pass either.
+#[test]
+fn client_and_emulator_accept_the_same_mutated_zips() {
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut accepted, mut tried) = (0, 0);
+    let mut disagreements = Vec::new();
+    for (name, _, _) in zip_cases() {
+        let zip = std::fs::read(corpus_dir().join(&name)).unwrap();
+        for _ in 0..400 {
+            let mut z = zip.clone();
+            for _ in 0..1 + next() % 2 {
+                let i = (next() % z.len() as u64) as usize;
+                z[i] = next() as u8;
+            }
+            let (client, emulator) = (client_verdict(&z), emulator_verdict(&z));
+            tried += 1;
+            accepted += usize::from(client.is_ok());
+            if client.is_ok() != emulator.is_ok() || (client.is_ok() && client != emulator) {
+                disagreements.push(format!("{name}: client {client:?}, emulator {emulator:?}"));
+            }
+        }
+    }
+    println!("{tried} mutated zips, {accepted} accepted by both");
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements[..disagreements.len().min(30)].join("\n")
+    );
+}
