@@ -75,6 +75,8 @@ pub enum DeviceError<S> {
     Settings,
     /// The TLS upload failed.
     Tls(TlsUploadError<S>),
+    /// The whole upload took longer than its bound (async path).
+    TimedOut,
 }
 
 fn job<'a, R: RngCore>(settings: &Settings<'a>, rng: &mut R) -> Option<Upload<'a>> {
@@ -134,17 +136,24 @@ where
     .map_err(DeviceError::Tls)
 }
 
+/// How long an embassy upload may take in all, from the handshake to the answer: a server
+/// that stalls (or drips one byte at a time) cannot hold the task longer.
+#[cfg(target_os = "none")]
+pub const EMBASSY_UPLOAD_TIMEOUT: embassy_time::Duration = embassy_time::Duration::from_secs(120);
+
 /// [`upload_over_tls`] on an embassy-net socket, async: `embedded-tls`'s async connection and
-/// `tpns_core::upload_async`, the same [`Trust`] checks. `socket` is connected to the server.
+/// `tpns_core::upload_async`, the same [`Trust`] checks, the whole exchange bounded by
+/// [`EMBASSY_UPLOAD_TIMEOUT`] (embassy-time's `with_timeout`). `socket` is connected to the
+/// server; on [`DeviceError::TimedOut`] abort it.
 ///
 /// Generic over the random generator and the package, so that it is compiled only where a
 /// program uses it (an embassy program links a time driver and a critical section; this
-/// example links neither).
+/// example links neither). Builds for Arm and for riscv32imc (ESP32-C3).
 ///
 /// # Errors
 ///
-/// As for [`upload_over_tls`].
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+/// As for [`upload_over_tls`], and [`DeviceError::TimedOut`].
+#[cfg(target_os = "none")]
 pub async fn upload_over_embassy<R, P>(
     socket: &mut embassy_net::tcp::TcpSocket<'_>,
     mut rng: R,
@@ -159,14 +168,12 @@ where
     let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
     let trust = Trust::new(&anchors, settings.server_name)
         .map_err(|_| DeviceError::Settings)?
-        // No real-time clock in this example: the build time is the floor (a certificate that
-        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
         .not_before(settings.not_before);
     let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
     let mut rx = [0u8; READ_RECORD_LEN];
     let mut tx = [0u8; WRITE_RECORD_LEN];
     let mut buf = [0u8; HTTP_BUF_LEN];
-    tpns_transport_embedded::upload::upload_tls_async(
+    let attempt = tpns_transport_embedded::upload::upload_tls_async(
         socket,
         TlsBuffers::new(&mut rx, &mut tx),
         &trust,
@@ -175,10 +182,13 @@ where
         package,
         &mut buf,
         |_| ControlFlow::Continue(()),
-    )
-    .await
-    .map(|answer| answer.upload_id)
-    .map_err(DeviceError::Tls)
+    );
+    match embassy_time::with_timeout(EMBASSY_UPLOAD_TIMEOUT, attempt).await {
+        Ok(result) => result
+            .map(|answer| answer.upload_id)
+            .map_err(DeviceError::Tls),
+        Err(_elapsed) => Err(DeviceError::TimedOut),
+    }
 }
 
 /// What [`upload_plain`] returns for usable settings.
