@@ -274,7 +274,7 @@ pub fn refusal(input: &Path, fixed: &Fixed, rules: &Rules) -> Failure {
     let name = term::path(input);
     let why = if fixed.bad.count > 0 && !rules.drop_bad {
         format!(
-            "{name}: {} that fix cannot repair; correct them, or add --drop-bad to leave them \
+            "{name}: {} that fix cannot repair; correct the file, or add --drop-bad to leave them \
              out (nothing written)",
             crate::check::count(fixed.bad.count, "bad row", "bad rows")
         )
@@ -377,14 +377,22 @@ pub fn fix(
         if !ended && line.is_empty() && !overlong {
             break; // the end of the text (after a final line end, or an empty file)
         }
-        fixed.lines += 1;
-        let n = fixed.lines;
+        let n = fixed.lines + 1;
         let bad = |fixed: &mut Fixed, rule: RowRule| {
             fixed.bad.note(n);
             if (fixed.listed.len() as u64) < rules.max_errors {
                 fixed.listed.push((n, rule));
             }
         };
+        let mut row = &line[..];
+        if n == 1 && row.starts_with(b"\xEF\xBB\xBF") {
+            fixed.bom = true;
+            row = &row[3..];
+        }
+        if !ended && row.is_empty() && !overlong {
+            break; // only a BOM: no line at all
+        }
+        fixed.lines = n;
         if overlong {
             let rule = match rules.kind {
                 RowKind::Account => RowRule::TooLong,
@@ -393,13 +401,11 @@ pub fn fix(
             bad(&mut fixed, rule);
             continue;
         }
-        let mut row = &line[..];
-        if n == 1 && row.starts_with(b"\xEF\xBB\xBF") {
-            fixed.bom = true;
-            row = &row[3..];
-        }
+        // A CRLF or quotes count as changes only for rows written: a row left out is a change
+        // of its own.
+        let mut crlf = false;
         if ended && let Some(r) = row.strip_suffix(b"\r") {
-            fixed.crlf.note(n);
+            crlf = true;
             row = r;
         }
         if row.is_empty() {
@@ -407,16 +413,29 @@ pub fn fix(
             continue;
         }
         value.clear();
-        if in_format == Format::Csv && row.first() == Some(&b'"') {
-            match unquote(row, &mut value) {
-                Ok(()) => fixed.unquoted.note(n),
-                Err(()) => {
-                    bad(&mut fixed, csv_rule(row, rules.kind));
-                    continue;
-                }
+        let quoted = in_format == Format::Csv && row.first() == Some(&b'"');
+        if quoted {
+            if unquote(row, &mut value).is_err() {
+                bad(&mut fixed, csv_rule(row, rules.kind));
+                continue;
+            }
+            if value.is_empty() {
+                // `""`: a value too short, not a blank line.
+                let rule = match rules.kind {
+                    RowKind::Account => RowRule::TooShort,
+                    RowKind::Token => RowRule::TokenLength,
+                };
+                bad(&mut fixed, rule);
+                continue;
             }
         } else {
             value.extend_from_slice(row);
+        }
+        // A CR left in the value would pair with the LF written after it into a CRLF the
+        // validator accepts: the row would go out with its stray CR.
+        if value.contains(&b'\r') {
+            bad(&mut fixed, RowRule::CarriageReturn);
+            continue;
         }
         // The row as it will be written, tried on a copy of the output's validator.
         let mut trial = out;
@@ -435,6 +454,12 @@ pub fn fix(
         w.write_all(&value)?;
         w.write_all(b"\n")?;
         fixed.rows += 1;
+        if crlf {
+            fixed.crlf.note(n);
+        }
+        if quoted {
+            fixed.unquoted.note(n);
+        }
     }
     w.flush()?;
     Ok(fixed)
