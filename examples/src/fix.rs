@@ -104,10 +104,25 @@ impl Fixed {
                 ));
             }
         };
-        add(&self.crlf, "CRLF line end", "CRLF line ends", "normalised to LF");
+        add(
+            &self.crlf,
+            "CRLF line end",
+            "CRLF line ends",
+            "normalised to LF",
+        );
         add(&self.blank, "blank line", "blank lines", "dropped");
-        add(&self.unquoted, "quoted CSV field", "quoted CSV fields", "unquoted");
-        add(&self.duplicates, "duplicate row", "duplicate rows", "removed");
+        add(
+            &self.unquoted,
+            "quoted CSV field",
+            "quoted CSV fields",
+            "unquoted",
+        );
+        add(
+            &self.duplicates,
+            "duplicate row",
+            "duplicate rows",
+            "removed",
+        );
         add(&self.bad, "bad row", "bad rows", "left out");
         out
     }

@@ -137,7 +137,11 @@ fn check_kind_token_accepts_tokens_and_names_each_bad_row() {
     let csv = dir.write("devices-bad.csv", bad.as_bytes());
     let run = tpns(&["check", "--kind", "token", &csv]);
     assert_eq!(run.code, 3);
-    assert!(run.stdout.contains(&format!("{csv}: 3 violations in 3 rows")), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("{csv}: 3 violations in 3 rows")),
+        "{run:?}"
+    );
     assert!(!run.stdout.contains(":5:"), "{run:?}");
 
     // A zip of tokens, packed with the token rules, is checked by them too.
@@ -146,11 +150,19 @@ fn check_kind_token_accepts_tokens_and_names_each_bad_row() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(tpns(&["check", "--kind", "token", &zip]).code, 0);
     let accounts = dir.write("accounts.txt", b"alice\nbob\n");
-    let run = tpns(&["pack", "--kind", "token", &accounts, "-o", &dir.path("a.zip")]);
+    let run = tpns(&[
+        "pack",
+        "--kind",
+        "token",
+        &accounts,
+        "-o",
+        &dir.path("a.zip"),
+    ]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
-        run.stderr
-            .contains(&format!("{accounts}:1: token not 36 characters long (nothing written)")),
+        run.stderr.contains(&format!(
+            "{accounts}:1: token not 36 characters long (nothing written)"
+        )),
         "{run:?}"
     );
 }
@@ -225,8 +237,8 @@ fn check_lists_violations_up_to_max_errors_then_counts_them() {
 fn zip_of(name: &str, data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     w.start_file(name, opts).unwrap();
     w.write_all(data).unwrap();
     w.finish().unwrap().into_inner()
@@ -257,7 +269,8 @@ fn file_level_violations_have_no_line_number() {
     let run = tpns(&["pack", &empty]);
     assert_eq!(run.code, 3);
     assert!(
-        run.stderr.contains(&format!("{empty}: empty file (nothing written)")),
+        run.stderr
+            .contains(&format!("{empty}: empty file (nothing written)")),
         "{run:?}"
     );
     let run = tpns(&["upload", "--endpoint", "http://127.0.0.1:9/", &crc]);
@@ -303,12 +316,24 @@ fn fix_cases() -> Vec<FixCase> {
 fn change_text(change: &str) -> String {
     let (what, n) = change.split_once('=').unwrap_or((change, "1"));
     let plural = n != "1";
-    let s = |one: &str, many: &str| if plural { many.to_owned() } else { one.to_owned() };
+    let s = |one: &str, many: &str| {
+        if plural {
+            many.to_owned()
+        } else {
+            one.to_owned()
+        }
+    };
     match what {
         "bom" => return "  byte order mark dropped".to_owned(),
-        "crlf" => format!("  {n} {} normalised to LF", s("CRLF line end", "CRLF line ends")),
+        "crlf" => format!(
+            "  {n} {} normalised to LF",
+            s("CRLF line end", "CRLF line ends")
+        ),
         "blank" => format!("  {n} {} dropped", s("blank line", "blank lines")),
-        "unquoted" => format!("  {n} {} unquoted", s("quoted CSV field", "quoted CSV fields")),
+        "unquoted" => format!(
+            "  {n} {} unquoted",
+            s("quoted CSV field", "quoted CSV fields")
+        ),
         "bad" => format!("  {n} {} left out", s("bad row", "bad rows")),
         other => panic!("unknown change {other}"),
     }
@@ -336,7 +361,11 @@ fn fix_one(case: &FixCase, dir: &Dir, drop_bad: bool, expect: &str) {
         "bad" | "empty" => {
             assert_eq!(run.code, 3, "{what}");
             assert!(!Path::new(&out).exists(), "{what}");
-            assert_eq!(dir.names(), Vec::<String>::new(), "{what}: no temp file left");
+            assert_eq!(
+                dir.names(),
+                Vec::<String>::new(),
+                "{what}: no temp file left"
+            );
             if expect == "bad" {
                 assert!(run.stderr.contains("add --drop-bad"), "{what}");
                 assert!(
@@ -371,7 +400,10 @@ fn fix_one(case: &FixCase, dir: &Dir, drop_bad: bool, expect: &str) {
             let check = tpns(&["check", &out]);
             assert_eq!(check.code, 0, "{what}: {check:?}");
             let bytes = std::fs::read(&out).unwrap();
-            assert!(!bytes.starts_with(b"\xEF\xBB\xBF") && !bytes.contains(&b'\r'), "{what}");
+            assert!(
+                !bytes.starts_with(b"\xEF\xBB\xBF") && !bytes.contains(&b'\r'),
+                "{what}"
+            );
             assert!(!bytes.windows(2).any(|w| w == b"\n\n") && bytes.ends_with(b"\n"));
             assert_eq!(
                 bytes.iter().filter(|&&b| b == b'\n').count().to_string(),
@@ -388,7 +420,10 @@ fn fix_on_the_shared_corpus() {
     let dir = Dir::new("corpus");
     let cases = fix_cases();
     assert!(cases.len() > 50);
-    let fixable = cases.iter().filter(|c| c.plain.parse::<u64>().is_ok()).count();
+    let fixable = cases
+        .iter()
+        .filter(|c| c.plain.parse::<u64>().is_ok())
+        .count();
     assert!(fixable > 20, "{fixable}");
     for case in &cases {
         fix_one(case, &dir, false, &case.plain);
@@ -480,11 +515,13 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
         "alice\nbob\ncarol\ndave\n"
     );
     assert!(
-        run.stdout.contains("\n  3 duplicate rows removed (first: line 3)\n"),
+        run.stdout
+            .contains("\n  3 duplicate rows removed (first: line 3)\n"),
         "{run:?}"
     );
     assert!(
-        run.stdout.contains("\n  1 quoted CSV field unquoted (first: line 7)\n"),
+        run.stdout
+            .contains("\n  1 quoted CSV field unquoted (first: line 7)\n"),
         "{run:?}"
     );
     // Many rows, all distinct but one: nothing else is taken for a duplicate.
@@ -498,7 +535,8 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
     let run = tpns(&["fix", &input, "-o", &out, "--dedupe"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stdout.starts_with(&format!("{out}: 200000 rows written from 200001 lines")),
+        run.stdout
+            .starts_with(&format!("{out}: 200000 rows written from 200001 lines")),
         "{run:?}"
     );
 }
@@ -506,7 +544,10 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
 #[test]
 fn pack_fix_repairs_on_the_way_into_the_zip() {
     let dir = Dir::new("packfix");
-    let input = dir.write("list.csv", b"\xEF\xBB\xBF\"alice\"\r\n\r\nbob\r\nbob\r\nx\r\n");
+    let input = dir.write(
+        "list.csv",
+        b"\xEF\xBB\xBF\"alice\"\r\n\r\nbob\r\nbob\r\nx\r\n",
+    );
     let zip = dir.path("list.zip");
     // Without --fix the input is refused as it is.
     let run = tpns(&["pack", &input, "-o", &zip]);
@@ -514,16 +555,30 @@ fn pack_fix_repairs_on_the_way_into_the_zip() {
     // With --fix, the bad row still stops it, and nothing is written.
     let run = tpns(&["pack", "--fix", &input, "-o", &zip]);
     assert_eq!(run.code, 3, "{run:?}");
-    assert_eq!(run.stdout, format!("{input}:5: row shorter than 2 characters\n"));
+    assert_eq!(
+        run.stdout,
+        format!("{input}:5: row shorter than 2 characters\n")
+    );
     assert!(run.stderr.contains("add --drop-bad"), "{run:?}");
     assert_eq!(dir.names(), ["list.csv"]);
     // --dedupe and --drop-bad mean nothing without --fix.
     assert_eq!(tpns(&["pack", "--drop-bad", &input, "-o", &zip]).code, 2);
 
-    let run = tpns(&["pack", "--fix", "--dedupe", "--drop-bad", &input, "-o", &zip]);
+    let run = tpns(&[
+        "pack",
+        "--fix",
+        "--dedupe",
+        "--drop-bad",
+        &input,
+        "-o",
+        &zip,
+    ]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines[0], format!("{input}:5: row shorter than 2 characters"));
+    assert_eq!(
+        lines[0],
+        format!("{input}:5: row shorter than 2 characters")
+    );
     assert!(lines[1].starts_with(&format!("{zip}: 2 rows, ")), "{run:?}");
     assert_eq!(
         &lines[2..],
@@ -556,8 +611,7 @@ struct Emu {
 impl Emu {
     fn new(tag: &str) -> Emu {
         let dir = Dir::new(tag);
-        let emu = Emulator::start(EmulatorConfig::new(dir.0.join("data")).app(ID, SECRET))
-            .unwrap();
+        let emu = Emulator::start(EmulatorConfig::new(dir.0.join("data")).app(ID, SECRET)).unwrap();
         Emu { emu, dir }
     }
 
@@ -593,7 +647,9 @@ fn upload_name_sends_the_file_under_another_name() {
     assert!(run.stderr.contains(":1: more than one column"), "{run:?}");
 
     // Token rules on upload too.
-    let tokens = env.dir.write("tokens.txt", format!("{}\n", token(9)).as_bytes());
+    let tokens = env
+        .dir
+        .write("tokens.txt", format!("{}\n", token(9)).as_bytes());
     assert_eq!(env.upload(&tokens, &["--kind", "token"]).code, 0);
     let run = env.upload(&commas, &["--kind", "token"]);
     assert_eq!(run.code, 3, "{run:?}");
@@ -635,7 +691,10 @@ fn upload_name_quotes_are_escaped_and_counted_escaped() {
     assert_eq!(too_long.chars().count(), 98);
     let run = env.upload(&file, &["--name", &too_long]);
     assert_eq!(run.code, 3, "{run:?}");
-    assert!(run.stderr.contains("longer than 100 characters once"), "{run:?}");
+    assert!(
+        run.stderr.contains("longer than 100 characters once"),
+        "{run:?}"
+    );
     assert_eq!(env.emu.uploads().len(), 2);
 }
 

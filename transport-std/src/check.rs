@@ -243,10 +243,7 @@ pub fn check_file_each(
     let mut tally = Tally::default();
     let mut file_level = |violation, tally: &mut Tally| {
         tally.violations += 1;
-        on_violation(Invalid {
-            line: 0,
-            violation,
-        });
+        on_violation(Invalid { line: 0, violation });
     };
     // The first pass is the stop-at-the-first-error check: it settles everything but the rows.
     let report = match check_file_as(path, None, kind) {
@@ -264,7 +261,11 @@ pub fn check_file_each(
 }
 
 /// The second pass of [`check_file_each`] over a file whose only violations are in its rows.
-fn each_row(path: &Path, kind: RowKind, on_violation: &mut impl FnMut(Invalid)) -> io::Result<Tally> {
+fn each_row(
+    path: &Path,
+    kind: RowKind,
+    on_violation: &mut impl FnMut(Invalid),
+) -> io::Result<Tally> {
     let name = path_name(path).map_err(|_| io::Error::other("the file name changed"))?;
     let package = package::check_file_name(&name).map_err(io::Error::other)?;
     let (file, size) = crate::file::open_regular(path)?;
@@ -406,6 +407,68 @@ mod tests {
             let name = std::ffi::OsStr::from_bytes(b"bad\xff.txt");
             assert_eq!(violation(Path::new(name)), (0, Violation::NameNotUtf8));
         }
+    }
+
+    /// Every violation of a file, as (line, text).
+    fn each(path: &Path, kind: RowKind) -> (Vec<(u64, String)>, Tally) {
+        let mut found = Vec::new();
+        let tally = check_file_each(path, kind, |e| {
+            found.push((e.line, e.violation.to_string()))
+        })
+        .unwrap();
+        (found, tally)
+    }
+
+    #[test]
+    fn every_violation_is_reported_and_file_level_ones_end_the_check() {
+        let (found, tally) = each(&corpus("quoted_newline.csv"), RowKind::Account);
+        assert_eq!(
+            found,
+            [
+                (1, "unterminated quote".to_owned()),
+                (2, "quote in unquoted field".to_owned())
+            ]
+        );
+        assert_eq!((tally.violations, tally.rows, tally.bad_rows), (2, 0, 2));
+        // The zip's rows, on the second pass, with the entry's lines.
+        let (found, tally) = each(&corpus("bad_row.zip"), RowKind::Account);
+        assert_eq!(found, [(3, "row shorter than 2 characters".to_owned())]);
+        assert_eq!((tally.violations, tally.rows, tally.bad_rows), (1, 3, 1));
+        // File-level: one violation, line 0, nothing else read.
+        let (found, tally) = each(&corpus("macos.zip"), RowKind::Account);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0, tally.violations, tally.rows), (0, 1, 0));
+        // Valid: no violation, the rows counted.
+        let (found, tally) = each(&corpus("good_deflate.zip"), RowKind::Account);
+        assert!(found.is_empty());
+        assert_eq!((tally.violations, tally.rows), (0, 200));
+        // The same file by the token rules: every row is bad.
+        let (found, tally) = each(&corpus("good_deflate.zip"), RowKind::Token);
+        assert_eq!((found.len() as u64, tally.bad_rows), (200, 200));
+        assert!(matches!(
+            check_file_each(corpus("no-such-file.txt"), RowKind::Account, |_| {}),
+            Err(_)
+        ));
+    }
+
+    #[test]
+    fn a_name_given_replaces_the_path_s_name() {
+        // The rules of the name given apply, and its extension decides the format.
+        let r = check_file_as(
+            corpus("two_columns.csv"),
+            Some("list.txt"),
+            RowKind::Account,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.file_name.as_str(), r.kind, r.rows),
+            ("list.txt", PackageKind::Txt, 2)
+        );
+        let (line, v) = match check_file_as(corpus("plain.csv"), Some("a.xlsx"), RowKind::Account) {
+            Err(CheckError::Invalid(e)) => (e.line, e.violation),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((line, v), (0, Violation::Name(NameError::Extension)));
     }
 
     #[test]
