@@ -324,7 +324,7 @@ fn change_text(change: &str) -> String {
         }
     };
     match what {
-        "bom" => return "  byte order mark dropped".to_owned(),
+        "bom" => "  byte order mark dropped".to_owned(),
         "crlf" => format!(
             "  {n} {} normalised to LF",
             s("CRLF line end", "CRLF line ends")

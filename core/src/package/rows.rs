@@ -1395,7 +1395,7 @@ mod tests {
                 s(&std::format!("{t}\n{}\n", &t[1..])),
                 Err((2, TokenLength))
             ),
-            (Txt, s(&std::format!("{}", &t[1..])), Err((1, TokenLength))),
+            (Txt, s(&t[1..]), Err((1, TokenLength))),
             (Txt, s("ab\n"), Err((1, TokenLength))),
             (
                 Txt,
