@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tpns_transport_std::tpns_core::package::MAX_NAME_CHARS;
 use tpns_transport_std::{
-    CheckError, Event, PackageKind, Report, RowKind, Uploaded, check_file_as, open_regular,
+    CheckError, Event, Report, RowKind, Uploaded, check_file_as, open_regular,
 };
 
 use crate::fail::{Failure, INVALID, USAGE};
@@ -183,12 +183,7 @@ fn same_family(file: &Path, name: &str) -> Result<(), Failure> {
     let local = file
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    let sent = is_zip(name)
-        || matches!(
-            tpns_transport_std::tpns_core::package::check_file_name(name),
-            Ok(PackageKind::Zip)
-        );
-    if local != sent {
+    if local != is_zip(name) {
         return Err(Failure::usage(format!(
             "--name {} must have the same kind of extension as {} (.zip for a zip, .txt or \
              .csv for text)",

@@ -228,8 +228,9 @@ pub struct Tally {
 /// violation (name, size, zip structure, empty file) ends the check of that file: what follows
 /// it cannot be judged. The package is valid when the returned [`Tally`] counts no violation.
 ///
-/// A zip whose rows break a rule is read twice (the first pass proves its structure and CRC,
-/// so that a damaged archive is never reported as bad rows); memory is as for [`check_file`].
+/// A file whose rows break a rule is read a second time: the first pass, [`check_file_as`],
+/// settles the name, the size and a zip's structure and CRC (so that a damaged archive is never
+/// reported as bad rows); the second lists the rows. Memory is as for [`check_file`].
 ///
 /// # Errors
 ///
