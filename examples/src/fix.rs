@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use tpns_transport_std::tpns_core::package::{
     Format, RowKind, RowRule, RowValidator, check_file_name,
 };
-use tpns_transport_std::{PackageKind, check_file_as, open_regular};
+use tpns_transport_std::{CheckError, PackageKind, check_file_as, open_regular};
 
 use crate::fail::{Failure, INVALID, OK};
 use crate::{pack, term};
@@ -195,17 +195,28 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<u8, Failure> {
         let file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         if !ready(&fixed, &opts.rules) {
-            return Ok((fixed, false));
+            return Ok(((fixed, None), false));
         }
-        // Read back as `upload` would read it, under the name the file will have.
+        // Read back as `upload` would read it, under the name the file will have. Every row
+        // passed the validator, so only the size can fail here (above 100 MiB).
         match check_file_as(temp, Some(out_name), opts.rules.kind) {
-            Ok(_) => Ok((fixed, true)),
-            Err(e) => Err(io::Error::other(format!(
-                "the fixed file does not check out ({e})"
-            ))),
+            Ok(_) => Ok(((fixed, None), true)),
+            Err(CheckError::Invalid(e)) => Ok(((fixed, Some(e)), false)),
+            Err(CheckError::Io(e)) => Err(e),
         }
     });
-    let (fixed, committed) = written.map_err(|e| read_failure(input, &opts.output, e))?;
+    let ((fixed, invalid), committed) =
+        written.map_err(|e| read_failure(input, &opts.output, e))?;
+    if let Some(e) = invalid {
+        print_bad(input, &fixed, out)?;
+        return Err(Failure::new(
+            INVALID,
+            format!(
+                "{} (the fixed package; nothing written)",
+                crate::check::located(&term::path(&opts.output), &e)
+            ),
+        ));
+    }
     report(input, &opts.output, &fixed, &opts.rules, committed, out)
 }
 
