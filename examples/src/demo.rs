@@ -80,6 +80,8 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
         &upload::Options {
             json: false,
             progress: true,
+            kind: tpns_transport_std::RowKind::Account,
+            name: None,
         },
         &mut printed,
     )?;

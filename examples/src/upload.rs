@@ -6,19 +6,26 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tpns_transport_std::{CheckError, Event, Report, Uploaded, check_file};
+use tpns_transport_std::tpns_core::package::MAX_NAME_CHARS;
+use tpns_transport_std::{
+    CheckError, Event, Report, RowKind, Uploaded, check_file_as, open_regular,
+};
 
 use crate::fail::{Failure, INVALID, USAGE};
 use crate::settings::Settings;
 use crate::term;
 
-/// How to report.
-#[derive(Debug, Clone, Copy)]
+/// What to send and how to report.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// One JSON object on stdout instead of the bare uploadId.
     pub json: bool,
     /// A progress bar on stderr (drawn only when stderr is a terminal).
     pub progress: bool,
+    /// Accounts or device tokens: the rows are checked by this kind's rules.
+    pub kind: RowKind,
+    /// The file name the service sees (`--name`), instead of the path's last component.
+    pub name: Option<String>,
 }
 
 /// What an upload did (read by `demo`).
@@ -37,10 +44,13 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome, Failure> {
     let client = settings.client()?;
-    let report = check(file)?;
+    if let Some(name) = &opts.name {
+        same_family(file, name)?;
+    }
+    let report = check_as(file, opts.name.as_deref(), opts.kind)?;
     let bar = progress_bar(report.size, opts.progress);
     let mut attempts = 1;
-    let result = client.upload_file_with(file, |event| {
+    let on_event = |event: &Event<'_>| {
         match event {
             Event::Connected { .. } => bar.set_position(0),
             Event::Progress { sent, .. } => bar.set_position(*sent),
@@ -58,7 +68,21 @@ pub fn run(
             }),
         }
         ControlFlow::Continue(())
-    });
+    };
+    let result = match &opts.name {
+        None => client.upload_file_with(file, on_event),
+        Some(name) => match open_regular(file) {
+            Ok((source, len)) => client.upload_reader_with(source, len, name, on_event),
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(Failure::usage(format!(
+                    "cannot read {}: {}",
+                    term::path(file),
+                    term::sanitize(&e.to_string())
+                )));
+            }
+        },
+    };
     bar.finish_and_clear();
     let uploaded = result.map_err(|e| Failure::request("upload", &e, attempts))?;
     let line = if opts.json {
@@ -82,11 +106,37 @@ pub fn run(
     Ok(Outcome { report, uploaded })
 }
 
-/// The local check before anything is sent: exit 3 for an invalid package, 2 for a file that
+/// The local check before anything is sent, for a package of `kind` sent under `name`
+/// (default: the path's last component): exit 3 for an invalid package, 2 for a file that
 /// cannot be read.
-pub fn check(file: &Path) -> Result<Report, Failure> {
-    match check_file(file) {
+///
+/// The name is checked as the service will receive it: a `"` is sent as `%22` (see the
+/// multipart encoder), so the 100-character limit counts the escaped form; and a name within
+/// 100 characters but above 100 bytes in UTF-8 gets a warning, as the service may count bytes.
+pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report, Failure> {
+    match check_file_as(file, name, kind) {
         Ok(report) => {
+            let sent = &report.file_name;
+            let quotes = sent.matches('"').count();
+            // Each `"` becomes the three characters `%22`.
+            if sent.chars().count() + 2 * quotes > MAX_NAME_CHARS {
+                return Err(Failure::new(
+                    INVALID,
+                    format!(
+                        "{}: file name longer than 100 characters once each `\"` is sent as \
+                         %22 (invalid package, nothing sent)",
+                        term::sanitize(sent)
+                    ),
+                ));
+            }
+            let bytes = sent.len() + 2 * quotes;
+            if bytes > MAX_NAME_CHARS {
+                eprintln!(
+                    "tpns: warning: the file name {} is {bytes} bytes in UTF-8; the limit is 100 \
+                     characters, and the service may count bytes",
+                    term::sanitize(sent)
+                );
+            }
             if report.size_warning {
                 eprintln!(
                     "tpns: warning: {} is larger than 10^8 bytes; the service may count 100 MB \
@@ -96,15 +146,20 @@ pub fn check(file: &Path) -> Result<Report, Failure> {
             }
             Ok(report)
         }
-        Err(CheckError::Invalid(e)) => Err(Failure::new(
-            INVALID,
-            format!(
-                "{}:{}: {} (invalid package, nothing sent)",
-                term::path(file),
-                e.line,
-                e.violation
-            ),
-        )),
+        Err(CheckError::Invalid(e)) => {
+            // A name refused is the sent name's fault, whatever the path.
+            let shown = match name {
+                Some(n) if !e.is_row() => format!("--name {}", term::sanitize(n)),
+                _ => term::path(file),
+            };
+            Err(Failure::new(
+                INVALID,
+                format!(
+                    "{} (invalid package, nothing sent)",
+                    crate::check::located(&shown, &e)
+                ),
+            ))
+        }
         Err(CheckError::Io(e)) => Err(Failure::new(
             USAGE,
             format!(
@@ -114,6 +169,29 @@ pub fn check(file: &Path) -> Result<Report, Failure> {
             ),
         )),
     }
+}
+
+/// `--name` must announce the same kind of file as the path: a zip for a `.zip`, text
+/// (`.txt`/`.csv`) for anything else. Otherwise the service would read a zip as text or the
+/// reverse: a usage error (exit 2).
+fn same_family(file: &Path, name: &str) -> Result<(), Failure> {
+    let is_zip = |n: &str| {
+        n.len() >= 4
+            && n.is_char_boundary(n.len() - 4)
+            && n[n.len() - 4..].eq_ignore_ascii_case(".zip")
+    };
+    let local = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if local != is_zip(name) {
+        return Err(Failure::usage(format!(
+            "--name {} must have the same kind of extension as {} (.zip for a zip, .txt or \
+             .csv for text)",
+            term::sanitize(name),
+            term::path(file)
+        )));
+    }
+    Ok(())
 }
 
 fn progress_bar(total: u64, on: bool) -> ProgressBar {

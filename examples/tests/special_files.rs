@@ -415,7 +415,8 @@ fn hostile_file_names_print_escaped() {
         "{run:?}"
     );
     assert!(
-        run.stdout.starts_with(&format!("{dir_shown}/{shown}:0: ")),
+        run.stdout
+            .starts_with(&format!("{dir_shown}/{shown}: file name")),
         "{run:?}"
     );
 
@@ -426,7 +427,8 @@ fn hostile_file_names_print_escaped() {
         "{run:?}"
     );
     assert!(
-        run.stderr.contains(&format!("{dir_shown}/{shown}:0: ")),
+        run.stderr
+            .contains(&format!("{dir_shown}/{shown}: file name")),
         "{run:?}"
     );
 
@@ -435,7 +437,8 @@ fn hostile_file_names_print_escaped() {
     assert_eq!(run.code, 3, "{run:?}");
     assert!(!has_raw_control(&run.stderr), "{run:?}");
     assert!(
-        run.stderr.contains(&format!("{dir_shown}/{shown}:0: ")),
+        run.stderr
+            .contains(&format!("{dir_shown}/{shown}: file name")),
         "{run:?}"
     );
 

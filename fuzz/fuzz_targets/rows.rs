@@ -1,18 +1,33 @@
-//! The package row validator on arbitrary bytes: never panics and gives the same verdict
-//! however the input is split.
+//! The package row validator on arbitrary bytes: never panics, gives the same verdict however
+//! the input is split, and its every-error mode agrees with it on the first error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tpns_core::package::{Format, RowValidator};
+use tpns_core::package::{Format, RowKind, RowValidator};
 
-fn verdict(input: &[u8], format: Format, split: usize) -> String {
-    let mut v = RowValidator::new(format);
+fn verdict(input: &[u8], format: Format, kind: RowKind, split: usize) -> String {
+    let mut v = RowValidator::with_kind(format, kind);
     let split = split.min(input.len());
     let result = v
         .feed(&input[..split])
         .and_then(|()| v.feed(&input[split..]))
         .and_then(|()| v.finish());
     format!("{result:?}")
+}
+
+/// Every-error mode: the first error (as the stop mode would print it) and all the errors.
+fn each(input: &[u8], format: Format, kind: RowKind, split: usize) -> (String, String) {
+    let mut v = RowValidator::with_kind(format, kind);
+    let split = split.min(input.len());
+    let mut errors = Vec::new();
+    v.feed_each(&input[..split], |e| errors.push(e));
+    v.feed_each(&input[split..], |e| errors.push(e));
+    let tally = v.finish_each(|e| errors.push(e));
+    let first = match errors.first() {
+        Some(e) => format!("{:?}", Err::<(), _>(*e)),
+        None => format!("{:?}", Ok::<_, ()>(tpns_core::package::RowSummary { rows: tally.rows })),
+    };
+    (first, format!("{errors:?} {tally:?}"))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -24,9 +39,15 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Format::Csv
     };
-    let split = usize::from(head >> 1);
-    assert_eq!(
-        verdict(input, format, input.len()),
-        verdict(input, format, split)
-    );
+    let kind = if head & 2 == 0 {
+        RowKind::Account
+    } else {
+        RowKind::Token
+    };
+    let split = usize::from(head >> 2);
+    let whole = verdict(input, format, kind, input.len());
+    assert_eq!(whole, verdict(input, format, kind, split));
+    let (first, all) = each(input, format, kind, input.len());
+    assert_eq!(first, whole);
+    assert_eq!(all, each(input, format, kind, split).1);
 });

@@ -6,8 +6,8 @@ use std::io;
 use std::path::Path;
 
 use tpns_core::package::{
-    self, NameError, PackageKind, RowRule, SizeError, SizeVerdict, ValidateError, ZIP_WINDOW,
-    ZipError,
+    self, NameError, PackageKind, RowKind, RowRule, RowValidator, SizeError, SizeVerdict,
+    ValidateError, ZIP_WINDOW, ZipError,
 };
 
 use crate::net::Io;
@@ -63,6 +63,13 @@ pub struct Invalid {
     pub line: u64,
     /// The rule broken.
     pub violation: Violation,
+}
+
+impl Invalid {
+    /// Whether the violation is about a row (line 1 and up) rather than the whole file.
+    pub fn is_row(&self) -> bool {
+        self.line > 0
+    }
 }
 
 impl fmt::Display for Invalid {
@@ -132,22 +139,33 @@ fn invalid(line: u64, violation: Violation) -> CheckError {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn check_file(path: impl AsRef<Path>) -> Result<Report, CheckError> {
+    check_file_as(path, None, RowKind::Account)
+}
+
+/// [`check_file`] for a package of `kind` (accounts or device tokens), sent under `name` (its
+/// rules and its extension apply instead of the path's; `None`: the path's last component).
+///
+/// # Errors
+///
+/// As [`check_file`].
+pub fn check_file_as(
+    path: impl AsRef<Path>,
+    name: Option<&str>,
+    kind: RowKind,
+) -> Result<Report, CheckError> {
     let path = path.as_ref();
-    let name = path.file_name().ok_or_else(|| {
-        CheckError::Io(io::Error::new(io::ErrorKind::InvalidInput, "no file name"))
-    })?;
-    let name = name
-        .to_str()
-        .ok_or(invalid(0, Violation::NameNotUtf8))?
-        .to_owned();
-    let kind = package::check_file_name(&name).map_err(|e| invalid(0, Violation::Name(e)))?;
+    let name = match name {
+        Some(n) => n.to_owned(),
+        None => path_name(path)?,
+    };
+    let package = package::check_file_name(&name).map_err(|e| invalid(0, Violation::Name(e)))?;
     // Opened without blocking, and refused unless a regular file: a FIFO or a device would
     // stall the check or never end.
     let (file, size) = crate::file::open_regular(path).map_err(CheckError::Io)?;
     let verdict = package::check_size(size).map_err(|e| invalid(0, Violation::Size(e)))?;
     let mut buf = vec![0u8; 64 * 1024];
-    let rows = match kind.format() {
-        Some(format) => match package::validate_rows(Io(&file), format, &mut buf) {
+    let rows = match package.format() {
+        Some(format) => match package::validate_rows_as(Io(&file), format, kind, &mut buf) {
             Ok(summary) => summary.rows,
             Err(ValidateError::Io(e)) => return Err(CheckError::Io(e)),
             Err(ValidateError::Row(e)) => return Err(invalid(e.line, Violation::Rows(e.rule))),
@@ -155,22 +173,154 @@ pub fn check_file(path: impl AsRef<Path>) -> Result<Report, CheckError> {
         },
         None => {
             let mut reader = Io(&file);
-            let mut window = vec![0u8; ZIP_WINDOW].into_boxed_slice();
-            let window: &mut [u8; ZIP_WINDOW] =
-                (&mut *window).try_into().expect("ZIP_WINDOW bytes");
+            let mut window = zip_window();
             package::inspect_zip(&mut reader, &mut buf)
-                .and_then(|entry| package::validate_zip_rows(&mut reader, &entry, window, &mut buf))
+                .and_then(|entry| {
+                    package::validate_zip_rows_as(&mut reader, &entry, kind, &mut window, &mut buf)
+                })
                 .map_err(zip_error)?
                 .rows
         }
     };
     Ok(Report {
         file_name: name,
-        kind,
+        kind: package,
         size,
         rows,
         size_warning: verdict == SizeVerdict::OkWithWarning,
     })
+}
+
+/// The file name the service will see for `path`: its last component, in UTF-8.
+fn path_name(path: &Path) -> Result<String, CheckError> {
+    let name = path.file_name().ok_or_else(|| {
+        CheckError::Io(io::Error::new(io::ErrorKind::InvalidInput, "no file name"))
+    })?;
+    Ok(name
+        .to_str()
+        .ok_or(invalid(0, Violation::NameNotUtf8))?
+        .to_owned())
+}
+
+/// The 32 KiB inflate window, on the heap (too big for some threads' stacks).
+fn zip_window() -> Box<[u8; ZIP_WINDOW]> {
+    vec![0u8; ZIP_WINDOW]
+        .into_boxed_slice()
+        .try_into()
+        .expect("ZIP_WINDOW bytes")
+}
+
+/// What [`check_file_each`] found in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    /// Violations reported, file-level ones included.
+    pub violations: u64,
+    /// Rows that follow every rule.
+    pub rows: u64,
+    /// Rows (lines) that broke a rule.
+    pub bad_rows: u64,
+    /// The size is above 10^8 bytes but within 100 MiB (see [`Report::size_warning`]).
+    pub size_warning: bool,
+}
+
+/// Checks a package like [`check_file_as`] but reports *every* violation to `on_violation`, in
+/// file order, instead of stopping at the first: each bad row, with its line. A file-level
+/// violation (name, size, zip structure, empty file) ends the check of that file: what follows
+/// it cannot be judged. The package is valid when the returned [`Tally`] counts no violation.
+///
+/// A file whose rows break a rule is read a second time: the first pass, [`check_file_as`],
+/// settles the name, the size and a zip's structure and CRC (so that a damaged archive is never
+/// reported as bad rows); the second lists the rows. Memory is as for [`check_file`].
+///
+/// # Errors
+///
+/// The file cannot be read.
+pub fn check_file_each(
+    path: impl AsRef<Path>,
+    kind: RowKind,
+    mut on_violation: impl FnMut(Invalid),
+) -> io::Result<Tally> {
+    let path = path.as_ref();
+    let mut tally = Tally::default();
+    let mut file_level = |violation, tally: &mut Tally| {
+        tally.violations += 1;
+        on_violation(Invalid { line: 0, violation });
+    };
+    // The first pass is the stop-at-the-first-error check: it settles everything but the rows.
+    let report = match check_file_as(path, None, kind) {
+        Ok(report) => report,
+        Err(CheckError::Io(e)) => return Err(e),
+        Err(CheckError::Invalid(e)) if !e.is_row() => {
+            file_level(e.violation, &mut tally);
+            return Ok(tally);
+        }
+        Err(CheckError::Invalid(_)) => return each_row(path, kind, &mut on_violation),
+    };
+    tally.rows = report.rows;
+    tally.size_warning = report.size_warning;
+    Ok(tally)
+}
+
+/// The second pass of [`check_file_each`] over a file whose only violations are in its rows.
+fn each_row(
+    path: &Path,
+    kind: RowKind,
+    on_violation: &mut impl FnMut(Invalid),
+) -> io::Result<Tally> {
+    let name = path_name(path).map_err(|_| io::Error::other("the file name changed"))?;
+    let package = package::check_file_name(&name).map_err(io::Error::other)?;
+    let (file, size) = crate::file::open_regular(path)?;
+    let mut tally = Tally {
+        size_warning: package::check_size(size) == Ok(SizeVerdict::OkWithWarning),
+        ..Tally::default()
+    };
+    let mut report = |e: package::RowError| {
+        tally.violations += 1;
+        on_violation(Invalid {
+            line: e.line,
+            violation: Violation::Rows(e.rule),
+        });
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let counted = match package.format() {
+        Some(format) => {
+            let mut v = RowValidator::with_kind(format, kind);
+            let mut reader = Io(&file);
+            loop {
+                let n = match embedded_io::Read::read(&mut reader, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                v.feed_each(&buf[..n], &mut report);
+            }
+            v.finish_each(&mut report)
+        }
+        None => {
+            let mut reader = Io(&file);
+            let mut window = zip_window();
+            let entry = package::inspect_zip(&mut reader, &mut buf).map_err(zip_io_error)?;
+            let mut v = RowValidator::with_kind(entry.format, kind);
+            let mut inbuf = vec![0u8; 16 * 1024];
+            package::read_zip_text(&mut reader, &entry, &mut window, &mut inbuf, |text| {
+                v.feed_each(text, &mut report)
+            })
+            .map_err(zip_io_error)?;
+            v.finish_each(&mut report)
+        }
+    };
+    tally.rows = counted.rows;
+    tally.bad_rows = counted.bad_rows;
+    Ok(tally)
+}
+
+/// A zip that failed on the second read, after passing the first: it changed in between.
+fn zip_io_error(e: ZipError<io::Error>) -> io::Error {
+    match e {
+        ZipError::Io(e) => e,
+        other => io::Error::other(format!("the zip changed while it was read: {other}")),
+    }
 }
 
 fn zip_error(e: ZipError<io::Error>) -> CheckError {
@@ -263,6 +413,65 @@ mod tests {
             let name = std::ffi::OsStr::from_bytes(b"bad\xff.txt");
             assert_eq!(violation(Path::new(name)), (0, Violation::NameNotUtf8));
         }
+    }
+
+    /// Every violation of a file, as (line, text).
+    fn each(path: &Path, kind: RowKind) -> (Vec<(u64, String)>, Tally) {
+        let mut found = Vec::new();
+        let tally = check_file_each(path, kind, |e| {
+            found.push((e.line, e.violation.to_string()))
+        })
+        .unwrap();
+        (found, tally)
+    }
+
+    #[test]
+    fn every_violation_is_reported_and_file_level_ones_end_the_check() {
+        let (found, tally) = each(&corpus("quoted_newline.csv"), RowKind::Account);
+        assert_eq!(
+            found,
+            [
+                (1, "unterminated quote".to_owned()),
+                (2, "quote in unquoted field".to_owned())
+            ]
+        );
+        assert_eq!((tally.violations, tally.rows, tally.bad_rows), (2, 0, 2));
+        // The zip's rows, on the second pass, with the entry's lines.
+        let (found, tally) = each(&corpus("bad_row.zip"), RowKind::Account);
+        assert_eq!(found, [(3, "row shorter than 2 characters".to_owned())]);
+        assert_eq!((tally.violations, tally.rows, tally.bad_rows), (1, 3, 1));
+        // File-level: one violation, line 0, nothing else read.
+        let (found, tally) = each(&corpus("macos.zip"), RowKind::Account);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0, tally.violations, tally.rows), (0, 1, 0));
+        // Valid: no violation, the rows counted.
+        let (found, tally) = each(&corpus("good_deflate.zip"), RowKind::Account);
+        assert!(found.is_empty());
+        assert_eq!((tally.violations, tally.rows), (0, 200));
+        // The same file by the token rules: every row is bad.
+        let (found, tally) = each(&corpus("good_deflate.zip"), RowKind::Token);
+        assert_eq!((found.len() as u64, tally.bad_rows), (200, 200));
+        assert!(check_file_each(corpus("no-such-file.txt"), RowKind::Account, |_| {}).is_err());
+    }
+
+    #[test]
+    fn a_name_given_replaces_the_path_s_name() {
+        // The rules of the name given apply, and its extension decides the format.
+        let r = check_file_as(
+            corpus("two_columns.csv"),
+            Some("list.txt"),
+            RowKind::Account,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.file_name.as_str(), r.kind, r.rows),
+            ("list.txt", PackageKind::Txt, 2)
+        );
+        let (line, v) = match check_file_as(corpus("plain.csv"), Some("a.xlsx"), RowKind::Account) {
+            Err(CheckError::Invalid(e)) => (e.line, e.violation),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((line, v), (0, Violation::Name(NameError::Extension)));
     }
 
     #[test]

@@ -10,7 +10,9 @@ mod file;
 mod net;
 mod retry;
 
-pub use check::{CheckError, Invalid, Report, Violation, check_file};
+pub use check::{
+    CheckError, Invalid, Report, Tally, Violation, check_file, check_file_as, check_file_each,
+};
 pub use client::{
     CA_FILE_LIMIT, Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded,
 };
@@ -23,5 +25,5 @@ pub use retry::RetryPolicy;
 pub use rustls;
 pub use tpns_core;
 pub use tpns_core::endpoint::{Endpoint, Region, Scheme};
-pub use tpns_core::package::PackageKind;
+pub use tpns_core::package::{PackageKind, RowKind};
 pub use tpns_core::push::{Audience, Environment, MessageType, PushRequest};

@@ -35,9 +35,15 @@
 //!    (`\`, `:`), no macOS metadata (`__MACOSX/`, `.DS_Store`), stored or deflate, not
 //!    encrypted, not zip64, at most 1 GiB once inflated ([`ZIP_INFLATED_MAX`]); the entry's text
 //!    then follows rules 3 and 4, with the entry's line numbers.
+//! 6. **Token packages** ([`RowKind::Token`], [`RowValidator::with_kind`],
+//!    [`validate_rows_as`], [`validate_zip_rows_as`]): every row (after CSV decoding) is a
+//!    device token of exactly [`TOKEN_CHARS`] (36) characters from `A-Z`, `a-z`, `0-9` and
+//!    `-`. The alphabet is not documented by the service, so the rule is liberal about the
+//!    characters (a UUID's and more) and exact about the length.
 //!
 //! Errors carry the 1-based line of the first error in stream order, or line 0 for file-level
-//! errors (name, size, empty file, zip structure).
+//! errors (name, size, empty file, zip structure). [`RowValidator::feed_each`] reports every
+//! row error instead, resynchronising at the next line end.
 //!
 //! The text is checked in layers: bytes are decoded as UTF-8, the characters are split into lines
 //! (LF, or CRLF), and for CSV each line is decoded as one field. So a CR inside a quoted CSV field
@@ -70,11 +76,11 @@ mod zip;
 
 pub use name::{Format, MAX_NAME_CHARS, NameError, PackageKind, check_file_name};
 pub use rows::{
-    MAX_ROW_CHARS, MIN_ROW_CHARS, RowError, RowRule, RowSummary, RowValidator, ValidateError,
-    validate_rows,
+    MAX_ROW_CHARS, MIN_ROW_CHARS, RowError, RowKind, RowRule, RowSummary, RowTally, RowValidator,
+    TOKEN_CHARS, ValidateError, validate_rows, validate_rows_as,
 };
 pub use size::{MAX_PACKAGE_BYTES, SIZE_WARNING_BYTES, SizeError, SizeVerdict, check_size};
 pub use zip::{
     ZIP_INFLATED_MAX, ZIP_NAME_MAX, ZIP_SCRATCH_MIN, ZIP_WINDOW, ZipEntry, ZipError, ZipMethod,
-    inspect_zip, validate_zip_rows,
+    inspect_zip, read_zip_text, validate_zip_rows, validate_zip_rows_as,
 };

@@ -4,8 +4,14 @@
 //! decoder) whose whole state is a few integers, so it runs in O(1) memory on any chunking of
 //! the input: a UTF-8 sequence, a CRLF or a `""` may be split across two calls to
 //! [`RowValidator::feed`] and the verdict is the same.
+//!
+//! Two modes share the machine: [`feed`](RowValidator::feed) stops at the first error (what an
+//! upload needs: one reason to send nothing), and [`feed_each`](RowValidator::feed_each)
+//! reports each error and resynchronises at the next line end (what a user fixing a file
+//! needs: every bad row, in one pass, in O(1) memory).
 
 use core::fmt;
+use core::ops::ControlFlow;
 
 use embedded_io::{Error as _, ErrorKind, Read};
 
@@ -15,6 +21,28 @@ use super::Format;
 pub const MIN_ROW_CHARS: u8 = 2;
 /// Most characters in a row.
 pub const MAX_ROW_CHARS: u8 = 100;
+/// Characters in a device token: every row of a token package has exactly this many.
+pub const TOKEN_CHARS: u8 = 36;
+
+/// What the rows of a package hold.
+///
+/// TPNS device tokens are 36 characters long. Their alphabet is not documented, so the rule is
+/// liberal about the characters and exact about the length: ASCII letters, digits and `-` (a
+/// UUID's alphabet and more), exactly [`TOKEN_CHARS`] of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RowKind {
+    /// Accounts: any characters, 2..=100 of them.
+    #[default]
+    Account,
+    /// Device tokens: exactly 36 characters from `A-Z`, `a-z`, `0-9` and `-`.
+    Token,
+}
+
+/// Whether `c` may appear in a device token.
+const fn is_token_char(c: u32) -> bool {
+    matches!(c, 0x30..=0x39 | 0x41..=0x5A | 0x61..=0x7A | 0x2D)
+}
 
 /// The rule a package's text broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,6 +68,10 @@ pub enum RowRule {
     TextAfterClosingQuote,
     /// CSV: a quoted field still open at the end of its line.
     UnterminatedQuote,
+    /// Token package: a row that is not exactly 36 characters long.
+    TokenLength,
+    /// Token package: a character other than `A-Z`, `a-z`, `0-9` and `-`.
+    TokenCharacter,
 }
 
 impl RowRule {
@@ -56,6 +88,8 @@ impl RowRule {
             RowRule::QuoteInUnquotedField => "quote in unquoted field",
             RowRule::TextAfterClosingQuote => "text after closing quote",
             RowRule::UnterminatedQuote => "unterminated quote",
+            RowRule::TokenLength => "token not 36 characters long",
+            RowRule::TokenCharacter => "token character other than A-Z, a-z, 0-9 or -",
         }
     }
 }
@@ -92,6 +126,16 @@ pub struct RowSummary {
     pub rows: u64,
 }
 
+/// What [`RowValidator::finish_each`] counted: every line is either a row or a bad line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RowTally {
+    /// Rows that follow every rule.
+    pub rows: u64,
+    /// Lines that broke a rule (one error each: the first in the line).
+    pub bad_rows: u64,
+}
+
 /// Where the CSV field decoder is within the current line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Field {
@@ -111,10 +155,14 @@ enum Field {
 /// [`finish`](Self::finish). Its state is a few integers (no buffer), so it is `Copy` and costs
 /// the same for 10 bytes or 100 MiB. After the first error every later call returns that error.
 ///
+/// [`feed_each`](Self::feed_each) and [`finish_each`](Self::finish_each) are the other mode:
+/// each row error goes to a callback and checking goes on at the next line, with the same line
+/// numbers. Use one mode or the other on a validator, not both.
+///
 /// # Examples
 ///
 /// ```
-/// use tpns_core::package::{Format, RowRule, RowValidator};
+/// use tpns_core::package::{Format, RowKind, RowRule, RowValidator};
 ///
 /// let mut v = RowValidator::new(Format::Txt);
 /// v.feed(b"user01\nuser\xE2\x82").unwrap(); // a UTF-8 sequence split across chunks
@@ -125,12 +173,24 @@ enum Field {
 /// let err = v.feed(b"account\nab,cd\n").unwrap_err();
 /// assert_eq!((err.line, err.rule), (2, RowRule::MoreThanOneColumn));
 /// assert_eq!(err.to_string(), "line 2: more than one column");
+///
+/// // Every error, for a token package.
+/// let mut v = RowValidator::with_kind(Format::Txt, RowKind::Token);
+/// let mut lines = Vec::new();
+/// v.feed_each(b"0123456789abcdef0123456789ABCDEF-_-_\nshort\n", |e| lines.push(e));
+/// let tally = v.finish_each(|e| lines.push(e));
+/// assert_eq!((tally.rows, tally.bad_rows), (0, 2));
+/// assert_eq!(lines[0].rule, RowRule::TokenCharacter);
+/// assert_eq!((lines[1].line, lines[1].rule), (2, RowRule::TokenLength));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowValidator {
     format: Format,
-    /// Rows completed; the current line is `rows + 1`.
+    kind: RowKind,
+    /// Rows completed; the current line is `rows + bad + 1`.
     rows: u64,
+    /// Lines given up on after an error ([`feed_each`](Self::feed_each) mode).
+    bad: u64,
     /// Characters of the current row's value so far (saturates just above the maximum).
     len: u8,
     /// Whether the current line has any character (a blank line has none).
@@ -148,15 +208,27 @@ pub struct RowValidator {
     cp: u32,
     /// No character decoded yet: a first U+FEFF is a BOM, not a character.
     at_start: bool,
-    error: Option<RowError>,
+    /// After an error in [`feed_each`](Self::feed_each) mode: bytes up to the next LF are
+    /// skipped (an LF is never part of a UTF-8 sequence, so the resync is exact).
+    skip: bool,
+    /// The sticky error of [`feed`](Self::feed) mode; its line is [`line`](Self::line), which
+    /// no longer moves.
+    error: Option<RowRule>,
 }
 
 impl RowValidator {
-    /// A validator for text in `format`.
+    /// A validator for an account package in `format`.
     pub const fn new(format: Format) -> Self {
+        Self::with_kind(format, RowKind::Account)
+    }
+
+    /// A validator for a package of `kind` in `format`.
+    pub const fn with_kind(format: Format, kind: RowKind) -> Self {
         RowValidator {
             format,
+            kind,
             rows: 0,
+            bad: 0,
             len: 0,
             line_has_chars: false,
             field: Field::Start,
@@ -166,6 +238,7 @@ impl RowValidator {
             hi: 0xBF,
             cp: 0,
             at_start: true,
+            skip: false,
             error: None,
         }
     }
@@ -175,14 +248,24 @@ impl RowValidator {
         self.format
     }
 
-    /// Rows completed so far (their line end seen).
+    /// What the rows hold.
+    pub const fn kind(&self) -> RowKind {
+        self.kind
+    }
+
+    /// Valid rows completed so far (their line end seen).
     pub const fn rows(&self) -> u64 {
         self.rows
     }
 
+    /// Bad lines passed so far ([`feed_each`](Self::feed_each) mode; 0 in the other).
+    pub const fn bad_rows(&self) -> u64 {
+        self.bad
+    }
+
     /// The 1-based line being read.
     pub const fn line(&self) -> u64 {
-        self.rows + 1
+        self.rows + self.bad + 1
     }
 
     /// Checks the next chunk of the text.
@@ -191,14 +274,94 @@ impl RowValidator {
     ///
     /// The first [`RowError`] found, with its line; the same error on every later call.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), RowError> {
-        if let Some(e) = self.error {
-            return Err(e);
+        if let Some(rule) = self.error {
+            return Err(self.error_at(rule));
         }
+        let mut first = None;
+        self.scan(chunk, &mut |e| {
+            first = Some(e);
+            ControlFlow::Break(())
+        });
+        match first {
+            Some(e) => {
+                self.error = Some(e.rule);
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the next chunk, handing each row error to `on_error` and going on with the next
+    /// line: the rest of a bad line is skipped up to its LF, and the line counts as bad. Line
+    /// numbers are those of [`feed`](Self::feed); the first error is the one `feed` returns.
+    ///
+    /// Does nothing on a validator that holds an error of [`feed`](Self::feed) mode.
+    pub fn feed_each(&mut self, chunk: &[u8], mut on_error: impl FnMut(RowError)) {
+        if self.error.is_some() {
+            return;
+        }
+        self.scan(chunk, &mut |e| {
+            on_error(e);
+            ControlFlow::Continue(())
+        });
+    }
+
+    /// Ends the text in [`feed_each`](Self::feed_each) mode: checks the last line (whose line
+    /// end is optional), reports [`RowRule::EmptyFile`] (line 0) if the text held no line at
+    /// all, and returns how many rows were valid and how many lines were bad.
+    pub fn finish_each(mut self, mut on_error: impl FnMut(RowError)) -> RowTally {
+        if self.error.is_some() {
+            return RowTally {
+                rows: self.rows,
+                bad_rows: self.bad + 1,
+            };
+        }
+        if self.skip {
+            // The bad line ends with the text.
+            self.bad += 1;
+        } else if let Err(rule) = self.end_of_text() {
+            on_error(self.error_at(rule));
+            self.bad += 1;
+        }
+        if self.rows + self.bad == 0 {
+            on_error(self.error_at(RowRule::EmptyFile));
+        }
+        RowTally {
+            rows: self.rows,
+            bad_rows: self.bad,
+        }
+    }
+
+    /// The error `rule` with its line: the current line, or 0 for [`RowRule::EmptyFile`].
+    fn error_at(&self, rule: RowRule) -> RowError {
+        let line = if rule == RowRule::EmptyFile {
+            0
+        } else {
+            self.line()
+        };
+        RowError { line, rule }
+    }
+
+    /// The machine over one chunk; each error goes to `on_error`, which stops the scan there
+    /// or lets it resync at the next line end.
+    #[inline]
+    fn scan(&mut self, chunk: &[u8], on_error: &mut impl FnMut(RowError) -> ControlFlow<()>) {
         let mut i = 0;
         // Bytes before this offset go through the state machine: the word the fast path
         // stopped at is not offered to it again byte after byte.
         let mut slow_until = 0;
         while i < chunk.len() {
+            if self.skip {
+                match chunk[i..].iter().position(|&b| b == b'\n') {
+                    Some(at) => {
+                        i += at + 1;
+                        self.skip = false;
+                        self.bad += 1;
+                        continue;
+                    }
+                    None => return,
+                }
+            }
             if i >= slow_until && self.is_clean() {
                 i += self.fast_run(&chunk[i..]);
                 slow_until = i + 8;
@@ -206,12 +369,34 @@ impl RowValidator {
                     break;
                 }
             }
-            if let Err(rule) = self.byte(chunk[i]) {
-                return Err(self.fail(rule));
-            }
+            let b = chunk[i];
             i += 1;
+            if let Err(rule) = self.byte(b) {
+                if on_error(self.error_at(rule)).is_break() {
+                    return;
+                }
+                self.resync(b == b'\n');
+            }
         }
-        Ok(())
+    }
+
+    /// After an error in [`feed_each`](Self::feed_each) mode: back to the start of a line
+    /// (past the BOM check: a BOM only counts at the very start). An error raised by an LF
+    /// ended its line already; any other one leaves the rest of the line to skip.
+    fn resync(&mut self, line_ended: bool) {
+        self.len = 0;
+        self.line_has_chars = false;
+        self.field = Field::Start;
+        self.cr = false;
+        self.need = 0;
+        self.lo = 0x80;
+        self.hi = 0xBF;
+        self.at_start = false;
+        if line_ended {
+            self.bad += 1;
+        } else {
+            self.skip = true;
+        }
     }
 
     /// Whether the state is one the fast path understands: between characters, past the BOM
@@ -235,9 +420,18 @@ impl RowValidator {
         const HIGH: u64 = 0x8080_8080_8080_8080;
         // For an `x` of ASCII bytes only: the high bit of each byte that equals `b`. Exact
         // per byte: each byte of `t + LOW7` is at most 0xFE, so no carry crosses bytes.
-        let eq = |x: u64, b: u8| !((x ^ (u64::from(b) * 0x0101_0101_0101_0101)) + LOW7) & HIGH;
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        let eq = |x: u64, b: u8| !((x ^ (u64::from(b) * ONES)) + LOW7) & HIGH;
+        // For an `x` of ASCII bytes only: the high bit of each byte that is at least `b`
+        // (b <= 0x80). Exact per byte: each byte of the sum is at most 0x7F + 0x80.
+        let ge = |x: u64, b: u8| (x + u64::from(0x80 - b) * ONES) & HIGH;
+        let range = |x: u64, lo: u8, hi: u8| ge(x, lo) & !ge(x, hi + 1);
         let csv = self.format == Format::Csv;
-        let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
+        let token = self.kind == RowKind::Token;
+        let (min, max) = match self.kind {
+            RowKind::Account => (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS)),
+            RowKind::Token => (usize::from(TOKEN_CHARS), usize::from(TOKEN_CHARS)),
+        };
         let mut len = usize::from(self.len);
         let mut rows = self.rows;
         let mut taken = 0;
@@ -252,6 +446,16 @@ impl RowValidator {
             }
             if special != 0 {
                 break;
+            }
+            if token {
+                let allowed = range(x, b'0', b'9')
+                    | range(x, b'A', b'Z')
+                    | range(x, b'a', b'z')
+                    | eq(x, b'-')
+                    | eq(x, b'\n');
+                if allowed != HIGH {
+                    break;
+                }
             }
             let mut lf = eq(x, b'\n');
             let mut word_len = len;
@@ -278,7 +482,7 @@ impl RowValidator {
         }
         if taken > 0 {
             self.rows = rows;
-            // At most MAX_ROW_CHARS (100): fits in a u8.
+            // At most MAX_ROW_CHARS (100) or TOKEN_CHARS (36): fits in a u8.
             self.len = len as u8;
             self.line_has_chars = len > 0;
             if csv {
@@ -300,10 +504,21 @@ impl RowValidator {
     /// end of the text; the last row breaking a rule; [`RowRule::EmptyFile`] (line 0) if the
     /// text held no row at all.
     pub fn finish(mut self) -> Result<RowSummary, RowError> {
-        if let Some(e) = self.error {
-            return Err(e);
+        if let Some(rule) = self.error {
+            return Err(self.error_at(rule));
         }
-        let end = if self.need > 0 {
+        if let Err(rule) = self.end_of_text() {
+            return Err(self.error_at(rule));
+        }
+        if self.rows == 0 {
+            return Err(self.error_at(RowRule::EmptyFile));
+        }
+        Ok(RowSummary { rows: self.rows })
+    }
+
+    /// The end of the text: a UTF-8 sequence or a CR cut short, or the last row's checks.
+    fn end_of_text(&mut self) -> Result<(), RowRule> {
+        if self.need > 0 {
             Err(RowRule::InvalidUtf8)
         } else if self.cr {
             Err(RowRule::CarriageReturn)
@@ -311,26 +526,7 @@ impl RowValidator {
             self.end_line()
         } else {
             Ok(())
-        };
-        if let Err(rule) = end {
-            return Err(self.fail(rule));
         }
-        if self.rows == 0 {
-            return Err(RowError {
-                line: 0,
-                rule: RowRule::EmptyFile,
-            });
-        }
-        Ok(RowSummary { rows: self.rows })
-    }
-
-    fn fail(&mut self, rule: RowRule) -> RowError {
-        let e = RowError {
-            line: self.line(),
-            rule,
-        };
-        self.error = Some(e);
-        e
     }
 
     /// UTF-8 decoding, as `core::str::from_utf8` accepts it (Unicode table 3-7).
@@ -395,21 +591,24 @@ impl RowValidator {
             _ => {
                 self.line_has_chars = true;
                 match self.format {
-                    Format::Txt => self.count(),
+                    Format::Txt => self.count(c),
                     Format::Csv => self.csv(c),
                 }
             }
         }
     }
 
-    /// One more character in the row's value.
+    /// One more character, `c`, in the row's value.
     #[inline]
-    fn count(&mut self) -> Result<(), RowRule> {
+    fn count(&mut self, c: u32) -> Result<(), RowRule> {
+        // The error comes at the first character too many, so `len` never passes 101.
         self.len += 1;
-        if self.len > MAX_ROW_CHARS {
-            Err(RowRule::TooLong)
-        } else {
-            Ok(())
+        match self.kind {
+            RowKind::Account if self.len > MAX_ROW_CHARS => Err(RowRule::TooLong),
+            RowKind::Account => Ok(()),
+            RowKind::Token if !is_token_char(c) => Err(RowRule::TokenCharacter),
+            RowKind::Token if self.len > TOKEN_CHARS => Err(RowRule::TokenLength),
+            RowKind::Token => Ok(()),
         }
     }
 
@@ -426,17 +625,17 @@ impl RowValidator {
             (Field::Unquoted, QUOTE) => Err(RowRule::QuoteInUnquotedField),
             (Field::Start | Field::Unquoted, _) => {
                 self.field = Field::Unquoted;
-                self.count()
+                self.count(c)
             }
             (Field::Quoted, QUOTE) => {
                 self.field = Field::QuoteSeen;
                 Ok(())
             }
-            (Field::Quoted, _) => self.count(),
+            (Field::Quoted, _) => self.count(c),
             (Field::QuoteSeen, QUOTE) => {
                 // `""`: one literal quote.
                 self.field = Field::Quoted;
-                self.count()
+                self.count(c)
             }
             (Field::QuoteSeen, _) => Err(RowRule::TextAfterClosingQuote),
         }
@@ -450,8 +649,10 @@ impl RowValidator {
         if self.field == Field::Quoted {
             return Err(RowRule::UnterminatedQuote);
         }
-        if self.len < MIN_ROW_CHARS {
-            return Err(RowRule::TooShort);
+        match self.kind {
+            RowKind::Account if self.len < MIN_ROW_CHARS => return Err(RowRule::TooShort),
+            RowKind::Token if self.len != TOKEN_CHARS => return Err(RowRule::TokenLength),
+            _ => {}
         }
         self.rows += 1;
         self.len = 0;
@@ -513,14 +714,28 @@ impl<E: core::error::Error + 'static> core::error::Error for ValidateError<E> {
 /// assert_eq!(summary.rows, 2);
 /// ```
 pub fn validate_rows<R: Read>(
+    r: R,
+    format: Format,
+    buf: &mut [u8],
+) -> Result<RowSummary, ValidateError<R::Error>> {
+    validate_rows_as(r, format, RowKind::Account, buf)
+}
+
+/// [`validate_rows`] for a package of `kind` (accounts or device tokens).
+///
+/// # Errors
+///
+/// As [`validate_rows`].
+pub fn validate_rows_as<R: Read>(
     mut r: R,
     format: Format,
+    kind: RowKind,
     buf: &mut [u8],
 ) -> Result<RowSummary, ValidateError<R::Error>> {
     if buf.is_empty() {
         return Err(ValidateError::BufferTooSmall);
     }
-    let mut v = RowValidator::new(format);
+    let mut v = RowValidator::with_kind(format, kind);
     loop {
         let n = match r.read(buf) {
             Ok(0) => break,
@@ -1016,6 +1231,267 @@ mod tests {
             let data = text.as_bytes();
             let whole = run_chunks(format, core::iter::once(data));
             prop_assert_eq!(run_chunks(format, data.chunks(1)), whole);
+        }
+
+        /// The same for token packages, whose fast path also checks the token alphabet: rows
+        /// of 30..42 characters around the token length, now and then with a character outside
+        /// the alphabet (the ASCII neighbours of each range, and more).
+        #[test]
+        fn token_fast_path_agrees_with_the_state_machine(
+            rows in proptest::collection::vec(
+                (30usize..42, proptest::sample::select(&[
+                    "", "", "", "", "", "", "-", "/", ":", "@", "[", "`", "{", "_", " ", "\r",
+                    "\"", ",", "é", "\u{7f}", "\0",
+                ][..])),
+                0..40,
+            ),
+            csv in any::<bool>(),
+            trailing_newline in any::<bool>(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-";
+            let mut text = String::new();
+            for (i, (len, odd)) in rows.iter().enumerate() {
+                let mut row: String = (0..*len)
+                    .map(|j| alphabet[(i * 7 + j) % alphabet.len()] as char)
+                    .collect();
+                row.insert_str(len / 2, odd);
+                text.push_str(&row);
+                text.push('\n');
+            }
+            if !trailing_newline {
+                text.pop();
+            }
+            let format = if csv { Format::Csv } else { Format::Txt };
+            let data = text.as_bytes();
+            let bytewise = run_kind(format, RowKind::Token, data.chunks(1));
+            prop_assert_eq!(run_kind(format, RowKind::Token, [data]), bytewise);
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for p in points {
+                chunks.push(&data[prev..p]);
+                prev = p;
+            }
+            chunks.push(&data[prev..]);
+            prop_assert_eq!(run_kind(format, RowKind::Token, chunks), bytewise);
+            // Every-error mode, any chunking, against the line-by-line oracle.
+            prop_assert_eq!(each_chunks(format, RowKind::Token, [data]), each_oracle(format, RowKind::Token, data));
+        }
+
+        /// Every-error mode: the errors and counts are the same for any chunking, and are
+        /// those of the stop-at-the-first-error mode run on each line alone.
+        #[test]
+        fn every_error_mode_agrees_with_a_line_by_line_oracle(
+            data in soup(),
+            csv in any::<bool>(),
+            token in any::<bool>(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+        ) {
+            let format = if csv { Csv } else { Txt };
+            let kind = if token { RowKind::Token } else { RowKind::Account };
+            let whole = each_chunks(format, kind, [&data[..]]);
+            prop_assert_eq!(&whole, &each_oracle(format, kind, &data));
+            prop_assert_eq!(&each_chunks(format, kind, data.chunks(1)), &whole);
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for p in points {
+                chunks.push(&data[prev..p]);
+                prev = p;
+            }
+            chunks.push(&data[prev..]);
+            prop_assert_eq!(&each_chunks(format, kind, chunks), &whole);
+            // The first error is the one the other mode stops at.
+            let first = run_kind(format, kind, [&data[..]]);
+            match whole.0.first() {
+                Some(e) => prop_assert_eq!(first, Err(*e)),
+                None => prop_assert_eq!(first, Ok(whole.1)),
+            }
+        }
+    }
+
+    fn run_kind<'a>(
+        format: Format,
+        kind: RowKind,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Verdict {
+        let mut v = RowValidator::with_kind(format, kind);
+        for c in chunks {
+            if v.feed(c).is_err() {
+                break;
+            }
+        }
+        v.finish().map(|s| s.rows).map_err(|e| (e.line, e.rule))
+    }
+
+    /// Every-error mode: the errors, the valid rows and the bad lines.
+    fn each_chunks<'a>(
+        format: Format,
+        kind: RowKind,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> (Vec<(u64, RowRule)>, u64, u64) {
+        let mut v = RowValidator::with_kind(format, kind);
+        let mut errors = Vec::new();
+        for c in chunks {
+            v.feed_each(c, |e| errors.push((e.line, e.rule)));
+        }
+        let t = v.finish_each(|e| errors.push((e.line, e.rule)));
+        (errors, t.rows, t.bad_rows)
+    }
+
+    /// The oracle of every-error mode: the text split at each LF byte, and each line judged by
+    /// the stop mode on its own (after a valid line `xx`, so that a U+FEFF there is a
+    /// character, not a BOM, as it is after line 1).
+    fn each_oracle(format: Format, kind: RowKind, data: &[u8]) -> (Vec<(u64, RowRule)>, u64, u64) {
+        let pieces: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+        let mut errors = Vec::new();
+        let (mut rows, mut bad) = (0, 0);
+        let prefix: &[u8] = match kind {
+            RowKind::Account => b"xx\n",
+            RowKind::Token => b"0123456789abcdef0123456789abcdef0123\n",
+        };
+        for (i, piece) in pieces.iter().enumerate() {
+            let last = i + 1 == pieces.len();
+            if last && piece.is_empty() {
+                break; // the text ended with a line end
+            }
+            let mut line = if i == 0 { Vec::new() } else { prefix.to_vec() };
+            line.extend_from_slice(piece);
+            if !last {
+                line.push(b'\n');
+            }
+            match run_kind(format, kind, [&line[..]]) {
+                Ok(_) => rows += 1,
+                // Only a BOM on line 1: no line at all.
+                Err((0, EmptyFile)) => {}
+                Err((_, rule)) => {
+                    errors.push((i as u64 + 1, rule));
+                    bad += 1;
+                }
+            }
+        }
+        if rows + bad == 0 {
+            errors.push((0, EmptyFile));
+        }
+        (errors, rows, bad)
+    }
+
+    #[test]
+    fn token_rows() {
+        use std::string::ToString;
+        let t = "0123456789abcdefABCDEF-0123456789xyz"; // 36
+        assert_eq!(t.len(), 36);
+        let s = |x: &str| x.as_bytes().to_vec();
+        let cases: Vec<(Format, Vec<u8>, Verdict)> = std::vec![
+            (Txt, s(&std::format!("{t}\n{t}\n")), Ok(2)),
+            (Txt, s(&std::format!("{t}\r\n{t}")), Ok(2)),
+            (Txt, s(&std::format!("{BOM}{t}\n")), Ok(1)),
+            (Txt, s(&std::format!("{t}x\n")), Err((1, TokenLength))),
+            (
+                Txt,
+                s(&std::format!("{t}\n{}\n", &t[1..])),
+                Err((2, TokenLength))
+            ),
+            (Txt, s(&t[1..]), Err((1, TokenLength))),
+            (Txt, s("ab\n"), Err((1, TokenLength))),
+            (
+                Txt,
+                s(&std::format!("{}_\n", &t[1..])),
+                Err((1, TokenCharacter))
+            ),
+            (
+                Txt,
+                s(&std::format!("{} \n", &t[1..])),
+                Err((1, TokenCharacter))
+            ),
+            (
+                Txt,
+                s(&std::format!("{}é\n", &t[1..])),
+                Err((1, TokenCharacter))
+            ),
+            (Txt, s(&std::format!("{t}\n\n")), Err((2, BlankLine))),
+            (Txt, s(""), Err((0, EmptyFile))),
+            (Csv, s(&std::format!("\"{t}\"\n{t}\n")), Ok(2)),
+            (Csv, s(&std::format!("{t},\n")), Err((1, MoreThanOneColumn))),
+            (
+                Csv,
+                s(&std::format!("\"{}\"\"\"\n", &t[1..])),
+                Err((1, TokenCharacter))
+            ),
+        ];
+        for (format, data, expected) in cases {
+            let whole = run_kind(format, RowKind::Token, [&data[..]]);
+            assert_eq!(whole, expected, "{data:?}");
+            assert_eq!(run_kind(format, RowKind::Token, data.chunks(1)), whole);
+            for i in 0..=data.len() {
+                let (a, b) = data.split_at(i);
+                assert_eq!(run_kind(format, RowKind::Token, [a, b]), whole);
+            }
+        }
+        // Account rules are unchanged for the same rows.
+        assert_eq!(run_kind(Txt, RowKind::Account, [&b"ab\n"[..]]), Ok(1));
+        assert_eq!(
+            TokenCharacter.to_string(),
+            "token character other than A-Z, a-z, 0-9 or -"
+        );
+        assert_eq!(TokenLength.to_string(), "token not 36 characters long");
+    }
+
+    #[test]
+    fn every_error_mode_reports_each_bad_line_and_resyncs() {
+        let mut v = RowValidator::new(Txt);
+        let mut errors = Vec::new();
+        v.feed_each(b"ab\nc\n\nd\xFFef\nok\r\nx\rzz\n", |e| {
+            errors.push((e.line, e.rule))
+        });
+        v.feed_each(b"\nlast", |e| errors.push((e.line, e.rule)));
+        let t = v.finish_each(|e| errors.push((e.line, e.rule)));
+        assert_eq!(
+            errors,
+            [
+                (2, TooShort),
+                (3, BlankLine),
+                (4, InvalidUtf8),
+                (6, CarriageReturn),
+                (7, BlankLine),
+            ]
+        );
+        assert_eq!((t.rows, t.bad_rows), (3, 5));
+        // A bad last line without a line end, and a file of bad lines only (not empty).
+        let mut v = RowValidator::new(Csv);
+        let mut errors = Vec::new();
+        v.feed_each(b"a,b\n\"cd", |e| errors.push((e.line, e.rule)));
+        let t = v.finish_each(|e| errors.push((e.line, e.rule)));
+        assert_eq!(errors, [(1, MoreThanOneColumn), (2, UnterminatedQuote)]);
+        assert_eq!((t.rows, t.bad_rows), (0, 2));
+        // Nothing at all is the empty file, on line 0.
+        let mut errors = Vec::new();
+        let t = RowValidator::new(Txt).finish_each(|e| errors.push((e.line, e.rule)));
+        assert_eq!(errors, [(0, EmptyFile)]);
+        assert_eq!((t.rows, t.bad_rows), (0, 0));
+        // The stop mode is unchanged after a row error: sticky.
+        let mut v = RowValidator::new(Txt);
+        assert_eq!(v.feed(b"a\nbb\n").map_err(|e| e.line), Err(1));
+        assert_eq!(v.feed(b"cc\n").map_err(|e| e.line), Err(1));
+    }
+
+    #[test]
+    fn every_error_mode_on_the_cases() {
+        for (format, data, expected) in cases() {
+            let whole = each_chunks(format, RowKind::Account, [&data[..]]);
+            match expected {
+                Ok(rows) => assert_eq!((whole.0.len(), whole.1), (0, rows), "{data:?}"),
+                Err(e) => assert_eq!(whole.0.first(), Some(&e), "{data:?}"),
+            }
+            assert_eq!(each_chunks(format, RowKind::Account, data.chunks(1)), whole);
+            assert_eq!(
+                whole,
+                each_oracle(format, RowKind::Account, &data),
+                "{data:?}"
+            );
         }
     }
 }

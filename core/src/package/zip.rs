@@ -34,7 +34,7 @@ use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
 
 use super::name::kind_of;
-use super::{Format, PackageKind, RowError, RowSummary, RowValidator};
+use super::{Format, PackageKind, RowError, RowKind, RowSummary, RowValidator};
 
 /// Size of the inflate window that [`validate_zip_rows`] needs: deflate's 32 KiB history.
 pub const ZIP_WINDOW: usize = 32 * 1024;
@@ -699,43 +699,32 @@ pub fn inspect_zip<R: Read + Seek>(
     })
 }
 
-/// Where the rows of an entry stand while its data streams.
+/// The entry's size and CRC-32 while its data streams.
 struct Check {
-    rows: RowValidator,
-    row_error: Option<RowError>,
     crc: crc::Digest<'static, u32>,
     out: u64,
     expected: u64,
 }
 
 impl Check {
-    /// Takes the next piece of the entry's text. Row errors are kept for later: a damaged archive
-    /// must be reported as damaged, not as a bad row, so the CRC decides first.
+    /// Counts the next piece of the entry's text into the size and the CRC.
     fn take<E>(&mut self, text: &[u8]) -> Result<(), ZipError<E>> {
         self.out += text.len() as u64;
         if self.out > self.expected {
             return Err(ZipError::SizeMismatch);
         }
         self.crc.update(text);
-        if self.row_error.is_none()
-            && let Err(e) = self.rows.feed(text)
-        {
-            self.row_error = Some(e);
-        }
         Ok(())
     }
 
-    fn finish<E>(self, crc32: u32) -> Result<RowSummary, ZipError<E>> {
+    fn finish<E>(self, crc32: u32) -> Result<(), ZipError<E>> {
         if self.out != self.expected {
             return Err(ZipError::SizeMismatch);
         }
         if self.crc.finalize() != crc32 {
             return Err(ZipError::CrcMismatch);
         }
-        if let Some(e) = self.row_error {
-            return Err(ZipError::Row(e));
-        }
-        self.rows.finish().map_err(ZipError::Row)
+        Ok(())
     }
 }
 
@@ -796,6 +785,55 @@ pub fn validate_zip_rows<R: Read + Seek>(
     window: &mut [u8; ZIP_WINDOW],
     inbuf: &mut [u8],
 ) -> Result<RowSummary, ZipError<R::Error>> {
+    validate_zip_rows_as(r, entry, RowKind::Account, window, inbuf)
+}
+
+/// [`validate_zip_rows`] for a package of `kind` (accounts or device tokens).
+///
+/// # Errors
+///
+/// As [`validate_zip_rows`].
+pub fn validate_zip_rows_as<R: Read + Seek>(
+    r: &mut R,
+    entry: &ZipEntry,
+    kind: RowKind,
+    window: &mut [u8; ZIP_WINDOW],
+    inbuf: &mut [u8],
+) -> Result<RowSummary, ZipError<R::Error>> {
+    let mut rows = RowValidator::with_kind(entry.format, kind);
+    // Row errors are kept for later: a damaged archive must be reported as damaged, not as a
+    // bad row, so the size and the CRC decide first.
+    let mut row_error = None;
+    read_zip_text(r, entry, window, inbuf, |text| {
+        if row_error.is_none()
+            && let Err(e) = rows.feed(text)
+        {
+            row_error = Some(e);
+        }
+    })?;
+    if let Some(e) = row_error {
+        return Err(ZipError::Row(e));
+    }
+    rows.finish().map_err(ZipError::Row)
+}
+
+/// Streams the text of the entry found by [`inspect_zip`] to `text`, piece by piece, and
+/// checks its size and CRC-32: the pieces are only trustworthy once this returns `Ok`.
+///
+/// This is what [`validate_zip_rows`] runs; use it to check the rows some other way (such as
+/// with [`RowValidator::feed_each`], to list every bad row). Memory as for
+/// [`validate_zip_rows`].
+///
+/// # Errors
+///
+/// As [`validate_zip_rows`], without [`ZipError::Row`].
+pub fn read_zip_text<R: Read + Seek>(
+    r: &mut R,
+    entry: &ZipEntry,
+    window: &mut [u8; ZIP_WINDOW],
+    inbuf: &mut [u8],
+    mut text: impl FnMut(&[u8]),
+) -> Result<(), ZipError<R::Error>> {
     if inbuf.is_empty() {
         return Err(ZipError::BufferTooSmall);
     }
@@ -806,8 +844,6 @@ pub fn validate_zip_rows<R: Read + Seek>(
     r.seek(SeekFrom::Start(entry.data_offset))
         .map_err(ZipError::Io)?;
     let mut check = Check {
-        rows: RowValidator::new(entry.format),
-        row_error: None,
         crc: ZIP_CRC.digest(),
         out: 0,
         expected: entry.uncompressed_size,
@@ -820,6 +856,7 @@ pub fn validate_zip_rows<R: Read + Seek>(
                 r.read_exact(&mut inbuf[..n])?;
                 remaining -= n as u64;
                 check.take(&inbuf[..n])?;
+                text(&inbuf[..n]);
             }
         }
         ZipMethod::Deflate => {
@@ -849,6 +886,7 @@ pub fn validate_zip_rows<R: Read + Seek>(
                 in_start += used;
                 if made > 0 {
                     check.take(&window[pos..pos + made])?;
+                    text(&window[pos..pos + made]);
                     pos = (pos + made) % ZIP_WINDOW;
                 }
                 match status {
