@@ -31,7 +31,7 @@ fn async_tls_upload_with_each_buffer_size() {
     let server = Server::start("async");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -73,7 +73,7 @@ fn async_path_refuses_a_certificate_from_another_ca() {
     let server = Server::start("async-wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let ca_cert = CertificateDer::from(&(&other.ca_der)[..]);
+    let ca_cert = CertificateDer::from(other.ca_der.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()

@@ -32,7 +32,7 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
     let server = Server::start("nal");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -147,7 +147,7 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
     let url = format!("{}_fault/close-after=5000,times=1", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -197,7 +197,7 @@ fn a_certificate_from_another_ca_is_refused() {
     let server = Server::start("wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let ca_cert = CertificateDer::from(&(&other.ca_der)[..]);
+    let ca_cert = CertificateDer::from(other.ca_der.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -235,7 +235,7 @@ fn a_certificate_for_another_host_is_refused() {
     let server = Server::start("wrong-host");
     let ca = server.emulator().ca_der().to_vec();
     // Signed by the right CA, but the emulator's certificate is not for this name.
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "api.tpns.tencent.com")
         .unwrap()
@@ -288,7 +288,7 @@ fn the_service_refusal_comes_back_typed_over_tls() {
     let server = Server::start("refused");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -421,7 +421,7 @@ fn validity_dates_are_checked_only_with_a_clock() {
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let mut rx = vec![0u8; READ_RECORD_LEN];
         let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let ca_cert = CertificateDer::from(&(&cert.ca_der)[..]);
+        let ca_cert = CertificateDer::from(cert.ca_der.as_slice());
         let anchors = [anchor_from_der(&ca_cert).unwrap()];
         let trust = Trust::new(&anchors, "localhost")
             .unwrap()
@@ -448,7 +448,7 @@ fn expect_continue_and_refused_credentials_over_tls() {
     let server = Server::start("continue");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -498,7 +498,7 @@ fn an_early_answer_beats_the_broken_pipe_over_tls() {
     let url = format!("{}_fault/reject-early", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()

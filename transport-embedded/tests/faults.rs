@@ -123,7 +123,7 @@ fn tls<P: Package>(
     progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>> {
     let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -504,7 +504,7 @@ fn close_in_handshake() -> RawServer<usize> {
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
 fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -594,7 +594,7 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let ca_cert = CertificateDer::from(&(&ca)[..]);
+    let ca_cert = CertificateDer::from(ca.as_slice());
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
@@ -865,7 +865,7 @@ fn a_refused_certificate_sends_no_request_byte() {
         let server = tls_server(cert);
         let url = format!("https://localhost:{}/", server.addr.port());
         let endpoint = Endpoint::parse(&url).unwrap();
-        let ca_cert = CertificateDer::from(&(ca)[..]);
+        let ca_cert = CertificateDer::from(ca.as_slice());
         let anchors = [anchor_from_der(&ca_cert).unwrap()];
         let trust = Trust::new(&anchors, "localhost").unwrap();
         let mut stack = Stack;
@@ -961,7 +961,7 @@ fn upload_to(
     let accounts = package(100);
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
-    let ca_cert = CertificateDer::from(&(ca)[..]);
+    let ca_cert = CertificateDer::from(ca);
     let anchors = [anchor_from_der(&ca_cert).unwrap()];
     let trust = Trust::new(&anchors, "localhost")
         .unwrap()
