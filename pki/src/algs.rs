@@ -1,6 +1,6 @@
 //! The signature algorithms, as rustls-webpki's `SignatureVerificationAlgorithm`s: ECDSA
 //! P-256 and P-384 (RustCrypto's `p256`/`p384`, no heap) with SHA-256 and SHA-384, and RSA
-//! PKCS#1 v1.5 and PSS with SHA-256/384/512 ([`crate::rsa`]).
+//! PKCS#1 v1.5 and PSS with SHA-256/384/512 (the `rsa` module: fixed-size integers, no heap).
 //!
 //! webpki compares each certificate's algorithm identifiers with [`public_key_alg_id`] and
 //! [`signature_alg_id`] before it calls [`verify_signature`], so each algorithm only ever sees
