@@ -574,3 +574,38 @@ fn an_rsa_leaf_signed_by_an_ecdsa_key_is_not_confused() {
         "{got:?}"
     );
 }
+
+#[test]
+fn extra_certificates_off_the_path_do_not_matter() {
+    // Servers send more than the path: the leaf twice (a common misconfiguration), an old
+    // cross-signed root, a stray leaf. Only the path's certificates are judged.
+    let (root, inter, key) = ecdsa_chain();
+    let leaf = inter.leaf(&key);
+    let stray = Ca::root("elsewhere", p256());
+    let mut params = leaf_params(&["stray.example"], 0).unwrap();
+    params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+    let stray_leaf = stray.sign(&params, &p256());
+    let at = Time::At(now());
+    for chain in [
+        [leaf.as_slice(), &leaf, &inter.der],
+        [leaf.as_slice(), &inter.der, &stray_leaf],
+        [leaf.as_slice(), &stray.der, &inter.der],
+    ] {
+        assert_eq!(check(&chain, &root.der, HOST, at), Ok(()));
+    }
+}
+
+#[test]
+fn a_path_refused_for_key_usage_leaves_room_for_another() {
+    // Two certificates for the same intermediate (same name, same key): one without
+    // keyCertSign, one with it. The path through the second is found.
+    let (root, inter, key) = rsa_chain();
+    let leaf = inter.leaf(&key);
+    let mut params = ca_params("test intermediate", Some(0)).unwrap();
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let unfit = root.sub_with(params, rsa(keys::INTER_RSA4096));
+    let at = Time::At(now());
+    assert_eq!(check(&[&leaf, &unfit.der], &root.der, HOST, at), Err(Error::KeyUsage));
+    assert_eq!(check(&[&leaf, &unfit.der, &inter.der], &root.der, HOST, at), Ok(()));
+    assert_eq!(check(&[&leaf, &inter.der, &unfit.der], &root.der, HOST, at), Ok(()));
+}
