@@ -44,7 +44,12 @@ fn case(kind: &str) -> Result<Case, String> {
     let real = |chain: &[&[u8]], cn: &str, host| {
         let anchor = webpki_roots::TLS_SERVER_ROOTS
             .iter()
-            .find(|a| a.subject.as_ref().windows(cn.len()).any(|w| w == cn.as_bytes()))
+            .find(|a| {
+                a.subject
+                    .as_ref()
+                    .windows(cn.len())
+                    .any(|w| w == cn.as_bytes())
+            })
             .cloned();
         Case {
             chain: chain.iter().map(|c| c.to_vec()).collect(),
@@ -84,8 +89,8 @@ fn case(kind: &str) -> Result<Case, String> {
     content.extend_from_slice(&[0x5a; 32]);
     let rng = ring::rand::SystemRandom::new();
     let verify = if mode == PkiMode::PublicRsa {
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(&chain.key_der)
-            .map_err(|e| e.to_string())?;
+        let pair =
+            ring::signature::RsaKeyPair::from_pkcs8(&chain.key_der).map_err(|e| e.to_string())?;
         let mut sig = vec![0; pair.public().modulus_len()];
         pair.sign(&ring::signature::RSA_PSS_SHA256, &rng, &content, &mut sig)
             .map_err(|e| e.to_string())?;
@@ -98,7 +103,11 @@ fn case(kind: &str) -> Result<Case, String> {
         )
         .map_err(|e| e.to_string())?;
         let sig = pair.sign(&rng, &content).map_err(|e| e.to_string())?;
-        (scheme::ECDSA_SECP256R1_SHA256, content, sig.as_ref().to_vec())
+        (
+            scheme::ECDSA_SECP256R1_SHA256,
+            content,
+            sig.as_ref().to_vec(),
+        )
     };
     Ok(Case {
         chain: chain.served,
@@ -129,7 +138,10 @@ fn measured_verify(key: &LeafKey, scheme: u16, content: &[u8], sig: &[u8]) -> Re
 
 /// Verifies `case` once: the chain, then its CertificateVerify if it has one.
 fn run(case: &Case) -> Result<(), Error> {
-    let root = case.root.as_ref().map(|r| CertificateDer::from(r.as_slice()));
+    let root = case
+        .root
+        .as_ref()
+        .map(|r| CertificateDer::from(r.as_slice()));
     let anchor = match (&root, &case.anchor) {
         (Some(root), _) => tpns_pki::anchor_from_der(root)?,
         (None, Some(anchor)) => anchor.clone(),
@@ -187,7 +199,9 @@ fn largest_pad(kind: &str) -> Result<usize, String> {
     };
     let (mut low, mut high) = (0, PROBE_STACK);
     if !works(low) {
-        return Err(format!("{kind} does not verify even with {PROBE_STACK} bytes of stack"));
+        return Err(format!(
+            "{kind} does not verify even with {PROBE_STACK} bytes of stack"
+        ));
     }
     while high - low > 16 {
         let mid = (low + high) / 2;
@@ -211,7 +225,9 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["run", kind] => case(kind).and_then(|c| run(&c).map_err(|e| e.to_string())),
         ["probe", kind, stack] => {
-            let stack = stack.parse().map_err(|_| "stack: a number of bytes".to_owned());
+            let stack = stack
+                .parse()
+                .map_err(|_| "stack: a number of bytes".to_owned());
             let case = match kind {
                 "none" => Ok(None),
                 kind => case(kind).map(Some),

@@ -30,8 +30,15 @@ fn p256_and_p384_signatures_verify() {
     let (key, private) = leaf_of(PkiMode::PublicEcdsa);
     assert_eq!(key.kind(), KeyKind::P256);
     let msg = signed_content(32);
-    let sig = ring_ecdsa_sign(&private, &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING, &msg);
-    assert_eq!(key.verify_tls13(scheme::ECDSA_SECP256R1_SHA256, &msg, &sig), Ok(()));
+    let sig = ring_ecdsa_sign(
+        &private,
+        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &msg,
+    );
+    assert_eq!(
+        key.verify_tls13(scheme::ECDSA_SECP256R1_SHA256, &msg, &sig),
+        Ok(())
+    );
 
     // P-384: a leaf made here.
     let root = Ca::root("root", p384());
@@ -42,8 +49,15 @@ fn p256_and_p384_signatures_verify() {
     let key = common::verify(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())).unwrap();
     assert_eq!(key.kind(), KeyKind::P384);
     let msg = signed_content(48);
-    let sig = ring_ecdsa_sign(&private, &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING, &msg);
-    assert_eq!(key.verify_tls13(scheme::ECDSA_SECP384R1_SHA384, &msg, &sig), Ok(()));
+    let sig = ring_ecdsa_sign(
+        &private,
+        &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+        &msg,
+    );
+    assert_eq!(
+        key.verify_tls13(scheme::ECDSA_SECP384R1_SHA384, &msg, &sig),
+        Ok(())
+    );
 }
 
 #[test]
@@ -52,9 +66,18 @@ fn rsa_pss_signatures_verify_with_each_hash() {
     assert_eq!(key.kind(), KeyKind::Rsa(2048));
     let msg = signed_content(32);
     for (code, padding) in [
-        (scheme::RSA_PSS_RSAE_SHA256, &ring::signature::RSA_PSS_SHA256),
-        (scheme::RSA_PSS_RSAE_SHA384, &ring::signature::RSA_PSS_SHA384),
-        (scheme::RSA_PSS_RSAE_SHA512, &ring::signature::RSA_PSS_SHA512),
+        (
+            scheme::RSA_PSS_RSAE_SHA256,
+            &ring::signature::RSA_PSS_SHA256,
+        ),
+        (
+            scheme::RSA_PSS_RSAE_SHA384,
+            &ring::signature::RSA_PSS_SHA384,
+        ),
+        (
+            scheme::RSA_PSS_RSAE_SHA512,
+            &ring::signature::RSA_PSS_SHA512,
+        ),
     ] {
         let sig = ring_rsa_sign(&private, padding, &msg);
         assert_eq!(key.verify_tls13(code, &msg, &sig), Ok(()), "{code:#06x}");
@@ -63,7 +86,10 @@ fn rsa_pss_signatures_verify_with_each_hash() {
             scheme::RSA_PSS_RSAE_SHA256 => scheme::RSA_PSS_RSAE_SHA384,
             _ => scheme::RSA_PSS_RSAE_SHA256,
         };
-        assert_eq!(key.verify_tls13(other, &msg, &sig), Err(Error::BadSignature));
+        assert_eq!(
+            key.verify_tls13(other, &msg, &sig),
+            Err(Error::BadSignature)
+        );
     }
 }
 
@@ -74,8 +100,15 @@ fn an_rsa_4096_leaf_signs_too() {
     let key = common::verify(&[&leaf], &root.der, HOST, Time::At(now())).unwrap();
     assert_eq!(key.kind(), KeyKind::Rsa(4096));
     let msg = signed_content(64);
-    let sig = ring_rsa_sign(&pkcs8(keys::INTER_RSA4096), &ring::signature::RSA_PSS_SHA512, &msg);
-    assert_eq!(key.verify_tls13(scheme::RSA_PSS_RSAE_SHA512, &msg, &sig), Ok(()));
+    let sig = ring_rsa_sign(
+        &pkcs8(keys::INTER_RSA4096),
+        &ring::signature::RSA_PSS_SHA512,
+        &msg,
+    );
+    assert_eq!(
+        key.verify_tls13(scheme::RSA_PSS_RSAE_SHA512, &msg, &sig),
+        Ok(())
+    );
 }
 
 #[test]
@@ -107,7 +140,11 @@ fn a_flipped_byte_in_the_signature_or_the_message_is_refused() {
             Err(Error::BadSignature)
         );
         // Empty, truncated and over-long signatures: refused, no panic.
-        for bad in [&[][..], &sig[..sig.len() - 1], &[sig.as_slice(), &[0]].concat()] {
+        for bad in [
+            &[][..],
+            &sig[..sig.len() - 1],
+            &[sig.as_slice(), &[0]].concat(),
+        ] {
             assert_eq!(key.verify_tls13(code, &msg, bad), Err(Error::BadSignature));
         }
     }
@@ -129,7 +166,10 @@ fn a_scheme_that_does_not_match_the_key_is_unsupported() {
             Err(Error::UnsupportedScheme(code))
         );
     }
-    for code in [scheme::ECDSA_SECP256R1_SHA256, scheme::ECDSA_SECP384R1_SHA384] {
+    for code in [
+        scheme::ECDSA_SECP256R1_SHA256,
+        scheme::ECDSA_SECP384R1_SHA384,
+    ] {
         assert_eq!(
             rsa_key.verify_tls13(code, &msg, &sig),
             Err(Error::UnsupportedScheme(code))
@@ -168,13 +208,21 @@ fn another_keys_signature_is_refused() {
     let (key, _) = leaf_of(PkiMode::PublicEcdsa);
     let msg = signed_content(32);
     let stranger = p256().serialize_der();
-    let sig = ring_ecdsa_sign(&stranger, &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING, &msg);
+    let sig = ring_ecdsa_sign(
+        &stranger,
+        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &msg,
+    );
     assert_eq!(
         key.verify_tls13(scheme::ECDSA_SECP256R1_SHA256, &msg, &sig),
         Err(Error::BadSignature)
     );
     let (key, _) = leaf_of(PkiMode::PublicRsa);
-    let sig = ring_rsa_sign(&pkcs8(keys::OTHER_RSA2048), &ring::signature::RSA_PSS_SHA256, &msg);
+    let sig = ring_rsa_sign(
+        &pkcs8(keys::OTHER_RSA2048),
+        &ring::signature::RSA_PSS_SHA256,
+        &msg,
+    );
     assert_eq!(
         key.verify_tls13(scheme::RSA_PSS_RSAE_SHA256, &msg, &sig),
         Err(Error::BadSignature)

@@ -54,8 +54,14 @@ fn intermediates_in_reverse_order_are_accepted() {
     let lower = upper.sub("lower", Some(0), p256());
     let leaf = lower.leaf(&p256());
     let at = Time::At(now());
-    assert_eq!(check(&[&leaf, &lower.der, &upper.der], &root.der, HOST, at), Ok(()));
-    assert_eq!(check(&[&leaf, &upper.der, &lower.der], &root.der, HOST, at), Ok(()));
+    assert_eq!(
+        check(&[&leaf, &lower.der, &upper.der], &root.der, HOST, at),
+        Ok(())
+    );
+    assert_eq!(
+        check(&[&leaf, &upper.der, &lower.der], &root.der, HOST, at),
+        Ok(())
+    );
 }
 
 #[test]
@@ -66,8 +72,15 @@ fn a_wildcard_san_matches_one_label_only() {
     let at = Time::At(now());
     assert_eq!(check(&chain, &root.der, "api.tpns.example", at), Ok(()));
     assert_eq!(check(&chain, &root.der, "push.tpns.example", at), Ok(()));
-    assert_eq!(check(&chain, &root.der, "a.b.tpns.example", at), Err(Error::WrongHost));
-    assert_eq!(check(&chain, &root.der, "tpns.example", at), Err(Error::WrongHost));
+    assert_eq!(check(&chain, &root.der, "API.TPNS.Example", at), Ok(()));
+    assert_eq!(
+        check(&chain, &root.der, "a.b.tpns.example", at),
+        Err(Error::WrongHost)
+    );
+    assert_eq!(
+        check(&chain, &root.der, "tpns.example", at),
+        Err(Error::WrongHost)
+    );
 }
 
 #[test]
@@ -78,8 +91,14 @@ fn ip_sans_match_v4_and_v6_addresses() {
     let at = Time::At(now());
     assert_eq!(check(&chain, &root.der, "127.0.0.1", at), Ok(()));
     assert_eq!(check(&chain, &root.der, "::1", at), Ok(()));
-    assert_eq!(check(&chain, &root.der, "127.0.0.2", at), Err(Error::WrongHost));
-    assert_eq!(check(&chain, &root.der, "localhost", at), Err(Error::WrongHost));
+    assert_eq!(
+        check(&chain, &root.der, "127.0.0.2", at),
+        Err(Error::WrongHost)
+    );
+    assert_eq!(
+        check(&chain, &root.der, "localhost", at),
+        Err(Error::WrongHost)
+    );
 }
 
 #[test]
@@ -89,7 +108,12 @@ fn a_leaf_with_200_sans_and_the_host_last_is_accepted() {
     let chain = [leaf.as_slice(), &inter.der];
     assert_eq!(check(&chain, &root.der, HOST, Time::At(now())), Ok(()));
     assert_eq!(
-        check(&chain, &root.der, "svc199.push.tpns-emulator.test", Time::At(now())),
+        check(
+            &chain,
+            &root.der,
+            "svc199.push.tpns-emulator.test",
+            Time::At(now())
+        ),
         Err(Error::WrongHost)
     );
 }
@@ -110,7 +134,10 @@ fn rsa_pss_signed_certificates_are_accepted() {
         (alg_id::RSA_PSS_SHA512, &ring::signature::RSA_PSS_SHA512),
     ] {
         let pss = resign(&leaf, &alg, |tbs| ring_rsa_sign(&inter_key, padding, tbs));
-        assert_eq!(tpns_pki::describe(&pss).unwrap().signature.get(..9), Some("RSASSA-PS"));
+        assert_eq!(
+            tpns_pki::describe(&pss).unwrap().signature.get(..9),
+            Some("RSASSA-PS")
+        );
         assert_eq!(check(&[&pss, &inter.der], &root.der, HOST, at), Ok(()));
         let bad = flipped(&pss, pss.len() - 3);
         assert_eq!(
@@ -135,13 +162,19 @@ fn ecdsa_keys_of_one_curve_sign_leaves_of_the_other() {
     let root = Ca::root("root", p384());
     let inter = root.sub("P-384 intermediate", Some(0), p384());
     let leaf = inter.leaf(&p256());
-    assert_eq!(tpns_pki::describe(&leaf).unwrap().signature, "ecdsa-with-SHA384");
+    assert_eq!(
+        tpns_pki::describe(&leaf).unwrap().signature,
+        "ecdsa-with-SHA384"
+    );
     assert_eq!(check(&[&leaf, &inter.der], &root.der, HOST, at), Ok(()));
     // A P-384 leaf signed with ecdsa-with-SHA256 by a P-256 CA.
     let root = Ca::root("root", p256());
     let inter = root.sub("P-256 intermediate", Some(0), p256());
     let leaf = inter.leaf(&p384());
-    assert_eq!(tpns_pki::describe(&leaf).unwrap().signature, "ecdsa-with-SHA256");
+    assert_eq!(
+        tpns_pki::describe(&leaf).unwrap().signature,
+        "ecdsa-with-SHA256"
+    );
     let key = common::verify(&[&leaf, &inter.der], &root.der, HOST, at).unwrap();
     assert_eq!(key.kind(), KeyKind::P384);
 }
@@ -162,7 +195,10 @@ fn six_chained_intermediates_are_accepted_seven_are_too_many() {
     assert_eq!(check(&chain, &cas[0].der, HOST, at), Ok(()));
     // With ca 1 as well, the path from the root holds seven intermediates.
     chain.push(&cas[0].der);
-    assert_eq!(check(&chain, &root.der, HOST, at), Err(Error::TooManyCertificates(8)));
+    assert_eq!(
+        check(&chain, &root.der, HOST, at),
+        Err(Error::TooManyCertificates(8))
+    );
 }
 
 // ---- refused -----------------------------------------------------------------------------
@@ -207,11 +243,20 @@ fn dates_are_checked_against_the_clock_and_the_floor() {
     // A floor after its expiry refuses it; a floor before accepts it, and so does any time.
     assert_eq!(
         check(&chain, &root.der, HOST, Time::NotBefore(not_after + 1)),
-        Err(Error::Expired { at: not_after + 1, not_after })
+        Err(Error::Expired {
+            at: not_after + 1,
+            not_after
+        })
     );
-    assert_eq!(check(&chain, &root.der, HOST, Time::NotBefore(not_after - 1)), Ok(()));
+    assert_eq!(
+        check(&chain, &root.der, HOST, Time::NotBefore(not_after - 1)),
+        Ok(())
+    );
     assert_eq!(check(&chain, &root.der, HOST, Time::NotBefore(0)), Ok(()));
-    assert_eq!(check(&chain, &root.der, HOST, Time::DangerousAnyTime), Ok(()));
+    assert_eq!(
+        check(&chain, &root.der, HOST, Time::DangerousAnyTime),
+        Ok(())
+    );
 
     // A leaf not valid until January 1st of the year after next.
     params.not_before = rcgen::date_time_ymd(this_year + 2, 1, 1);
@@ -225,7 +270,10 @@ fn dates_are_checked_against_the_clock_and_the_floor() {
     );
     // A floor is a lower bound on now: a certificate that starts later moves it forward.
     assert_eq!(check(&chain, &root.der, HOST, Time::NotBefore(t)), Ok(()));
-    assert_eq!(check(&chain, &root.der, HOST, Time::DangerousAnyTime), Ok(()));
+    assert_eq!(
+        check(&chain, &root.der, HOST, Time::DangerousAnyTime),
+        Ok(())
+    );
 
     // The intermediate's dates count too: a leaf valid since 2000, checked in 2010.
     params.not_before = rcgen::date_time_ymd(2000, 1, 1);
@@ -276,7 +324,12 @@ fn an_exceeded_path_length_is_refused() {
     let below = zero.sub("below pathlen 0", None, p384());
     let leaf = below.leaf(&p256());
     assert_eq!(
-        check(&[&leaf, &below.der, &zero.der], &root.der, HOST, Time::At(now())),
+        check(
+            &[&leaf, &below.der, &zero.der],
+            &root.der,
+            HOST,
+            Time::At(now())
+        ),
         Err(Error::PathLenExceeded)
     );
     // pathlen 1 allows it.
@@ -284,7 +337,12 @@ fn an_exceeded_path_length_is_refused() {
     let below = one.sub("below pathlen 1", None, p384());
     let leaf = below.leaf(&p256());
     assert_eq!(
-        check(&[&leaf, &below.der, &one.der], &root.der, HOST, Time::At(now())),
+        check(
+            &[&leaf, &below.der, &one.der],
+            &root.der,
+            HOST,
+            Time::At(now())
+        ),
         Ok(())
     );
 }
@@ -335,7 +393,10 @@ fn key_usages_that_forbid_the_use_are_refused() {
     let mut params = leaf_params(&[HOST], 0).unwrap();
     params.key_usages = vec![];
     let leaf = inter.sign(&params, &p256());
-    assert_eq!(check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())), Ok(()));
+    assert_eq!(
+        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        Ok(())
+    );
 }
 
 #[test]
@@ -372,8 +433,11 @@ fn an_unknown_root_is_refused() {
     );
     // An impostor intermediate, with the right name and another key: the leaf's signature
     // fails under its key.
-    let impostor = Ca::root("test root", rsa(keys::OTHER_RSA2048))
-        .sub("test intermediate", Some(0), rsa(keys::OTHER_RSA2048));
+    let impostor = Ca::root("test root", rsa(keys::OTHER_RSA2048)).sub(
+        "test intermediate",
+        Some(0),
+        rsa(keys::OTHER_RSA2048),
+    );
     assert_eq!(
         check(&[&leaf, &impostor.der], &root.der, HOST, Time::At(now())),
         Err(Error::BadSignature)
@@ -443,7 +507,11 @@ fn an_ecdsa_signature_that_is_not_der_is_refused() {
     let cert = ca.leaf(&p256());
     let alg = rustls_pki_types::alg_id::ECDSA_SHA384;
     let raw = resign(&cert, &alg, |tbs| {
-        ring_ecdsa_sign(&ca_pkcs8, &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING, tbs)
+        ring_ecdsa_sign(
+            &ca_pkcs8,
+            &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            tbs,
+        )
     });
     assert_eq!(
         check(&[&raw, &ca.der], &root.der, HOST, Time::At(now())),
@@ -451,9 +519,16 @@ fn an_ecdsa_signature_that_is_not_der_is_refused() {
     );
     // The DER form by the same signer passes.
     let good = resign(&cert, &alg, |tbs| {
-        ring_ecdsa_sign(&ca_pkcs8, &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING, tbs)
+        ring_ecdsa_sign(
+            &ca_pkcs8,
+            &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            tbs,
+        )
     });
-    assert_eq!(check(&[&good, &ca.der], &root.der, HOST, Time::At(now())), Ok(()));
+    assert_eq!(
+        check(&[&good, &ca.der], &root.der, HOST, Time::At(now())),
+        Ok(())
+    );
 }
 
 #[test]
@@ -463,14 +538,24 @@ fn truncated_der_is_malformed_at_every_length() {
         let (leaf, inter) = (&chain.served[0], &chain.served[1]);
         for len in 0..leaf.len() {
             assert_eq!(
-                check(&[&leaf[..len], inter], &chain.root_der, HOST, Time::At(now())),
+                check(
+                    &[&leaf[..len], inter],
+                    &chain.root_der,
+                    HOST,
+                    Time::At(now())
+                ),
                 Err(Error::Malformed),
                 "{mode:?} leaf cut at {len}"
             );
         }
         for len in 0..inter.len() {
             assert_eq!(
-                check(&[leaf, &inter[..len]], &chain.root_der, HOST, Time::At(now())),
+                check(
+                    &[leaf, &inter[..len]],
+                    &chain.root_der,
+                    HOST,
+                    Time::At(now())
+                ),
                 Err(Error::Malformed),
                 "{mode:?} intermediate cut at {len}"
             );
@@ -498,7 +583,10 @@ fn an_rsa_1024_leaf_is_refused_for_its_size() {
     // The same leaf code path with the 2048-bit key passes (the refusal is the size).
     let strong = RsaPublicKey::from_pkcs8_pem(keys::LEAF_RSA2048);
     let leaf = inter.leaf(&strong);
-    assert_eq!(check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())), Ok(()));
+    assert_eq!(
+        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        Ok(())
+    );
 }
 
 #[test]
@@ -525,9 +613,19 @@ fn a_certificate_that_is_not_one_is_malformed() {
     let leaf = &chain.served[0];
     // A SEQUENCE holding the leaf's TBS alone, and the leaf's key as if it were a certificate.
     let tbs = Der::new(Der::new(leaf).content()).whole();
-    for junk in [tbs, &[0x30, 0x00][..], &[0x30, 0x80, 0x00, 0x00][..], &[0xff; 16][..]] {
+    for junk in [
+        tbs,
+        &[0x30, 0x00][..],
+        &[0x30, 0x80, 0x00, 0x00][..],
+        &[0xff; 16][..],
+    ] {
         assert_eq!(
-            check(&[junk, &chain.served[1]], &chain.root_der, HOST, Time::At(now())),
+            check(
+                &[junk, &chain.served[1]],
+                &chain.root_der,
+                HOST,
+                Time::At(now())
+            ),
             Err(Error::Malformed),
             "{junk:02x?}"
         );
@@ -544,7 +642,11 @@ fn an_rsa_signature_of_the_wrong_length_is_refused() {
     let alg = rustls_pki_types::alg_id::RSA_PKCS1_SHA256;
     let long = resign(&leaf, &alg, |tbs| {
         let mut sig = vec![0];
-        sig.extend(ring_rsa_sign(&inter_key, &ring::signature::RSA_PKCS1_SHA256, tbs));
+        sig.extend(ring_rsa_sign(
+            &inter_key,
+            &ring::signature::RSA_PKCS1_SHA256,
+            tbs,
+        ));
         sig
     });
     let short = resign(&leaf, &alg, |tbs| {
@@ -566,7 +668,11 @@ fn an_rsa_leaf_signed_by_an_ecdsa_key_is_not_confused() {
     let leaf = inter.leaf(&key);
     let other = p256().serialize_der();
     let forged = resign(&leaf, &rustls_pki_types::alg_id::ECDSA_SHA256, |tbs| {
-        ring_ecdsa_sign(&other, &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING, tbs)
+        ring_ecdsa_sign(
+            &other,
+            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            tbs,
+        )
     });
     let got = check(&[&forged, &inter.der], &root.der, HOST, Time::At(now()));
     assert!(
@@ -605,7 +711,32 @@ fn a_path_refused_for_key_usage_leaves_room_for_another() {
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let unfit = root.sub_with(params, rsa(keys::INTER_RSA4096));
     let at = Time::At(now());
-    assert_eq!(check(&[&leaf, &unfit.der], &root.der, HOST, at), Err(Error::KeyUsage));
-    assert_eq!(check(&[&leaf, &unfit.der, &inter.der], &root.der, HOST, at), Ok(()));
-    assert_eq!(check(&[&leaf, &inter.der, &unfit.der], &root.der, HOST, at), Ok(()));
+    assert_eq!(
+        check(&[&leaf, &unfit.der], &root.der, HOST, at),
+        Err(Error::KeyUsage)
+    );
+    assert_eq!(
+        check(&[&leaf, &unfit.der, &inter.der], &root.der, HOST, at),
+        Ok(())
+    );
+    assert_eq!(
+        check(&[&leaf, &inter.der, &unfit.der], &root.der, HOST, at),
+        Ok(())
+    );
+}
+
+#[test]
+fn any_single_flipped_bit_of_a_leaf_is_refused_without_panic() {
+    // Every byte of the `simple` leaf, its top bit and its low bit in turn: lengths, tags,
+    // names, dates, key, signature. None may panic, none may pass.
+    let chain = generate(PkiMode::Simple, &[HOST]).unwrap();
+    let leaf = &chain.served[0];
+    for at in 0..leaf.len() {
+        for bit in [0x01, 0x80] {
+            let mut bad = leaf.clone();
+            bad[at] ^= bit;
+            let got = check(&[&bad], &chain.root_der, HOST, Time::At(now()));
+            assert!(got.is_err(), "byte {at} ^ {bit:#04x} passed");
+        }
+    }
 }

@@ -42,7 +42,9 @@ fn webpki_root(cn: &str) -> TrustAnchor<'static> {
             .windows(cn.len())
             .any(|w| w == cn.as_bytes())
     });
-    let anchor = found.next().unwrap_or_else(|| panic!("{cn} in webpki-roots"));
+    let anchor = found
+        .next()
+        .unwrap_or_else(|| panic!("{cn} in webpki-roots"));
     assert!(found.next().is_none(), "one {cn}");
     anchor.clone()
 }
@@ -59,14 +61,29 @@ fn check(chain: &[&[u8]], anchors: &[TrustAnchor<'_>], host: &str, at: u64) -> R
 fn letsencrypt_org_ecdsa_chain_is_accepted() {
     // A P-256 leaf signed ecdsa-with-SHA384 by E6 (P-384), which ISRG Root X1 (RSA-4096)
     // signed with sha256WithRSAEncryption.
-    assert_eq!(tpns_pki::describe(LETSENCRYPT[0]).unwrap().key, KeyKind::P256);
-    assert_eq!(tpns_pki::describe(LETSENCRYPT[1]).unwrap().key, KeyKind::P384);
+    assert_eq!(
+        tpns_pki::describe(LETSENCRYPT[0]).unwrap().key,
+        KeyKind::P256
+    );
+    assert_eq!(
+        tpns_pki::describe(LETSENCRYPT[1]).unwrap().key,
+        KeyKind::P384
+    );
     let x1 = [webpki_root("ISRG Root X1")];
     for host in ["letsencrypt.org", "www.letsencrypt.org", "lencr.org"] {
-        assert_eq!(check(&LETSENCRYPT, &x1, host, AUGUST_2025), Ok(()), "{host}");
+        assert_eq!(
+            check(&LETSENCRYPT, &x1, host, AUGUST_2025),
+            Ok(()),
+            "{host}"
+        );
     }
-    let key = verify_server_chain(&LETSENCRYPT, all_roots(), "letsencrypt.org", Time::At(AUGUST_2025))
-        .unwrap();
+    let key = verify_server_chain(
+        &LETSENCRYPT,
+        all_roots(),
+        "letsencrypt.org",
+        Time::At(AUGUST_2025),
+    )
+    .unwrap();
     assert_eq!(key.kind(), KeyKind::P256);
     assert_eq!(
         check(&LETSENCRYPT, &x1, "community.letsencrypt.org", AUGUST_2025),
@@ -76,11 +93,19 @@ fn letsencrypt_org_ecdsa_chain_is_accepted() {
     let not_after = tpns_pki::describe(LETSENCRYPT[0]).unwrap().not_after;
     assert_eq!(
         check(&LETSENCRYPT, &x1, "letsencrypt.org", not_after + 1),
-        Err(Error::Expired { at: not_after + 1, not_after })
+        Err(Error::Expired {
+            at: not_after + 1,
+            not_after
+        })
     );
     assert_eq!(
-        verify_server_chain(&LETSENCRYPT, &x1, "letsencrypt.org", Time::NotBefore(AUGUST_2025))
-            .map(|_| ()),
+        verify_server_chain(
+            &LETSENCRYPT,
+            &x1,
+            "letsencrypt.org",
+            Time::NotBefore(AUGUST_2025)
+        )
+        .map(|_| ()),
         Ok(())
     );
     // Without the intermediate, or under another root, there is no path.
@@ -89,7 +114,12 @@ fn letsencrypt_org_ecdsa_chain_is_accepted() {
         Err(Error::UnknownIssuer)
     );
     assert_eq!(
-        check(&LETSENCRYPT, &[webpki_root("ISRG Root X2")], "letsencrypt.org", AUGUST_2025),
+        check(
+            &LETSENCRYPT,
+            &[webpki_root("ISRG Root X2")],
+            "letsencrypt.org",
+            AUGUST_2025
+        ),
         Err(Error::UnknownIssuer)
     );
 }
@@ -101,11 +131,20 @@ fn aws_amazon_com_rsa_chain_is_accepted() {
     assert_eq!(tpns_pki::describe(AWS[0]).unwrap().key, KeyKind::Rsa(2048));
     let amazon = [webpki_root("Amazon Root CA 1")];
     assert_eq!(check(&AWS, &amazon, "aws.amazon.com", AUGUST_2025), Ok(()));
-    assert_eq!(check(&AWS[..2], &amazon, "aws.amazon.com", AUGUST_2025), Ok(()));
-    assert_eq!(check(&AWS, all_roots(), "www.aws.amazon.com", AUGUST_2025), Ok(()));
+    assert_eq!(
+        check(&AWS[..2], &amazon, "aws.amazon.com", AUGUST_2025),
+        Ok(())
+    );
+    assert_eq!(
+        check(&AWS, all_roots(), "www.aws.amazon.com", AUGUST_2025),
+        Ok(())
+    );
     // The intermediates in reverse order.
     let reversed = [AWS[0], AWS[3], AWS[2], AWS[1]];
-    assert_eq!(check(&reversed, &amazon, "aws.amazon.com", AUGUST_2025), Ok(()));
+    assert_eq!(
+        check(&reversed, &amazon, "aws.amazon.com", AUGUST_2025),
+        Ok(())
+    );
     assert_eq!(
         check(&AWS, &amazon, "amazon.com", AUGUST_2025),
         Err(Error::WrongHost)
@@ -155,7 +194,10 @@ fn cryptography_io_chains_to_a_removed_root() {
     let certs = common::pem_all(pem);
     assert_eq!(certs.len(), 2);
     let chain: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
-    assert_eq!(tpns_pki::describe(chain[0]).unwrap().key, KeyKind::Rsa(4096));
+    assert_eq!(
+        tpns_pki::describe(chain[0]).unwrap().key,
+        KeyKind::Rsa(4096)
+    );
     assert_eq!(
         check(&chain, all_roots(), "www.cryptography.io", JULY_2017),
         Err(Error::UnknownIssuer)
@@ -163,8 +205,14 @@ fn cryptography_io_chains_to_a_removed_root() {
     // Trusting the intermediate itself (as a device pinning it would) accepts the leaf.
     let rapidssl = CertificateDer::from(chain[1]);
     let pinned = [tpns_pki::anchor_from_der(&rapidssl).unwrap()];
-    assert_eq!(check(&chain[..1], &pinned, "www.cryptography.io", JULY_2017), Ok(()));
-    assert_eq!(check(&chain[..1], &pinned, "cryptography.io", JULY_2017), Ok(()));
+    assert_eq!(
+        check(&chain[..1], &pinned, "www.cryptography.io", JULY_2017),
+        Ok(())
+    );
+    assert_eq!(
+        check(&chain[..1], &pinned, "cryptography.io", JULY_2017),
+        Ok(())
+    );
 }
 
 /// A PKITS case: the end entity, its CAs (nearest first), the expected outcome at
@@ -174,28 +222,68 @@ fn cryptography_io_chains_to_a_removed_root() {
 /// `WrongHost`: webpki checks the host after the path, so `WrongHost` means "the path was
 /// valid" here.
 const PKITS: &[(&str, &str, &[&str], Error)] = &[
-    ("4.1.1", "ValidCertificatePathTest1EE", &["GoodCACert"], Error::WrongHost),
+    (
+        "4.1.1",
+        "ValidCertificatePathTest1EE",
+        &["GoodCACert"],
+        Error::WrongHost,
+    ),
     // The CA's signature BIT STRING says it has one unused bit (its first byte, 0x00 in a
     // good certificate, is 0x01): no RSA signature is that, and webpki refuses it as DER.
-    ("4.1.2", "InvalidCASignatureTest2EE", &["BadSignedCACert"], Error::Malformed),
-    ("4.1.3", "InvalidEESignatureTest3EE", &["GoodCACert"], Error::BadSignature),
-    ("4.6.1", "InvalidMissingbasicConstraintsTest1EE", &["MissingbasicConstraintsCACert"], Error::NotCa),
-    ("4.6.2", "InvalidcAFalseTest2EE", &["basicConstraintsCriticalcAFalseCACert"], Error::NotCa),
-    ("4.6.4", "ValidbasicConstraintsNotCriticalTest4EE", &["basicConstraintsNotCriticalCACert"], Error::WrongHost),
+    (
+        "4.1.2",
+        "InvalidCASignatureTest2EE",
+        &["BadSignedCACert"],
+        Error::Malformed,
+    ),
+    (
+        "4.1.3",
+        "InvalidEESignatureTest3EE",
+        &["GoodCACert"],
+        Error::BadSignature,
+    ),
+    (
+        "4.6.1",
+        "InvalidMissingbasicConstraintsTest1EE",
+        &["MissingbasicConstraintsCACert"],
+        Error::NotCa,
+    ),
+    (
+        "4.6.2",
+        "InvalidcAFalseTest2EE",
+        &["basicConstraintsCriticalcAFalseCACert"],
+        Error::NotCa,
+    ),
+    (
+        "4.6.4",
+        "ValidbasicConstraintsNotCriticalTest4EE",
+        &["basicConstraintsNotCriticalCACert"],
+        Error::WrongHost,
+    ),
     (
         "4.6.5",
         "InvalidpathLenConstraintTest5EE",
         &["pathLenConstraint0subCACert", "pathLenConstraint0CACert"],
         Error::PathLenExceeded,
     ),
-    ("4.6.7", "ValidpathLenConstraintTest7EE", &["pathLenConstraint0CACert"], Error::WrongHost),
+    (
+        "4.6.7",
+        "ValidpathLenConstraintTest7EE",
+        &["pathLenConstraint0CACert"],
+        Error::WrongHost,
+    ),
     (
         "4.7.1",
         "InvalidkeyUsageCriticalkeyCertSignFalseTest1EE",
         &["keyUsageCriticalkeyCertSignFalseCACert"],
         Error::KeyUsage,
     ),
-    ("4.7.3", "ValidkeyUsageNotCriticalTest3EE", &["keyUsageNotCriticalCACert"], Error::WrongHost),
+    (
+        "4.7.3",
+        "ValidkeyUsageNotCriticalTest3EE",
+        &["keyUsageNotCriticalCACert"],
+        Error::WrongHost,
+    ),
 ];
 
 fn pkits(name: &str) -> Vec<u8> {
@@ -244,11 +332,17 @@ fn pkits_expired_ca_is_refused_at_the_clock_and_the_floor() {
     let root = pkits("TrustAnchorRootCertificate");
     let root = CertificateDer::from(root.as_slice());
     let anchor = [tpns_pki::anchor_from_der(&root).unwrap()];
-    let certs = [pkits("InvalidCAnotAfterDateTest5EE"), pkits("BadnotAfterDateCACert")];
+    let certs = [
+        pkits("InvalidCAnotAfterDateTest5EE"),
+        pkits("BadnotAfterDateCACert"),
+    ];
     let chain: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
     assert!(matches!(
         check(&chain, &anchor, "pkits.test", JANUARY_2015),
-        Err(Error::Expired { at: JANUARY_2015, .. })
+        Err(Error::Expired {
+            at: JANUARY_2015,
+            ..
+        })
     ));
     assert!(matches!(
         verify_server_chain(&chain, &anchor, "pkits.test", Time::NotBefore(JANUARY_2015)),

@@ -52,7 +52,11 @@ impl Ca {
 
     /// A self-signed root with these parameters.
     pub fn self_signed(params: CertificateParams, key: KeyPair) -> Ca {
-        let der = params.self_signed(&key).expect("self-signed").der().to_vec();
+        let der = params
+            .self_signed(&key)
+            .expect("self-signed")
+            .der()
+            .to_vec();
         Ca {
             der,
             issuer: Issuer::new(params, key),
@@ -68,7 +72,11 @@ impl Ca {
 
     /// A CA below this one with these parameters.
     pub fn sub_with(&self, params: CertificateParams, key: KeyPair) -> Ca {
-        let der = params.signed_by(&key, &self.issuer).expect("signed").der().to_vec();
+        let der = params
+            .signed_by(&key, &self.issuer)
+            .expect("signed")
+            .der()
+            .to_vec();
         Ca {
             der,
             issuer: Issuer::new(params, key),
@@ -77,7 +85,11 @@ impl Ca {
 
     /// A certificate with `params` for `key` (a key pair, or only a public key), signed here.
     pub fn sign(&self, params: &CertificateParams, key: &impl PublicKeyData) -> Vec<u8> {
-        params.signed_by(key, &self.issuer).expect("signed").der().to_vec()
+        params
+            .signed_by(key, &self.issuer)
+            .expect("signed")
+            .der()
+            .to_vec()
     }
 
     /// The emulator's leaf for [`HOST`] (no filler SANs), signed here.
@@ -168,13 +180,15 @@ fn base64(text: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let digits: Vec<u8> = text.bytes().filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/').collect();
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .collect();
     let mut out = Vec::new();
     for chunk in digits.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &c)| acc | u32::from(value(c)) << (18 - 6 * i));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &c)| {
+            acc | u32::from(value(c)) << (18 - 6 * i)
+        });
         let bytes = n.to_be_bytes();
         out.extend_from_slice(&bytes[1..chunk.len()]);
     }
@@ -296,7 +310,10 @@ pub fn ring_ecdsa_sign(
 ) -> Vec<u8> {
     let rng = ring::rand::SystemRandom::new();
     let pair = ring::signature::EcdsaKeyPair::from_pkcs8(alg, key, &rng).expect("EC PKCS#8");
-    pair.sign(&rng, msg).expect("ECDSA signature").as_ref().to_vec()
+    pair.sign(&rng, msg)
+        .expect("ECDSA signature")
+        .as_ref()
+        .to_vec()
 }
 
 /// `der` with the byte at `at` XORed with 0x01.
