@@ -740,3 +740,102 @@ fn any_single_flipped_bit_of_a_leaf_is_refused_without_panic() {
         }
     }
 }
+
+#[test]
+fn a_name_outside_an_issuers_constraints_is_refused() {
+    use rcgen::{GeneralSubtree, NameConstraints};
+    let root = Ca::root("root", p384());
+    let mut params = ca_params("constrained", Some(0)).unwrap();
+    params.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![GeneralSubtree::DnsName("tpns.example".to_owned())],
+        excluded_subtrees: vec![],
+    });
+    let inter = root.sub_with(params, p384());
+    let at = Time::At(now());
+    let inside = inter.leaf(&p256());
+    assert_eq!(check(&[&inside, &inter.der], &root.der, HOST, at), Ok(()));
+    // Every SAN counts, not only the host asked for.
+    let outside = inter.sign(
+        &leaf_params(&[HOST, "tpns.elsewhere.example"], 0).unwrap(),
+        &p256(),
+    );
+    assert_eq!(
+        check(&[&outside, &inter.der], &root.der, HOST, at),
+        Err(Error::NameConstraints)
+    );
+}
+
+#[test]
+fn an_unknown_critical_extension_is_refused() {
+    let (root, inter, key) = ecdsa_chain();
+    let mut params = leaf_params(&[HOST], 0).unwrap();
+    // A private OID (1.3.6.1.4.1.55555.1) holding a NULL, marked critical.
+    let mut ext =
+        rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![5, 0]);
+    ext.set_criticality(true);
+    params.custom_extensions.push(ext);
+    let leaf = inter.sign(&params, &key);
+    assert_eq!(
+        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        Err(Error::UnsupportedCriticalExtension)
+    );
+    // The same extension, not critical, is ignored.
+    params.custom_extensions[0].set_criticality(false);
+    let leaf = inter.sign(&params, &key);
+    assert_eq!(
+        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        Ok(())
+    );
+}
+
+#[test]
+fn an_expired_intermediate_is_refused() {
+    let root = Ca::root("root", p384());
+    let mut params = ca_params("expired intermediate", Some(0)).unwrap();
+    params.not_before = rcgen::date_time_ymd(2015, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    let not_after = params.not_after.unix_timestamp() as u64;
+    let inter = root.sub_with(params, p384());
+    let leaf = inter.leaf(&p256());
+    let t = now();
+    assert_eq!(
+        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(t)),
+        Err(Error::Expired { at: t, not_after })
+    );
+}
+
+#[test]
+fn ed25519_is_not_supported() {
+    // An Ed25519 CA: its signature algorithm is unsupported.
+    let ed = || rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let root = Ca::root("ed25519 root", ed());
+    let leaf = root.leaf(&p256());
+    assert_eq!(
+        check(&[&leaf], &root.der, HOST, Time::At(now())),
+        Err(Error::UnsupportedAlgorithm)
+    );
+    // An Ed25519 leaf under an ECDSA CA: the path holds, but the key cannot sign a TLS 1.3
+    // handshake here.
+    let (root, inter, _) = ecdsa_chain();
+    let leaf = inter.leaf(&ed());
+    assert_eq!(
+        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        Err(Error::UnsupportedKey)
+    );
+}
+
+#[test]
+fn an_rsa_1024_intermediate_is_refused_for_its_size() {
+    // ring will not sign with RSA-1024, so this intermediate signs nothing (the root signs
+    // the leaf): an RSA key outside 2048..=4096 bits anywhere in what the server sent is
+    // refused, before any signature is checked.
+    let root = Ca::root("root", rsa(keys::ROOT_RSA4096));
+    let weak = RsaPublicKey::from_pkcs8_pem(keys::WEAK_RSA1024);
+    let params = ca_params("weak intermediate", Some(0)).unwrap();
+    let inter = root.sign(&params, &weak);
+    let leaf = root.leaf(&rsa(keys::LEAF_RSA2048));
+    assert_eq!(
+        check(&[&leaf, &inter], &root.der, HOST, Time::At(now())),
+        Err(Error::RsaKeySize(1024))
+    );
+}
