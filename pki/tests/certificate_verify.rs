@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{Ca, HOST, flipped, now, p256, p384, pkcs8, ring_ecdsa_sign, ring_rsa_sign, rsa};
+use common::der::flipped;
+use common::{Ca, HOST, now, p256, p384, pkcs8, ring_ecdsa_sign, ring_rsa_sign, rsa};
 use tpns_emulator::pki::{PkiMode, generate, keys};
 use tpns_pki::{Error, KeyKind, LeafKey, Time, scheme};
 

@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::der::{Der, flipped, resign, serial_range};
 use common::{
-    Ca, Der, HOST, RsaPublicKey, check, ecdsa_chain, flipped, now, p256, p384, pkcs8, resign,
-    ring_ecdsa_sign, ring_rsa_sign, rsa, rsa_chain, serial_range,
+    Ca, HOST, RsaPublicKey, check, ecdsa_chain, now, p256, p384, pkcs8, ring_ecdsa_sign,
+    ring_rsa_sign, rsa, rsa_chain,
 };
 use rcgen::{ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose};
 use tpns_emulator::pki::{PkiMode, ca_params, generate, keys, leaf_params};

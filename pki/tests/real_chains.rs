@@ -150,13 +150,13 @@ fn aws_amazon_com_rsa_chain_is_accepted() {
         Err(Error::WrongHost)
     );
     // One byte of the leaf's RSA signature flipped.
-    let bad = common::flipped(AWS[0], AWS[0].len() - 1);
+    let bad = common::der::flipped(AWS[0], AWS[0].len() - 1);
     assert_eq!(
         check(&[&bad, AWS[1]], &amazon, "aws.amazon.com", AUGUST_2025),
         Err(Error::BadSignature)
     );
     // The intermediate's signature, by the root.
-    let bad = common::flipped(AWS[1], AWS[1].len() - 1);
+    let bad = common::der::flipped(AWS[1], AWS[1].len() - 1);
     assert_eq!(
         check(&[AWS[0], &bad], &amazon, "aws.amazon.com", AUGUST_2025),
         Err(Error::BadSignature)
@@ -191,7 +191,7 @@ fn cryptography_io_chains_to_a_removed_root() {
     // An RSA-4096 leaf under RapidSSL SHA256 CA - G3 (RSA-2048), issued by GeoTrust Global
     // CA, which has left the Mozilla program: no anchor of webpki-roots accepts it.
     let pem = include_str!("data/cryptography.io.chain.pem");
-    let certs = common::pem_all(pem);
+    let certs = common::der::pem_all(pem);
     assert_eq!(certs.len(), 2);
     let chain: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
     assert_eq!(
