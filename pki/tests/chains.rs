@@ -840,3 +840,25 @@ fn an_rsa_1024_intermediate_is_refused_for_its_size() {
         Err(Error::RsaKeySize(1024))
     );
 }
+
+#[test]
+fn a_clock_far_in_the_future_is_refused_and_shown_quickly() {
+    // A broken real-time clock can read anything: the refusal and its message must come back
+    // at once, whatever the number.
+    let chain = generate(PkiMode::PublicEcdsa, &[HOST]).unwrap();
+    let served = refs(&chain.served);
+    for at in [u64::MAX, u64::MAX / 86_400, 1 << 40] {
+        let started = std::time::Instant::now();
+        let got = check(&served, &chain.root_der, HOST, Time::At(at));
+        assert!(
+            matches!(got, Err(Error::Expired { at: a, .. }) if a == at),
+            "{got:?}"
+        );
+        let shown = got.unwrap_err().to_string();
+        assert!(shown.contains("9999-12-31T23:59:59Z"), "{shown}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{at}: {shown}"
+        );
+    }
+}
