@@ -862,3 +862,25 @@ fn a_clock_far_in_the_future_is_refused_and_shown_quickly() {
         );
     }
 }
+
+#[test]
+fn an_rsa_key_with_an_unusable_exponent_is_named_for_what_it_is() {
+    // A 2048-bit modulus with e = 2^40 + 1 (above the 2^33 bound) or e = 1: the key is not
+    // usable, and its size is not the reason.
+    let (root, inter, _) = rsa_chain();
+    let good = RsaPublicKey::from_pkcs8_pem(keys::LEAF_RSA2048);
+    for e in [
+        &[0x01, 0x00, 0x00, 0x00, 0x00, 0x01][..],
+        &[0x01],
+        &[0x01, 0x00, 0x00],
+    ] {
+        let odd = good.with_exponent(e);
+        let leaf = inter.leaf(&odd);
+        assert_eq!(tpns_pki::describe(&leaf).unwrap().key, KeyKind::Other);
+        assert_eq!(
+            check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+            Err(Error::UnsupportedKey),
+            "e = {e:02x?}"
+        );
+    }
+}

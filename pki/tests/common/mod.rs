@@ -146,6 +146,14 @@ impl RsaPublicKey {
     }
 }
 
+impl RsaPublicKey {
+    /// The same modulus with another public exponent (big-endian, minimal, positive).
+    pub fn with_exponent(&self, e: &[u8]) -> RsaPublicKey {
+        let fields = Der::children(Der::new(&self.0).content());
+        RsaPublicKey(tlv(0x30, &[fields[0], &tlv(0x02, e)].concat()))
+    }
+}
+
 impl PublicKeyData for RsaPublicKey {
     fn der_bytes(&self) -> &[u8] {
         &self.0
