@@ -684,8 +684,8 @@ fn an_rsa_leaf_signed_by_an_ecdsa_key_is_not_confused() {
 
 #[test]
 fn extra_certificates_off_the_path_do_not_matter() {
-    // Servers send more than the path: the leaf twice (a common misconfiguration), an old
-    // cross-signed root, a stray leaf. Only the path's certificates are judged.
+    // Servers send more than the path: the leaf twice (a common misconfiguration), the root
+    // itself, another CA, a stray leaf. Only the path's certificates are judged.
     let (root, inter, key) = ecdsa_chain();
     let leaf = inter.leaf(&key);
     let stray = Ca::root("elsewhere", p256());
@@ -697,6 +697,7 @@ fn extra_certificates_off_the_path_do_not_matter() {
         [leaf.as_slice(), &leaf, &inter.der],
         [leaf.as_slice(), &inter.der, &stray_leaf],
         [leaf.as_slice(), &stray.der, &inter.der],
+        [leaf.as_slice(), &inter.der, &root.der],
     ] {
         assert_eq!(check(&chain, &root.der, HOST, at), Ok(()));
     }
