@@ -112,13 +112,14 @@ fn key_usage_bits(value: &[u8]) -> Option<u16> {
 /// A public key's kind, as people name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
-    /// RSA with a modulus of this many bits (0 if unreadable).
+    /// RSA with a modulus of this many bits.
     Rsa(usize),
     /// ECDSA on P-256.
     P256,
     /// ECDSA on P-384.
     P384,
-    /// Any other kind of key (not accepted here).
+    /// Any other kind of key, or an RSA key that cannot be used (malformed, an even modulus,
+    /// an exponent outside 3..2^33): not accepted here.
     Other,
 }
 
@@ -138,7 +139,9 @@ pub(crate) fn key_kind(key_alg: &[u8], key: &[u8]) -> KeyKind {
         match rsa::PublicKey::parse(key) {
             Ok(k) => KeyKind::Rsa(k.bits()),
             Err(rsa::KeyError::Size(bits)) => KeyKind::Rsa(bits),
-            Err(rsa::KeyError::Malformed) => KeyKind::Rsa(0),
+            // Not a size problem (a broken RSAPublicKey, an even modulus, an exponent out of
+            // bounds): no usable RSA key, so no size to refuse it for.
+            Err(rsa::KeyError::Malformed) => KeyKind::Other,
         }
     } else if key_alg == &*alg_id::ECDSA_P256 {
         KeyKind::P256

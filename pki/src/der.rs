@@ -176,8 +176,14 @@ fn days_from_civil(year: u64, month: u8, day: u8) -> u64 {
     days + u64::from(day) - 1
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` digits (RFC 3339), for messages.
+/// The last second of year 9999, the last one RFC 3339's four-digit year can show.
+const LAST_SHOWN: u64 = 253_402_300_799;
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` digits (RFC 3339), for messages. Times after year
+/// 9999 (from a broken clock, say) show as its last second: the year-by-year count below then
+/// stays under 8030 steps instead of running for minutes.
 pub(crate) fn format_time(secs: u64, out: &mut [u8; 20]) {
+    let secs = secs.min(LAST_SHOWN);
     let mut days = secs / 86_400;
     let rem = secs % 86_400;
     let mut year = 1970u64;
@@ -206,7 +212,7 @@ pub(crate) fn format_time(secs: u64, out: &mut [u8; 20]) {
         }
     };
     *out = *b"0000-00-00T00:00:00Z";
-    put(out, 0, year.min(9999), 4);
+    put(out, 0, year, 4);
     put(out, 5, u64::from(month), 2);
     put(out, 8, days + 1, 2);
     put(out, 11, rem / 3600, 2);
@@ -272,5 +278,9 @@ mod tests {
         assert_eq!(&out, b"2024-02-29T12:00:00Z");
         format_time(0, &mut out);
         assert_eq!(&out, b"1970-01-01T00:00:00Z");
+        format_time(LAST_SHOWN, &mut out);
+        assert_eq!(&out, b"9999-12-31T23:59:59Z");
+        format_time(u64::MAX, &mut out);
+        assert_eq!(&out, b"9999-12-31T23:59:59Z");
     }
 }

@@ -127,7 +127,7 @@ pub fn verify_server_chain(
     let name = ServerName::try_from(host).map_err(|_| Error::InvalidHostName)?;
 
     // Our own reading first: key sizes (so RSA-1024 gets its own reason rather than "bad
-    // signature"), dates for the floor and dangerous modes, and keyUsage.
+    // signature"), dates for the floor and dangerous modes, and the leaf's keyUsage.
     let mut latest_start = 0;
     let mut leaf = None;
     for (i, &der) in chain.iter().enumerate() {
@@ -138,16 +138,16 @@ pub fn verify_server_chain(
             }
             _ => {}
         }
-        let usage_needed = if i == 0 {
-            cert::KU_DIGITAL_SIGNATURE
-        } else {
-            cert::KU_KEY_CERT_SIGN
-        };
-        if parsed.key_usage.is_some_and(|ku| ku & usage_needed == 0) {
-            return Err(Error::KeyUsage);
-        }
         latest_start = latest_start.max(parsed.not_before);
         if i == 0 {
+            // The leaf is on every path; the issuers' keyUsage is checked on the path found
+            // (below), since a server may send certificates that are not on it.
+            if parsed
+                .key_usage
+                .is_some_and(|ku| ku & cert::KU_DIGITAL_SIGNATURE == 0)
+            {
+                return Err(Error::KeyUsage);
+            }
             leaf = Some(parsed);
         }
     }
@@ -165,6 +165,22 @@ pub fn verify_server_chain(
         *slot = CertificateDer::from(der);
     }
     let algs: &[&dyn SignatureVerificationAlgorithm] = ALL;
+    // webpki does not read keyUsage: each path it would accept is checked here, and a path
+    // refused for it leaves webpki free to try another one.
+    let key_usage_refused = core::cell::Cell::new(false);
+    let issuers_may_sign = |path: &webpki::VerifiedPath<'_>| {
+        let refused = path.intermediate_certificates().any(|issuer| {
+            cert::Parsed::parse(issuer.der().as_ref()).is_none_or(|p| {
+                p.key_usage
+                    .is_some_and(|ku| ku & cert::KU_KEY_CERT_SIGN == 0)
+            })
+        });
+        if refused {
+            key_usage_refused.set(true);
+            return Err(webpki::Error::UnknownIssuer);
+        }
+        Ok(())
+    };
     end_entity
         .verify_for_usage(
             algs,
@@ -173,9 +189,12 @@ pub fn verify_server_chain(
             UnixTime::since_unix_epoch(core::time::Duration::from_secs(at)),
             KeyUsage::server_auth(),
             None,
-            None,
+            Some(&issuers_may_sign),
         )
-        .map_err(Error::from)?;
+        .map_err(|e| match key_usage_refused.get() {
+            true => Error::KeyUsage,
+            false => Error::from(e),
+        })?;
     end_entity
         .verify_is_valid_for_subject_name(&name)
         .map_err(|_| Error::WrongHost)?;
