@@ -9,7 +9,6 @@
 //! Only public values are involved, so nothing here needs to be constant-time.
 
 use crypto_bigint::modular::montgomery_reduction;
-use crypto_bigint::modular::runtime_mod::{DynResidue, DynResidueParams};
 use crypto_bigint::{Encoding, Limb, U4096, Word};
 use sha2::Sha256;
 use sha2::digest::{Digest, FixedOutputReset};
@@ -102,24 +101,18 @@ impl<'a> PublicKey<'a> {
         if s >= n {
             return None;
         }
-        // Into Montgomery form through crypto-bigint's parameters, in a scope of its own:
-        // they hold four 4096-bit integers, and are dropped before the exponentiation.
-        let base = {
-            let params = Option::<DynResidueParams<{ U4096::LIMBS }>>::from(
-                #[allow(deprecated)] // `new` panics on an even modulus; this one says so instead
-                DynResidueParams::new_checked(&n),
-            )?;
-            *DynResidue::new(&s, params).as_montgomery()
-        };
-        // Then square-and-multiply with Montgomery reductions only: the stack holds the
-        // modulus, the base, the accumulator and one double-width product.
+        // Montgomery arithmetic with R = 2^4096 and reductions only: the stack holds the
+        // modulus, R^2 mod n, the base, the accumulator and one double-width product.
         let n_inv = neg_inverse(n.as_limbs()[0]);
+        let mul = |a: &U4096, b: &U4096| montgomery_reduction(&a.mul_wide(b), &n, n_inv);
+        let r2 = r_squared(&n, self.bits(), &mul);
+        let base = mul(&s, &r2); // s·R mod n
         let mut acc = base;
         let top = 63 - self.e.leading_zeros();
         for bit in (0..top).rev() {
             acc = montgomery_reduction(&acc.square_wide(), &n, n_inv);
             if self.e >> bit & 1 == 1 {
-                acc = montgomery_reduction(&acc.mul_wide(&base), &n, n_inv);
+                acc = mul(&acc, &base);
             }
         }
         // Out of Montgomery form: multiply by 1, i.e. reduce (acc, 0).
@@ -194,6 +187,25 @@ impl<'a> PublicKey<'a> {
         let h2 = digest_into(hash, &[&[0u8; 8], m_hash, salt], &mut h2);
         h2 == h
     }
+}
+
+/// R² mod n for R = 2^4096, the constant that takes a number into Montgomery form, where `n`
+/// has `bits` significant bits and `mul` is Montgomery multiplication modulo `n`.
+///
+/// R mod n comes from doubling 2^(bits-1) (below n) up to 2^4096, a modular addition each
+/// step; one more doubling gives 2·R, the Montgomery form of 2; twelve Montgomery squarings
+/// then give the form of 2^(2^12) = R, which is R·R mod n. This costs a few thousand additions
+/// and twelve products, where a division of the 8192-bit R² by n (what crypto-bigint's
+/// `DynResidueParams` does) costs ten times as much for a 2048-bit key.
+fn r_squared(n: &U4096, bits: usize, mul: &impl Fn(&U4096, &U4096) -> U4096) -> U4096 {
+    let mut x = U4096::ONE.shl_vartime(bits - 1);
+    for _ in 0..(U4096::BITS - (bits - 1)) + 1 {
+        x = x.add_mod(&x, n);
+    }
+    for _ in 0..12 {
+        x = mul(&x, &x);
+    }
+    x
 }
 
 /// `-n0^-1 mod 2^w` for the odd low limb `n0` of a modulus (w = the limb width): the constant of
