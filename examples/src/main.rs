@@ -61,8 +61,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Would a device accept this server? Verify a certificate chain with the device's
-    /// verifier (tpns-pki); exit 0 accepted, 6 refused (reason on stderr), 2 usage error.
+    /// Would a device accept this server? Check its certificate chain with tpns-pki.
+    ///
+    /// Runs the device's own no-heap verifier on the host, on a PEM chain or on the chain a live
+    /// server presents (--from). Exit 0: accepted; 6: refused, the reason on stderr (and in the
+    /// JSON); 2: usage error or unreadable file.
     CertCheck(CertCheckArgs),
     /// Run the whole job against an in-process emulator: no account, no network.
     #[cfg(feature = "demo")]
