@@ -100,10 +100,12 @@ pub fn run(opts: &Options, out: &mut impl Write) -> Result<u8, Failure> {
                 )),
             ),
             Ok(f) => (f.chain, None),
-            Err(e) => (
+            Err(e) if e.chain.is_empty() => (
                 Vec::new(),
-                Some(format!("could not fetch the chain: {}", e.0)),
+                Some(format!("could not fetch the chain: {}", e.message)),
             ),
+            // The server showed its chain, then the handshake failed: show both.
+            Err(e) => (e.chain, Some(e.message)),
         },
     };
     let refusal = refusal.or_else(|| {

@@ -744,7 +744,8 @@ fn from_a_closed_port_or_a_silent_server_is_refused_within_the_timeout() {
         "1",
     ]);
     let took = started.elapsed();
-    assert_refused(&run, "timed out");
+    assert_refused(&run, "the TLS handshake with 127.0.0.1:");
+    assert!(run.stderr.contains("failed: timed out"), "{run:?}");
     assert!(took < Duration::from_secs(8), "took {took:?}");
     server.join().unwrap();
 }
@@ -755,14 +756,23 @@ fn tls_server(
     mode: PkiMode,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> (SocketAddr, Vec<u8>, JoinHandle<Vec<u8>>) {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let g = pki::generate(mode, HOSTS).unwrap();
-    let chain: Vec<CertificateDer<'static>> = g
-        .served
+    let (addr, server) = tls_server_with(&g.served, &g.key_der, versions);
+    (addr, g.root_der, server)
+}
+
+/// [`tls_server`] with this chain (leaf first) and PKCS#8 key.
+fn tls_server_with(
+    served: &[Vec<u8>],
+    key_der: &[u8],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (SocketAddr, JoinHandle<Vec<u8>>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = served
         .iter()
         .map(|c| CertificateDer::from(c.clone()))
         .collect();
-    let key = PrivateKeyDer::Pkcs8(g.key_der.clone().into());
+    let key = PrivateKeyDer::Pkcs8(key_der.to_vec().into());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
@@ -795,7 +805,7 @@ fn tls_server(
         let _ = sock.flush();
         received
     });
-    (addr, g.root_der, handle)
+    (addr, handle)
 }
 
 #[test]
@@ -914,4 +924,44 @@ fn the_test_server_reports_application_data() {
     conn.complete_io(&mut sock).unwrap();
     drop(sock);
     assert_eq!(server.join().unwrap(), b"GET / HTTP/1.1\r\n\r\n");
+}
+
+#[test]
+fn a_server_that_cannot_sign_as_a_device_needs_is_refused() {
+    // An Ed25519 leaf: its server cannot sign the CertificateVerify with any scheme a device
+    // offers (ECDSA P-256/P-384, RSA-PSS), so the handshake fails before the chain is sent.
+    let ca_key = pki::ec_key(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let ca = pki::ca_params("ed25519 test root", None).unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let leaf_key = pki::ec_key(&rcgen::PKCS_ED25519).unwrap();
+    let leaf = pki::leaf_params(&["localhost"], 0)
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let (addr, server) = tls_server_with(
+        &[leaf.der().to_vec()],
+        &leaf_key.serialize_der(),
+        &[&rustls::version::TLS13],
+    );
+    let dir = TempDir::new("ed25519");
+    let roots = dir.write("roots.pem", pem(&[ca_cert.der()]));
+    let run = tpns(&[
+        "cert-check",
+        "--roots",
+        &roots,
+        "--from",
+        &addr.to_string(),
+        "--host",
+        "localhost",
+    ]);
+    assert_refused(
+        &run,
+        "none of the device's cipher suites or signature schemes",
+    );
+    assert!(
+        run.stderr.contains("the TLS handshake with 127.0.0.1:"),
+        "{run:?}"
+    );
+    assert!(server.join().unwrap().is_empty());
 }

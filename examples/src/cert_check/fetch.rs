@@ -12,8 +12,10 @@
 //!   too so that the chain of a TLS 1.2-only server can still be shown, but such a server is
 //!   reported as refused ([`Fetched::tls12`]);
 //! - the TLS 1.3 CertificateVerify is checked with tpns-pki's own signature algorithms, and
-//!   only its schemes are offered, so a server that cannot sign with them fails the handshake
-//!   as it would on a device.
+//!   only the device's schemes are offered (ECDSA P-256/P-384, RSA-PSS, and RSA PKCS#1 for
+//!   certificates), so a server that cannot sign with them (an Ed25519 key, say) fails the
+//!   handshake as it would on a device;
+//! - the host name checked is sent as SNI (none for an IP address), as a device sends it.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -112,9 +114,24 @@ pub struct Fetched {
     pub tls12: bool,
 }
 
-/// Why no chain could be judged: the connection or the handshake failed.
+/// Why the server cannot be judged as a device would meet it: the connection or the handshake
+/// failed.
 #[derive(Debug)]
-pub struct FetchError(pub String);
+pub struct FetchError {
+    /// What failed, for the refusal's reason.
+    pub message: String,
+    /// The chain, if the server presented one before the handshake failed.
+    pub chain: Vec<Vec<u8>>,
+}
+
+impl FetchError {
+    fn new(message: String) -> FetchError {
+        FetchError {
+            message,
+            chain: Vec::new(),
+        }
+    }
+}
 
 /// Connects to `target`, sends `server_name` as SNI (none for an IP address), completes a
 /// handshake and returns the chain presented. Connecting takes at most `timeout` per address
@@ -131,7 +148,7 @@ pub fn fetch(
 ) -> Result<Fetched, FetchError> {
     let addrs: Vec<SocketAddr> = (target.host.as_str(), target.port)
         .to_socket_addrs()
-        .map_err(|e| FetchError(format!("cannot resolve {}: {e}", target.host)))?
+        .map_err(|e| FetchError::new(format!("cannot resolve {}: {e}", target.host)))?
         .collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     let mut sock = None;
@@ -144,15 +161,16 @@ pub fn fetch(
             Err(e) => last = e,
         }
     }
-    let mut sock = sock.ok_or_else(|| FetchError(format!("cannot connect to {target}: {last}")))?;
-    let io_err = |e: io::Error| FetchError(format!("TLS handshake with {target}: {}", io_text(&e)));
+    let mut sock =
+        sock.ok_or_else(|| FetchError::new(format!("cannot connect to {target}: {last}")))?;
+    let io_err = |e: io::Error| FetchError::new(format!("cannot connect to {target}: {e}"));
     sock.set_write_timeout(Some(timeout)).map_err(io_err)?;
     sock.set_nodelay(true).map_err(io_err)?;
 
     let recorded = Arc::new(Mutex::new(None));
-    let config = client_config(recorded.clone()).map_err(|e| FetchError(e.to_string()))?;
+    let config = client_config(recorded.clone()).map_err(|e| FetchError::new(e.to_string()))?;
     let mut conn = ClientConnection::new(Arc::new(config), server_name)
-        .map_err(|e| FetchError(e.to_string()))?;
+        .map_err(|e| FetchError::new(e.to_string()))?;
     let outcome = handshake(&mut conn, &mut sock, Instant::now() + timeout);
     let chain = recorded
         .lock()
@@ -160,17 +178,21 @@ pub fn fetch(
         .take();
     let tls12 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_2);
     if let Err(e) = outcome {
-        return Err(FetchError(match e {
-            Handshake::Io(e) => format!("TLS handshake with {target}: {}", io_text(&e)),
-            Handshake::Tls(e) => format!("TLS handshake with {target}: {}", tls_text(&e)),
-        }));
+        let why = match e {
+            Handshake::Io(e) => io_text(&e),
+            Handshake::Tls(e) => tls_text(&e),
+        };
+        return Err(FetchError {
+            message: format!("the TLS handshake with {target} failed: {why}"),
+            chain: chain.unwrap_or_default(),
+        });
     }
     // Courtesy: tell the server we are done. Its answer, if any, is not read.
     conn.send_close_notify();
     let _ = conn.write_tls(&mut sock);
     let chain = chain.ok_or_else(|| {
-        FetchError(format!(
-            "TLS handshake with {target}: the server presented no certificate"
+        FetchError::new(format!(
+            "the TLS handshake with {target} ended with no certificate presented"
         ))
     })?;
     Ok(Fetched { chain, tls12 })
@@ -228,7 +250,8 @@ type Recorded = Arc<Mutex<Option<Vec<Vec<u8>>>>>;
 #[derive(Debug)]
 struct DangerousRecordingVerifier {
     recorded: Recorded,
-    /// ring's algorithms, only to let a TLS 1.2 handshake finish (it is refused anyway).
+    /// ring's algorithms, only to let a TLS 1.2 handshake finish (it is refused anyway). The
+    /// schemes offered are the device's all the same.
     tls12: WebPkiSupportedAlgorithms,
 }
 
@@ -268,13 +291,14 @@ impl ServerCertVerifier for DangerousRecordingVerifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        // TLS 1.3's schemes first, as the device offers them; then ring's, for TLS 1.2.
+        // What a device offers: its TLS 1.3 schemes, and RSA PKCS#1 (which TLS 1.3 uses for
+        // certificates only, and TLS 1.2 for ServerKeyExchange as well). No Ed25519.
         let mut schemes = DEVICE_SCHEMES.supported_schemes();
-        for s in self.tls12.supported_schemes() {
-            if !schemes.contains(&s) {
-                schemes.push(s);
-            }
-        }
+        schemes.extend([
+            SignatureScheme::RSA_PKCS1_SHA256,
+            SignatureScheme::RSA_PKCS1_SHA384,
+            SignatureScheme::RSA_PKCS1_SHA512,
+        ]);
         schemes
     }
 }
@@ -344,6 +368,12 @@ fn tls_text(e: &rustls::Error) -> String {
             "the server speaks neither TLS 1.3 nor 1.2 ({e}); a device (TLS 1.3 only) could \
              not connect"
         ),
+        Error::PeerMisbehaved(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme) => {
+            format!("{e}: the server signed the handshake with a scheme a device does not offer")
+        }
+        Error::InvalidCertificate(rustls::CertificateError::BadSignature) => {
+            format!("{e}: the server's CertificateVerify does not verify with its leaf's key")
+        }
         Error::AlertReceived(AlertDescription::HandshakeFailure) => format!(
             "{e}: the server accepts none of the device's cipher suites or signature schemes \
              (ECDSA P-256/P-384, RSA-PSS); a device could not connect"
