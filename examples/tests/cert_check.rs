@@ -757,15 +757,20 @@ fn tls_server(
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> (SocketAddr, Vec<u8>, JoinHandle<Vec<u8>>) {
     let g = pki::generate(mode, HOSTS).unwrap();
-    let (addr, server) = tls_server_with(&g.served, &g.key_der, versions);
+    let (addr, server) = tls_server_with(&g.served, &g.key_der, versions, ring());
     (addr, g.root_der, server)
 }
 
-/// [`tls_server`] with this chain (leaf first) and PKCS#8 key.
+fn ring() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// [`tls_server`] with this chain (leaf first), PKCS#8 key and crypto provider.
 fn tls_server_with(
     served: &[Vec<u8>],
     key_der: &[u8],
     versions: &[&'static rustls::SupportedProtocolVersion],
+    provider: rustls::crypto::CryptoProvider,
 ) -> (SocketAddr, JoinHandle<Vec<u8>>) {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let chain: Vec<CertificateDer<'static>> = served
@@ -773,8 +778,7 @@ fn tls_server_with(
         .map(|c| CertificateDer::from(c.clone()))
         .collect();
     let key = PrivateKeyDer::Pkcs8(key_der.to_vec().into());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(versions)
         .unwrap()
         .with_no_client_auth()
@@ -943,6 +947,7 @@ fn a_server_that_cannot_sign_as_a_device_needs_is_refused() {
         &[leaf.der().to_vec()],
         &leaf_key.serialize_der(),
         &[&rustls::version::TLS13],
+        ring(),
     );
     let dir = TempDir::new("ed25519");
     let roots = dir.write("roots.pem", pem(&[ca_cert.der()]));
@@ -955,13 +960,43 @@ fn a_server_that_cannot_sign_as_a_device_needs_is_refused() {
         "--host",
         "localhost",
     ]);
-    assert_refused(
-        &run,
-        "none of the device's cipher suites or signature schemes",
+    assert_refused(&run, "a device could not connect");
+    assert!(
+        run.stderr.contains("ECDSA P-256/P-384 or RSA-PSS"),
+        "{run:?}"
     );
     assert!(
         run.stderr.contains("the TLS handshake with 127.0.0.1:"),
         "{run:?}"
     );
     assert!(server.join().unwrap().is_empty());
+}
+
+#[test]
+fn a_server_without_the_devices_cipher_suite_or_group_is_refused() {
+    let g = pki::generate(PkiMode::PublicEcdsa, HOSTS).unwrap();
+    let dir = TempDir::new("suites");
+    let roots = dir.write("roots.pem", pem(&[&g.root_der]));
+    let only_aes256 = {
+        let mut p = ring();
+        p.cipher_suites
+            .retain(|s| s.suite() == rustls::CipherSuite::TLS13_AES_256_GCM_SHA384);
+        p
+    };
+    let only_x25519 = {
+        let mut p = ring();
+        p.kx_groups = vec![rustls::crypto::ring::kx_group::X25519];
+        p
+    };
+    for provider in [only_aes256, only_x25519] {
+        let (addr, server) =
+            tls_server_with(&g.served, &g.key_der, &[&rustls::version::TLS13], provider);
+        let run = tpns(&["cert-check", "--roots", &roots, "--from", &addr.to_string()]);
+        assert_refused(&run, "a device could not connect");
+        assert!(
+            run.stderr.contains("TLS_AES_128_GCM_SHA256, secp256r1"),
+            "{run:?}"
+        );
+        assert!(server.join().unwrap().is_empty());
+    }
 }

@@ -8,6 +8,8 @@
 //! command, and the connection is closed at once.
 //!
 //! What the device would also refuse is refused here too:
+//! - the one cipher suite (TLS_AES_128_GCM_SHA256) and key exchange group (secp256r1) a
+//!   device offers are the only TLS 1.3 ones offered here;
 //! - TLS 1.3 only is the device's (embedded-tls speaks nothing else); TLS 1.2 is offered here
 //!   too so that the chain of a TLS 1.2-only server can still be shown, but such a server is
 //!   reported as refused ([`Fetched::tls12`]);
@@ -226,10 +228,20 @@ static DEVICE_SCHEMES: WebPkiSupportedAlgorithms = WebPkiSupportedAlgorithms {
     ],
 };
 
-/// A rustls config that offers TLS 1.3 and 1.2 and records the chain through
-/// [`DangerousRecordingVerifier`].
+/// A rustls config that offers what a device offers, plus TLS 1.2, and records the chain
+/// through [`DangerousRecordingVerifier`]: of TLS 1.3's cipher suites only
+/// TLS_AES_128_GCM_SHA256 and of the key exchange groups only secp256r1, as
+/// `tpns-transport-embedded` configures embedded-tls.
 fn client_config(recorded: Recorded) -> Result<ClientConfig, rustls::Error> {
-    let provider = Arc::new(crypto::ring::default_provider());
+    let mut provider = crypto::ring::default_provider();
+    provider.cipher_suites.retain(|s| match s {
+        rustls::SupportedCipherSuite::Tls13(_) => {
+            s.suite() == rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+        }
+        rustls::SupportedCipherSuite::Tls12(_) => true,
+    });
+    provider.kx_groups = vec![crypto::ring::kx_group::SECP256R1];
+    let provider = Arc::new(provider);
     let verifier = DangerousRecordingVerifier {
         recorded,
         tls12: provider.signature_verification_algorithms,
@@ -375,8 +387,9 @@ fn tls_text(e: &rustls::Error) -> String {
             format!("{e}: the server's CertificateVerify does not verify with its leaf's key")
         }
         Error::AlertReceived(AlertDescription::HandshakeFailure) => format!(
-            "{e}: the server accepts none of the device's cipher suites or signature schemes \
-             (ECDSA P-256/P-384, RSA-PSS); a device could not connect"
+            "{e}: the server accepts none of the device's cipher suites, key exchange groups or \
+             signature schemes (TLS_AES_128_GCM_SHA256, secp256r1, ECDSA P-256/P-384 or \
+             RSA-PSS); a device could not connect"
         ),
         _ => e.to_string(),
     }
