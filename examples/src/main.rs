@@ -1,6 +1,7 @@
 //! `tpns`: check, upload and push TPNS account packages. See README.md for the interface, which
 //! scripts depend on.
 
+mod cert_check;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
@@ -33,7 +34,7 @@ Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_
 
 Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
 4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
-error (an answer that cannot be trusted included).
+error (an answer that cannot be trusted included; for cert-check: the chain is refused).
 
 Try `tpns demo` first: it runs the whole job against a local emulator, no account needed.";
 
@@ -88,6 +89,12 @@ enum Command {
         #[command(flatten)]
         rules: FixArgs,
     },
+    /// Would a device accept this server? Check its certificate chain with tpns-pki.
+    ///
+    /// Runs the device's own no-heap verifier on the host, on a PEM chain or on the chain a live
+    /// server presents (--from). Exit 0: accepted; 6: refused, the reason on stderr (and in the
+    /// JSON); 2: usage error or unreadable file.
+    CertCheck(CertCheckArgs),
     /// Run the whole job against an in-process emulator: no account, no network.
     #[cfg(feature = "demo")]
     Demo,
@@ -164,6 +171,34 @@ impl FixArgs {
             max_errors: self.max_errors,
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["chain", "from"])))]
+struct CertCheckArgs {
+    /// The trust anchors: a PEM file of one or more CA certificates (at most 4 MiB).
+    #[arg(long, value_name = "ROOTS.pem")]
+    roots: PathBuf,
+    /// The certificates the server sends, leaf first: a PEM file (at most 4 MiB).
+    #[arg(long, value_name = "CHAIN.pem")]
+    chain: Option<PathBuf>,
+    /// Fetch the chain from a live server through a TLS handshake instead (nothing else is
+    /// sent); the port is 443 unless given.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = cert_check::Target::parse)]
+    from: Option<cert_check::Target>,
+    /// The host name the device connects to (default: HOST of --from).
+    #[arg(long, value_name = "NAME", required_unless_present = "from")]
+    host: Option<String>,
+    /// The validation time, RFC 3339 (e.g. 2026-05-01T00:00:00Z); default now.
+    #[arg(long, value_name = "RFC3339", value_parser = cert_check::rfc3339::parse)]
+    at: Option<u64>,
+    /// With --from: connect timeout, and the longest the whole handshake may take, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    timeout: Duration,
+    /// Print one JSON object on stdout: {"accepted", "reason", "chain": [{"subject", "key",
+    /// "signature"}]}.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where to connect and how to authenticate.
@@ -341,6 +376,22 @@ fn main() -> ExitCode {
                 )
             }
         }
+        Command::CertCheck(a) => match (a.chain, a.from) {
+            (Some(path), None) => Ok(cert_check::Source::File(path)),
+            (None, Some(target)) => Ok(cert_check::Source::Server(target)),
+            _ => Err(fail::Failure::usage("give one of --chain and --from")),
+        }
+        .and_then(|source| {
+            let opts = cert_check::Options {
+                roots: a.roots,
+                source,
+                host: a.host,
+                at: a.at,
+                timeout: a.timeout,
+                json: a.json,
+            };
+            cert_check::run(&opts, &mut out)
+        }),
         #[cfg(feature = "demo")]
         Command::Demo => demo::run(&mut out).map(|()| fail::OK),
     };
