@@ -58,7 +58,13 @@ impl JsonValidator {
     /// [`JsonError`] at the first byte that makes the document invalid (its offset counts from
     /// the first byte fed).
     pub fn feed(&mut self, input: &[u8]) -> Result<(), JsonError> {
-        self.reader.feed(input, &mut FindKey { key: b"", found: false })
+        self.reader.feed(
+            input,
+            &mut FindKey {
+                key: b"",
+                found: false,
+            },
+        )
     }
 
     /// Checks that the object is complete.
@@ -182,11 +188,14 @@ mod tests {
         ];
         for doc in docs {
             for chunk in 1..=doc.len() {
-                assert_eq!(chunked(doc, chunk), Ok(()), "{}", String::from_utf8_lossy(doc));
+                assert_eq!(
+                    chunked(doc, chunk),
+                    Ok(()),
+                    "{}",
+                    String::from_utf8_lossy(doc)
+                );
             }
-            assert!(
-                serde_json::from_slice::<serde_json::Value>(doc).is_ok_and(|v| v.is_object())
-            );
+            assert!(serde_json::from_slice::<serde_json::Value>(doc).is_ok_and(|v| v.is_object()));
         }
     }
 
@@ -251,16 +260,26 @@ mod tests {
 
     #[test]
     fn raw_json_keeps_the_trimmed_object() {
-        let raw = RawJson::new(b"\n { \"custom_content\" : \"{}\" , \"x\":{\"k\":1}} \r\n").unwrap();
-        assert_eq!(raw.as_str(), "{ \"custom_content\" : \"{}\" , \"x\":{\"k\":1}}");
+        let raw =
+            RawJson::new(b"\n { \"custom_content\" : \"{}\" , \"x\":{\"k\":1}} \r\n").unwrap();
+        assert_eq!(
+            raw.as_str(),
+            "{ \"custom_content\" : \"{}\" , \"x\":{\"k\":1}}"
+        );
         assert!(!raw.is_empty_object());
-        assert_eq!(raw.members(), b"\"custom_content\" : \"{}\" , \"x\":{\"k\":1}}");
+        assert_eq!(
+            raw.members(),
+            b"\"custom_content\" : \"{}\" , \"x\":{\"k\":1}}"
+        );
         assert!(raw.has_key(b"custom_content"));
         assert!(raw.has_key(b"x"));
         assert!(!raw.has_key(b"k"));
         let empty = RawJson::new(b"{ \n}").unwrap();
         assert!(empty.is_empty_object());
         assert_eq!(empty.members(), b"}");
-        assert_eq!(RawJson::new(b"[1]").unwrap_err().kind, JsonErrorKind::NotAnObject);
+        assert_eq!(
+            RawJson::new(b"[1]").unwrap_err().kind,
+            JsonErrorKind::NotAnObject
+        );
     }
 }

@@ -95,7 +95,10 @@ fn platform_parts_are_spliced_whole_with_every_buffer_size() {
         let mut script = Script::new(&ok_response(ANSWER));
         let mut buf = vec![0u8; buf_len];
         push(&mut script, &job, &mut buf).unwrap();
-        assert_eq!(reference.get_or_insert(script.written.clone()), &script.written);
+        assert_eq!(
+            reference.get_or_insert(script.written.clone()),
+            &script.written
+        );
         buf_len += 1;
     }
     let (head, body) = split(reference.as_ref().unwrap());
@@ -113,7 +116,10 @@ fn platform_parts_are_spliced_whole_with_every_buffer_size() {
     let mut want_android: serde_json::Value = serde_json::from_slice(android).unwrap();
     want_android["custom_content"] = custom_text.into();
     assert_eq!(message["android"], want_android);
-    assert_eq!(message["ios"], serde_json::json!({"custom_content": custom_text}));
+    assert_eq!(
+        message["ios"],
+        serde_json::json!({"custom_content": custom_text})
+    );
     // The caller's object is copied byte for byte, after the added member.
     let android_text = std::str::from_utf8(android).unwrap().trim();
     assert!(body.contains(&android_text[1..]), "{body}");
