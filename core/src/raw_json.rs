@@ -282,4 +282,42 @@ mod tests {
             JsonErrorKind::NotAnObject
         );
     }
+
+    /// Documents over JSON's own alphabet, most of them broken: the validator's verdict
+    /// agrees with serde_json's (shallow ones, so that depth does not decide), whatever the
+    /// split.
+    #[test]
+    fn agrees_with_serde_json_on_generated_documents() {
+        use proptest::prelude::*;
+        let config = proptest::test_runner::Config {
+            cases: 4000,
+            ..Default::default()
+        };
+        let mut runner = proptest::test_runner::TestRunner::new(config);
+        let accepted = core::cell::Cell::new(0u32);
+        let docs = proptest::string::string_regex(
+            r#"\{([ "a:,01e.\-\[\]{}tfnrul\\]|\\u[0-9a-fA-F]{4}|\\ud8[0-9a-f]{2}){0,40}\}?"#,
+        )
+        .unwrap();
+        runner
+            .run(&(docs, 0usize..48), |(doc, split)| {
+                let bytes = doc.as_bytes();
+                let ours = validate_object(bytes);
+                let split = split.min(bytes.len());
+                let mut v = JsonValidator::new();
+                let pieces = v
+                    .feed(&bytes[..split])
+                    .and_then(|()| v.feed(&bytes[split..]))
+                    .and_then(|()| v.finish());
+                prop_assert_eq!(ours, pieces);
+                let theirs =
+                    serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| v.is_object());
+                prop_assert_eq!(ours.is_ok(), theirs, "{}", doc);
+                accepted.set(accepted.get() + u32::from(theirs));
+                Ok(())
+            })
+            .unwrap();
+        // Not only broken documents.
+        assert!(accepted.get() > 40, "{} accepted", accepted.get());
+    }
 }
