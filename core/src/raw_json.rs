@@ -290,7 +290,8 @@ mod tests {
     fn agrees_with_serde_json_on_generated_documents() {
         use proptest::prelude::*;
         let config = proptest::test_runner::Config {
-            cases: 4000,
+            // Under Miri a few cases: the interpreter is slow and the grammar is tested above.
+            cases: if cfg!(miri) { 8 } else { 4000 },
             ..Default::default()
         };
         let mut runner = proptest::test_runner::TestRunner::new(config);
@@ -318,6 +319,10 @@ mod tests {
             })
             .unwrap();
         // Not only broken documents.
-        assert!(accepted.get() > 40, "{} accepted", accepted.get());
+        assert!(
+            cfg!(miri) || accepted.get() > 40,
+            "{} accepted",
+            accepted.get()
+        );
     }
 }
