@@ -866,9 +866,20 @@ mod tests {
                 assert_eq!(with(platform, bad.clone()), INVALID_PARAMETER, "{bad}");
             }
         }
-        let mut v = ok.clone();
-        v["collapse_id"] = json!(-1);
-        assert_eq!(code(v), INVALID_PARAMETER);
+        for (field, bad) in [
+            ("collapse_id", json!(-1)),
+            ("collapse_id", json!("12")),
+            ("account_type", json!("1")),
+            ("account_type", json!(-1)),
+            ("account_push_type", json!(2)),
+            ("seq", json!(1.5)),
+            ("expire_time", json!("60")),
+            ("push_speed", json!(50_001)),
+        ] {
+            let mut v = ok.clone();
+            v[field] = bad.clone();
+            assert_eq!(code(v), INVALID_PARAMETER, "{field}: {bad}");
+        }
         let mut v = ok.clone();
         v["collapse_id"] = json!(12);
         assert_eq!(code(v), 0);
