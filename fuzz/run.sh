@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(response chunked json rows zip cert)
+[ ${#targets[@]} -gt 0 ] || targets=(response chunked json raw_json rows zip cert)
 
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 if cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz build "${targets[0]}" >/dev/null 2>&1; then

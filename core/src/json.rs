@@ -212,6 +212,8 @@ pub struct JsonReader {
     negative: bool,
     int_overflow: bool,
     offset: u64,
+    /// Refuse unpaired surrogates instead of reading them as U+FFFD.
+    strict: bool,
 }
 
 impl Default for JsonReader {
@@ -242,7 +244,18 @@ impl JsonReader {
             negative: false,
             int_overflow: false,
             offset: 0,
+            strict: false,
         }
+    }
+
+    /// A reader that also refuses an unpaired surrogate escape (`"\ud800"`) as
+    /// [`JsonErrorKind::InvalidEscape`]. RFC 8259 §8.2 leaves such strings to the receiver,
+    /// and common readers (serde_json among them) refuse them: JSON this crate *sends* is held
+    /// to that. Answers are read leniently ([`JsonReader::new`]), the lone half as U+FFFD.
+    pub const fn strict() -> Self {
+        let mut reader = JsonReader::new();
+        reader.strict = true;
+        reader
     }
 
     /// Reads the next piece of the body.
@@ -573,7 +586,7 @@ impl JsonReader {
                 };
                 self.escape = Escape::None;
                 if self.high_surrogate.take().is_some() {
-                    self.emit(char::REPLACEMENT_CHARACTER, is_key, v)?;
+                    self.lone_surrogate(is_key, v)?;
                 }
                 return self.emit(c, is_key, v);
             }
@@ -598,7 +611,7 @@ impl JsonReader {
                 self.escape = Escape::Backslash;
                 return Ok(());
             }
-            self.emit(char::REPLACEMENT_CHARACTER, is_key, v)?;
+            self.lone_surrogate(is_key, v)?;
         }
         match b {
             b'"' => {
@@ -651,19 +664,34 @@ impl JsonReader {
             }
             (previous, 0xd800..=0xdbff) => {
                 if previous.is_some() {
-                    self.emit(char::REPLACEMENT_CHARACTER, is_key, v)?;
+                    self.lone_surrogate(is_key, v)?;
                 }
                 self.high_surrogate = Some(unit);
                 Ok(())
             }
             (previous, _) => {
                 if previous.is_some() {
-                    self.emit(char::REPLACEMENT_CHARACTER, is_key, v)?;
+                    self.lone_surrogate(is_key, v)?;
                 }
-                let c = char::from_u32(u32::from(unit)).unwrap_or(char::REPLACEMENT_CHARACTER);
-                self.emit(c, is_key, v)
+                match char::from_u32(u32::from(unit)) {
+                    Some(c) => self.emit(c, is_key, v),
+                    // A low surrogate with no high one before it.
+                    None => self.lone_surrogate(is_key, v),
+                }
             }
         }
+    }
+
+    /// An unpaired surrogate: an error for a strict reader, U+FFFD otherwise.
+    fn lone_surrogate<V: Visitor + ?Sized>(
+        &mut self,
+        is_key: bool,
+        v: &mut V,
+    ) -> Result<(), JsonErrorKind> {
+        if self.strict {
+            return Err(JsonErrorKind::InvalidEscape);
+        }
+        self.emit(char::REPLACEMENT_CHARACTER, is_key, v)
     }
 
     fn emit<V: Visitor + ?Sized>(

@@ -12,6 +12,7 @@ pub mod json;
 pub mod multipart;
 pub mod package;
 pub mod push;
+pub mod raw_json;
 pub mod request;
 pub mod response;
 #[cfg(feature = "signature")]

@@ -6,6 +6,12 @@
 //! loop pushes), `seq`; `result` and unknown fields are ignored. Each of those fields may
 //! appear once (a second one is a malformed answer), and a success must carry a usable
 //! `push_id`: present, not null, not empty, no empty id in an array.
+//!
+//! The message's platform parts (`message.android`, `message.ios`) are caller-provided JSON
+//! objects, checked once ([`RawJson`]) and copied into the body as they are; `accept_time` and
+//! `custom_content` are written from typed fields. The whole `message` value may take at most
+//! [`MAX_MESSAGE_LEN`] bytes as sent; [`PushRequest::message_len`] counts them with the code
+//! that writes them.
 
 use core::convert::Infallible;
 use core::fmt;
@@ -15,6 +21,7 @@ use embedded_io::{Read, Write};
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::json::{ERR_MSG_CAP, Text, Visitor, Want, first_time};
+use crate::raw_json::RawJson;
 use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
 use crate::response::Limits;
 use crate::sink::{Sink, count, put_decimal};
@@ -86,6 +93,93 @@ impl Environment {
 pub const MAX_EXPIRE_TIME: u32 = 259_200;
 /// Allowed range of `push_speed` (messages per second).
 pub const PUSH_SPEED: core::ops::RangeInclusive<u32> = 1000..=50_000;
+/// Most bytes the `message` value may take in the body (TPNS: 4 KB), as sent: its braces,
+/// keys, escapes and the platform parts' white space included.
+pub const MAX_MESSAGE_LEN: u64 = 4096;
+
+/// A time of day, as `accept_time` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ClockTime {
+    /// 0 to 23.
+    pub hour: u8,
+    /// 0 to 59.
+    pub min: u8,
+}
+
+/// A window of the day in which devices may show the message (`message.accept_time`).
+///
+/// Sent as `{"start":{"hour":"HH","min":"MM"},"end":{"hour":"HH","min":"MM"}}`: the TPNS
+/// documentation gives hour and minute as two-digit *strings*. A window whose end comes
+/// before its start runs over midnight; the service decides what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AcceptTime {
+    /// The first minute.
+    pub start: ClockTime,
+    /// The last minute.
+    pub end: ClockTime,
+}
+
+impl AcceptTime {
+    /// Reads `HH:MM-HH:MM` (two digits each, 24-hour clock), such as `08:00-22:30`.
+    ///
+    /// # Errors
+    ///
+    /// [`PushRequestError::InvalidAcceptTime`] for any other text or an hour above 23 or a
+    /// minute above 59.
+    pub fn parse(text: &str) -> Result<AcceptTime, PushRequestError> {
+        let b = text.as_bytes();
+        let shape = b"dd:dd-dd:dd";
+        let fits = b.len() == shape.len()
+            && b.iter().zip(shape).all(|(&c, &s)| {
+                if s == b'd' {
+                    c.is_ascii_digit()
+                } else {
+                    c == s
+                }
+            });
+        if !fits {
+            return Err(PushRequestError::InvalidAcceptTime);
+        }
+        let two = |i: usize| (b[i] - b'0') * 10 + (b[i + 1] - b'0');
+        let window = AcceptTime {
+            start: ClockTime {
+                hour: two(0),
+                min: two(3),
+            },
+            end: ClockTime {
+                hour: two(6),
+                min: two(9),
+            },
+        };
+        if window.is_valid() {
+            Ok(window)
+        } else {
+            Err(PushRequestError::InvalidAcceptTime)
+        }
+    }
+
+    /// Whether both times are on the clock.
+    pub fn is_valid(&self) -> bool {
+        [self.start, self.end]
+            .iter()
+            .all(|t| t.hour <= 23 && t.min <= 59)
+    }
+
+    fn emit_json<S: Sink>(&self, s: &mut S) -> Result<(), S::Error> {
+        let two = |n: u8| [b'0' + n / 10 % 10, b'0' + n % 10];
+        s.put(b"{\"start\":{\"hour\":\"")?;
+        s.put(&two(self.start.hour))?;
+        s.put(b"\",\"min\":\"")?;
+        s.put(&two(self.start.min))?;
+        s.put(b"\"},\"end\":{\"hour\":\"")?;
+        s.put(&two(self.end.hour))?;
+        s.put(b"\",\"min\":\"")?;
+        s.put(&two(self.end.min))?;
+        s.put(b"\"}}")
+    }
+}
 
 /// A package push. Optional fields left `None` are not sent.
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,6 +210,21 @@ pub struct PushRequest<'a> {
     pub collapse_id: Option<u64>,
     /// `seq`, echoed back in the answer.
     pub seq: Option<u64>,
+    /// `message.accept_time`: the windows in which devices may show the message (none: not
+    /// sent).
+    pub accept_time: &'a [AcceptTime],
+    /// `message.android`: an object copied as it is.
+    pub android: Option<RawJson<'a>>,
+    /// `message.ios`: an object copied as it is.
+    pub ios: Option<RawJson<'a>>,
+    /// Key-value pairs for the app: sent as a JSON-encoded *string* under the documented
+    /// `custom_content` key of both platform parts (`message.android.custom_content` and
+    /// `message.ios.custom_content`), added in front of the members of [`android`] and
+    /// [`ios`] (a part not given is created holding only it).
+    ///
+    /// [`android`]: PushRequest::android
+    /// [`ios`]: PushRequest::ios
+    pub custom_content: Option<RawJson<'a>>,
 }
 
 /// A push request that breaks the API's rules.
@@ -134,6 +243,14 @@ pub enum PushRequestError {
     InvalidPushSpeed,
     /// `send_time` is not `yyyy-MM-DD HH:MM:SS`.
     InvalidSendTime,
+    /// A notification (`notify`) has an empty title.
+    EmptyTitle,
+    /// An `accept_time` window is not `HH:MM-HH:MM` on the clock.
+    InvalidAcceptTime,
+    /// `custom_content` is given both on its own and inside a platform part.
+    CustomContentTwice,
+    /// The `message` value is longer than [`MAX_MESSAGE_LEN`].
+    MessageTooLong,
 }
 
 impl fmt::Display for PushRequestError {
@@ -145,6 +262,14 @@ impl fmt::Display for PushRequestError {
             Self::ExpireTimeTooLong => "expire_time must be at most 259200 seconds",
             Self::InvalidPushSpeed => "push_speed must be from 1000 to 50000",
             Self::InvalidSendTime => "send_time must look like 2026-11-26 08:00:00",
+            Self::EmptyTitle => "a notification needs a title",
+            Self::InvalidAcceptTime => {
+                "accept_time must be HH:MM-HH:MM, hours 00 to 23 and minutes 00 to 59"
+            }
+            Self::CustomContentTwice => {
+                "custom_content is given on its own and in the android or ios part"
+            }
+            Self::MessageTooLong => "the message is longer than 4096 bytes",
         })
     }
 }
@@ -163,6 +288,23 @@ impl PushRequest<'_> {
         }
         if self.content.is_empty() {
             return Err(PushRequestError::EmptyContent);
+        }
+        if self.message_type == MessageType::Notify && self.title.is_empty() {
+            return Err(PushRequestError::EmptyTitle);
+        }
+        if !self.accept_time.iter().all(AcceptTime::is_valid) {
+            return Err(PushRequestError::InvalidAcceptTime);
+        }
+        if self.custom_content.is_some()
+            && [self.android, self.ios]
+                .iter()
+                .flatten()
+                .any(|part| part.has_key(b"custom_content"))
+        {
+            return Err(PushRequestError::CustomContentTwice);
+        }
+        if self.message_len() > MAX_MESSAGE_LEN {
+            return Err(PushRequestError::MessageTooLong);
         }
         if self.account_push_type.is_some_and(|t| t > 1) {
             return Err(PushRequestError::InvalidAccountPushType);
@@ -202,11 +344,8 @@ impl PushRequest<'_> {
         put_decimal(s, self.upload_id)?;
         s.put(b",\"message_type\":\"")?;
         s.put(self.message_type.as_str().as_bytes())?;
-        s.put(b"\",\"message\":{\"title\":")?;
-        emit_json_string(s, self.title)?;
-        s.put(b",\"content\":")?;
-        emit_json_string(s, self.content)?;
-        s.put(b"}")?;
+        s.put(b"\",\"message\":")?;
+        self.emit_message(s)?;
         if let Some(env) = self.environment {
             s.put(b",\"environment\":\"")?;
             s.put(env.as_str().as_bytes())?;
@@ -238,6 +377,76 @@ impl PushRequest<'_> {
     /// The body's length in bytes.
     pub fn json_len(&self) -> u64 {
         count(|c| self.emit_json(c))
+    }
+
+    /// Emits the `message` value: title, content, then what is given of `accept_time`,
+    /// `android` and `ios`.
+    ///
+    /// # Errors
+    ///
+    /// Only the sink's own errors.
+    pub fn emit_message<S: Sink>(&self, s: &mut S) -> Result<(), S::Error> {
+        s.put(b"{\"title\":")?;
+        emit_json_string(s, self.title)?;
+        s.put(b",\"content\":")?;
+        emit_json_string(s, self.content)?;
+        if let Some((first, rest)) = self.accept_time.split_first() {
+            s.put(b",\"accept_time\":[")?;
+            first.emit_json(s)?;
+            for window in rest {
+                s.put(b",")?;
+                window.emit_json(s)?;
+            }
+            s.put(b"]")?;
+        }
+        for (name, part) in [(&b"android"[..], self.android), (b"ios", self.ios)] {
+            if part.is_none() && self.custom_content.is_none() {
+                continue;
+            }
+            s.put(b",\"")?;
+            s.put(name)?;
+            s.put(b"\":")?;
+            emit_part(s, part, self.custom_content)?;
+        }
+        s.put(b"}")
+    }
+
+    /// The `message` value's length in bytes, as [`emit_message`](Self::emit_message) writes
+    /// it: the number [`MAX_MESSAGE_LEN`] bounds.
+    pub fn message_len(&self) -> u64 {
+        count(|c| self.emit_message(c))
+    }
+}
+
+/// Emits a platform part: the caller's object as it is, or, with `custom_content`, an object
+/// that starts with `"custom_content":"<the JSON as a string>"` followed by the caller's
+/// members.
+fn emit_part<S: Sink>(
+    s: &mut S,
+    part: Option<RawJson<'_>>,
+    custom_content: Option<RawJson<'_>>,
+) -> Result<(), S::Error> {
+    debug_assert!(
+        [part, custom_content]
+            .iter()
+            .flatten()
+            .all(|raw| crate::raw_json::validate_object(raw.as_bytes()).is_ok()),
+        "a RawJson that is not one JSON object"
+    );
+    let Some(custom) = custom_content else {
+        return match part {
+            Some(raw) => s.put(raw.as_bytes()),
+            None => s.put(b"{}"),
+        };
+    };
+    s.put(b"{\"custom_content\":")?;
+    emit_json_string(s, custom.as_str())?;
+    match part {
+        Some(raw) if !raw.is_empty_object() => {
+            s.put(b",")?;
+            s.put(raw.members())
+        }
+        _ => s.put(b"}"),
     }
 }
 
@@ -604,6 +813,7 @@ mod tests {
             push_speed: Some(1000),
             collapse_id: Some(5),
             seq: Some(99),
+            ..PushRequest::default()
         };
         assert_eq!(req.check(), Ok(()));
         assert_eq!(
@@ -644,6 +854,7 @@ mod tests {
     fn rules() {
         let ok = PushRequest {
             upload_id: 1,
+            title: "t",
             content: "c",
             ..PushRequest::default()
         };
@@ -696,6 +907,122 @@ mod tests {
             ),
         ] {
             assert_eq!(req.check(), Err(err));
+        }
+    }
+
+    #[test]
+    fn message_rules() {
+        use crate::raw_json::RawJson;
+        let ok = PushRequest {
+            upload_id: 1,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        };
+        use PushRequestError::*;
+        assert_eq!(PushRequest { title: "", ..ok }.check(), Err(EmptyTitle));
+        let message = PushRequest {
+            title: "",
+            message_type: MessageType::Message,
+            ..ok
+        };
+        assert_eq!(message.check(), Ok(()));
+        let bad = [AcceptTime {
+            start: ClockTime { hour: 24, min: 0 },
+            end: ClockTime::default(),
+        }];
+        assert_eq!(
+            PushRequest {
+                accept_time: &bad,
+                ..ok
+            }
+            .check(),
+            Err(InvalidAcceptTime)
+        );
+        let custom = RawJson::new(br#"{"k":"v"}"#).unwrap();
+        let android = RawJson::new(br#"{"custom_content":"{}"}"#).unwrap();
+        let nested = RawJson::new(br#"{"x":{"custom_content":"{}"}}"#).unwrap();
+        let with = |android, ios| PushRequest {
+            android,
+            ios,
+            custom_content: Some(custom),
+            ..ok
+        };
+        assert_eq!(with(Some(android), None).check(), Err(CustomContentTwice));
+        assert_eq!(with(None, Some(android)).check(), Err(CustomContentTwice));
+        assert_eq!(with(Some(nested), Some(nested)).check(), Ok(()));
+        assert_eq!(
+            json(&with(None, None)),
+            r#"{"audience_type":"package_account_push","upload_id":1,"message_type":"notify","message":{"title":"t","content":"c","android":{"custom_content":"{\"k\":\"v\"}"},"ios":{"custom_content":"{\"k\":\"v\"}"}}}"#
+        );
+        assert_eq!(
+            json(&PushRequest {
+                android: Some(RawJson::new(b" {} ").unwrap()),
+                ..ok
+            }),
+            r#"{"audience_type":"package_account_push","upload_id":1,"message_type":"notify","message":{"title":"t","content":"c","android":{}}}"#
+        );
+    }
+
+    #[test]
+    fn the_message_may_take_4096_bytes_and_no_more() {
+        let base = PushRequest {
+            upload_id: 1,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        };
+        // `{"title":"t","content":""}` is 26 bytes; the content fills the rest.
+        let frame = base.message_len() - 1;
+        let fill = std::string::String::from("x").repeat((MAX_MESSAGE_LEN - frame) as usize);
+        let full = PushRequest {
+            content: &fill,
+            ..base
+        };
+        assert_eq!(full.message_len(), MAX_MESSAGE_LEN);
+        assert_eq!(full.check(), Ok(()));
+        let over = std::format!("{fill}x");
+        let over = PushRequest {
+            content: &over,
+            ..base
+        };
+        assert_eq!(over.check(), Err(PushRequestError::MessageTooLong));
+        // Escapes count as sent: 2048 quotes are 4096 bytes.
+        let quotes = "\"".repeat(2048);
+        let quoted = PushRequest {
+            content: &quotes,
+            ..base
+        };
+        assert!(quoted.message_len() > MAX_MESSAGE_LEN);
+        assert_eq!(quoted.check(), Err(PushRequestError::MessageTooLong));
+    }
+
+    #[test]
+    fn accept_time_parses_only_clock_windows() {
+        assert_eq!(
+            AcceptTime::parse("08:05-23:59"),
+            Ok(AcceptTime {
+                start: ClockTime { hour: 8, min: 5 },
+                end: ClockTime { hour: 23, min: 59 },
+            })
+        );
+        for bad in [
+            "",
+            "8:05-23:59",
+            "08:05-24:00",
+            "08:60-09:00",
+            "08:05 - 09:00",
+            "08:05-09:00 ",
+            "08.05-09.00",
+            "08:05",
+            "０8:05-09:00",
+            "08:05-09:0a",
+        ] {
+            assert_eq!(
+                AcceptTime::parse(bad),
+                Err(PushRequestError::InvalidAcceptTime),
+                "{bad}"
+            );
         }
     }
 

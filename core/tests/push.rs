@@ -57,6 +57,77 @@ fn basic_push_with_every_buffer_size() {
     );
 }
 
+/// A push with every message part: accept_time windows, both platform parts (one of them
+/// empty, with odd white space) and custom_content merged into them.
+#[test]
+fn platform_parts_are_spliced_whole_with_every_buffer_size() {
+    use tpns_core::push::AcceptTime;
+    use tpns_core::raw_json::RawJson;
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let windows = [
+        AcceptTime::parse("08:05-12:00").unwrap(),
+        AcceptTime::parse("23:59-00:00").unwrap(),
+    ];
+    let android = br#"
+      {"n_id":0, "action":{"action_type":3,"intent":"xgscheme://com.xg.push/detail?x=\u00e9"},
+       "ring":1}
+    "#;
+    let ios = b"{ 	}";
+    let custom = br#"{"key":"va\"lue","n":[1,2]}"#;
+    let request = PushRequest {
+        accept_time: &windows,
+        android: Some(RawJson::new(android).unwrap()),
+        ios: Some(RawJson::new(ios).unwrap()),
+        custom_content: Some(RawJson::new(custom).unwrap()),
+        ..request()
+    };
+    request.check().unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
+        request,
+        limits: Limits::default(),
+    };
+    let mut reference: Option<Vec<u8>> = None;
+    let mut buf_len = 1;
+    // Every buffer size up to one that holds the whole request.
+    while reference.as_ref().is_none_or(|r| buf_len <= r.len() + 1) {
+        let mut script = Script::new(&ok_response(ANSWER));
+        let mut buf = vec![0u8; buf_len];
+        push(&mut script, &job, &mut buf).unwrap();
+        assert_eq!(
+            reference.get_or_insert(script.written.clone()),
+            &script.written
+        );
+        buf_len += 1;
+    }
+    let (head, body) = split(reference.as_ref().unwrap());
+    assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())));
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let message = &v["message"];
+    assert_eq!(
+        message["accept_time"],
+        serde_json::json!([
+            {"start": {"hour": "08", "min": "05"}, "end": {"hour": "12", "min": "00"}},
+            {"start": {"hour": "23", "min": "59"}, "end": {"hour": "00", "min": "00"}},
+        ])
+    );
+    let custom_text = std::str::from_utf8(custom).unwrap();
+    let mut want_android: serde_json::Value = serde_json::from_slice(android).unwrap();
+    want_android["custom_content"] = custom_text.into();
+    assert_eq!(message["android"], want_android);
+    assert_eq!(
+        message["ios"],
+        serde_json::json!({"custom_content": custom_text})
+    );
+    // The caller's object is copied byte for byte, after the added member.
+    let android_text = std::str::from_utf8(android).unwrap().trim();
+    assert!(body.contains(&android_text[1..]), "{body}");
+    // `message` is the body's last member here: its value runs to the last byte but one.
+    let start = body.find("\"message\":").unwrap() + "\"message\":".len();
+    assert_eq!(request.message_len(), (body.len() - 1 - start) as u64);
+}
+
 #[cfg(feature = "signature")]
 #[test]
 fn signed_push_carries_the_signature_headers() {

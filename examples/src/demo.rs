@@ -11,7 +11,6 @@ use tpns_transport_std::rustls::crypto::ring::default_provider;
 use tpns_transport_std::{Region, SecretKey};
 
 use crate::fail::{Failure, NETWORK, USAGE};
-use crate::push::{AudienceArg, MessageTypeArg};
 use crate::settings::Settings;
 use crate::{push, upload};
 
@@ -61,6 +60,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
         endpoint: Some(emulator.https_url()),
         access_id: DEMO_ACCESS_ID.to_owned(),
         secret,
+        signed_push: false,
         ca_file: Some(emulator.ca_path().to_owned()),
         timeout: Duration::from_secs(10),
         deadline: None,
@@ -123,15 +123,11 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
     ))?;
     let pushed = push::run(
         &settings,
-        &push::Options {
-            upload_id: id,
-            title: "Hello from tpns".into(),
-            content: "The demo package got this notification.".into(),
-            message_type: MessageTypeArg::Notify,
-            audience: AudienceArg::Account,
-            environment: None,
-            json: false,
-        },
+        &push::Options::new(
+            id,
+            "Hello from tpns".into(),
+            "The demo package got this notification.".into(),
+        ),
         &mut printed,
     )?;
     say(format!(

@@ -71,7 +71,9 @@ enum Command {
         fix: FixArgs,
     },
     /// Push a notification to an uploaded package; print the push_id on stdout.
-    Push(PushArgs),
+    // Boxed: the push options make this variant far larger than the others.
+    #[command(after_help = push::PUSH_HELP)]
+    Push(Box<push::PushArgs>),
     /// Pack a .txt or .csv package into a compliant .zip (one deflated entry), streamed.
     Pack {
         /// The package (.txt or .csv); it is checked first.
@@ -257,30 +259,6 @@ struct UploadArgs {
     file: PathBuf,
 }
 
-#[derive(Debug, Clone, Args)]
-struct PushArgs {
-    /// The package's uploadId, as printed by `tpns upload`.
-    #[arg(long, value_name = "N")]
-    upload_id: u64,
-    /// The notification's title.
-    #[arg(long, value_name = "TEXT")]
-    title: String,
-    /// The notification's content.
-    #[arg(long, value_name = "TEXT")]
-    content: String,
-    /// A notification or a pass-through message.
-    #[arg(long, value_enum, default_value_t = push::MessageTypeArg::Notify)]
-    message_type: push::MessageTypeArg,
-    /// What the package holds: accounts or device tokens.
-    #[arg(long, value_enum, default_value_t = push::AudienceArg::Account)]
-    audience: push::AudienceArg,
-    /// The iOS environment.
-    #[arg(long, value_enum)]
-    environment: Option<push::EnvironmentArg>,
-    #[command(flatten)]
-    conn: ConnArgs,
-}
-
 /// `--region` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RegionArg {
@@ -340,18 +318,7 @@ fn main() -> ExitCode {
             },
             &mut out,
         ),
-        Command::Push(a) => settings::Settings::from_args(&a.conn).and_then(|s| {
-            let req = push::Options {
-                upload_id: a.upload_id,
-                title: a.title,
-                content: a.content,
-                message_type: a.message_type,
-                audience: a.audience,
-                environment: a.environment,
-                json: a.conn.json,
-            };
-            push::run(&s, &req, &mut out).map(|_| fail::OK)
-        }),
+        Command::Push(a) => push::main(*a, &mut out).map(|_| fail::OK),
         Command::Pack {
             file,
             output,

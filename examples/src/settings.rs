@@ -25,6 +25,8 @@ pub struct Settings {
     pub endpoint: Option<String>,
     pub access_id: String,
     pub secret: SecretKey,
+    /// Pushes authenticate with the signature headers instead of Basic.
+    pub signed_push: bool,
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
     /// The whole-exchange deadline; `None` for the client's default for the package's size.
@@ -69,6 +71,7 @@ impl Settings {
             endpoint: a.endpoint.clone(),
             access_id,
             secret,
+            signed_push: false,
             ca_file: a.ca_file.clone(),
             timeout: a.timeout,
             deadline: a.deadline,
@@ -81,6 +84,7 @@ impl Settings {
         let mut b = Client::builder()
             .region(self.region)
             .credentials(self.access_id.clone(), self.secret.clone())
+            .signed_push(self.signed_push)
             .timeout(self.timeout)
             .retry(RetryPolicy::default().with_max_retries(self.retries));
         if let Some(url) = &self.endpoint {

@@ -181,7 +181,12 @@ pub fn refuse_early(
             let app = if headers.contains_key(hyper::header::AUTHORIZATION) {
                 auth::basic(headers, &shared.apps)
             } else {
-                auth::signature_head(headers, &shared.apps)
+                auth::signature_head(
+                    headers,
+                    &shared.apps,
+                    unix_now(),
+                    shared.limits.max_clock_skew,
+                )
             };
             if app.is_none() {
                 reply(push_error(AUTH_FAILED, "authentication failed", 0))
@@ -525,7 +530,13 @@ async fn push(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) ->
     let app = if headers.contains_key(hyper::header::AUTHORIZATION) {
         auth::basic(headers, &shared.apps)
     } else if auth::has_signature(headers) {
-        auth::signature(headers, &bytes, &shared.apps)
+        auth::signature(
+            headers,
+            &bytes,
+            &shared.apps,
+            unix_now(),
+            shared.limits.max_clock_skew,
+        )
     } else {
         None
     };
@@ -572,6 +583,7 @@ async fn push(shared: &Shared, headers: &HeaderMap, mut body: BodyStream<'_>) ->
             title: req.title.clone(),
             content: req.content.clone(),
             time: unix_now(),
+            request: value.clone(),
         })
     });
     match recorded {
@@ -684,6 +696,14 @@ fn check_push(v: &Value) -> Result<PushRequest, (u32, String)> {
             }
         }
     }
+    int_in("collapse_id", 0, i64::MAX)?;
+    check_message_parts(message).map_err(invalid)?;
+    let len = v["message"].to_string().len();
+    if len > MAX_MESSAGE_LEN {
+        return Err(invalid(format!(
+            "message is {len} bytes (at most {MAX_MESSAGE_LEN})"
+        )));
+    }
     Ok(PushRequest {
         audience_type,
         upload_id,
@@ -692,6 +712,61 @@ fn check_push(v: &Value) -> Result<PushRequest, (u32, String)> {
         content,
         environment,
     })
+}
+
+/// Most bytes of the `message` value (TPNS: 4 KB), measured here as compact JSON: a client
+/// that sends white space inside it has less room, never more.
+const MAX_MESSAGE_LEN: usize = 4096;
+
+/// Checks the typed parts of `message` besides title and content: `accept_time` a list of
+/// `{"start":{"hour":"HH","min":"MM"},"end":{…}}` (hour and min are strings of digits, as
+/// TPNS documents them, on the clock), `android` and `ios` objects, and their
+/// `custom_content` a string holding a JSON object. Returns what is wrong.
+fn check_message_parts(message: &serde_json::Map<String, Value>) -> Result<(), String> {
+    if let Some(list) = message.get("accept_time") {
+        let Value::Array(windows) = list else {
+            return Err(format!("message.accept_time {list} must be an array"));
+        };
+        for (i, w) in windows.iter().enumerate() {
+            for end in ["start", "end"] {
+                for (unit, max) in [("hour", 23), ("min", 59)] {
+                    let at = &w[end][unit];
+                    let ok = at.as_str().is_some_and(|t| {
+                        (1..=2).contains(&t.len())
+                            && t.bytes().all(|b| b.is_ascii_digit())
+                            && t.parse::<u8>().is_ok_and(|n| n <= max)
+                    });
+                    if !ok {
+                        return Err(format!(
+                            "message.accept_time[{i}].{end}.{unit} {at} must be a string \
+                             \"0\" to \"{max}\""
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for platform in ["android", "ios"] {
+        let Some(part) = message.get(platform) else {
+            continue;
+        };
+        let Value::Object(part) = part else {
+            return Err(format!("message.{platform} must be an object"));
+        };
+        if let Some(custom) = part.get("custom_content") {
+            let holds_object = custom
+                .as_str()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                .is_some_and(|c| c.is_object());
+            if !holds_object {
+                return Err(format!(
+                    "message.{platform}.custom_content {custom} must be a string holding a \
+                     JSON object"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `yyyy-MM-DD HH:MM:SS`, digits in the right places.
@@ -749,8 +824,71 @@ mod tests {
         v["environment"] = json!("dev");
         v["seq"] = json!(42);
         assert_eq!(code(v), 0);
-        let mut v = ok;
+        let mut v = ok.clone();
         v["send_time"] = json!("2026-11-26T13:00:00");
+        assert_eq!(code(v), INVALID_PARAMETER);
+    }
+
+    #[test]
+    fn message_parts() {
+        let ok = json!({"audience_type":"package_account_push","upload_id":7,
+                        "message_type":"notify","message":{"title":"t","content":"c"}});
+        let with = |key: &str, part: Value| {
+            let mut v = ok.clone();
+            v["message"][key] = part;
+            code(v)
+        };
+        let window = |h: Value, m: Value| json!([{"start":{"hour":h,"min":m},"end":{"hour":"23","min":"59"}}]);
+        assert_eq!(with("accept_time", window(json!("08"), json!("00"))), 0);
+        assert_eq!(with("accept_time", json!([])), 0);
+        for bad in [
+            window(json!(8), json!("00")),
+            window(json!("24"), json!("00")),
+            window(json!("08"), json!("60")),
+            window(json!("8a"), json!("00")),
+            window(json!("008"), json!("00")),
+            json!([{"start":{"hour":"08","min":"00"}}]),
+            json!({"start":{}}),
+            json!("08:00-09:00"),
+        ] {
+            assert_eq!(with("accept_time", bad.clone()), INVALID_PARAMETER, "{bad}");
+        }
+        for platform in ["android", "ios"] {
+            assert_eq!(with(platform, json!({"n_id":1,"aps":{"x":[1]}})), 0);
+            assert_eq!(with(platform, json!({"custom_content":"{\"k\":1}"})), 0);
+            for bad in [
+                json!([1]),
+                json!("{}"),
+                json!({"custom_content":{"k":1}}),
+                json!({"custom_content":"[1]"}),
+                json!({"custom_content":"{"}),
+            ] {
+                assert_eq!(with(platform, bad.clone()), INVALID_PARAMETER, "{bad}");
+            }
+        }
+        for (field, bad) in [
+            ("collapse_id", json!(-1)),
+            ("collapse_id", json!("12")),
+            ("account_type", json!("1")),
+            ("account_type", json!(-1)),
+            ("account_push_type", json!(2)),
+            ("seq", json!(1.5)),
+            ("expire_time", json!("60")),
+            ("push_speed", json!(50_001)),
+        ] {
+            let mut v = ok.clone();
+            v[field] = bad.clone();
+            assert_eq!(code(v), INVALID_PARAMETER, "{field}: {bad}");
+        }
+        let mut v = ok.clone();
+        v["collapse_id"] = json!(12);
+        assert_eq!(code(v), 0);
+        // 4096 bytes of compact message pass, one more does not.
+        let frame = json!({"title":"t","content":""}).to_string().len();
+        let mut v = ok.clone();
+        v["message"]["content"] = json!("x".repeat(MAX_MESSAGE_LEN - frame));
+        assert_eq!(code(v.clone()), 0);
+        v["message"]["content"] = json!("x".repeat(MAX_MESSAGE_LEN - frame + 1));
         assert_eq!(code(v), INVALID_PARAMETER);
     }
 }

@@ -46,6 +46,8 @@ pub struct Limits {
     pub push_timeout: Duration,
     /// Connections served at once; further ones wait in the listen queue until one ends.
     pub max_connections: usize,
+    /// How far a signed push's `TimeStamp` may be from the emulator's clock, either way.
+    pub max_clock_skew: Duration,
 }
 
 impl Default for Limits {
@@ -57,6 +59,8 @@ impl Default for Limits {
             upload_timeout: Duration::from_secs(600),
             push_timeout: Duration::from_secs(30),
             max_connections: 512,
+            // TPNS documents no bound; ten minutes is what signed APIs commonly allow.
+            max_clock_skew: Duration::from_secs(600),
         }
     }
 }

@@ -12,6 +12,7 @@ usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
                      [--app ACCESS_ID:SECRET]... [--discard] [--fault SPEC]
                      [--cert PEM --key PEM | --pki MODE] [--max-connections N]
                      [--head-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS]
+                     [--max-clock-skew SECS]
 
   --listen ADDR        HTTPS address (default 127.0.0.1:0; port 0 = any free port)
   --http-listen ADDR   also serve plain HTTP on ADDR (off unless given)
@@ -28,6 +29,8 @@ usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
   --head-timeout SECS  TLS handshake and request head (default 30)
   --idle-timeout SECS  longest pause inside a request body (default 30)
   --body-timeout SECS  longest upload body (default 600; other bodies: at most 30)
+  --max-clock-skew SECS  how far a signed push's TimeStamp may be from this machine's clock,
+                       either way (default 600; a whole number, 0 and up)
 
 The first line on stdout is {\"https\":\"ADDR\",\"http\":\"ADDR\"|null,\"ca\":\"PATH\"}.";
 
@@ -124,6 +127,15 @@ fn main() {
                 let t = seconds(&flag, value());
                 config.limits.upload_timeout = t;
                 config.limits.push_timeout = config.limits.push_timeout.min(t);
+            }
+            "--max-clock-skew" => {
+                let v = value().unwrap_or_else(|| fail("--max-clock-skew needs a number"));
+                let secs = v.parse::<u64>().unwrap_or_else(|_| {
+                    fail(&format!(
+                        "--max-clock-skew: `{v}` is not a whole number of seconds"
+                    ))
+                });
+                config.limits.max_clock_skew = Duration::from_secs(secs);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");

@@ -58,6 +58,10 @@ pub struct PushRecord {
     pub content: String,
     /// Unix time of acceptance, in seconds.
     pub time: u64,
+    /// The whole request body as received (parsed), for tests to read back every field;
+    /// `null` in records written before it was kept.
+    #[serde(default)]
+    pub request: serde_json::Value,
 }
 
 /// The mutable part of the store, behind one lock so ids, files and index lines stay in step.

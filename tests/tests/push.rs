@@ -65,6 +65,15 @@ async fn push(t: &Target, auth: Auth<'_>, body: &[u8]) -> Answer {
         .unwrap()
 }
 
+/// This machine's clock, in unix seconds: the emulator checks a signature's TimeStamp
+/// against it.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 fn push_body(upload_id: u64) -> Vec<u8> {
     json!({"audience_type": "package_account_push", "upload_id": upload_id,
            "message_type": "notify", "message": {"title": "hello", "content": "world"},
@@ -105,8 +114,8 @@ async fn package_push_with_both_auth_schemes() {
     assert!(j["result"].is_string());
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let ts = "1700000000";
-    let a = push(&t, Auth::Sign(APP.0, APP.1, ts), &push_body(id)).await;
+    let ts = now().to_string();
+    let a = push(&t, Auth::Sign(APP.0, APP.1, &ts), &push_body(id)).await;
     assert_eq!(a.json()["ret_code"], 0, "{}", a.json());
     assert_eq!(a.json()["push_id"], "2");
 
@@ -139,15 +148,19 @@ async fn package_push_with_both_auth_schemes() {
 #[tokio::test]
 async fn bad_credentials_and_signatures() {
     let dir = TempDir::new("push-auth");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    // The API.md vector was signed in 2019: allow its age, to check its signature alone.
+    let mut cfg = config(dir.path());
+    cfg.limits.max_clock_skew = Duration::from_secs(u64::MAX);
+    let emu = Emulator::start(cfg).unwrap();
     let t = Target::http(&emu);
     let body = push_body(1);
+    let ts = now().to_string();
     for auth in [
         Auth::None,
         Auth::Basic(APP.0, "nope"),
-        Auth::Sign(APP.0, "nope", "1700000000"),
-        Auth::Sign("123", APP.1, "1700000000"),
-        Auth::Raw(APP.0, "1700000000", "bm90IGEgc2lnbg=="),
+        Auth::Sign(APP.0, "nope", &ts),
+        Auth::Sign("123", APP.1, &ts),
+        Auth::Raw(APP.0, &ts, "bm90IGEgc2lnbg=="),
     ] {
         assert_eq!(push(&t, auth, &body).await.ret_code(), 1_008_003);
     }
@@ -296,4 +309,107 @@ async fn one_package_push_per_second_per_app() {
         0
     );
     assert_eq!(emu.pushes().len(), 3);
+}
+
+#[tokio::test]
+async fn a_signature_timestamp_out_of_the_clock_skew_is_refused() {
+    let dir = TempDir::new("push-skew");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    let id = upload(&t, "s.txt", &rows(2)).await.json()["uploadId"]
+        .as_u64()
+        .unwrap();
+    let body = push_body(id);
+    // Ten minutes either way by default; a margin of 60 s keeps the test off the edge.
+    for ts in [now() - 660, now() + 660, 0] {
+        let a = push(&t, Auth::Sign(APP.0, APP.1, &ts.to_string()), &body).await;
+        assert_eq!(a.ret_code(), 1_008_003, "{ts}: {}", a.json());
+    }
+    assert!(emu.pushes().is_empty());
+    let a = push(
+        &t,
+        Auth::Sign(APP.0, APP.1, &(now() - 540).to_string()),
+        &body,
+    )
+    .await;
+    assert_eq!(a.ret_code(), 0, "{}", a.json());
+    emu.shutdown();
+
+    // A tighter skew: 30 s.
+    let dir = TempDir::new("push-skew-30");
+    let mut cfg = config(dir.path());
+    cfg.limits.max_clock_skew = Duration::from_secs(30);
+    let emu = Emulator::start(cfg).unwrap();
+    let t = Target::http(&emu);
+    let id = upload(&t, "s.txt", &rows(2)).await.json()["uploadId"]
+        .as_u64()
+        .unwrap();
+    let a = push(
+        &t,
+        Auth::Sign(APP.0, APP.1, &(now() - 90).to_string()),
+        &push_body(id),
+    )
+    .await;
+    assert_eq!(a.ret_code(), 1_008_003);
+    assert!(emu.pushes().is_empty());
+}
+
+#[tokio::test]
+async fn message_parts_are_checked_and_the_request_recorded() {
+    let dir = TempDir::new("push-parts");
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    let t = Target::http(&emu);
+    let id = upload(&t, "p.txt", &rows(2)).await.json()["uploadId"]
+        .as_u64()
+        .unwrap();
+    let auth = || Auth::Basic(APP.0, APP.1);
+    let full = json!({
+        "audience_type": "package_account_push", "upload_id": id, "message_type": "notify",
+        "message": {
+            "title": "t", "content": "c",
+            "accept_time": [{"start": {"hour": "08", "min": "00"},
+                             "end": {"hour": "22", "min": "30"}}],
+            "android": {"n_id": 0, "custom_content": "{\"k\":\"v\"}"},
+            "ios": {"aps": {"badge_type": -1}, "custom_content": "{\"k\":\"v\"}"},
+        },
+        "environment": "dev", "account_type": 1, "account_push_type": 1, "expire_time": 3600,
+        "push_speed": 1000, "collapse_id": 5, "seq": 9, "send_time": "2026-12-01 08:00:00",
+    });
+    let bad = |path: &[&str], value: serde_json::Value| {
+        let mut v = full.clone();
+        let mut at = &mut v;
+        for key in &path[..path.len() - 1] {
+            at = &mut at[*key];
+        }
+        at[path[path.len() - 1]] = value;
+        v
+    };
+    for body in [
+        bad(
+            &["message", "accept_time"],
+            json!([{"start": {"hour": 8, "min": "00"}}]),
+        ),
+        bad(&["message", "android"], json!("{}")),
+        bad(&["message", "ios", "custom_content"], json!({"k": "v"})),
+        bad(&["message", "android", "custom_content"], json!("not json")),
+        bad(&["collapse_id"], json!("5")),
+        bad(&["account_push_type"], json!(2)),
+        bad(&["message", "content"], json!("x".repeat(4096))),
+    ] {
+        let a = push(&t, auth(), body.to_string().as_bytes()).await;
+        assert_eq!(a.ret_code(), 1_008_007, "{body} -> {}", a.json());
+    }
+    assert!(emu.pushes().is_empty());
+    let a = push(&t, auth(), full.to_string().as_bytes()).await;
+    assert_eq!(a.ret_code(), 0, "{}", a.json());
+    assert_eq!(a.json()["seq"], 9);
+    let pushes = emu.pushes();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].request, full);
+    // The listing shows it too, and it survives a restart.
+    let listed = get_as(&t, "/_emulator/pushes", APP).await.json();
+    assert_eq!(listed[0]["request"], full);
+    emu.shutdown();
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    assert_eq!(emu.pushes()[0].request, full);
 }

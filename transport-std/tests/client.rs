@@ -752,3 +752,54 @@ fn a_push_whose_answer_is_lost_is_not_sent_again() {
     drop(emu);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The core's push driver signs with the timestamp it is given (the caller's clock): one an
+/// hour old is refused by the emulator as an authentication failure; the current one is not.
+#[test]
+fn a_stale_signature_timestamp_is_an_auth_failure() {
+    use tpns_transport_std::tpns_core::auth::Credentials;
+    use tpns_transport_std::tpns_core::push::{Push, PushAuth, push};
+    use tpns_transport_std::tpns_core::response::Limits;
+    use tpns_transport_std::{Endpoint, Io};
+    let (emu, dir) = emulator("stale-sign");
+    let client = builder(&emu).build().unwrap();
+    let up = client
+        .upload_reader(Cursor::new(package(100)), 100, "a.txt")
+        .unwrap();
+    let url = emu.http_url().unwrap();
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let job = |timestamp| Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Signature {
+            credentials: Credentials::new(ID, SECRET).unwrap(),
+            timestamp,
+        },
+        request: PushRequest {
+            upload_id: up.upload_id,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        },
+        limits: Limits::default(),
+    };
+    let exchange = |timestamp| {
+        let stream = std::net::TcpStream::connect(emu.http_addr().unwrap()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        push(&mut Io(stream), &job(timestamp), &mut [0u8; 512])
+    };
+    for stale in [now - 3600, now + 3600] {
+        let err = exchange(stale).unwrap_err();
+        assert!(err.is_auth_failure(), "{err:?}");
+    }
+    assert!(emu.pushes().is_empty());
+    exchange(now).unwrap();
+    assert_eq!(emu.pushes().len(), 1);
+    drop(emu);
+    std::fs::remove_dir_all(dir).unwrap();
+}
