@@ -73,6 +73,7 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
     let mut attempts = 1;
     let pushed = client
         .push_with(&request, |event| {
+            crate::diag::event(event);
             match event {
                 Event::Retrying {
                     attempt,
@@ -86,7 +87,7 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
                         delay.as_secs_f64()
                     );
                 }
-                Event::Connected { .. } | Event::Progress { .. } => {}
+                _ => {}
             }
             ControlFlow::Continue(())
         })

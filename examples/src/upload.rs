@@ -41,6 +41,9 @@ pub fn run(
     let bar = progress_bar(report.size, opts.progress);
     let mut attempts = 1;
     let result = client.upload_file_with(file, |event| {
+        if crate::diag::on() {
+            bar.suspend(|| crate::diag::event(event));
+        }
         match event {
             Event::Connected { .. } => bar.set_position(0),
             Event::Progress { sent, .. } => bar.set_position(*sent),
@@ -56,6 +59,7 @@ pub fn run(
                     delay.as_secs_f64()
                 );
             }),
+            _ => {}
         }
         ControlFlow::Continue(())
     });
