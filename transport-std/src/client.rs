@@ -351,7 +351,10 @@ impl ClientBuilder {
 /// `Proxy-Authorization` and `Sign` redacted, and a [`Proxy`] shows no credentials.
 /// Only the answer to [`Connected`](Self::Connected), [`Progress`](Self::Progress) and
 /// [`Retrying`](Self::Retrying) is heeded.
+///
+/// New kinds of events may be added: match with a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// The host name was resolved (the proxy's, through a proxy); its addresses are tried in
     /// this order.
