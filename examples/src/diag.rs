@@ -92,7 +92,10 @@ pub fn event(event: &Event<'_>) {
                         ""
                     }
                 )),
-                None => line(&format!("connected to {addr} in {} (no proxy)", ms(*elapsed))),
+                None => line(&format!(
+                    "connected to {addr} in {} (no proxy)",
+                    ms(*elapsed)
+                )),
             }
         }
         Event::Tunnel {
@@ -104,7 +107,10 @@ pub fn event(event: &Event<'_>) {
             heads("> ", request_head);
             heads("< ", response_head);
             let status = response_head.lines().next().unwrap_or("");
-            line(&format!("proxy answered CONNECT: {status} ({})", ms(*elapsed)));
+            line(&format!(
+                "proxy answered CONNECT: {status} ({})",
+                ms(*elapsed)
+            ));
         }
         Event::TlsHandshake {
             version,
@@ -113,7 +119,10 @@ pub fn event(event: &Event<'_>) {
             elapsed,
         } => {
             times.tls = Some(*elapsed);
-            line(&format!("TLS {version}, cipher {cipher} ({})", ms(*elapsed)));
+            line(&format!(
+                "TLS {version}, cipher {cipher} ({})",
+                ms(*elapsed)
+            ));
             if let Some(der) = certificates.first() {
                 match (tpns_pki::describe(der), tpns_pki::issuer(der)) {
                     (Some(summary), Some(issuer)) => line(&format!(
@@ -149,6 +158,7 @@ pub fn event(event: &Event<'_>) {
             ));
             line(&summary);
         }
-        Event::Connected { .. } | Event::Progress { .. } | Event::Retrying { .. } => {}
+        // Connections, progress and retries are the callers' own lines.
+        _ => {}
     }
 }

@@ -87,6 +87,8 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
                         delay.as_secs_f64()
                     );
                 }
+                Event::Connected { .. } | Event::Progress { .. } => {}
+                // Diagnostic events: printed by `diag` above.
                 _ => {}
             }
             ControlFlow::Continue(())

@@ -65,7 +65,14 @@ fn tpns(args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    for secret in [SECRET, SECRET_B64, PROXY_PASS, PROXY_USERINFO, PROXY_B64, "p%40ss"] {
+    for secret in [
+        SECRET,
+        SECRET_B64,
+        PROXY_PASS,
+        PROXY_USERINFO,
+        PROXY_B64,
+        "p%40ss",
+    ] {
         assert!(
             !run.stdout.contains(secret) && !run.stderr.contains(secret),
             "a secret ({secret}) appears in the output of {args:?}: {run:?}"
@@ -96,7 +103,9 @@ impl Env {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        let emu = Emulator::start(config(EmulatorConfig::new(dir.join("data")).app(ID, SECRET)))?;
+        let emu = Emulator::start(config(
+            EmulatorConfig::new(dir.join("data")).app(ID, SECRET),
+        ))?;
         Ok(Env { emu, dir })
     }
 
@@ -214,7 +223,10 @@ fn upload_and_push_through_a_connect_proxy_from_https_proxy() {
     // (A push may be retried once here: the emulator allows one push a second.)
     let seen = proxy.wait_for(3, RECORD_WAIT);
     assert!(seen.len() >= 3, "{seen:?}");
-    assert!(seen.iter().all(|c| c.status == 200 && !c.saw_plaintext_request));
+    assert!(
+        seen.iter()
+            .all(|c| c.status == 200 && !c.saw_plaintext_request)
+    );
 }
 
 #[test]
@@ -229,13 +241,19 @@ fn proxy_basic_auth_comes_from_the_url_percent_decoded() {
         &env.emu.https_url(),
         &id,
         &[],
-        &[("HTTPS_PROXY", &url), ("NO_PROXY", "example.com,10.0.0.0/8")],
+        &[
+            ("HTTPS_PROXY", &url),
+            ("NO_PROXY", "example.com,10.0.0.0/8"),
+        ],
     );
     assert_eq!(run.code, 0, "{run:?}");
     let seen = proxy.wait_for(2, RECORD_WAIT);
     assert_eq!(seen.len(), 2, "{seen:?}");
     for c in &seen {
-        assert_eq!(c.authorization.as_deref(), Some(&*format!("Basic {PROXY_B64}")));
+        assert_eq!(
+            c.authorization.as_deref(),
+            Some(&*format!("Basic {PROXY_B64}"))
+        );
         assert_eq!(c.status, 200);
         assert!(!c.saw_plaintext_request);
     }
@@ -258,7 +276,12 @@ fn a_wrong_proxy_password_is_a_clear_network_error_and_not_retried() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].status, 407);
     // No credentials at all: the same.
-    let run = env.upload(&env.emu.https_url(), &file, &["--proxy", &proxy.url(None)], &[]);
+    let run = env.upload(
+        &env.emu.https_url(),
+        &file,
+        &["--proxy", &proxy.url(None)],
+        &[],
+    );
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("407"), "{run:?}");
 }
@@ -275,7 +298,8 @@ fn a_proxy_answering_502_is_retried_for_uploads_and_pushes() {
     let run = env.upload(&env.emu.https_url(), &file, &[], &[("HTTPS_PROXY", &via)]);
     let id = env.stored(&run, &pkg);
     assert!(
-        run.stderr.contains("attempt 1 failed: proxy CONNECT: the proxy http://127.0.0.1:")
+        run.stderr
+            .contains("attempt 1 failed: proxy CONNECT: the proxy http://127.0.0.1:")
             && run.stderr.contains("HTTP 502 Bad Gateway")
             && run.stderr.contains("attempt 2 failed: proxy CONNECT")
             && run.stderr.contains("HTTP 503 Service Unavailable"),
@@ -286,12 +310,24 @@ fn a_proxy_answering_502_is_retried_for_uploads_and_pushes() {
         refusals: vec![504],
         ..ProxyConfig::default()
     });
-    let run = env.push(&env.emu.https_url(), &id, &[], &[("HTTPS_PROXY", &push_proxy.url(None))]);
+    let run = env.push(
+        &env.emu.https_url(),
+        &id,
+        &[],
+        &[("HTTPS_PROXY", &push_proxy.url(None))],
+    );
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("attempt 1 failed: proxy CONNECT") && run.stderr.contains("504"), "{run:?}");
+    assert!(
+        run.stderr.contains("attempt 1 failed: proxy CONNECT") && run.stderr.contains("504"),
+        "{run:?}"
+    );
     assert_eq!(env.emu.pushes().len(), 1);
     assert_eq!(push_proxy.wait_for(2, RECORD_WAIT).len(), 2);
-    let statuses: Vec<u16> = proxy.wait_for(3, RECORD_WAIT).iter().map(|c| c.status).collect();
+    let statuses: Vec<u16> = proxy
+        .wait_for(3, RECORD_WAIT)
+        .iter()
+        .map(|c| c.status)
+        .collect();
     assert_eq!(statuses, [502, 503, 200]);
 }
 
@@ -302,7 +338,12 @@ fn no_proxy_and_the_flags_decide_which_proxy_is_asked() {
     let https = env.emu.https_url();
     let port = env.emu.https_addr().port().to_string();
     // A dead proxy in the environment fails the upload: the variable is read.
-    let run = env.upload(&https, &file, &["--retries", "0"], &[("HTTPS_PROXY", DEAD_PROXY)]);
+    let run = env.upload(
+        &https,
+        &file,
+        &["--retries", "0"],
+        &[("HTTPS_PROXY", DEAD_PROXY)],
+    );
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("the proxy 127.0.0.1:1"), "{run:?}");
     // NO_PROXY entries that match 127.0.0.1 bypass it.
@@ -314,7 +355,12 @@ fn no_proxy_and_the_flags_decide_which_proxy_is_asked() {
         &format!("127.0.0.1:{port}"),
     ] {
         for var in ["NO_PROXY", "no_proxy"] {
-            let run = env.upload(&https, &file, &[], &[("HTTPS_PROXY", DEAD_PROXY), (var, list)]);
+            let run = env.upload(
+                &https,
+                &file,
+                &[],
+                &[("HTTPS_PROXY", DEAD_PROXY), (var, list)],
+            );
             env.stored(&run, &pkg);
         }
     }
@@ -332,14 +378,22 @@ fn no_proxy_and_the_flags_decide_which_proxy_is_asked() {
     let run = env.upload(&https, &file, &["--no-proxy"], &[("ALL_PROXY", DEAD_PROXY)]);
     env.stored(&run, &pkg);
     let live = proxy_with(ProxyConfig::default());
-    let run = env.upload(&https, &file, &["--proxy", &live.url(None)], &[("HTTPS_PROXY", DEAD_PROXY)]);
+    let run = env.upload(
+        &https,
+        &file,
+        &["--proxy", &live.url(None)],
+        &[("HTTPS_PROXY", DEAD_PROXY)],
+    );
     env.stored(&run, &pkg);
     assert_eq!(live.wait_for(1, RECORD_WAIT).len(), 1);
     // Plain HTTP endpoints read http_proxy, not HTTPS_PROXY.
     let http_env = Env::with("no-proxy-http", |c| c.http("127.0.0.1:0".parse().unwrap())).unwrap();
     let (file, pkg) = http_env.package(1000);
     let http = http_env.emu.http_url().unwrap();
-    let run = tpns(&["upload", "--endpoint", &http, &file], &[("HTTPS_PROXY", DEAD_PROXY)]);
+    let run = tpns(
+        &["upload", "--endpoint", &http, &file],
+        &[("HTTPS_PROXY", DEAD_PROXY)],
+    );
     http_env.stored(&run, &pkg);
     let run = tpns(
         &["upload", "--retries", "0", "--endpoint", &http, &file],
@@ -353,7 +407,10 @@ fn unsupported_or_broken_proxy_urls_are_usage_errors() {
     let env = Env::new("proxy-usage");
     let (file, _) = env.package(1000);
     for (url, says) in [
-        ("socks5://user:p%40ss@127.0.0.1:1080", "only http:// proxies"),
+        (
+            "socks5://user:p%40ss@127.0.0.1:1080",
+            "only http:// proxies",
+        ),
         ("https://127.0.0.1:3128", "only http:// proxies"),
         ("http://127.0.0.1:99999", "port"),
         ("http://u:%zz@127.0.0.1:3128", "%-escape"),
@@ -370,7 +427,12 @@ fn unsupported_or_broken_proxy_urls_are_usage_errors() {
     }
     assert!(env.emu.uploads().is_empty());
     // --proxy and --no-proxy together make no sense.
-    let run = env.upload(&env.emu.https_url(), &file, &["--proxy", DEAD_PROXY, "--no-proxy"], &[]);
+    let run = env.upload(
+        &env.emu.https_url(),
+        &file,
+        &["--proxy", DEAD_PROXY, "--no-proxy"],
+        &[],
+    );
     assert_eq!(run.code, 2, "{run:?}");
 }
 
@@ -380,7 +442,12 @@ fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
     let proxy = proxy_with(with_auth());
     let (file, pkg) = env.package(20_000);
     let url = format!("http://{PROXY_USERINFO}@{}", proxy.addr());
-    let run = env.upload(&env.emu.https_url(), &file, &["-v"], &[("HTTPS_PROXY", &url)]);
+    let run = env.upload(
+        &env.emu.https_url(),
+        &file,
+        &["-v"],
+        &[("HTTPS_PROXY", &url)],
+    );
     let id = env.stored(&run, &pkg);
     let p = proxy.addr().to_string();
     for item in [
@@ -397,13 +464,22 @@ fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
         ", send ".to_owned(),
         ", answer ".to_owned(),
     ] {
-        assert!(run.stderr.contains(&item), "no `{item}` in:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(&item),
+            "no `{item}` in:\n{}",
+            run.stderr
+        );
     }
     // -v shows no heads, so no Authorization header at all.
     assert!(!run.stderr.contains("Authorization"), "{}", run.stderr);
 
     // -vv: the heads, credentials redacted; for a push too, without a proxy.
-    let run = env.upload(&env.emu.https_url(), &file, &["-vv"], &[("HTTPS_PROXY", &url)]);
+    let run = env.upload(
+        &env.emu.https_url(),
+        &file,
+        &["-vv"],
+        &[("HTTPS_PROXY", &url)],
+    );
     assert_eq!(run.code, 0, "{run:?}");
     for item in [
         "tpns: > CONNECT 127.0.0.1:",
@@ -434,7 +510,8 @@ fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
     );
     assert_eq!(run.code, 6, "{run:?}");
     assert!(
-        run.stderr.contains("proxy answered CONNECT: HTTP/1.1 407") && !run.stderr.contains("TLS TLS"),
+        run.stderr.contains("proxy answered CONNECT: HTTP/1.1 407")
+            && !run.stderr.contains("TLS TLS"),
         "{}",
         run.stderr
     );
@@ -460,7 +537,11 @@ fn uploads_reach_ipv6_and_localhost() {
     assert!(url.starts_with("https://[::1]:"), "{url}");
     let run = v6.upload(&url, &file, &["-v"], &[]);
     let id = v6.stored(&run, &pkg);
-    assert!(run.stderr.contains("resolved ::1: [::1]:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("resolved ::1: [::1]:"),
+        "{}",
+        run.stderr
+    );
     let run = v6.push(&url, &id, &[], &[]);
     assert_eq!(run.code, 0, "{run:?}");
     // Through the proxy, the CONNECT target is the bracketed literal.
@@ -469,9 +550,17 @@ fn uploads_reach_ipv6_and_localhost() {
     v6.stored(&run, &pkg);
     let seen = proxy.wait_for(1, RECORD_WAIT);
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].line, format!("CONNECT {} HTTP/1.1", v6.emu.https_addr()));
+    assert_eq!(
+        seen[0].line,
+        format!("CONNECT {} HTTP/1.1", v6.emu.https_addr())
+    );
     // NO_PROXY with a bracketed IPv6 address bypasses it.
-    let run = v6.upload(&url, &file, &[], &[("HTTPS_PROXY", DEAD_PROXY), ("NO_PROXY", "[::1]")]);
+    let run = v6.upload(
+        &url,
+        &file,
+        &[],
+        &[("HTTPS_PROXY", DEAD_PROXY), ("NO_PROXY", "[::1]")],
+    );
     v6.stored(&run, &pkg);
 }
 
@@ -480,17 +569,26 @@ fn tpns_endpoint_and_tpns_region_fill_the_flags_which_win() {
     let env = Env::new("env-defaults");
     let (file, pkg) = env.package(1000);
     let https = env.emu.https_url();
-    let run = tpns(&["upload", "--ca-file", env.ca(), &file], &[("TPNS_ENDPOINT", &https)]);
+    let run = tpns(
+        &["upload", "--ca-file", env.ca(), &file],
+        &[("TPNS_ENDPOINT", &https)],
+    );
     env.stored(&run, &pkg);
     let run = tpns(
         &["upload", "--ca-file", env.ca(), "--endpoint", &https, &file],
-        &[("TPNS_ENDPOINT", "https://127.0.0.1:1/"), ("TPNS_REGION", "sgp")],
+        &[
+            ("TPNS_ENDPOINT", "https://127.0.0.1:1/"),
+            ("TPNS_REGION", "sgp"),
+        ],
     );
     env.stored(&run, &pkg);
     let run = tpns(&["upload", &file], &[("TPNS_REGION", "mars")]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("mars"), "{run:?}");
-    let run = tpns(&["upload", "--ca-file", env.ca(), &file], &[("TPNS_ENDPOINT", "ftp://x/")]);
+    let run = tpns(
+        &["upload", "--ca-file", env.ca(), &file],
+        &[("TPNS_ENDPOINT", "ftp://x/")],
+    );
     assert_eq!(run.code, 2, "{run:?}");
     let help = tpns(&["--help"], &[]);
     assert_eq!(help.code, 0);
@@ -530,7 +628,10 @@ fn completions_and_the_man_page_cover_every_subcommand() {
         let run = tpns(&["completions", shell], &[]);
         assert_eq!(run.code, 0, "{shell}: {run:?}");
         for c in &commands {
-            assert!(run.stdout.contains(c.as_str()), "{shell} completions lack {c}");
+            assert!(
+                run.stdout.contains(c.as_str()),
+                "{shell} completions lack {c}"
+            );
         }
     }
     let run = tpns(&["completions", "tcsh"], &[]);
@@ -543,5 +644,8 @@ fn completions_and_the_man_page_cover_every_subcommand() {
         let entry = format!("tpns\\-{}(1)", c.replace('-', "\\-"));
         assert!(man.stdout.contains(&entry), "the man page lacks {entry}");
     }
-    assert!(man.stdout.contains("HTTPS_PROXY"), "the man page lacks the environment");
+    assert!(
+        man.stdout.contains("HTTPS_PROXY"),
+        "the man page lacks the environment"
+    );
 }

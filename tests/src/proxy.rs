@@ -146,7 +146,11 @@ impl Drop for ConnectProxy {
 }
 
 /// Handles one client connection; `None` if it sent no `CONNECT` head.
-fn serve(mut client: TcpStream, expected: Option<&str>, refusals: &Mutex<Vec<u16>>) -> Option<Connect> {
+fn serve(
+    mut client: TcpStream,
+    expected: Option<&str>,
+    refusals: &Mutex<Vec<u16>>,
+) -> Option<Connect> {
     client.set_read_timeout(Some(IDLE)).ok()?;
     client.set_write_timeout(Some(IDLE)).ok()?;
     let head = read_head(&mut client)?;
@@ -211,10 +215,8 @@ fn serve(mut client: TcpStream, expected: Option<&str>, refusals: &Mutex<Vec<u16
         record.status = answer(status, "Content-Length: 0\r\n\r\n");
         return Some(record);
     }
-    let Ok(upstream) = TcpStream::connect_timeout(
-        &target.parse().ok()?,
-        Duration::from_secs(5),
-    ) else {
+    let Ok(upstream) = TcpStream::connect_timeout(&target.parse().ok()?, Duration::from_secs(5))
+    else {
         record.status = answer(502, "Content-Length: 0\r\n\r\n");
         return Some(record);
     };

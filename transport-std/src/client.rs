@@ -23,8 +23,8 @@ use crate::deadline::{Deadline, default_deadline};
 use crate::error::{BuildError, Error, Phase, io_error};
 use crate::net::{self, Io, Peer, Timeouts};
 use crate::proxy::{NO_PROXY_VARS, NoProxy, Proxy, ProxyRoute, first_var, proxy_env_vars};
-use crate::trace::Tap;
 use crate::retry::{RetryPolicy, random_u64};
+use crate::trace::Tap;
 
 /// A SecretKey. `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -307,11 +307,7 @@ impl ClientBuilder {
             Destination::Region(_) => true,
             Destination::Custom(e) => e.scheme == Scheme::Https,
         };
-        let env = |name: &str| {
-            self.proxy_env
-                .then(|| std::env::var(name).ok())
-                .flatten()
-        };
+        let env = |name: &str| self.proxy_env.then(|| std::env::var(name).ok()).flatten();
         let proxy = match &self.proxy {
             Some(url) => Some(("the proxy URL", url.clone())),
             None => first_var(proxy_env_vars(tls_endpoint), &env),

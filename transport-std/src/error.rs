@@ -339,7 +339,10 @@ impl fmt::Display for Error {
                 status,
                 reason,
             } => {
-                write!(f, "proxy CONNECT: the proxy {proxy} refused the tunnel: HTTP {status}")?;
+                write!(
+                    f,
+                    "proxy CONNECT: the proxy {proxy} refused the tunnel: HTTP {status}"
+                )?;
                 if !reason.is_empty() {
                     write!(f, " {reason}")?;
                 }

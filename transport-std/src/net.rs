@@ -3,8 +3,8 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection};
@@ -446,7 +446,13 @@ fn status_line(head: &[u8]) -> Option<(u16, String)> {
         .unwrap_or_default()
         .iter()
         .take(64)
-        .map(|&b| if (0x20..0x7f).contains(&b) { char::from(b) } else { '?' })
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
         .collect::<String>();
     Some((status, reason.trim().to_owned()))
 }
@@ -567,7 +573,11 @@ mod tests {
         assert_eq!(no_reason, Some((407, String::new())));
         let odd = status_line(b"HTTP/1.1 502 Bad\x1b[31m\r\n\r\n").unwrap();
         assert_eq!(odd.1, "Bad?[31m");
-        for bad in [&b"SSH-2.0\r\n\r\n"[..], b"HTTP/1.1 20x OK\r\n", b"HTTP/1.1 2000\r\n"] {
+        for bad in [
+            &b"SSH-2.0\r\n\r\n"[..],
+            b"HTTP/1.1 20x OK\r\n",
+            b"HTTP/1.1 2000\r\n",
+        ] {
             assert_eq!(status_line(bad), None);
         }
     }

@@ -57,7 +57,9 @@ impl fmt::Display for ProxyError {
                 "unsupported proxy scheme `{s}://` (only http:// proxies are supported)"
             ),
             Self::NoHost => f.write_str("the proxy URL has no host"),
-            Self::BadHost => f.write_str("the proxy URL's host is not a valid host name or address"),
+            Self::BadHost => {
+                f.write_str("the proxy URL's host is not a valid host name or address")
+            }
             Self::BadPort => f.write_str("the proxy URL's port is not a number from 1 to 65535"),
             Self::Path => f.write_str("the proxy URL has a path (only `http://host:port` is used)"),
             Self::BadPercent => {
@@ -454,7 +456,10 @@ mod tests {
     #[test]
     fn proxy_urls_parse_like_curl() {
         let p = Proxy::parse("http://proxy.example:3128").unwrap();
-        assert_eq!((p.host(), p.port(), p.has_credentials()), ("proxy.example", 3128, false));
+        assert_eq!(
+            (p.host(), p.port(), p.has_credentials()),
+            ("proxy.example", 3128, false)
+        );
         let p = Proxy::parse("proxy.example").unwrap();
         assert_eq!((p.host(), p.port()), ("proxy.example", DEFAULT_PROXY_PORT));
         let p = Proxy::parse("HTTP://[::1]:8080/").unwrap();
@@ -469,8 +474,14 @@ mod tests {
         assert_eq!(p.to_string(), "http://10.0.0.1:3128");
         assert!(!format!("{p:?}").contains("Basic"), "{p:?}");
         for (url, err) in [
-            ("socks5://h:1080", ProxyError::UnsupportedScheme("socks5".into())),
-            ("https://h:443", ProxyError::UnsupportedScheme("https".into())),
+            (
+                "socks5://h:1080",
+                ProxyError::UnsupportedScheme("socks5".into()),
+            ),
+            (
+                "https://h:443",
+                ProxyError::UnsupportedScheme("https".into()),
+            ),
             ("http://", ProxyError::NoHost),
             ("http://h:0", ProxyError::BadPort),
             ("http://h:99999", ProxyError::BadPort),
@@ -501,7 +512,9 @@ mod tests {
 
     #[test]
     fn no_proxy_follows_curls_rules() {
-        let n = NoProxy::parse("example.com, .Internal.Example ,10.0.0.0/8 192.168.1.7,[::1]:8443,fd00::/8,host:99");
+        let n = NoProxy::parse(
+            "example.com, .Internal.Example ,10.0.0.0/8 192.168.1.7,[::1]:8443,fd00::/8,host:99",
+        );
         for (host, port, hit) in [
             ("example.com", 443, true),
             ("EXAMPLE.com.", 443, true),

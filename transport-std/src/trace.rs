@@ -162,7 +162,9 @@ mod tests {
 
     #[test]
     fn the_tap_keeps_the_heads_only_across_chunks() {
-        let mut tap = Tap::new(io::Cursor::new(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n{\"x\":1}".to_vec()));
+        let mut tap = Tap::new(io::Cursor::new(
+            b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n{\"x\":1}".to_vec(),
+        ));
         let mut buf = [0u8; 5];
         while tap.read(&mut buf).unwrap() > 0 {}
         assert_eq!(tap.response_head(), "HTTP/1.1 200 OK\nA: b\n");

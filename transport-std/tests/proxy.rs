@@ -58,7 +58,10 @@ fn recorder(log: &mut Vec<String>) -> impl FnMut(&Event<'_>) -> ControlFlow<()> 
                 response_head,
                 answer,
                 ..
-            } => format!("exchange {}\n{request_head}{response_head}", answer.is_some()),
+            } => format!(
+                "exchange {}\n{request_head}{response_head}",
+                answer.is_some()
+            ),
             other => format!("{other:?}"),
         };
         log.push(text);
@@ -81,12 +84,20 @@ fn an_upload_and_a_push_go_through_the_tunnel_with_tls_inside() {
         Some(format!("http://{}", proxy.addr()))
     );
     let debug = format!("{client:?}");
-    assert!(!debug.contains("s3cr") && !debug.contains("Basic"), "{debug}");
+    assert!(
+        !debug.contains("s3cr") && !debug.contains("Basic"),
+        "{debug}"
+    );
 
     let pkg = package(3_000_000);
     let mut log = Vec::new();
     let up = client
-        .upload_reader_with(Cursor::new(&pkg), pkg.len() as u64, "a.txt", recorder(&mut log))
+        .upload_reader_with(
+            Cursor::new(&pkg),
+            pkg.len() as u64,
+            "a.txt",
+            recorder(&mut log),
+        )
         .unwrap();
     assert_eq!(emu.uploads()[0].sha256, sha256_hex(&pkg));
     assert_eq!(up.peer, proxy.addr());
@@ -119,7 +130,10 @@ fn an_upload_and_a_push_go_through_the_tunnel_with_tls_inside() {
     let seen = proxy.wait_for(2, Duration::from_secs(10));
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen[0].bytes_up > pkg.len() as u64);
-    assert!(seen.iter().all(|c| c.status == 200 && !c.saw_plaintext_request));
+    assert!(
+        seen.iter()
+            .all(|c| c.status == 200 && !c.saw_plaintext_request)
+    );
 }
 
 #[test]
@@ -153,10 +167,7 @@ fn refusals_are_proxy_errors_and_only_gateway_errors_are_retried() {
     let err = client
         .upload_reader(Cursor::new(&pkg), pkg.len() as u64, "a.txt")
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Proxy { status: 407, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::Proxy { status: 407, .. }), "{err:?}");
     assert!(!err.is_transient());
     assert_eq!(err.phase(), Some(Phase::Proxy));
     let text = format!("{err} {err:?}");
@@ -174,8 +185,14 @@ fn refusals_are_proxy_errors_and_only_gateway_errors_are_retried() {
     let err = client
         .upload_reader(Cursor::new(&pkg), pkg.len() as u64, "a.txt")
         .unwrap_err();
-    assert!(matches!(err, Error::Connect { .. }) && err.is_transient(), "{err:?}");
-    assert!(err.to_string().contains(&format!("the proxy {addr}")), "{err}");
+    assert!(
+        matches!(err, Error::Connect { .. }) && err.is_transient(),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!("the proxy {addr}")),
+        "{err}"
+    );
 
     // NO_PROXY: the same dead proxy is bypassed for the emulator's address.
     let client = builder(&emu)
@@ -193,8 +210,14 @@ fn refusals_are_proxy_errors_and_only_gateway_errors_are_retried() {
 fn unsupported_proxy_urls_fail_the_build_without_credentials() {
     let emu = emulator("proxy-build");
     for (url, expected) in [
-        ("socks5://u:hunter2@127.0.0.1:1080", ProxyError::UnsupportedScheme("socks5".into())),
-        ("https://u:hunter2@127.0.0.1:3128", ProxyError::UnsupportedScheme("https".into())),
+        (
+            "socks5://u:hunter2@127.0.0.1:1080",
+            ProxyError::UnsupportedScheme("socks5".into()),
+        ),
+        (
+            "https://u:hunter2@127.0.0.1:3128",
+            ProxyError::UnsupportedScheme("https".into()),
+        ),
         ("http://u:hunter2@127.0.0.1:0", ProxyError::BadPort),
     ] {
         let err = builder(&emu).proxy(url).build().unwrap_err();
