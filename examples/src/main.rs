@@ -101,9 +101,11 @@ pub struct ConnArgs {
     /// A base URL such as https://127.0.0.1:8443/; wins over --region.
     #[arg(long, value_name = "URL", env = "TPNS_ENDPOINT")]
     pub endpoint: Option<String>,
-    /// Connect through this HTTP proxy, http://[user:password@]host[:port] (a CONNECT tunnel;
-    /// TLS to the service inside it); wins over HTTPS_PROXY and ALL_PROXY. NO_PROXY still
-    /// applies.
+    /// Connect through this HTTP proxy, http://USER:PASSWORD@HOST:PORT (credentials and port
+    /// optional), in a CONNECT tunnel with TLS to the service inside; wins over HTTPS_PROXY and
+    /// ALL_PROXY. NO_PROXY still applies.
+    // No `env = "HTTPS_PROXY"` here: clap would show the variable's value, password and all,
+    // in --help. The client reads the proxy variables itself (curl's order, per scheme).
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy", value_parser = settings::proxy_url)]
     pub proxy: Option<settings::ProxyUrl>,
     /// Use no proxy, whatever the environment says.
