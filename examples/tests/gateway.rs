@@ -269,6 +269,7 @@ fn a_wrong_proxy_password_is_a_clear_network_error_and_not_retried() {
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("proxy"), "{run:?}");
     assert!(run.stderr.contains("407"), "{run:?}");
+    assert!(run.stderr.contains("hint: the proxy wants"), "{run:?}");
     assert!(!run.stderr.contains("wrong"), "{run:?}");
     assert!(!run.stderr.contains("retrying"), "{run:?}");
     assert!(env.emu.uploads().is_empty());
@@ -346,6 +347,10 @@ fn no_proxy_and_the_flags_decide_which_proxy_is_asked() {
     );
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("the proxy 127.0.0.1:1"), "{run:?}");
+    assert!(
+        run.stderr.contains("hint: the proxy cannot be reached"),
+        "{run:?}"
+    );
     // NO_PROXY entries that match 127.0.0.1 bypass it.
     for list in [
         "127.0.0.1",

@@ -22,7 +22,9 @@ use tpns_core::upload::{self, Upload, UploadError};
 use crate::deadline::{Deadline, default_deadline};
 use crate::error::{BuildError, Error, Phase, io_error};
 use crate::net::{self, Io, Peer, Timeouts};
-use crate::proxy::{NO_PROXY_VARS, NoProxy, Proxy, ProxyRoute, first_var, proxy_env_vars};
+use crate::proxy::{
+    NO_PROXY_VARS, NoProxy, Proxy, ProxyRoute, ProxyUrl, first_var, proxy_env_vars,
+};
 use crate::retry::{RetryPolicy, random_u64};
 use crate::trace::Tap;
 
@@ -106,7 +108,7 @@ pub struct ClientBuilder {
     expect_continue: bool,
     signed_push: bool,
     limits: Limits,
-    proxy: Option<String>,
+    proxy: Option<ProxyUrl>,
     no_proxy: Option<String>,
     proxy_env: bool,
 }
@@ -218,7 +220,7 @@ impl ClientBuilder {
     /// [`no_proxy`](Self::no_proxy) names the host. Wins over the environment
     /// ([`proxy_env`](Self::proxy_env)). Only `http://` proxies are supported.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.proxy = Some(url.into());
+        self.proxy = Some(ProxyUrl(url.into()));
         self
     }
 
@@ -309,7 +311,7 @@ impl ClientBuilder {
         };
         let env = |name: &str| self.proxy_env.then(|| std::env::var(name).ok()).flatten();
         let proxy = match &self.proxy {
-            Some(url) => Some(("the proxy URL", url.clone())),
+            Some(url) => Some(("the proxy URL", url.0.clone())),
             None => first_var(proxy_env_vars(tls_endpoint), &env),
         };
         let proxy = proxy

@@ -153,14 +153,14 @@ pub enum Error {
     Request(RequestError),
     /// The host name did not resolve.
     Resolve {
-        /// The host.
+        /// The host (`the proxy HOST` for a proxy's).
         host: String,
         /// What the resolver said.
         source: io::Error,
     },
     /// No address of the host accepted a TCP connection.
     Connect {
-        /// The host and port.
+        /// The host and port (`the proxy HOST:PORT` for a proxy).
         target: String,
         /// The last address's error.
         source: io::Error,

@@ -286,7 +286,10 @@ pub(crate) fn connect(
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|source| Error::Resolve {
-            host: host.to_owned(),
+            host: match proxy {
+                Some(_) => format!("the proxy {host}"),
+                None => host.to_owned(),
+            },
             source,
         })?
         .collect();

@@ -21,6 +21,16 @@ impl fmt::Debug for ProxyAuth {
     }
 }
 
+/// A proxy URL as given, not yet checked: it can hold a password, so `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ProxyUrl(pub(crate) String);
+
+impl fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProxyUrl(<redacted>)")
+    }
+}
+
 /// An HTTP proxy: its host, port and optional Basic credentials.
 ///
 /// `Debug` and `Display` never show the credentials: `Display` is `http://host:port`.

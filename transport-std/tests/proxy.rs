@@ -78,6 +78,8 @@ fn an_upload_and_a_push_go_through_the_tunnel_with_tls_inside() {
     })
     .unwrap();
     let url = format!("http://{USERINFO}@{}", proxy.addr());
+    let debug = format!("{:?}", builder(&emu).proxy(&url));
+    assert!(!debug.contains("s3cr"), "{debug}");
     let client = builder(&emu).proxy(&url).build().unwrap();
     assert_eq!(
         client.proxy().map(ToString::to_string),
