@@ -231,3 +231,79 @@ fn unsupported_proxy_urls_fail_the_build_without_credentials() {
         assert!(!text.contains("hunter2"), "{text}");
     }
 }
+
+/// A fake proxy on 127.0.0.1 that reads the `CONNECT` head, then does `answer` to the socket.
+fn raw_proxy(answer: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> std::net::SocketAddr {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            answer(&mut conn);
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_silent_or_hostile_proxy_is_an_error_never_a_hang() {
+    use std::io::Write;
+    let emu = emulator("proxy-hostile");
+    let pkg = package(1000);
+    let upload = |addr: std::net::SocketAddr| {
+        builder(&emu)
+            .proxy(format!("http://{addr}"))
+            .timeout(Duration::from_millis(300))
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+            .upload_reader(Cursor::new(&pkg), pkg.len() as u64, "a.txt")
+            .unwrap_err()
+    };
+    // Silent: the stall timeout, in the proxy phase, transient.
+    let silent = raw_proxy(|_| std::thread::sleep(Duration::from_secs(3)));
+    let err = upload(silent);
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                phase: Phase::Proxy,
+                ..
+            }
+        ) && err.is_transient(),
+        "{err:?}"
+    );
+    // An endless head: refused after 16 KiB.
+    let endless = raw_proxy(|c| {
+        let _ = c.write_all(b"HTTP/1.1 200 OK\r\n");
+        let line = [b'x'; 1024];
+        for _ in 0..64 {
+            if c.write_all(&line).is_err() {
+                break;
+            }
+        }
+    });
+    let err = upload(endless);
+    assert!(err.to_string().contains("over 16 KiB"), "{err:?}");
+    assert_eq!(err.phase(), Some(Phase::Proxy));
+    // Not HTTP at all, or closed without an answer.
+    let garbage = raw_proxy(|c| {
+        let _ = c.write_all(b"SSH-2.0-OpenSSH\r\n\r\n");
+    });
+    assert!(upload(garbage).to_string().contains("not HTTP"));
+    let closed = raw_proxy(|_| {});
+    let err = upload(closed);
+    assert!(
+        err.to_string()
+            .contains("closed the connection before answering"),
+        "{err:?}"
+    );
+    assert!(emu.uploads().is_empty());
+}
