@@ -88,8 +88,13 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) on stdout: `tpns man > tpns.1`.
-    Man,
+    /// Print the manual page (roff) on stdout: `tpns man > tpns.1`, or a command's page:
+    /// `tpns man upload > tpns-upload.1`.
+    Man {
+        /// The command whose page to print (default: the program's).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// Where to connect and how to authenticate.
@@ -201,6 +206,33 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `tpns man [COMMAND]`: the roff page of the program or of one of its commands, generated
+/// from the same definitions as `--help`.
+fn man(command: Option<&str>, out: &mut dyn Write) -> Result<u8, fail::Failure> {
+    let cli = Cli::command();
+    let page = match command {
+        None => cli,
+        Some(name) => {
+            let sub = cli
+                .find_subcommand(name)
+                .filter(|c| c.get_name() != "help")
+                .ok_or_else(|| {
+                    fail::Failure::usage(format!("no command `{}`", term::sanitize(name)))
+                })?;
+            // Named as the program's page lists it in SUBCOMMANDS: tpns-upload(1).
+            // The environment and exit codes apply to every command: they go on each page.
+            sub.clone()
+                .name(format!("tpns-{}", sub.get_name()))
+                .version(env!("CARGO_PKG_VERSION"))
+                .after_help(AFTER_HELP)
+        }
+    };
+    clap_mangen::Man::new(page)
+        .render(out)
+        .map(|()| fail::OK)
+        .map_err(|e| fail::Failure::usage(format!("cannot write to stdout: {e}")))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     diag::set_level(cli.verbose);
@@ -245,10 +277,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "tpns", &mut out);
             Ok(fail::OK)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut out)
-            .map(|()| fail::OK)
-            .map_err(|e| fail::Failure::usage(format!("cannot write to stdout: {e}"))),
+        Command::Man { command } => man(command.as_deref(), &mut out),
     };
     let _ = out.flush();
     match result {

@@ -652,4 +652,17 @@ fn completions_and_the_man_page_cover_every_subcommand() {
         man.stdout.contains("HTTPS_PROXY"),
         "the man page lacks the environment"
     );
+    // Each command's own page, for the names the program's page lists.
+    for c in &commands {
+        let page = tpns(&["man", c], &[]);
+        assert_eq!(page.code, 0, "{page:?}");
+        let title = format!(".TH tpns-{c} 1");
+        assert!(page.stdout.contains(&title), "{c}: {}", page.stdout);
+    }
+    let upload = tpns(&["man", "upload"], &[]).stdout;
+    for item in ["\\-\\-proxy", "\\-\\-no\\-proxy", "TPNS_ENDPOINT"] {
+        assert!(upload.contains(item), "the upload page lacks {item}");
+    }
+    let run = tpns(&["man", "nope"], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
 }
