@@ -274,8 +274,12 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo => demo::run(&mut out).map(|()| fail::OK),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "tpns", &mut out);
-            Ok(fail::OK)
+            // Into memory first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tpns", &mut script);
+            out.write_all(&script)
+                .map(|()| fail::OK)
+                .map_err(|e| fail::Failure::usage(format!("cannot write to stdout: {e}")))
         }
         Command::Man { command } => man(command.as_deref(), &mut out),
     };
