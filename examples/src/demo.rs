@@ -65,6 +65,9 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
         timeout: Duration::from_secs(10),
         deadline: None,
         retries: 3,
+        // The emulator is in this process: a proxy from the environment must not be asked.
+        proxy: None,
+        no_proxy: true,
     };
     say("3. Checking it locally and uploading it, as `tpns upload` does:".into())?;
     say(format!(

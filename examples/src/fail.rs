@@ -94,6 +94,19 @@ fn hint(e: &Error) -> Option<&'static str> {
             rustls::CertificateError::NotValidForName
             | rustls::CertificateError::NotValidForNameContext { .. },
         )) => Some("the server's certificate does not name the host in the URL"),
+        Error::Proxy { status: 407, .. } => Some(
+            "the proxy wants (other) credentials: give them in its URL, http://USER:PASSWORD@HOST:PORT, with special characters %-encoded (@ as %40)",
+        ),
+        Error::Proxy { .. } => Some(
+            "the proxy refused the tunnel; check the proxy (--proxy, HTTPS_PROXY, ALL_PROXY), or bypass it with NO_PROXY or --no-proxy",
+        ),
+        Error::Connect { target: name, .. } | Error::Resolve { host: name, .. }
+            if name.starts_with("the proxy ") =>
+        {
+            Some(
+                "the proxy cannot be reached; check its URL (--proxy, HTTPS_PROXY, ALL_PROXY), or bypass it with NO_PROXY or --no-proxy",
+            )
+        }
         Error::Connect { .. } | Error::Resolve { .. } => {
             Some("check the network, and the region or --endpoint")
         }

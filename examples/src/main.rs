@@ -5,6 +5,7 @@ mod cert_check;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
+mod diag;
 mod fail;
 mod fix;
 mod pack;
@@ -18,12 +19,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Check, upload and push Tencent Push (TPNS) account packages.
 #[derive(Debug, Parser)]
 #[command(name = "tpns", version, about, after_help = AFTER_HELP)]
 struct Cli {
+    /// Print diagnostics on stderr: -v the address, proxy, TLS version and cipher, server
+    /// certificate, status and times; -vv also the request and response heads (credentials
+    /// redacted).
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +37,19 @@ struct Cli {
 const AFTER_HELP: &str = "\
 Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_KEY or
 --secret-key-file PATH (never a flag: every user of the machine can read the command line).
+
+Environment:
+  TPNS_ACCESS_ID     the AccessID (--access-id wins)
+  TPNS_SECRET_KEY    the SecretKey (--secret-key-file wins)
+  TPNS_REGION        the region: gz, sh, hk or sgp (--region wins)
+  TPNS_ENDPOINT      a base URL (--endpoint wins)
+  HTTPS_PROXY, https_proxy, ALL_PROXY, all_proxy
+                     the HTTP proxy for HTTPS endpoints, first set wins, as in curl
+                     (http://[user:password@]host[:port], port 1080 by default; --proxy
+                     wins, --no-proxy ignores them); http_proxy for plain-HTTP endpoints
+  NO_PROXY, no_proxy hosts that bypass the proxy: comma-separated names (matching their
+                     subdomains too), IP addresses or CIDR blocks, each with an optional
+                     :port; * for all
 
 Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
 4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
@@ -100,6 +119,19 @@ enum Command {
     /// Run the whole job against an in-process emulator: no account, no network.
     #[cfg(feature = "demo")]
     Demo,
+    /// Print shell completions for bash, zsh or fish on stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `tpns man > tpns.1`, or a command's page:
+    /// `tpns man upload > tpns-upload.1`.
+    Man {
+        /// The command whose page to print (default: the program's).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 const CHECK_HELP: &str = "\
@@ -207,11 +239,21 @@ struct CertCheckArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
     /// The service region.
-    #[arg(long, value_enum, default_value_t = RegionArg::Gz)]
+    #[arg(long, value_enum, default_value_t = RegionArg::Gz, env = "TPNS_REGION")]
     pub region: RegionArg,
     /// A base URL such as https://127.0.0.1:8443/; wins over --region.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "TPNS_ENDPOINT")]
     pub endpoint: Option<String>,
+    /// Connect through this HTTP proxy, http://USER:PASSWORD@HOST:PORT (credentials and port
+    /// optional), in a CONNECT tunnel with TLS to the service inside; wins over HTTPS_PROXY and
+    /// ALL_PROXY. NO_PROXY still applies.
+    // No `env = "HTTPS_PROXY"` here: clap would show the variable's value, password and all,
+    // in --help. The client reads the proxy variables itself (curl's order, per scheme).
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy", value_parser = settings::proxy_url)]
+    pub proxy: Option<settings::ProxyUrl>,
+    /// Use no proxy, whatever the environment says.
+    #[arg(long)]
+    pub no_proxy: bool,
     /// The app's AccessID.
     #[arg(long, value_name = "ID", env = "TPNS_ACCESS_ID")]
     pub access_id: Option<String>,
@@ -285,8 +327,36 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `tpns man [COMMAND]`: the roff page of the program or of one of its commands, generated
+/// from the same definitions as `--help`.
+fn man(command: Option<&str>, out: &mut dyn Write) -> Result<u8, fail::Failure> {
+    let cli = Cli::command();
+    let page = match command {
+        None => cli,
+        Some(name) => {
+            let sub = cli
+                .find_subcommand(name)
+                .filter(|c| c.get_name() != "help")
+                .ok_or_else(|| {
+                    fail::Failure::usage(format!("no command `{}`", term::sanitize(name)))
+                })?;
+            // Named as the program's page lists it in SUBCOMMANDS: tpns-upload(1).
+            // The environment and exit codes apply to every command: they go on each page.
+            sub.clone()
+                .name(format!("tpns-{}", sub.get_name()))
+                .version(env!("CARGO_PKG_VERSION"))
+                .after_help(AFTER_HELP)
+        }
+    };
+    clap_mangen::Man::new(page)
+        .render(out)
+        .map(|()| fail::OK)
+        .map_err(|e| fail::Failure::usage(format!("cannot write to stdout: {e}")))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    diag::set_level(cli.verbose);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = match cli.command {
@@ -361,6 +431,15 @@ fn main() -> ExitCode {
         }),
         #[cfg(feature = "demo")]
         Command::Demo => demo::run(&mut out).map(|()| fail::OK),
+        Command::Completions { shell } => {
+            // Into memory first: clap_complete panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tpns", &mut script);
+            out.write_all(&script)
+                .map(|()| fail::OK)
+                .map_err(|e| fail::Failure::usage(format!("cannot write to stdout: {e}")))
+        }
+        Command::Man { command } => man(command.as_deref(), &mut out),
     };
     let _ = out.flush();
     match result {

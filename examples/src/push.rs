@@ -292,6 +292,7 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
     let mut attempts = 1;
     let pushed = client
         .push_with(&request, |event| {
+            crate::diag::event(event);
             match event {
                 Event::Retrying {
                     attempt,
@@ -306,6 +307,8 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
                     );
                 }
                 Event::Connected { .. } | Event::Progress { .. } => {}
+                // Diagnostic events: printed by `diag` above.
+                _ => {}
             }
             ControlFlow::Continue(())
         })

@@ -32,6 +32,10 @@ pub struct Settings {
     /// The whole-exchange deadline; `None` for the client's default for the package's size.
     pub deadline: Option<Duration>,
     pub retries: u32,
+    /// `--proxy`: wins over the environment's proxy.
+    pub proxy: Option<ProxyUrl>,
+    /// `--no-proxy`: no proxy at all.
+    pub no_proxy: bool,
 }
 
 impl Settings {
@@ -76,6 +80,8 @@ impl Settings {
             timeout: a.timeout,
             deadline: a.deadline,
             retries: a.retries,
+            proxy: a.proxy.clone(),
+            no_proxy: a.no_proxy,
         })
     }
 
@@ -106,8 +112,31 @@ impl Settings {
         if let Some(deadline) = self.deadline {
             b = b.deadline(deadline);
         }
+        // The proxy as curl users set it: --proxy, else HTTPS_PROXY / ALL_PROXY; NO_PROXY
+        // applies to both. --no-proxy turns all of it off.
+        if !self.no_proxy {
+            b = b.proxy_env(true);
+            if let Some(url) = &self.proxy {
+                b = b.proxy(url.0.clone());
+            }
+        }
         b.build().map_err(|e| Failure::build(&e))
     }
+}
+
+/// A `--proxy` URL, which can hold the proxy's password: `Debug` never shows it.
+#[derive(Clone)]
+pub struct ProxyUrl(String);
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyUrl(<redacted>)")
+    }
+}
+
+/// The `--proxy` value parser: any text, checked when the client is built.
+pub fn proxy_url(s: &str) -> Result<ProxyUrl, std::convert::Infallible> {
+    Ok(ProxyUrl(s.to_owned()))
 }
 
 /// Reads the SecretKey from `path`: a regular file of at most [`SECRET_FILE_LIMIT`] bytes, in

@@ -51,6 +51,9 @@ pub fn run(
     let bar = progress_bar(report.size, opts.progress);
     let mut attempts = 1;
     let on_event = |event: &Event<'_>| {
+        if crate::diag::on() {
+            bar.suspend(|| crate::diag::event(event));
+        }
         match event {
             Event::Connected { .. } => bar.set_position(0),
             Event::Progress { sent, .. } => bar.set_position(*sent),
@@ -66,6 +69,7 @@ pub fn run(
                     delay.as_secs_f64()
                 );
             }),
+            _ => {}
         }
         ControlFlow::Continue(())
     };

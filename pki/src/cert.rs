@@ -265,3 +265,16 @@ pub fn describe(der: &[u8]) -> Option<Summary<'_>> {
         not_after: p.not_after,
     })
 }
+
+/// The issuer's distinguished name of one certificate (DER), or `None` if it cannot be read
+/// (what `-v` diagnostics show beside [`describe`]'s subject).
+pub fn issuer(der: &[u8]) -> Option<Name<'_>> {
+    Parsed::parse(der)?;
+    let mut outer = Reader::new(der);
+    let mut cert = Reader::new(outer.expect(tag::SEQUENCE)?);
+    let mut tbs = Reader::new(cert.expect(tag::SEQUENCE)?);
+    tbs.skip_if(tag::CONTEXT_0)?; // version
+    tbs.expect(tag::INTEGER)?; // serialNumber
+    tbs.expect(tag::SEQUENCE)?; // signature
+    Some(Name(tbs.expect(tag::SEQUENCE)?))
+}

@@ -14,7 +14,7 @@ use rustls_pki_types::{CertificateDer, ServerName, SignatureVerificationAlgorith
 use webpki::{EndEntityCert, KeyUsage};
 
 pub use algs::{ALL, Algorithm, scheme};
-pub use cert::{KeyKind, Name, Summary, describe};
+pub use cert::{KeyKind, Name, Summary, describe, issuer};
 pub use error::Error;
 pub use rustls_pki_types::TrustAnchor;
 

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod package;
 pub mod pki;
 pub mod policy;
+pub mod proxy;
 pub mod raw;
 mod server;
 pub mod store;

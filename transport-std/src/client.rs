@@ -22,7 +22,11 @@ use tpns_core::upload::{self, Upload, UploadError};
 use crate::deadline::{Deadline, default_deadline};
 use crate::error::{BuildError, Error, Phase, io_error};
 use crate::net::{self, Io, Peer, Timeouts};
+use crate::proxy::{
+    NO_PROXY_VARS, NoProxy, Proxy, ProxyRoute, ProxyUrl, first_var, proxy_env_vars,
+};
 use crate::retry::{RetryPolicy, random_u64};
+use crate::trace::Tap;
 
 /// A SecretKey. `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,6 +108,9 @@ pub struct ClientBuilder {
     expect_continue: bool,
     signed_push: bool,
     limits: Limits,
+    proxy: Option<ProxyUrl>,
+    no_proxy: Option<String>,
+    proxy_env: bool,
 }
 
 impl ClientBuilder {
@@ -208,6 +215,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request through this HTTP proxy (`http://[user:password@]host[:port]`,
+    /// checked by [`build`](Self::build)), in a `CONNECT` tunnel, unless
+    /// [`no_proxy`](Self::no_proxy) names the host. Wins over the environment
+    /// ([`proxy_env`](Self::proxy_env)). Only `http://` proxies are supported.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(ProxyUrl(url.into()));
+        self
+    }
+
+    /// The hosts that bypass the proxy, a `NO_PROXY` list ([`NoProxy`] has the rules). Wins
+    /// over the `NO_PROXY` variable.
+    pub fn no_proxy(mut self, list: impl Into<String>) -> Self {
+        self.no_proxy = Some(list.into());
+        self
+    }
+
+    /// Whether [`build`](Self::build) reads the proxy from the environment, as curl does
+    /// (default: off): for an HTTPS endpoint `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY`,
+    /// `all_proxy` (the first one set and not empty); for plain HTTP `http_proxy`,
+    /// `ALL_PROXY`, `all_proxy`; and the bypass list from `NO_PROXY` or `no_proxy`. A
+    /// [`proxy`](Self::proxy) or [`no_proxy`](Self::no_proxy) given here wins over its
+    /// variable.
+    pub fn proxy_env(mut self, on: bool) -> Self {
+        self.proxy_env = on;
+        self
+    }
+
     /// Bounds on the responses (default: [`Limits::default`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -271,7 +305,28 @@ impl ClientBuilder {
             .with_root_certificates(roots)
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tls_endpoint = match &destination {
+            Destination::Region(_) => true,
+            Destination::Custom(e) => e.scheme == Scheme::Https,
+        };
+        let env = |name: &str| self.proxy_env.then(|| std::env::var(name).ok()).flatten();
+        let proxy = match &self.proxy {
+            Some(url) => Some(("the proxy URL", url.0.clone())),
+            None => first_var(proxy_env_vars(tls_endpoint), &env),
+        };
+        let proxy = proxy
+            .map(|(from, url)| {
+                Proxy::parse(&url).map_err(|source| BuildError::Proxy { from, source })
+            })
+            .transpose()?;
+        let no_proxy = match &self.no_proxy {
+            Some(list) => NoProxy::parse(list),
+            None => first_var(&NO_PROXY_VARS, &env)
+                .map(|(_, list)| NoProxy::parse(&list))
+                .unwrap_or_default(),
+        };
         Ok(Client {
+            route: ProxyRoute { proxy, no_proxy },
             destination,
             access_id,
             secret,
@@ -287,9 +342,68 @@ impl ClientBuilder {
     }
 }
 
-/// Something that happened during a request, for progress displays and logs.
+/// Something that happened during a request, for progress displays, logs and diagnostics.
+///
+/// The library prints nothing itself; a program shows what it wants of these (the `tpns`
+/// program's `-v`). No event carries a secret: heads come with `Authorization`,
+/// `Proxy-Authorization` and `Sign` redacted, and a [`Proxy`] shows no credentials.
+/// Only the answer to [`Connected`](Self::Connected), [`Progress`](Self::Progress) and
+/// [`Retrying`](Self::Retrying) is heeded.
+///
+/// New kinds of events may be added: match with a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
+    /// The host name was resolved (the proxy's, through a proxy); its addresses are tried in
+    /// this order.
+    Resolved {
+        /// The name.
+        host: &'a str,
+        /// Its addresses.
+        addrs: &'a [SocketAddr],
+    },
+    /// A TCP connection was opened.
+    TcpConnected {
+        /// The address connected to (the proxy's, through a proxy).
+        addr: SocketAddr,
+        /// The proxy, if the connection goes through one.
+        proxy: Option<&'a Proxy>,
+        /// Time to open it (all addresses tried).
+        elapsed: Duration,
+    },
+    /// The proxy answered `CONNECT` (with any status: a non-2xx one then fails the attempt
+    /// with [`Error::Proxy`]).
+    Tunnel {
+        /// The `CONNECT` request head, `Proxy-Authorization` redacted.
+        request_head: &'a str,
+        /// The proxy's answer head.
+        response_head: &'a str,
+        /// From sending `CONNECT` to the end of the answer.
+        elapsed: Duration,
+    },
+    /// The TLS handshake completed.
+    TlsHandshake {
+        /// The protocol version, such as `"TLSv1_3"`.
+        version: &'static str,
+        /// The cipher suite, such as `"TLS13_AES_256_GCM_SHA384"`.
+        cipher: &'static str,
+        /// The server's certificates (DER), its own first.
+        certificates: &'a [CertificateDer<'static>],
+        /// Time of the handshake.
+        elapsed: Duration,
+    },
+    /// One HTTP exchange ended, answered or not (then before the error is returned).
+    Exchanged {
+        /// The request head as sent (empty if none was), credentials redacted; one line per
+        /// header, each ending in `\n`.
+        request_head: &'a str,
+        /// The response head as received (empty if none was), the same way.
+        response_head: &'a str,
+        /// From the first byte of the request sent to the last.
+        send: Duration,
+        /// From the last byte sent to the end of the response head, if one came.
+        answer: Option<Duration>,
+    },
     /// A connection was opened for attempt `attempt` (1-based).
     Connected {
         /// The attempt, from 1.
@@ -352,6 +466,7 @@ pub struct Uploaded {
 /// ```
 #[derive(Clone)]
 pub struct Client {
+    route: ProxyRoute,
     destination: Destination,
     access_id: String,
     secret: SecretKey,
@@ -369,6 +484,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("destination", &self.destination)
+            .field("proxy", &self.route)
             .field("access_id", &self.access_id)
             .field("secret", &self.secret)
             .field("timeouts", &self.timeouts)
@@ -399,6 +515,9 @@ impl Client {
             expect_continue: false,
             signed_push: false,
             limits: Limits::default(),
+            proxy: None,
+            no_proxy: None,
+            proxy_env: false,
         }
     }
 
@@ -442,8 +561,25 @@ impl Client {
             .map_err(Error::Credentials)
     }
 
-    pub(crate) fn connect(&self, deadline: Deadline) -> Result<(net::Stream, Peer), Error> {
-        net::connect(&self.endpoint(), &self.tls, self.timeouts, deadline)
+    /// The proxy a request to the endpoint goes through, if any (none when `NO_PROXY`
+    /// bypasses it).
+    pub fn proxy(&self) -> Option<&Proxy> {
+        let e = self.endpoint();
+        self.route.for_target(e.host, e.port)
+    }
+
+    pub(crate) fn connect(
+        &self,
+        deadline: Deadline,
+        on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
+    ) -> Result<(net::Stream, Peer), Error> {
+        net::connect(
+            &self.endpoint(),
+            self.proxy(),
+            &self.tls,
+            (self.timeouts, deadline),
+            on_event,
+        )
     }
 
     pub(crate) fn io_error(&self, phase: Phase, e: io::Error) -> Error {
@@ -620,18 +756,19 @@ impl Client {
             expect_continue: self.expect_continue,
             limits: self.limits,
         };
-        let (stream, peer) = self.connect(deadline)?;
+        let (stream, peer) = self.connect(deadline, on_event)?;
         if on_event(&Event::Connected { attempt, peer }).is_break() {
             return Err(Error::Cancelled { sent: 0 });
         }
-        let mut transport = Io(stream);
+        let mut transport = Io(Tap::new(stream));
         let answer = upload::upload(&mut transport, &job, Io(source), len, buf, |p| {
             on_event(&Event::Progress {
                 sent: p.sent,
                 total: p.total,
             })
-        })
-        .map_err(|e| self.upload_error(e, Error::Source))?;
+        });
+        exchanged(&transport.0, on_event);
+        let answer = answer.map_err(|e| self.upload_error(e, Error::Source))?;
         Ok((answer, peer.addr))
     }
 
@@ -776,12 +913,14 @@ impl Client {
                     request: *request,
                     limits: this.limits,
                 };
-                let (stream, peer) = this.connect(deadline)?;
+                let (stream, peer) = this.connect(deadline, on_event)?;
                 if on_event(&Event::Connected { attempt, peer }).is_break() {
                     return Err(Error::Cancelled { sent: 0 });
                 }
-                let answer = push::push(&mut Io(stream), &job, &mut buf)
-                    .map_err(|e| this.upload_error(e, no_source))?;
+                let mut transport = Io(Tap::new(stream));
+                let answer = push::push(&mut transport, &job, &mut buf);
+                exchanged(&transport.0, on_event);
+                let answer = answer.map_err(|e| this.upload_error(e, no_source))?;
                 Ok(Pushed {
                     push_id: answer.push_id.as_str().to_owned(),
                     message: answer.err_msg.as_str().to_owned(),
@@ -791,6 +930,16 @@ impl Client {
             },
         )
     }
+}
+
+/// Tells `on_event` what the tap saw of an exchange.
+fn exchanged<S>(tap: &Tap<S>, on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>) {
+    let _ = on_event(&Event::Exchanged {
+        request_head: &tap.request_head(),
+        response_head: &tap.response_head(),
+        send: tap.send_time(),
+        answer: tap.answer_time(),
+    });
 }
 
 /// A push has no package source; its error type says so, and this maps it.

@@ -43,6 +43,14 @@ pub enum BuildError {
     CaCertificate(rustls::Error),
     /// The TLS configuration could not be built.
     Tls(rustls::Error),
+    /// A proxy URL (given, or from the environment variable named) is not usable; an
+    /// unsupported scheme (`socks5://`, `https://`) is one. The text never holds credentials.
+    Proxy {
+        /// Where the URL came from: `"the proxy URL"` or a variable such as `"HTTPS_PROXY"`.
+        from: &'static str,
+        /// What is wrong.
+        source: crate::proxy::ProxyError,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -67,6 +75,7 @@ impl fmt::Display for BuildError {
             }
             Self::CaCertificate(e) => write!(f, "the CA certificate was refused: {e}"),
             Self::Tls(e) => write!(f, "TLS configuration failed: {e}"),
+            Self::Proxy { from, source } => write!(f, "invalid proxy ({from}): {source}"),
         }
     }
 }
@@ -78,6 +87,7 @@ impl std::error::Error for BuildError {
             Self::Endpoint(e) => Some(e),
             Self::CaFile { source, .. } => Some(source),
             Self::CaCertificate(e) | Self::Tls(e) => Some(e),
+            Self::Proxy { source, .. } => Some(source),
             Self::NoCredentials | Self::CaPem { .. } => None,
         }
     }
@@ -86,8 +96,10 @@ impl std::error::Error for BuildError {
 /// Which part of an exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// Resolving the host name or opening the TCP connection.
+    /// Resolving the host name or opening the TCP connection (to the proxy, through one).
     Connect,
+    /// Opening the tunnel through an HTTP proxy: the `CONNECT` request and its answer.
+    Proxy,
     /// The TLS handshake.
     Tls,
     /// Sending the request head.
@@ -105,6 +117,7 @@ impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Connect => f.write_str("connect"),
+            Self::Proxy => f.write_str("proxy CONNECT"),
             Self::Tls => f.write_str("TLS handshake"),
             Self::SendHead => f.write_str("send request head"),
             Self::SendBody { sent } => write!(f, "send body (after {sent} package bytes)"),
@@ -140,17 +153,28 @@ pub enum Error {
     Request(RequestError),
     /// The host name did not resolve.
     Resolve {
-        /// The host.
+        /// The host (`the proxy HOST` for a proxy's).
         host: String,
         /// What the resolver said.
         source: io::Error,
     },
     /// No address of the host accepted a TCP connection.
     Connect {
-        /// The host and port.
+        /// The host and port (`the proxy HOST:PORT` for a proxy).
         target: String,
         /// The last address's error.
         source: io::Error,
+    },
+    /// The HTTP proxy refused to open the tunnel: its answer to `CONNECT` was not 2xx (407:
+    /// it wants other credentials; 403: the target is forbidden; 502/503/504: it could not
+    /// reach the service, which is transient). Nothing reached the service.
+    Proxy {
+        /// The proxy, as `http://host:port` (never with credentials).
+        proxy: String,
+        /// The status of its answer.
+        status: u16,
+        /// The reason phrase of its answer (at most 64 printable ASCII characters).
+        reason: String,
     },
     /// The TLS layer failed: the server's certificate was refused (unknown CA, wrong host
     /// name, expired), or the peer broke the TLS protocol. Never retried.
@@ -217,9 +241,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether a new attempt could succeed: connect errors, timeouts, a connection that broke
-    /// before the response was complete, HTTP 502/503/504 and the rate limit (`retCode`
-    /// 1008028). Authentication, validation and certificate failures are never transient.
+    /// Whether a new attempt could succeed: connect errors (to the proxy too), timeouts, a
+    /// connection that broke before the response was complete, HTTP 502/503/504 (from the
+    /// service, or from a proxy to `CONNECT`) and the rate limit (`retCode` 1008028).
+    /// Authentication, validation and certificate failures, and a proxy's 407 or 403, are
+    /// never transient.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Resolve { .. }
@@ -228,6 +254,7 @@ impl Error {
             | Self::Io { .. } => true,
             Self::Response(e) => is_cut_short(e),
             Self::Status { status, .. } => is_transient_status(*status),
+            Self::Proxy { status, .. } => matches!(status, 502..=504),
             Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
             _ => false,
         }
@@ -272,6 +299,7 @@ impl Error {
         match self {
             Self::Resolve { .. } | Self::Connect { .. } => Some(Phase::Connect),
             Self::Tls(_) => Some(Phase::Tls),
+            Self::Proxy { .. } => Some(Phase::Proxy),
             Self::Timeout { phase, .. } | Self::Deadline { phase, .. } | Self::Io { phase, .. } => {
                 Some(*phase)
             }
@@ -305,6 +333,20 @@ impl fmt::Display for Error {
             Self::Resolve { host, source } => write!(f, "connect: cannot resolve {host}: {source}"),
             Self::Connect { target, source } => {
                 write!(f, "connect: cannot connect to {target}: {source}")
+            }
+            Self::Proxy {
+                proxy,
+                status,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "proxy CONNECT: the proxy {proxy} refused the tunnel: HTTP {status}"
+                )?;
+                if !reason.is_empty() {
+                    write!(f, " {reason}")?;
+                }
+                Ok(())
             }
             Self::Tls(e) => write!(f, "TLS handshake: {e}"),
             Self::Timeout { phase, after } => write!(
@@ -416,6 +458,11 @@ mod tests {
             ret_code,
             message: String::new(),
         };
+        let proxy = |status| Error::Proxy {
+            proxy: "http://127.0.0.1:3128".into(),
+            status,
+            reason: String::new(),
+        };
         let cases: Vec<(Error, bool, bool, bool)> = vec![
             // (error, transient, auth, api)
             (status(502, None), true, false, true),
@@ -469,6 +516,10 @@ mod tests {
                 false,
             ),
             (Error::Cancelled { sent: 3 }, false, false, false),
+            (proxy(407), false, false, false),
+            (proxy(403), false, false, false),
+            (proxy(502), true, false, false),
+            (proxy(504), true, false, false),
             (
                 Error::Deadline {
                     phase: Phase::ReadResponse,

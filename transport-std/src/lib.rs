@@ -8,7 +8,9 @@ mod deadline;
 mod error;
 mod file;
 mod net;
+mod proxy;
 mod retry;
+mod trace;
 
 pub use check::{
     CheckError, Invalid, Report, Tally, Violation, check_file, check_file_as, check_file_each,
@@ -20,6 +22,7 @@ pub use deadline::{DEADLINE_BASE, DEADLINE_MIN_RATE, default_deadline};
 pub use error::{BuildError, Error, Phase};
 pub use file::{open_regular, read_limited};
 pub use net::{Io, Peer, Timeouts};
+pub use proxy::{DEFAULT_PROXY_PORT, NO_PROXY_VARS, NoProxy, Proxy, ProxyError, proxy_env_vars};
 pub use retry::RetryPolicy;
 
 pub use rustls;

@@ -3,15 +3,19 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ClientConnection};
 use rustls_pki_types::ServerName;
 use tpns_core::endpoint::Endpoint;
 
+use crate::client::Event;
 use crate::deadline::Deadline;
 use crate::error::{Error, Phase, io_error};
+use crate::proxy::{Proxy, authority, connect_request};
+use crate::trace::{HEAD_LIMIT, redact_head};
 
 /// Connect and stall timeouts.
 ///
@@ -255,33 +259,47 @@ impl Write for Stream {
     }
 }
 
-/// Opens a connection to `endpoint`: resolves the host (IPv4 and IPv6), tries each address
-/// with the connect timeout (or the time left until `deadline`, if shorter), bounds every
-/// later read and write by the stall timeout and the deadline, and, for HTTPS, completes the
-/// TLS handshake with `tls`.
+/// Opens a connection to `endpoint`, through `proxy` if one is given: resolves the host (the
+/// proxy's, through one; IPv4 and IPv6), tries each address with the connect timeout (or the
+/// time left until `deadline`, if shorter), bounds every later read and write by the stall
+/// timeout and the deadline, opens the `CONNECT` tunnel through the proxy, and, for HTTPS,
+/// completes the TLS handshake with `tls` (inside the tunnel, with the same verification).
+/// Each step is told to `on_event` (whose answer is ignored here).
 ///
 /// Resolving the name is not bounded by the deadline: the system resolver cannot be
 /// interrupted (its own timeouts, a few seconds per server, apply).
 pub(crate) fn connect(
     endpoint: &Endpoint<'_>,
+    proxy: Option<&Proxy>,
     tls: &Arc<ClientConfig>,
-    timeouts: Timeouts,
-    deadline: Deadline,
+    (timeouts, deadline): (Timeouts, Deadline),
+    on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
 ) -> Result<(Stream, Peer), Error> {
-    let target = if endpoint.host.contains(':') {
-        format!("[{}]:{}", endpoint.host, endpoint.port)
-    } else {
-        format!("{}:{}", endpoint.host, endpoint.port)
+    let (host, port) = match proxy {
+        Some(p) => (p.host(), p.port()),
+        None => (endpoint.host, endpoint.port),
     };
-    let addrs: Vec<SocketAddr> = (endpoint.host, endpoint.port)
+    let target = match proxy {
+        Some(_) => format!("the proxy {}", authority(host, port)),
+        None => authority(host, port),
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|source| Error::Resolve {
-            host: endpoint.host.to_owned(),
+            host: match proxy {
+                Some(_) => format!("the proxy {host}"),
+                None => host.to_owned(),
+            },
             source,
         })?
         .collect();
+    let _ = on_event(&Event::Resolved {
+        host,
+        addrs: &addrs,
+    });
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     let mut connected = None;
+    let began = Instant::now();
     for addr in addrs {
         let (wait, by_deadline) = deadline
             .bound(timeouts.connect)
@@ -309,12 +327,20 @@ pub(crate) fn connect(
             source: last,
         });
     };
+    let _ = on_event(&Event::TcpConnected {
+        addr,
+        proxy,
+        elapsed: began.elapsed(),
+    });
     // The driver writes in large blocks; the last, small one should not wait for an ACK.
     sock.set_nodelay(true).map_err(|source| Error::Connect {
         target: target.clone(),
         source,
     })?;
-    let sock = Socket::new(sock, timeouts.stall, deadline);
+    let mut sock = Socket::new(sock, timeouts.stall, deadline);
+    if let Some(proxy) = proxy {
+        tunnel(&mut sock, proxy, endpoint, timeouts.stall, on_event)?;
+    }
     if !endpoint.is_tls() {
         return Ok((
             Stream::Plain(sock),
@@ -329,12 +355,109 @@ pub(crate) fn connect(
         source: io::Error::new(io::ErrorKind::InvalidInput, "not a valid TLS server name"),
     })?;
     let conn = ClientConnection::new(tls.clone(), name).map_err(Error::Tls)?;
+    let began = Instant::now();
     let stream = TlsStream::handshake(conn, sock).map_err(|e| match e {
         Handshake::Tls(e) => Error::Tls(e),
         Handshake::Io(e) => io_error(Phase::Tls, e, timeouts.stall),
     })?;
     let tls_version = stream.conn.protocol_version().and_then(|v| v.as_str());
+    let _ = on_event(&Event::TlsHandshake {
+        version: tls_version.unwrap_or("?"),
+        cipher: stream
+            .conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .unwrap_or("?"),
+        certificates: stream.conn.peer_certificates().unwrap_or(&[]),
+        elapsed: began.elapsed(),
+    });
     Ok((Stream::Tls(Box::new(stream)), Peer { addr, tls_version }))
+}
+
+/// Opens the tunnel to `endpoint` through `proxy` on `sock`: sends `CONNECT host:port`, reads
+/// the answer's head (at most [`HEAD_LIMIT`] bytes, one byte at a time so that nothing of the
+/// tunnel is read with it, each read under the stall timeout and the deadline) and accepts a
+/// 2xx status only.
+fn tunnel(
+    sock: &mut Socket,
+    proxy: &Proxy,
+    endpoint: &Endpoint<'_>,
+    stall: Duration,
+    on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    let began = Instant::now();
+    let request = connect_request(proxy, &authority(endpoint.host, endpoint.port));
+    let fail = |e| io_error(Phase::Proxy, e, stall);
+    sock.write_all(request.as_bytes()).map_err(fail)?;
+    let mut head = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= HEAD_LIMIT {
+            return Err(fail(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the proxy's answer to CONNECT has a head over 16 KiB",
+            )));
+        }
+        match sock.read(&mut byte) {
+            Ok(0) => {
+                return Err(fail(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the proxy closed the connection before answering CONNECT",
+                )));
+            }
+            Ok(_) => head.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    let _ = on_event(&Event::Tunnel {
+        request_head: &redact_head(request.as_bytes()),
+        response_head: &redact_head(&head),
+        elapsed: began.elapsed(),
+    });
+    let (status, reason) = status_line(&head).ok_or_else(|| {
+        fail(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the proxy's answer to CONNECT is not HTTP",
+        ))
+    })?;
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    Err(Error::Proxy {
+        proxy: proxy.to_string(),
+        status,
+        reason,
+    })
+}
+
+/// The status and reason phrase (at most 64 printable ASCII characters, `?` for others) of
+/// an HTTP/1.x status line.
+fn status_line(head: &[u8]) -> Option<(u16, String)> {
+    let end = head.iter().position(|&b| b == b'\r')?;
+    let line = &head[..end];
+    let rest = line
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| line.strip_prefix(b"HTTP/1.0 "))?;
+    let code = rest.get(..3)?;
+    if !code.iter().all(u8::is_ascii_digit) || rest.get(3).is_some_and(|&b| b != b' ') {
+        return None;
+    }
+    let status = std::str::from_utf8(code).ok()?.parse().ok()?;
+    let reason = rest
+        .get(4..)
+        .unwrap_or_default()
+        .iter()
+        .take(64)
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect::<String>();
+    Some((status, reason.trim().to_owned()))
 }
 
 /// A `std::io` object seen as an `embedded_io` one, with `std::io::Error` as its error.
@@ -443,6 +566,23 @@ mod tests {
         let err = embedded_io::Write::write_all(&mut io, b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WriteZero);
         assert_eq!(embedded_io::Write::write(&mut io, b"").unwrap(), 0);
+    }
+
+    #[test]
+    fn proxy_status_lines_are_read_strictly() {
+        let ok = status_line(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        assert_eq!(ok, Some((200, "Connection established".into())));
+        let no_reason = status_line(b"HTTP/1.0 407\r\n\r\n");
+        assert_eq!(no_reason, Some((407, String::new())));
+        let odd = status_line(b"HTTP/1.1 502 Bad\x1b[31m\r\n\r\n").unwrap();
+        assert_eq!(odd.1, "Bad?[31m");
+        for bad in [
+            &b"SSH-2.0\r\n\r\n"[..],
+            b"HTTP/1.1 20x OK\r\n",
+            b"HTTP/1.1 2000\r\n",
+        ] {
+            assert_eq!(status_line(bad), None);
+        }
     }
 
     #[test]

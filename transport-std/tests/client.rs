@@ -58,6 +58,7 @@ fn uploads_over_https_and_the_stored_bytes_are_identical() {
                 }
                 Event::Connected { peer, .. } => tls = peer.tls_version,
                 Event::Retrying { error, .. } => panic!("retry: {error}"),
+                _ => {}
             }
             ControlFlow::Continue(())
         })
