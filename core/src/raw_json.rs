@@ -294,7 +294,14 @@ mod tests {
             cases: if cfg!(miri) { 8 } else { 4000 },
             ..Default::default()
         };
-        let mut runner = proptest::test_runner::TestRunner::new(config);
+        // A fixed seed: the share of valid documents a random run draws varies, and the count
+        // below must not depend on luck.
+        let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+            config,
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+            ),
+        );
         let accepted = core::cell::Cell::new(0u32);
         let docs = proptest::string::string_regex(
             r#"\{([ "a:,01e.\-\[\]{}tfnrul\\]|\\u[0-9a-fA-F]{4}|\\ud8[0-9a-f]{2}){0,40}\}?"#,
