@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs fuzz targets for a while each: `fuzz/run.sh SECONDS [TARGET...]` (all targets by default).
 # Uses nightly with AddressSanitizer when it works, else stable without a sanitizer
-# (`cargo fuzz run -s none`), as CRATES.md found. Prints one summary line per target and exits
+# (`cargo fuzz run -s none`). Prints one summary line per target and exits
 # non-zero if any target found a crash (the input is kept under fuzz/artifacts/TARGET/).
 set -euo pipefail
 cd "$(dirname "$0")"

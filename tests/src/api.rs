@@ -618,7 +618,7 @@ struct PushRequest {
     environment: String,
 }
 
-/// Checks a push body's fields (API.md, "Package push").
+/// Checks a push body's fields (docs/TPNS-API.md, "Package push").
 fn check_push(v: &Value) -> Result<PushRequest, (u32, String)> {
     let missing = |name: &str| (MISSING_PARAMETER, format!("missing parameter: {name}"));
     let invalid = |what: String| (INVALID_PARAMETER, format!("invalid parameter: {what}"));

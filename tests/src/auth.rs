@@ -1,4 +1,4 @@
-//! The two authentication schemes of `API.md`: HTTP Basic (RFC 7617) and the TPNS signature
+//! The two authentication schemes of `docs/TPNS-API.md`: HTTP Basic (RFC 7617) and the TPNS signature
 //! (`AccessId`, `TimeStamp`, `Sign` headers).
 
 use base64::Engine;
@@ -51,7 +51,7 @@ pub fn fresh(timestamp: &str, now: u64, max_skew: Duration) -> bool {
 }
 
 /// Checks the signature headers against the apps and returns the AccessID. The `TimeStamp`
-/// must be [`fresh`] at `now` within `max_skew` (tests of the API.md vector, signed in 2019,
+/// must be [`fresh`] at `now` within `max_skew` (tests of Tencent's test vector, signed in 2019,
 /// allow a skew of years).
 pub fn signature(
     headers: &HeaderMap,
@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use hyper::http::HeaderValue;
 
-    /// The vector from API.md (Tencent's documentation).
+    /// Tencent's test vector (docs/TPNS-API.md).
     const BODY: &str = r#"{"audience_type": "account","message": {"title": "test title","content": "test content","android": { "action": {"action_type": 3,"intent": "xgscheme://com.xg.push/notify_detail?param1=xg"}}},"message_type": "notify","account_list": ["5822f0eee44c3625ef0000bb"] }"#;
     const SIGN: &str =
         "MDlmMDdkMmE1MThhODgxNGUzNjlkY2Q5NTM0ZjEwYjhhMjlkMTI4NTMxYTE5YWRhYTI4Y2IyNDc2MDVjMWU4NA==";
@@ -162,7 +162,7 @@ mod tests {
         h.insert("AccessId", HeaderValue::from_static("1500001048"));
         h.insert("TimeStamp", HeaderValue::from_static("1565314789"));
         h.insert("Sign", HeaderValue::from_static(SIGN));
-        // The API.md vector, correctly signed, is refused today: it is years old.
+        // Tencent's test vector, correctly signed, is refused today: it is years old.
         assert_eq!(signature(&h, BODY.as_bytes(), &apps(), now, skew), None);
         assert_eq!(signature_head(&h, &apps(), now, skew), None);
         assert!(signature_head(&h, &apps(), 1_565_314_789, skew).is_some());

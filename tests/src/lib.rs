@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// The demo app of `API.md`, used by the binary when no `--app` is given.
+/// The demo app of `docs/TPNS-API.md` (Tencent's test vector), used by the binary when no `--app` is given.
 pub const DEMO_APP: (&str, &str) = ("1500001048", "1452fcebae9f3115ba794fb0fff2fd73");
 
 /// How to start an [`Emulator`]. Its `Debug` output shows the apps' AccessIDs, not their

@@ -17,7 +17,7 @@ usage: tpns-emulator [--listen ADDR] [--http-listen ADDR] [--data-dir DIR]
   --listen ADDR        HTTPS address (default 127.0.0.1:0; port 0 = any free port)
   --http-listen ADDR   also serve plain HTTP on ADDR (off unless given)
   --data-dir DIR       where packages, index.jsonl and ca.pem go (default: a new temp dir)
-  --app ID:SECRET      an app (repeatable); default: the demo app of API.md
+  --app ID:SECRET      an app (repeatable); default: the demo app of Tencent's docs
   --discard            validate and checksum uploads but store nothing
   --fault SPEC         inject a fault into every request (see README.md)
   --cert PEM --key PEM serve this certificate chain and key instead of a generated one

@@ -1,4 +1,4 @@
-//! The push endpoint: Basic and signature auth (with the API.md vector), field checks, package
+//! The push endpoint: Basic and signature auth (with Tencent's vector), field checks, package
 //! ownership, the one-push-per-second limit, and recorded pushes.
 
 mod common;
@@ -14,7 +14,7 @@ use sha2::Sha256;
 use std::time::Duration;
 use tpns_emulator::Emulator;
 
-/// The signature of API.md, computed here independently of the emulator's code.
+/// The signature of docs/TPNS-API.md, computed here independently of the emulator's code.
 fn sign(secret: &str, ts: &str, id: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(ts.as_bytes());
@@ -148,7 +148,7 @@ async fn package_push_with_both_auth_schemes() {
 #[tokio::test]
 async fn bad_credentials_and_signatures() {
     let dir = TempDir::new("push-auth");
-    // The API.md vector was signed in 2019: allow its age, to check its signature alone.
+    // Tencent's test vector was signed in 2019: allow its age, to check its signature alone.
     let mut cfg = config(dir.path());
     cfg.limits.max_clock_skew = Duration::from_secs(u64::MAX);
     let emu = Emulator::start(cfg).unwrap();
@@ -164,7 +164,7 @@ async fn bad_credentials_and_signatures() {
     ] {
         assert_eq!(push(&t, auth, &body).await.ret_code(), 1_008_003);
     }
-    // The API.md vector authenticates (its body is an account push, which the emulator
+    // Tencent's test vector authenticates (its body is an account push, which the emulator
     // refuses as a parameter, not as auth); one changed byte of the body does not.
     let a = push(
         &t,
