@@ -61,6 +61,7 @@ pub trait Visitor {
 /// What is wrong with a JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum JsonErrorKind {
     /// A byte that the grammar does not allow here.
     Syntax,

@@ -230,6 +230,7 @@ pub struct PushRequest<'a> {
 /// A push request that breaks the API's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PushRequestError {
     /// `upload_id` is 0.
     MissingUploadId,
@@ -685,11 +686,30 @@ impl Answer<PushFields> {
 /// Why a push could not start: the request breaks a rule. Checked before anything is sent.
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PushSetupError<T> {
     /// A push field breaks the API's rules.
     Invalid(PushRequestError),
     /// The exchange failed.
     Failed(PushError<T>),
+}
+
+impl<T: fmt::Display> fmt::Display for PushSetupError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => write!(f, "invalid push: {e}"),
+            Self::Failed(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<T: fmt::Debug + fmt::Display + 'static> core::error::Error for PushSetupError<T> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::Failed(e) => Some(e),
+        }
+    }
 }
 
 /// Sends a push and reads its answer, through one caller buffer of any size.

@@ -275,6 +275,18 @@ pub(crate) fn connect(
     (timeouts, deadline): (Timeouts, Deadline),
     on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
 ) -> Result<(Stream, Peer), Error> {
+    // Checked first: not a resolver failure, and not worth a retry (the name is what it is),
+    // and no connection is opened for a name that TLS could never verify.
+    let server_name = || {
+        ServerName::try_from(endpoint.host.to_owned()).map_err(|_| Error::ServerName {
+            host: endpoint.host.to_owned(),
+        })
+    };
+    let name = if endpoint.is_tls() {
+        Some(server_name()?)
+    } else {
+        None
+    };
     let (host, port) = match proxy {
         Some(p) => (p.host(), p.port()),
         None => (endpoint.host, endpoint.port),
@@ -341,7 +353,7 @@ pub(crate) fn connect(
     if let Some(proxy) = proxy {
         tunnel(&mut sock, proxy, endpoint, timeouts.stall, on_event)?;
     }
-    if !endpoint.is_tls() {
+    let Some(name) = name else {
         return Ok((
             Stream::Plain(sock),
             Peer {
@@ -349,11 +361,7 @@ pub(crate) fn connect(
                 tls_version: None,
             },
         ));
-    }
-    let name = ServerName::try_from(endpoint.host.to_owned()).map_err(|_| Error::Resolve {
-        host: endpoint.host.to_owned(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "not a valid TLS server name"),
-    })?;
+    };
     let conn = ClientConnection::new(tls.clone(), name).map_err(Error::Tls)?;
     let began = Instant::now();
     let stream = TlsStream::handshake(conn, sock).map_err(|e| match e {
