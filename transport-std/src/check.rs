@@ -81,8 +81,10 @@ impl fmt::Display for Invalid {
 impl std::error::Error for Invalid {}
 
 /// Why [`check_file`] did not pass a file.
+///
+/// Deliberately exhaustive, unlike the other error enums: a check either could not read the
+/// file or judged it, and callers handle both (what can grow is [`Violation`]).
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum CheckError {
     /// The file could not be read.
     Io(io::Error),
