@@ -883,8 +883,8 @@ impl Client {
                 let mut transport = Io(Tap::new(stream));
                 let answer = push::push(&mut transport, &job, &mut buf);
                 exchanged(&transport.0, on_event);
-                let answer =
-                    answer.map_err(|e| this.exchange_error(e.map_source(|never| match never {})))?;
+                let answer = answer
+                    .map_err(|e| this.exchange_error(e.map_source(|never| match never {})))?;
                 Ok(Pushed {
                     push_id: answer.push_id.as_str().to_owned(),
                     message: answer.err_msg.as_str().to_owned(),

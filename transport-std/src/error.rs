@@ -275,10 +275,8 @@ impl Error {
 
     /// Whether the failure is in the package source (the local file), not on the network.
     pub fn is_source_error(&self) -> bool {
-        matches!(
-            self,
-            Self::Open { .. } | Self::Rewind(_) | Self::FileName
-        ) || matches!(self, Self::Exchange(UploadError::Source(_)))
+        matches!(self, Self::Open { .. } | Self::Rewind(_) | Self::FileName)
+            || matches!(self, Self::Exchange(UploadError::Source(_)))
     }
 
     /// Whether the request could not be made as asked, so that no attempt can succeed: the
@@ -451,7 +449,9 @@ fn classify(phase: Phase, e: &io::Error, stall: Duration) -> Option<Error> {
             after: stall,
         });
     }
-    let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())?;
+    let tls = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())?;
     Some(Error::Tls(tls.clone()))
 }
 
@@ -533,7 +533,9 @@ mod tests {
                 false,
             ),
             (
-                Error::Exchange(UploadError::ReadResponse(io(io::ErrorKind::ConnectionReset))),
+                Error::Exchange(UploadError::ReadResponse(io(
+                    io::ErrorKind::ConnectionReset,
+                ))),
                 true,
                 false,
                 false,
@@ -627,7 +629,16 @@ mod tests {
         assert!(e.to_string().starts_with("send request head: "), "{e}");
         // Before the exchange, the same error is an Error::Io.
         let e = io_error(Phase::Tls, io(io::ErrorKind::ConnectionReset), stall);
-        assert!(matches!(e, Error::Io { phase: Phase::Tls, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Io {
+                    phase: Phase::Tls,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert!(e.to_string().starts_with("TLS handshake: "), "{e}");
         // The deadline, however deep the layers it crossed, wins over a plain timeout.
         let deadline = crate::deadline::Deadline::after(Duration::from_millis(2500)).error();

@@ -230,7 +230,13 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
             counting(&mut retries),
         )
         .unwrap_err();
-    assert!(matches!(err, Error::Exchange(UploadError::Status { status: 500, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Exchange(UploadError::Status { status: 500, .. })
+        ),
+        "{err:?}"
+    );
     assert_eq!(retries, 0);
     let url = format!("{}_fault/status=503/", emu.https_url());
     let client = builder(&emu)
@@ -251,7 +257,13 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
             counting(&mut retries),
         )
         .unwrap_err();
-    assert!(matches!(err, Error::Exchange(UploadError::Status { status: 503, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Exchange(UploadError::Status { status: 503, .. })
+        ),
+        "{err:?}"
+    );
     assert!(err.is_transient() && err.is_api_error());
     assert_eq!(retries, 2);
     assert!(emu.uploads().is_empty());

@@ -178,7 +178,13 @@ fn a_retry_pause_that_would_outlive_the_deadline_is_not_taken() {
         .unwrap_err();
     server.join();
     // The answer that stopped us is the news, not the deadline.
-    assert!(matches!(err, Error::Exchange(UploadError::Status { status: 503, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Exchange(UploadError::Status { status: 503, .. })
+        ),
+        "{err:?}"
+    );
     assert!(!retried);
     assert!(started.elapsed() < Duration::from_secs(1));
 }

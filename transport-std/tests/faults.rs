@@ -137,10 +137,7 @@ fn a_connection_reset_before_the_head_is_out_fails_in_send_head() {
         })
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::Exchange(UploadError::SendHead(_))
-        ),
+        matches!(err, Error::Exchange(UploadError::SendHead(_))),
         "{err:?}"
     );
     assert_eq!(err.phase(), Some(Phase::SendHead));
@@ -414,7 +411,10 @@ fn an_endless_response_head_is_refused_at_the_head_limit() {
         b"X-Padding: 0123456789abcdef0123456789abcdef\r\n",
     );
     assert!(
-        matches!(err, Error::Exchange(UploadError::Response(ResponseError::HeadTooLarge))),
+        matches!(
+            err,
+            Error::Exchange(UploadError::Response(ResponseError::HeadTooLarge))
+        ),
         "{err:?}"
     );
     assert!(!err.is_transient());
@@ -434,7 +434,10 @@ fn an_endless_response_body_is_refused_at_the_body_limit() {
     ] {
         let (err, took, written) = against_flood(first, b"abcdefghijklmnop");
         assert!(
-            matches!(err, Error::Exchange(UploadError::Response(ResponseError::BodyTooLarge))),
+            matches!(
+                err,
+                Error::Exchange(UploadError::Response(ResponseError::BodyTooLarge))
+            ),
             "{err:?}"
         );
         assert!(took < Duration::from_secs(3), "{took:?}");
@@ -453,7 +456,10 @@ fn garbage_instead_of_http_is_an_invalid_status_line() {
     ] {
         let (err, took, written) = against_flood(first, b"\x00\xff garbage \x80");
         assert!(
-            matches!(err, Error::Exchange(UploadError::Response(ResponseError::InvalidStatusLine))),
+            matches!(
+                err,
+                Error::Exchange(UploadError::Response(ResponseError::InvalidStatusLine))
+            ),
             "{err:?}"
         );
         assert!(!err.is_transient());

@@ -1164,22 +1164,46 @@ mod tests {
             z(&[spec("d/", b"", 0), spec("d/a.txt", &good, 8)]),
             Err(ZipError::Archive(ZipRule::Folder))
         );
-        assert_eq!(z(&[spec("d/a.txt", &good, 8)]), Err(ZipError::Archive(ZipRule::Folder)));
+        assert_eq!(
+            z(&[spec("d/a.txt", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::Folder))
+        );
         assert_eq!(
             z(&[spec("a.txt", &good, 8), spec("__MACOSX/._a.txt", b"x", 8)]),
             Err(ZipError::Archive(ZipRule::MacMetadata))
         );
-        assert_eq!(z(&[spec("__MACOSX/", b"", 0)]), Err(ZipError::Archive(ZipRule::MacMetadata)));
-        assert_eq!(z(&[spec(".DS_Store", b"x", 0)]), Err(ZipError::Archive(ZipRule::MacMetadata)));
+        assert_eq!(
+            z(&[spec("__MACOSX/", b"", 0)]),
+            Err(ZipError::Archive(ZipRule::MacMetadata))
+        );
+        assert_eq!(
+            z(&[spec(".DS_Store", b"x", 0)]),
+            Err(ZipError::Archive(ZipRule::MacMetadata))
+        );
         assert_eq!(
             z(&[spec("a.txt", &good, 8), spec("d/.DS_Store", b"x", 0)]),
             Err(ZipError::Archive(ZipRule::MacMetadata))
         );
-        assert_eq!(z(&[spec("x.DS_Store", b"x", 0)]), Err(ZipError::Archive(ZipRule::EntryType)));
-        assert_eq!(z(&[spec("a.xlsx", &good, 8)]), Err(ZipError::Archive(ZipRule::EntryType)));
-        assert_eq!(z(&[spec("a.zip", &good, 8)]), Err(ZipError::Archive(ZipRule::EntryType)));
-        assert_eq!(z(&[spec("txt", &good, 8)]), Err(ZipError::Archive(ZipRule::EntryType)));
-        assert_eq!(z(&[spec("a.txt", &good, 12)]), Err(ZipError::Archive(ZipRule::Method)));
+        assert_eq!(
+            z(&[spec("x.DS_Store", b"x", 0)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("a.xlsx", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("a.zip", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("txt", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("a.txt", &good, 12)]),
+            Err(ZipError::Archive(ZipRule::Method))
+        );
         let mut enc = spec("a.txt", &good, 8);
         enc.flags = 1;
         assert_eq!(z(&[enc]), Err(ZipError::Archive(ZipRule::Encrypted)));
@@ -1196,7 +1220,10 @@ mod tests {
     #[test]
     fn not_zips() {
         assert_eq!(check(b""), Err(ZipError::Archive(ZipRule::NotZip)));
-        assert_eq!(check(b"PK\x05\x06"), Err(ZipError::Archive(ZipRule::NotZip)));
+        assert_eq!(
+            check(b"PK\x05\x06"),
+            Err(ZipError::Archive(ZipRule::NotZip))
+        );
         assert_eq!(check(&rows(100)), Err(ZipError::Archive(ZipRule::NotZip)));
         // A comment whose length does not reach the end of the file: bytes after the archive.
         let mut zip = make_zip(&[spec("a.txt", &rows(2), 8)], b"abc");
@@ -1234,7 +1261,8 @@ mod tests {
         z.drain(10..20);
         assert!(matches!(
             check(&z),
-            Err(ZipError::Archive(ZipRule::BadCentralDirectory) | ZipError::Archive(ZipRule::BadLocalHeader))
+            Err(ZipError::Archive(ZipRule::BadCentralDirectory)
+                | ZipError::Archive(ZipRule::BadLocalHeader))
         ));
         // Zip64 markers.
         let mut z = zip.clone();
@@ -1250,7 +1278,10 @@ mod tests {
         // Bad signatures.
         let mut z = zip.clone();
         z[cd] = b'X';
-        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::BadCentralDirectory)));
+        assert_eq!(
+            check(&z),
+            Err(ZipError::Archive(ZipRule::BadCentralDirectory))
+        );
         let mut z = zip.clone();
         z[0] = b'X';
         assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::BadLocalHeader)));
@@ -1263,24 +1294,43 @@ mod tests {
             }
             check(&z)
         };
-        assert_eq!(lie(8, |n| n - 1), Err(ZipError::Archive(ZipRule::SizeMismatch)));
-        assert_eq!(lie(8, |n| n + 1), Err(ZipError::Archive(ZipRule::SizeMismatch)));
-        assert_eq!(lie(0, |n| n ^ 1), Err(ZipError::Archive(ZipRule::CrcMismatch)));
+        assert_eq!(
+            lie(8, |n| n - 1),
+            Err(ZipError::Archive(ZipRule::SizeMismatch))
+        );
+        assert_eq!(
+            lie(8, |n| n + 1),
+            Err(ZipError::Archive(ZipRule::SizeMismatch))
+        );
+        assert_eq!(
+            lie(0, |n| n ^ 1),
+            Err(ZipError::Archive(ZipRule::CrcMismatch))
+        );
         // In the directory only: the local header disagrees.
         for field in [0, 4, 8] {
             let mut z = zip.clone();
             z[cd + 16 + field] ^= 1;
-            assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)), "field {field}");
+            assert_eq!(
+                check(&z),
+                Err(ZipError::Archive(ZipRule::LocalMismatch)),
+                "field {field}"
+            );
         }
         // A deflate stream cut short, or followed by bytes inside the entry.
         let text = rows(50);
         let full = miniz_oxide::deflate::compress_to_vec(&text, 6);
         let mut cut = spec("a.txt", &text, 8);
         cut.body = Some(full[..full.len() - 3].to_vec());
-        assert_eq!(check(&make_zip(&[cut], b"")), Err(ZipError::Archive(ZipRule::CorruptData)));
+        assert_eq!(
+            check(&make_zip(&[cut], b"")),
+            Err(ZipError::Archive(ZipRule::CorruptData))
+        );
         let mut padded = spec("a.txt", &text, 8);
         padded.body = Some([&full[..], b"hidden"].concat());
-        assert_eq!(check(&make_zip(&[padded], b"")), Err(ZipError::Archive(ZipRule::CorruptData)));
+        assert_eq!(
+            check(&make_zip(&[padded], b"")),
+            Err(ZipError::Archive(ZipRule::CorruptData))
+        );
     }
 
     /// Offsets in a one-entry zip made by [`make_zip`] (no comment).
@@ -1334,10 +1384,16 @@ mod tests {
         let mut z = two.clone();
         set_u16(&mut z, eocd + 8, 1);
         set_u16(&mut z, eocd + 10, 1);
-        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::DirectoryMismatch)));
+        assert_eq!(
+            check(&z),
+            Err(ZipError::Archive(ZipRule::DirectoryMismatch))
+        );
         // ... and its size covers only the first: the second is between it and the end record.
         set_u32(&mut z, eocd + 12, first_central as u32);
-        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::DirectoryMismatch)));
+        assert_eq!(
+            check(&z),
+            Err(ZipError::Archive(ZipRule::DirectoryMismatch))
+        );
 
         // hidden_local: a local entry that no directory entry names.
         let mut z = two.clone();
@@ -1355,7 +1411,10 @@ mod tests {
             check(&insert(&one, 0, b"MZ stub")),
             Err(ZipError::Archive(ZipRule::StrayData))
         );
-        assert_eq!(check(&insert(&one, cd1, b"junk")), Err(ZipError::Archive(ZipRule::StrayData)));
+        assert_eq!(
+            check(&insert(&one, cd1, b"junk")),
+            Err(ZipError::Archive(ZipRule::StrayData))
+        );
         let mut z = one.clone();
         let at = eocd_of(&z);
         z.splice(at..at, *b"junk");
@@ -1419,22 +1478,34 @@ mod tests {
         // find its end otherwise.
         let mut e = spec("a.txt", &good, 0);
         e.descriptor = 16;
-        assert_eq!(check(&make_zip(&[e], b"")), Err(ZipError::Archive(ZipRule::LocalMismatch)));
+        assert_eq!(
+            check(&make_zip(&[e], b"")),
+            Err(ZipError::Archive(ZipRule::LocalMismatch))
+        );
     }
 
     #[test]
     fn names_with_windows_paths() {
         let good = rows(2);
         let z = |name: &str| check(&make_zip(&[spec(name, &good, 8)], b""));
-        assert_eq!(z("..\\..\\evil.txt"), Err(ZipError::Archive(ZipRule::WindowsPath)));
-        assert_eq!(z("C:evil.txt"), Err(ZipError::Archive(ZipRule::WindowsPath)));
+        assert_eq!(
+            z("..\\..\\evil.txt"),
+            Err(ZipError::Archive(ZipRule::WindowsPath))
+        );
+        assert_eq!(
+            z("C:evil.txt"),
+            Err(ZipError::Archive(ZipRule::WindowsPath))
+        );
         assert_eq!(z("a:b.txt"), Err(ZipError::Archive(ZipRule::WindowsPath)));
         // A `/` is a folder first.
         assert_eq!(z("C:/evil.txt"), Err(ZipError::Archive(ZipRule::Folder)));
         assert_eq!(z("../../evil.txt"), Err(ZipError::Archive(ZipRule::Folder)));
         // The policy's metadata is the folder `__MACOSX/`, not any name starting so.
         assert_eq!(z("__MACOSXa.txt"), Ok(2));
-        assert_eq!(z("__MACOSX/a.txt"), Err(ZipError::Archive(ZipRule::MacMetadata)));
+        assert_eq!(
+            z("__MACOSX/a.txt"),
+            Err(ZipError::Archive(ZipRule::MacMetadata))
+        );
     }
 
     #[test]
@@ -1458,7 +1529,10 @@ mod tests {
         let zeros = std::vec![0u8; 8 << 20];
         let mut bomb = spec("a.txt", b"ab\n", 8);
         bomb.body = Some(miniz_oxide::deflate::compress_to_vec(&zeros, 9));
-        assert_eq!(check(&make_zip(&[bomb], b"")), Err(ZipError::Archive(ZipRule::SizeMismatch)));
+        assert_eq!(
+            check(&make_zip(&[bomb], b"")),
+            Err(ZipError::Archive(ZipRule::SizeMismatch))
+        );
         // A caller that edits the entry cannot lift the cap.
         let mut file = Cursor { data: zip, pos: 0 };
         let mut entry = inspect_zip(&mut file, &mut [0u8; 64]).unwrap();
@@ -1488,8 +1562,11 @@ mod tests {
                 let mut z = zip.clone();
                 z[i] ^= 0x55;
                 match check_with(&z, 256, 256) {
-                    Err(ZipError::Archive(ZipRule::CrcMismatch) | ZipError::Archive(ZipRule::CorruptData) | ZipError::Archive(ZipRule::SizeMismatch)) => {
-                    }
+                    Err(
+                        ZipError::Archive(ZipRule::CrcMismatch)
+                        | ZipError::Archive(ZipRule::CorruptData)
+                        | ZipError::Archive(ZipRule::SizeMismatch),
+                    ) => {}
                     Ok(n) => assert_eq!(n, 300, "a flip at {i} that changed nothing"),
                     other => panic!("flip at {i}: {other:?}"),
                 }
