@@ -4,7 +4,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tpns_bench::{RESPONSE, RESPONSE_CHUNKED};
-use tpns_core::json::UploadFields;
+use tpns_core::upload::UploadFields;
 use tpns_core::response::{Event, Limits, ResponseReader};
 use tpns_core::upload::{Collector, Step};
 

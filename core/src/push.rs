@@ -20,12 +20,15 @@ use embedded_io::{Read, Write};
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::json::{ERR_MSG_CAP, Text, Visitor, Want, first_time};
+use crate::json::{Visitor, Want};
 use crate::raw_json::RawJson;
 use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
 use crate::response::Limits;
 use crate::sink::{Sink, count, put_decimal};
-use crate::upload::{Answer, Collector, Outbox, UploadError, checked, read_answer};
+use crate::text::Text;
+use crate::upload::{
+    Answer, Collector, ERR_MSG_CAP, Outbox, UploadError, checked, first_time, read_answer,
+};
 
 /// Which kind of package the push targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

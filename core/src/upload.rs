@@ -16,7 +16,12 @@ use embedded_io::{Read, Write};
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::json::{ERR_MSG_CAP, JsonError, JsonReader, Text, UploadFields, Visitor};
+use crate::json::{JsonError, JsonReader, Visitor};
+use crate::text::Text;
+
+mod fields;
+pub(crate) use fields::first_time;
+pub use fields::{ERR_MSG_CAP, UploadFields};
 
 /// Capacity of the start of a non-JSON body kept for error messages, in bytes.
 pub const BODY_TEXT_CAP: usize = 64;

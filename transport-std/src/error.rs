@@ -479,8 +479,8 @@ pub(crate) fn exchange_error(e: ExchangeError, stall: Duration) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tpns_core::json::Text;
     use tpns_core::response::ResponseError;
+    use tpns_core::text::Text;
 
     fn io(kind: io::ErrorKind) -> io::Error {
         io::Error::from(kind)
