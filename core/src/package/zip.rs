@@ -329,7 +329,7 @@ impl NameScan {
 /// whose comment length reaches exactly the end of the file. Returns its offset and its bytes.
 ///
 /// A record whose comment ends before the end of the file, with none that reaches it, means bytes
-/// were appended after the archive: [`ZipError::Archive(ZipRule::StrayData)`].
+/// were appended after the archive: [`ZipRule::StrayData`].
 fn find_eocd<R: Read + Seek>(
     r: &mut R,
     len: u64,
@@ -782,9 +782,10 @@ impl Check {
 ///
 /// # Errors
 ///
-/// [`ZipError::Row`] with the line in the entry's text; [`ZipError::Archive(ZipRule::CorruptData)`] (also for bytes
-/// after the end of the deflate stream), [`ZipError::Archive(ZipRule::SizeMismatch)`], [`ZipError::Archive(ZipRule::CrcMismatch)`] or
-/// [`ZipError::Archive(ZipRule::Truncated)`] for damaged data; [`ZipError::Archive(ZipRule::InflatedTooLarge)`]; [`ZipError::Io`]; [`ZipError::BufferTooSmall`] if `inbuf` is empty.
+/// [`ZipError::Row`] with the line in the entry's text; [`ZipRule::CorruptData`] (also for bytes
+/// after the end of the deflate stream), [`ZipRule::SizeMismatch`], [`ZipRule::CrcMismatch`] or
+/// [`ZipRule::Truncated`] for damaged data; [`ZipRule::InflatedTooLarge`]; [`ZipError::Io`];
+/// [`ZipError::BufferTooSmall`] if `inbuf` is empty.
 ///
 /// # Examples
 ///
