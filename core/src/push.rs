@@ -1068,6 +1068,27 @@ mod tests {
     }
 
     #[test]
+    fn setup_errors_say_what_failed_and_keep_the_cause() {
+        use core::error::Error as _;
+        let invalid: PushSetupError<Infallible> =
+            PushSetupError::Invalid(PushRequestError::EmptyContent);
+        assert_eq!(
+            invalid.to_string(),
+            std::format!("invalid push: {}", PushRequestError::EmptyContent)
+        );
+        assert!(invalid.source().is_some());
+        let failed = PushSetupError::Failed(
+            answer(br#"{"ret_code":1008003,"err_msg":"auth"}"#).unwrap_err(),
+        );
+        assert_eq!(failed.to_string(), "retCode 1008003: auth");
+        assert!(
+            failed
+                .source()
+                .is_some_and(|e| e.to_string() == failed.to_string())
+        );
+    }
+
+    #[test]
     fn reads_answers() {
         let ok = answer(br#"{"seq":0,"push_id":"12345","ret_code":0,"environment":"product","err_msg":"NO_ERROR","result":"{\"a\":1}","err_msg_zh":"\u6210\u529f","invalid_targe_list":[]}"#).unwrap();
         assert_eq!(

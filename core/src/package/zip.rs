@@ -961,6 +961,22 @@ mod tests {
     use std::string::String;
     use std::vec::Vec;
 
+    #[test]
+    fn archive_errors_are_their_rule_and_row_errors_their_line() {
+        use std::string::ToString;
+        let e: ZipError<Infallible> = ZipRule::MacMetadata.into();
+        assert_eq!(e, ZipError::Archive(ZipRule::MacMetadata));
+        assert_eq!(e.rule(), Some(ZipRule::MacMetadata));
+        assert_eq!(e.to_string(), ZipRule::MacMetadata.as_str());
+        assert_eq!(e.line(), 0);
+        let row: ZipError<Infallible> = ZipError::Row(RowError {
+            line: 3,
+            rule: RowRule::BlankLine,
+        });
+        assert_eq!((row.rule(), row.line()), (None, 3));
+        assert_eq!(row.to_string(), "line 3: blank line");
+    }
+
     /// A seekable in-memory file.
     struct Cursor {
         data: Vec<u8>,
