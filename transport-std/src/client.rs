@@ -84,8 +84,8 @@ enum Destination {
     Custom(OwnedEndpoint),
 }
 
-/// Size of the one I/O buffer an upload uses: large enough that TLS and the network, not
-/// system calls, bound the speed.
+/// Size of the one I/O buffer an upload or a push uses: large enough that TLS and the network,
+/// not system calls, bound the speed.
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
 
 /// The largest CA file [`ClientBuilder::ca_file`] reads: a whole system bundle of some 150
@@ -191,7 +191,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Size of the upload's one I/O buffer (default and minimum: see [`DEFAULT_BUFFER`]; at
+    /// Size of the one I/O buffer of each upload and push (default: [`DEFAULT_BUFFER`]; at
     /// least 4 KiB is used).
     pub fn buffer_size(mut self, bytes: usize) -> Self {
         self.buffer_size = bytes.max(4096);
