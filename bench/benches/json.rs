@@ -4,7 +4,8 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tpns_bench::JSON_ERROR;
-use tpns_core::json::{JsonReader, UploadFields};
+use tpns_core::json::JsonReader;
+use tpns_core::upload::UploadFields;
 
 const SUCCESS: &[u8] = br#"{"retCode":0,"errMsg":"","uploadId":1000001}"#;
 

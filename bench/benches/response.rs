@@ -4,9 +4,8 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tpns_bench::{RESPONSE, RESPONSE_CHUNKED};
-use tpns_core::json::UploadFields;
 use tpns_core::response::{Event, Limits, ResponseReader};
-use tpns_core::upload::{Collector, Step};
+use tpns_core::upload::{Collector, Step, UploadFields};
 
 /// Feeds `input` in `piece`-byte reads; returns the body bytes seen.
 fn read(input: &[u8], piece: usize) -> usize {

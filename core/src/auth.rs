@@ -20,6 +20,7 @@ pub struct Credentials<'a> {
 /// Why credentials were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CredentialsError {
     /// The AccessID is empty or holds something other than ASCII digits.
     AccessIdNotNumeric,

@@ -107,6 +107,7 @@ pub struct Endpoint<'a> {
 /// Why a base URL was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum EndpointError {
     /// The URL does not start with `http://` or `https://`.
     UnsupportedScheme,

@@ -10,7 +10,8 @@
 //! [`Want::Duplicate`]. Otherwise `{"retCode":1008003,"retCode":0}` would read as whatever the
 //! last value says, and other JSON readers (a proxy's, a log tool's) may read the first.
 //!
-//! [`UploadFields`] picks `retCode`, `errMsg` and `uploadId` out of an upload response.
+//! The visitors of the API's answers live with their exchanges:
+//! [`UploadFields`](crate::upload::UploadFields) and [`PushFields`](crate::push::PushFields).
 
 use core::fmt;
 
@@ -61,6 +62,7 @@ pub trait Visitor {
 /// What is wrong with a JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum JsonErrorKind {
     /// A byte that the grammar does not allow here.
     Syntax,
@@ -180,7 +182,8 @@ enum Deliver {
 /// # Examples
 ///
 /// ```
-/// use tpns_core::json::{JsonReader, UploadFields};
+/// use tpns_core::json::JsonReader;
+/// use tpns_core::upload::UploadFields;
 ///
 /// let mut fields = UploadFields::default();
 /// let mut reader = JsonReader::new();
@@ -734,191 +737,10 @@ impl JsonReader {
     }
 }
 
-/// Text of bounded capacity, truncated on a character boundary when it does not fit.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Text<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-    truncated: bool,
-}
-
-impl<const N: usize> Default for Text<N> {
-    fn default() -> Self {
-        Text {
-            buf: [0; N],
-            len: 0,
-            truncated: false,
-        }
-    }
-}
-
-impl<const N: usize> Text<N> {
-    /// Appends a character, or marks the text truncated if it does not fit.
-    pub fn push(&mut self, c: char) {
-        push_char(&mut self.buf, &mut self.len, &mut self.truncated, c);
-    }
-
-    /// Appends a string, as far as it fits.
-    pub fn push_str(&mut self, s: &str) {
-        s.chars().for_each(|c| self.push(c));
-    }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        // Only whole UTF-8 encoded chars are ever copied in.
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-
-    /// Whether the text is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether characters were dropped because the capacity was reached.
-    pub fn is_truncated(&self) -> bool {
-        self.truncated
-    }
-
-    /// The same text in a `Text` of another capacity (truncated if it does not fit).
-    pub fn resized<const M: usize>(&self) -> Text<M> {
-        let mut out = Text::default();
-        out.push_str(self.as_str());
-        out.truncated |= self.truncated;
-        out
-    }
-
-    /// Empties the text.
-    pub fn clear(&mut self) {
-        self.len = 0;
-        self.truncated = false;
-    }
-}
-
-/// [`Text::push`] for any capacity: one copy of the code for every `Text<N>`.
-fn push_char(buf: &mut [u8], len: &mut usize, truncated: &mut bool, c: char) {
-    let mut utf8 = [0u8; 4];
-    let bytes = c.encode_utf8(&mut utf8).as_bytes();
-    match buf.get_mut(*len..*len + bytes.len()) {
-        Some(dst) if !*truncated => {
-            dst.copy_from_slice(bytes);
-            *len += bytes.len();
-        }
-        _ => *truncated = true,
-    }
-}
-
-impl<const N: usize> fmt::Debug for Text<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl<const N: usize> defmt::Format for Text<N> {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{=str}", self.as_str());
-    }
-}
-
-impl<const N: usize> fmt::Display for Text<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())?;
-        if self.truncated {
-            f.write_str("…")?;
-        }
-        Ok(())
-    }
-}
-
-/// Capacity of an `errMsg` kept from a response, in bytes.
-pub const ERR_MSG_CAP: usize = 128;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum UploadField {
-    RetCode,
-    ErrMsg,
-    UploadId,
-    Other,
-}
-
-/// Marks `bit` in `seen` and says what to do with a wanted key: `want`, or
-/// [`Want::Duplicate`] when `bit` was already marked. A `bit` of 0 is a key nobody wants.
-/// The one place the duplicate rule is written, for every visitor of an API answer.
-pub(crate) fn first_time(seen: &mut u8, bit: u8, want: Want) -> Want {
-    if *seen & bit != 0 {
-        return Want::Duplicate;
-    }
-    *seen |= bit;
-    want
-}
-
-/// The fields of an upload response: `{"retCode":0,"errMsg":"","uploadId":123}`.
-///
-/// `ret_code`/`err_msg` in snake_case are accepted too, since error bodies of the push API use
-/// that spelling and the upload's error bodies are not documented. Each field may appear once,
-/// under either spelling: a second `retCode`, `errMsg` or `uploadId` (`ret_code`, `err_msg`,
-/// `upload_id`) is [`JsonErrorKind::DuplicateKey`].
-#[derive(Debug, Clone, Copy)]
-pub struct UploadFields {
-    /// `retCode`, if present.
-    pub ret_code: Option<i64>,
-    /// `errMsg`, truncated to [`ERR_MSG_CAP`] bytes.
-    pub err_msg: Text<ERR_MSG_CAP>,
-    /// `uploadId`, if present.
-    pub upload_id: Option<i64>,
-    current: UploadField,
-    /// One bit per wanted field already read.
-    seen: u8,
-}
-
-impl Default for UploadFields {
-    fn default() -> Self {
-        UploadFields {
-            ret_code: None,
-            err_msg: Text::default(),
-            upload_id: None,
-            current: UploadField::Other,
-            seen: 0,
-        }
-    }
-}
-
-impl Visitor for UploadFields {
-    fn key(&mut self, key: &[u8]) -> Want {
-        let (field, want) = match key {
-            b"retCode" | b"ret_code" => (UploadField::RetCode, Want::Int),
-            b"errMsg" | b"err_msg" => (UploadField::ErrMsg, Want::Str),
-            b"uploadId" | b"upload_id" => (UploadField::UploadId, Want::Int),
-            _ => (UploadField::Other, Want::Skip),
-        };
-        self.current = field;
-        let bit = match field {
-            UploadField::RetCode => 1,
-            UploadField::ErrMsg => 2,
-            UploadField::UploadId => 4,
-            UploadField::Other => return want,
-        };
-        first_time(&mut self.seen, bit, want)
-    }
-
-    fn int(&mut self, value: i64) {
-        match self.current {
-            UploadField::RetCode => self.ret_code = Some(value),
-            UploadField::UploadId => self.upload_id = Some(value),
-            UploadField::ErrMsg | UploadField::Other => {}
-        }
-    }
-
-    fn char(&mut self, c: char) {
-        if self.current == UploadField::ErrMsg {
-            self.err_msg.push(c);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upload::{ERR_MSG_CAP, UploadFields};
     use std::string::{String, ToString};
     use std::vec::Vec;
 

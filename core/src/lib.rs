@@ -18,6 +18,7 @@ pub mod response;
 #[cfg(feature = "signature")]
 pub mod signature;
 pub mod sink;
+pub mod text;
 pub mod upload;
 #[cfg(feature = "async")]
 pub mod upload_async;

@@ -139,6 +139,7 @@ fn media_type(file_name: &str) -> &'static str {
 /// Why the body could not be produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum BodyError<E> {
     /// Reading the package source failed after `offset` bytes.
     Source {
@@ -159,6 +160,21 @@ pub enum BodyError<E> {
         /// The declared length.
         expected: u64,
     },
+}
+
+impl<E> BodyError<E> {
+    /// The same error with the source's error mapped by `f` (for a push, whose source cannot
+    /// fail, `|never| match never {}`).
+    pub fn map_source<F>(self, f: impl FnOnce(E) -> F) -> BodyError<F> {
+        match self {
+            Self::Source { offset, error } => BodyError::Source {
+                offset,
+                error: f(error),
+            },
+            Self::SourceTooShort { expected, got } => BodyError::SourceTooShort { expected, got },
+            Self::SourceTooLong { expected } => BodyError::SourceTooLong { expected },
+        }
+    }
 }
 
 impl<E: fmt::Display> fmt::Display for BodyError<E> {

@@ -20,12 +20,15 @@ use embedded_io::{Read, Write};
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::json::{ERR_MSG_CAP, Text, Visitor, Want, first_time};
+use crate::json::{Visitor, Want};
 use crate::raw_json::RawJson;
 use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
 use crate::response::Limits;
 use crate::sink::{Sink, count, put_decimal};
-use crate::upload::{Answer, Collector, Outbox, UploadError, checked, read_answer};
+use crate::text::Text;
+use crate::upload::{
+    Answer, Collector, ERR_MSG_CAP, Outbox, UploadError, checked, first_time, read_answer,
+};
 
 /// Which kind of package the push targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -230,6 +233,7 @@ pub struct PushRequest<'a> {
 /// A push request that breaks the API's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PushRequestError {
     /// `upload_id` is 0.
     MissingUploadId,
@@ -685,11 +689,30 @@ impl Answer<PushFields> {
 /// Why a push could not start: the request breaks a rule. Checked before anything is sent.
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PushSetupError<T> {
     /// A push field breaks the API's rules.
     Invalid(PushRequestError),
     /// The exchange failed.
     Failed(PushError<T>),
+}
+
+impl<T: fmt::Display> fmt::Display for PushSetupError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => write!(f, "invalid push: {e}"),
+            Self::Failed(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl<T: fmt::Debug + fmt::Display + 'static> core::error::Error for PushSetupError<T> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::Failed(e) => Some(e),
+        }
+    }
 }
 
 /// Sends a push and reads its answer, through one caller buffer of any size.
@@ -1042,6 +1065,27 @@ mod tests {
             text,
         }
         .into_result()
+    }
+
+    #[test]
+    fn setup_errors_say_what_failed_and_keep_the_cause() {
+        use core::error::Error as _;
+        let invalid: PushSetupError<Infallible> =
+            PushSetupError::Invalid(PushRequestError::EmptyContent);
+        assert_eq!(
+            invalid.to_string(),
+            std::format!("invalid push: {}", PushRequestError::EmptyContent)
+        );
+        assert!(invalid.source().is_some());
+        let failed = PushSetupError::Failed(
+            answer(br#"{"ret_code":1008003,"err_msg":"auth"}"#).unwrap_err(),
+        );
+        assert_eq!(failed.to_string(), "retCode 1008003: auth");
+        assert!(
+            failed
+                .source()
+                .is_some_and(|e| e.to_string() == failed.to_string())
+        );
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub struct RequestHead<'a> {
 /// A request value that cannot be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum RequestError {
     /// The host is empty or holds a space or control character.
     InvalidHost,

@@ -86,6 +86,7 @@ pub enum Event<'a> {
 /// A response that cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ResponseError {
     /// The status line is not `HTTP/1.x NNN reason`.
     InvalidStatusLine,

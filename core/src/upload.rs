@@ -16,7 +16,12 @@ use embedded_io::{Read, Write};
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::json::{ERR_MSG_CAP, JsonError, JsonReader, Text, UploadFields, Visitor};
+use crate::json::{JsonError, JsonReader, Visitor};
+use crate::text::Text;
+
+mod fields;
+pub(crate) use fields::first_time;
+pub use fields::{ERR_MSG_CAP, UploadFields};
 
 /// Capacity of the start of a non-JSON body kept for error messages, in bytes.
 pub const BODY_TEXT_CAP: usize = 64;
@@ -38,7 +43,8 @@ pub struct Upload<'a> {
     pub boundary: Boundary,
     /// Send `Expect: 100-continue` and wait for the server's go-ahead before the body, so a
     /// request the server refuses (bad credentials) costs no upload. Use it only with servers
-    /// that answer it (TPNS does): a blocking transport without a read timeout would wait.
+    /// known to answer it: whether TPNS does is unconfirmed (its documentation does not say),
+    /// and a blocking transport without a read timeout would wait.
     pub expect_continue: bool,
     /// Bounds on the response.
     pub limits: Limits,
@@ -71,6 +77,7 @@ pub struct UploadResponse {
 /// `T` is the transport's error and `S` the package source's; both are kept as they were.
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum UploadError<T, S> {
     /// A request value (host, path) could break the request's framing.
     Request(RequestError),
@@ -147,6 +154,43 @@ impl<T, S> UploadError<T, S> {
                 status, ret_code, ..
             } => is_auth_refusal(Some(*status), *ret_code),
             _ => false,
+        }
+    }
+
+    /// Whether this is the rate limit ([`RATE_LIMITED`]), which asks for a pause.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
+            Self::Status { ret_code, .. } => *ret_code == Some(RATE_LIMITED),
+            _ => false,
+        }
+    }
+
+    /// The same error with the package source's error mapped by `f`: for a push (`S` is
+    /// [`Infallible`](core::convert::Infallible)), `|never| match never {}` gives an upload's
+    /// error type, so one type can hold both.
+    pub fn map_source<S2>(self, f: impl FnOnce(S) -> S2) -> UploadError<T, S2> {
+        match self {
+            Self::Source(e) => UploadError::Source(e.map_source(f)),
+            Self::Request(e) => UploadError::Request(e),
+            Self::EmptyBuffer => UploadError::EmptyBuffer,
+            Self::SendHead(e) => UploadError::SendHead(e),
+            Self::SendBody { sent, error } => UploadError::SendBody { sent, error },
+            Self::Cancelled { sent } => UploadError::Cancelled { sent },
+            Self::ReadResponse(e) => UploadError::ReadResponse(e),
+            Self::Response(e) => UploadError::Response(e),
+            Self::Json(e) => UploadError::Json(e),
+            Self::MissingField { name, body } => UploadError::MissingField { name, body },
+            Self::Status {
+                status,
+                ret_code,
+                message,
+            } => UploadError::Status {
+                status,
+                ret_code,
+                message,
+            },
+            Self::Api { ret_code, err_msg } => UploadError::Api { ret_code, err_msg },
         }
     }
 }

@@ -13,9 +13,10 @@ use core::ops::ControlFlow;
 use embedded_io::Read as BlockingRead;
 use embedded_io_async::{Read, Write};
 
-use crate::json::{UploadFields, Visitor};
+use crate::json::Visitor;
 use crate::upload::{
-    Answer, Collector, Progress, Step, Upload, UploadBytes, UploadError, UploadResponse,
+    Answer, Collector, Progress, Step, Upload, UploadBytes, UploadError, UploadFields,
+    UploadResponse,
 };
 
 /// The blocking driver's `write_counted` over an async transport: every accepted byte is

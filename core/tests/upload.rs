@@ -460,6 +460,7 @@ fn the_upload_state_is_small() {
     assert!(core::mem::size_of::<tpns_core::response::ResponseReader>() <= 160);
     assert!(core::mem::size_of::<tpns_core::json::JsonReader>() <= 128);
     assert!(
-        core::mem::size_of::<tpns_core::upload::Collector<tpns_core::json::UploadFields>>() <= 544
+        core::mem::size_of::<tpns_core::upload::Collector<tpns_core::upload::UploadFields>>()
+            <= 544
     );
 }

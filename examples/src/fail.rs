@@ -44,12 +44,7 @@ impl Failure {
             AUTH
         } else if e.is_api_error() {
             API
-        } else if e.is_source_error()
-            || matches!(
-                e,
-                Error::Credentials(_) | Error::Request(_) | Error::InvalidPush(_) | Error::Random
-            )
-        {
+        } else if e.is_source_error() || e.is_invalid_request() {
             USAGE
         } else {
             NETWORK

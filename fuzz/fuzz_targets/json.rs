@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tpns_core::json::{JsonReader, UploadFields};
+use tpns_core::json::JsonReader;
+use tpns_core::upload::UploadFields;
 use tpns_core::push::PushFields;
 
 type Fields = (Option<i64>, String, Option<i64>);
@@ -123,7 +124,7 @@ fuzz_target!(|data: &[u8]| {
             s.chars()
                 .scan(0, |len, c| {
                     *len += c.len_utf8();
-                    (*len <= tpns_core::json::ERR_MSG_CAP).then_some(c)
+                    (*len <= tpns_core::upload::ERR_MSG_CAP).then_some(c)
                 })
                 .collect(),
         ),

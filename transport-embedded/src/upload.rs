@@ -24,6 +24,7 @@ use crate::tls::{HandshakeError, TimePolicy, TlsBuffers, TlsStream, Trust};
 ///
 /// `S` is the package source's error.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TlsUploadError<S> {
     /// The TLS handshake failed: [`HandshakeError::Certificate`] (with the rule broken) when
     /// the server is not the one [`Trust`] names.

@@ -1,6 +1,5 @@
 //! The [`Client`]: built once, then uploads and pushes with retries.
 
-use std::convert::Infallible;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::SocketAddr;
@@ -14,13 +13,13 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::{Endpoint, Region, Scheme};
-use tpns_core::multipart::{BodyError, Boundary};
+use tpns_core::multipart::Boundary;
 use tpns_core::push::{self, Push, PushAuth, PushRequest};
 use tpns_core::response::Limits;
 use tpns_core::upload::{self, Upload, UploadError};
 
 use crate::deadline::{Deadline, default_deadline};
-use crate::error::{BuildError, Error, Phase, io_error};
+use crate::error::{BuildError, Error, ExchangeError, Phase, exchange_error};
 use crate::net::{self, Io, Peer, Timeouts};
 use crate::proxy::{
     NO_PROXY_VARS, NoProxy, Proxy, ProxyRoute, ProxyUrl, first_var, proxy_env_vars,
@@ -28,7 +27,7 @@ use crate::proxy::{
 use crate::retry::{RetryPolicy, random_u64};
 use crate::trace::Tap;
 
-/// A SecretKey. `Debug` and `Display` never show it.
+/// A SecretKey. It has no `Display`, and its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretKey(String);
 
@@ -85,8 +84,8 @@ enum Destination {
     Custom(OwnedEndpoint),
 }
 
-/// Size of the one I/O buffer an upload uses: large enough that TLS and the network, not
-/// system calls, bound the speed.
+/// Size of the one I/O buffer an upload or a push uses: large enough that TLS and the network,
+/// not system calls, bound the speed.
 pub const DEFAULT_BUFFER: usize = 64 * 1024;
 
 /// The largest CA file [`ClientBuilder::ca_file`] reads: a whole system bundle of some 150
@@ -192,7 +191,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Size of the upload's one I/O buffer (default and minimum: see [`DEFAULT_BUFFER`]; at
+    /// Size of the one I/O buffer of each upload and push (default: [`DEFAULT_BUFFER`]; at
     /// least 4 KiB is used).
     pub fn buffer_size(mut self, bytes: usize) -> Self {
         self.buffer_size = bytes.max(4096);
@@ -582,8 +581,8 @@ impl Client {
         )
     }
 
-    pub(crate) fn io_error(&self, phase: Phase, e: io::Error) -> Error {
-        io_error(phase, e, self.timeouts.stall)
+    fn exchange_error(&self, e: ExchangeError) -> Error {
+        exchange_error(e, self.timeouts.stall)
     }
 
     /// Uploads the package file at `path`, under its own file name.
@@ -603,7 +602,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`upload_file`](Self::upload_file), and [`Error::Cancelled`].
+    /// As [`upload_file`](Self::upload_file), and [`UploadError::Cancelled`] in
+    /// [`Error::Exchange`].
     pub fn upload_file_with<F>(
         &self,
         path: impl AsRef<Path>,
@@ -631,8 +631,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`upload_file`](Self::upload_file); [`Error::Source`] if the source holds fewer or
-    /// more than `len` bytes.
+    /// As [`upload_file`](Self::upload_file); [`UploadError::Source`] in [`Error::Exchange`]
+    /// if the source holds fewer or more than `len` bytes.
     pub fn upload_reader<R: Read + Seek>(
         &self,
         source: R,
@@ -647,7 +647,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`upload_reader`](Self::upload_reader), and [`Error::Cancelled`].
+    /// As [`upload_reader`](Self::upload_reader), and [`UploadError::Cancelled`] in
+    /// [`Error::Exchange`].
     pub fn upload_reader_with<R, F>(
         &self,
         mut source: R,
@@ -758,7 +759,7 @@ impl Client {
         };
         let (stream, peer) = self.connect(deadline, on_event)?;
         if on_event(&Event::Connected { attempt, peer }).is_break() {
-            return Err(Error::Cancelled { sent: 0 });
+            return Err(UploadError::Cancelled { sent: 0 }.into());
         }
         let mut transport = Io(Tap::new(stream));
         let answer = upload::upload(&mut transport, &job, Io(source), len, buf, |p| {
@@ -768,46 +769,8 @@ impl Client {
             })
         });
         exchanged(&transport.0, on_event);
-        let answer = answer.map_err(|e| self.upload_error(e, Error::Source))?;
+        let answer = answer.map_err(|e| self.exchange_error(e))?;
         Ok((answer, peer.addr))
-    }
-
-    fn upload_error<S>(
-        &self,
-        e: UploadError<io::Error, S>,
-        source: impl FnOnce(BodyError<S>) -> Error,
-    ) -> Error {
-        match e {
-            UploadError::Request(e) => Error::Request(e),
-            UploadError::EmptyBuffer => self.io_error(
-                Phase::SendHead,
-                io::Error::new(io::ErrorKind::InvalidInput, "the I/O buffer is empty"),
-            ),
-            UploadError::SendHead(e) => self.io_error(Phase::SendHead, e),
-            UploadError::SendBody { sent, error } => self.io_error(Phase::SendBody { sent }, error),
-            UploadError::Source(e) => source(e),
-            UploadError::Cancelled { sent } => Error::Cancelled { sent },
-            UploadError::ReadResponse(e) => self.io_error(Phase::ReadResponse, e),
-            UploadError::Response(e) => Error::Response(e),
-            UploadError::Json(e) => Error::Json(e),
-            UploadError::MissingField { name, body } => Error::MissingField {
-                name,
-                body: body.to_string(),
-            },
-            UploadError::Status {
-                status,
-                ret_code,
-                message,
-            } => Error::Status {
-                status,
-                ret_code,
-                message: message.to_string(),
-            },
-            UploadError::Api { ret_code, err_msg } => Error::Api {
-                ret_code,
-                message: err_msg.to_string(),
-            },
-        }
     }
 }
 
@@ -867,7 +830,7 @@ impl Client {
         F: FnMut(&Event<'_>) -> ControlFlow<()>,
     {
         request.check().map_err(Error::InvalidPush)?;
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = vec![0u8; self.buffer_size];
         // A push is not idempotent: retry only what the service cannot have acted on. Not a
         // lost or broken answer, and not 502/504 either: a gateway says those after it
         // forwarded the push (a 504 is "the upstream did not answer in time"), so the push may
@@ -878,14 +841,14 @@ impl Client {
                 Error::Timeout {
                     phase: Phase::ReadResponse,
                     ..
-                } | Error::Io {
-                    phase: Phase::ReadResponse,
-                    ..
-                } | Error::Response(_)
-                    | Error::Status {
-                        status: 502 | 504,
-                        ..
-                    }
+                } | Error::Exchange(
+                    UploadError::ReadResponse(_)
+                        | UploadError::Response(_)
+                        | UploadError::Status {
+                            status: 502 | 504,
+                            ..
+                        }
+                )
             )
         };
         let deadline = Deadline::after(self.deadline_for(request.json_len()));
@@ -915,12 +878,13 @@ impl Client {
                 };
                 let (stream, peer) = this.connect(deadline, on_event)?;
                 if on_event(&Event::Connected { attempt, peer }).is_break() {
-                    return Err(Error::Cancelled { sent: 0 });
+                    return Err(UploadError::Cancelled { sent: 0 }.into());
                 }
                 let mut transport = Io(Tap::new(stream));
                 let answer = push::push(&mut transport, &job, &mut buf);
                 exchanged(&transport.0, on_event);
-                let answer = answer.map_err(|e| this.upload_error(e, no_source))?;
+                let answer = answer
+                    .map_err(|e| this.exchange_error(e.map_source(|never| match never {})))?;
                 Ok(Pushed {
                     push_id: answer.push_id.as_str().to_owned(),
                     message: answer.err_msg.as_str().to_owned(),
@@ -940,15 +904,6 @@ fn exchanged<S>(tap: &Tap<S>, on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlo
         send: tap.send_time(),
         answer: tap.answer_time(),
     });
-}
-
-/// A push has no package source; its error type says so, and this maps it.
-fn no_source(e: BodyError<Infallible>) -> Error {
-    Error::Source(match e {
-        BodyError::Source { error, .. } => match error {},
-        BodyError::SourceTooShort { expected, got } => BodyError::SourceTooShort { expected, got },
-        BodyError::SourceTooLong { expected } => BodyError::SourceTooLong { expected },
-    })
 }
 
 /// 16 bytes from the operating system's CSPRNG, for a multipart boundary. There is no

@@ -7,17 +7,14 @@ use std::time::Duration;
 
 use tpns_core::auth::CredentialsError;
 use tpns_core::endpoint::EndpointError;
-use tpns_core::json::JsonError;
-use tpns_core::multipart::BodyError;
 use tpns_core::push::PushRequestError;
-use tpns_core::request::RequestError;
-use tpns_core::response::ResponseError;
-use tpns_core::upload::{RATE_LIMITED, is_auth_refusal, is_cut_short, is_transient_status};
+use tpns_core::upload::{UploadError, is_transient_status};
 
 use crate::deadline::DeadlinePassed;
 
 /// Why a [`ClientBuilder`](crate::ClientBuilder) could not build a client.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BuildError {
     /// No credentials were given.
     NoCredentials,
@@ -106,11 +103,27 @@ pub enum Phase {
     SendHead,
     /// Sending the request body.
     SendBody {
-        /// Package bytes sent before the failure (0 for a push).
+        /// Body bytes handed to the socket before the failure: package bytes for an upload
+        /// (the multipart framing not counted), JSON bytes for a push.
         sent: u64,
     },
     /// Reading the response.
     ReadResponse,
+}
+
+impl Phase {
+    /// The phase of an exchange error from the core, if it is a transport failure.
+    fn of<S>(e: &UploadError<io::Error, S>) -> Option<Phase> {
+        match e {
+            UploadError::SendHead(_) | UploadError::EmptyBuffer => Some(Phase::SendHead),
+            UploadError::SendBody { sent, .. } => Some(Phase::SendBody { sent: *sent }),
+            UploadError::ReadResponse(_)
+            | UploadError::Response(_)
+            | UploadError::Json(_)
+            | UploadError::MissingField { .. } => Some(Phase::ReadResponse),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Phase {
@@ -120,17 +133,26 @@ impl fmt::Display for Phase {
             Self::Proxy => f.write_str("proxy CONNECT"),
             Self::Tls => f.write_str("TLS handshake"),
             Self::SendHead => f.write_str("send request head"),
-            Self::SendBody { sent } => write!(f, "send body (after {sent} package bytes)"),
+            Self::SendBody { sent } => write!(f, "send body (after {sent} bytes)"),
             Self::ReadResponse => f.write_str("read response"),
         }
     }
 }
 
+/// The core's error for one exchange, with the socket's and the package source's errors as
+/// they were. A push's (whose source cannot fail) is mapped into it with
+/// [`UploadError::map_source`].
+pub type ExchangeError = UploadError<io::Error, io::Error>;
+
 /// Why an upload or a push failed.
 ///
-/// Each variant names the phase and keeps the underlying error. [`Error::is_transient`] tells
-/// which ones the [`Client`](crate::Client) retries.
+/// What happens before the exchange (opening the file, connecting, the proxy, TLS) has its own
+/// variants; the exchange itself is the core's error, wrapped in [`Error::Exchange`], except
+/// that a socket error that is a stall, the deadline or a TLS failure is told as such
+/// ([`Error::Timeout`], [`Error::Deadline`], [`Error::Tls`]), with its phase.
+/// [`Error::is_transient`] tells which ones the [`Client`](crate::Client) retries.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The package file could not be opened or measured.
     Open {
@@ -139,8 +161,6 @@ pub enum Error {
         /// What the file system said.
         source: io::Error,
     },
-    /// Reading the package failed, or it changed length while it was sent.
-    Source(BodyError<io::Error>),
     /// Seeking the package source back to its start, for a new attempt, failed.
     Rewind(io::Error),
     /// The package's file name cannot be sent (it is not UTF-8).
@@ -149,14 +169,17 @@ pub enum Error {
     Credentials(CredentialsError),
     /// The push request breaks the API's rules; nothing was sent.
     InvalidPush(PushRequestError),
-    /// A request value (host, path) could break the request's framing.
-    Request(RequestError),
     /// The host name did not resolve.
     Resolve {
         /// The host (`the proxy HOST` for a proxy's).
         host: String,
         /// What the resolver said.
         source: io::Error,
+    },
+    /// The endpoint's host is not a name TLS can verify a certificate for (nothing was sent).
+    ServerName {
+        /// The host.
+        host: String,
     },
     /// No address of the host accepted a TCP connection.
     Connect {
@@ -194,127 +217,125 @@ pub enum Error {
         /// The deadline that passed.
         after: Duration,
     },
-    /// The connection failed (reset, closed, broken pipe).
+    /// The connection failed (reset, closed, broken pipe) before the exchange: while
+    /// connecting, in the proxy's tunnel or in the TLS handshake. Later failures are
+    /// [`Error::Exchange`].
     Io {
         /// The phase that failed.
         phase: Phase,
         /// The socket's error.
         source: io::Error,
     },
-    /// The response is not valid HTTP/1.1, or exceeds the limits.
-    Response(ResponseError),
-    /// The response body is not the expected JSON.
-    Json(JsonError),
-    /// The JSON lacks a field, or the field is not usable (a non-positive `uploadId`, an
-    /// empty `push_id`).
-    MissingField {
-        /// The field, as the API spells it.
-        name: &'static str,
-        /// The start of the body (at most 64 bytes, printable ASCII with `?` for anything
-        /// else), to show what came instead.
-        body: String,
-    },
-    /// The server answered with a status other than 2xx.
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// `retCode` from the body, if it was JSON and had one.
-        ret_code: Option<i64>,
-        /// `errMsg` from the body, or the start of the body when it is not JSON.
-        message: String,
-    },
-    /// The service refused the request: `retCode` (`ret_code` for a push) is not 0.
-    Api {
-        /// The code, such as 1008003 for an authentication failure.
-        ret_code: i64,
-        /// `errMsg` / `err_msg`.
-        message: String,
-    },
-    /// The caller's callback cancelled the upload.
-    Cancelled {
-        /// Package bytes sent before the cancellation.
-        sent: u64,
-    },
+    /// The exchange failed, as the core tells it: a socket error while sending or reading
+    /// (with its phase), the package source, the response, an HTTP status, the service's
+    /// `retCode`, or a cancellation.
+    Exchange(ExchangeError),
     /// The operating system's random number generator failed, so no unguessable multipart
     /// boundary could be made; nothing was sent.
     Random,
 }
 
+impl From<ExchangeError> for Error {
+    fn from(e: ExchangeError) -> Self {
+        Error::Exchange(e)
+    }
+}
+
 impl Error {
     /// Whether a new attempt could succeed: connect errors (to the proxy too), timeouts, a
     /// connection that broke before the response was complete, HTTP 502/503/504 (from the
-    /// service, or from a proxy to `CONNECT`) and the rate limit (`retCode` 1008028).
-    /// Authentication, validation and certificate failures, and a proxy's 407 or 403, are
-    /// never transient.
+    /// service, or from a proxy to `CONNECT`) and the rate limit (`retCode` 1008028): the
+    /// core's [`UploadError::is_transient`] for the exchange. Authentication, validation and
+    /// certificate failures, and a proxy's 407 or 403, are never transient.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Resolve { .. }
             | Self::Connect { .. }
             | Self::Timeout { .. }
             | Self::Io { .. } => true,
-            Self::Response(e) => is_cut_short(e),
-            Self::Status { status, .. } => is_transient_status(*status),
-            Self::Proxy { status, .. } => matches!(status, 502..=504),
-            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
+            Self::Proxy { status, .. } => is_transient_status(*status),
+            Self::Exchange(e) => e.is_transient(),
             _ => false,
         }
     }
 
     /// Whether the service refused the credentials (`retCode` 1008003 or 10030002, or HTTP
-    /// 401/403).
+    /// 401/403): the core's [`UploadError::is_auth_failure`].
     pub fn is_auth_failure(&self) -> bool {
-        match self {
-            Self::Api { ret_code, .. } => is_auth_refusal(None, Some(*ret_code)),
-            Self::Status {
-                status, ret_code, ..
-            } => is_auth_refusal(Some(*status), *ret_code),
-            _ => false,
-        }
+        self.exchange().is_some_and(UploadError::is_auth_failure)
     }
 
     /// Whether the service answered with an error: a non-2xx status or a non-zero `retCode`.
     pub fn is_api_error(&self) -> bool {
-        matches!(self, Self::Status { .. } | Self::Api { .. })
+        matches!(
+            self,
+            Self::Exchange(UploadError::Status { .. } | UploadError::Api { .. })
+        )
     }
 
     /// Whether the failure is in the package source (the local file), not on the network.
     pub fn is_source_error(&self) -> bool {
+        matches!(self, Self::Open { .. } | Self::Rewind(_) | Self::FileName)
+            || matches!(self, Self::Exchange(UploadError::Source(_)))
+    }
+
+    /// Whether the request could not be made as asked, so that no attempt can succeed: the
+    /// credentials, a push or a request value that breaks the rules, or no random boundary.
+    pub fn is_invalid_request(&self) -> bool {
         matches!(
             self,
-            Self::Open { .. } | Self::Source(_) | Self::Rewind(_) | Self::FileName
+            Self::Credentials(_) | Self::InvalidPush(_) | Self::ServerName { .. } | Self::Random
+        ) || matches!(
+            self,
+            Self::Exchange(UploadError::Request(_) | UploadError::EmptyBuffer)
         )
     }
 
     /// Whether this is the rate limit (`retCode` 1008028), which asks for a pause.
     pub fn is_rate_limited(&self) -> bool {
-        match self {
-            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
-            Self::Status { ret_code, .. } => *ret_code == Some(RATE_LIMITED),
-            _ => false,
-        }
+        self.exchange().is_some_and(UploadError::is_rate_limited)
     }
 
     /// The phase of a network failure, if this is one.
     pub fn phase(&self) -> Option<Phase> {
         match self {
             Self::Resolve { .. } | Self::Connect { .. } => Some(Phase::Connect),
-            Self::Tls(_) => Some(Phase::Tls),
+            Self::Tls(_) | Self::ServerName { .. } => Some(Phase::Tls),
             Self::Proxy { .. } => Some(Phase::Proxy),
             Self::Timeout { phase, .. } | Self::Deadline { phase, .. } | Self::Io { phase, .. } => {
                 Some(*phase)
             }
-            Self::Response(_) | Self::Json(_) | Self::MissingField { .. } => {
-                Some(Phase::ReadResponse)
-            }
+            Self::Exchange(e) => Phase::of(e),
+            _ => None,
+        }
+    }
+
+    /// The core's error, if the exchange failed.
+    pub fn exchange(&self) -> Option<&ExchangeError> {
+        match self {
+            Self::Exchange(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The socket's error, if the connection failed (before or during the exchange).
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Exchange(
+                UploadError::SendHead(e)
+                | UploadError::SendBody { error: e, .. }
+                | UploadError::ReadResponse(e),
+            ) => Some(e),
             _ => None,
         }
     }
 
     /// The service's `retCode` / `ret_code`, if it sent one.
     pub fn ret_code(&self) -> Option<i64> {
-        match self {
-            Self::Api { ret_code, .. } => Some(*ret_code),
-            Self::Status { ret_code, .. } => *ret_code,
+        match self.exchange()? {
+            UploadError::Api { ret_code, .. } => Some(*ret_code),
+            UploadError::Status { ret_code, .. } => *ret_code,
             _ => None,
         }
     }
@@ -324,13 +345,14 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Open { path, source } => write!(f, "cannot open {}: {source}", path.display()),
-            Self::Source(e) => write!(f, "{e}"),
             Self::Rewind(e) => write!(f, "cannot rewind the package for a new attempt: {e}"),
             Self::FileName => f.write_str("the package's file name is not valid UTF-8"),
             Self::Credentials(e) => write!(f, "invalid credentials: {e}"),
             Self::InvalidPush(e) => write!(f, "invalid push: {e}"),
-            Self::Request(e) => write!(f, "invalid request: {e}"),
             Self::Resolve { host, source } => write!(f, "connect: cannot resolve {host}: {source}"),
+            Self::ServerName { host } => {
+                write!(f, "TLS handshake: {host} is not a valid TLS server name")
+            }
             Self::Connect { target, source } => {
                 write!(f, "connect: cannot connect to {target}: {source}")
             }
@@ -360,38 +382,35 @@ impl fmt::Display for Error {
                 after.as_secs_f64()
             ),
             Self::Io { phase, source } => write!(f, "{phase}: {source}"),
-            Self::Response(e) => write!(f, "read response: {e}"),
-            Self::Json(e) => write!(f, "read response: bad JSON body: {e}"),
-            Self::MissingField { name, body } if body.is_empty() => {
-                write!(
-                    f,
-                    "read response: the response has no valid `{name}` (empty body)"
-                )
-            }
-            Self::MissingField { name, body } => {
-                write!(
-                    f,
-                    "read response: the response has no valid `{name}` (body: {body})"
-                )
-            }
-            Self::Status {
-                status,
-                ret_code,
-                message,
-            } => {
-                write!(f, "HTTP status {status}")?;
-                if let Some(code) = ret_code {
-                    write!(f, ", retCode {code}")?;
-                }
-                if !message.is_empty() {
-                    write!(f, ": {message}")?;
-                }
-                Ok(())
-            }
-            Self::Api { ret_code, message } => write!(f, "retCode {ret_code}: {message}"),
-            Self::Cancelled { sent } => write!(f, "cancelled after {sent} package bytes"),
+            Self::Exchange(e) => exchange_text(e, f),
             Self::Random => f.write_str("the system's random number generator failed"),
         }
+    }
+}
+
+/// The text of an exchange error: the phase first, as for the other network errors.
+fn exchange_text(e: &ExchangeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if let Some(phase) = Phase::of(e) {
+        write!(f, "{phase}: ")?;
+    }
+    match e {
+        UploadError::SendHead(e)
+        | UploadError::SendBody { error: e, .. }
+        | UploadError::ReadResponse(e) => write!(f, "{e}"),
+        UploadError::EmptyBuffer => f.write_str("the I/O buffer is empty"),
+        UploadError::Request(e) => write!(f, "invalid request: {e}"),
+        UploadError::Source(e) => write!(f, "{e}"),
+        UploadError::Cancelled { sent } => write!(f, "cancelled after {sent} package bytes"),
+        UploadError::Response(e) => write!(f, "{e}"),
+        UploadError::Json(e) => write!(f, "bad JSON body: {e}"),
+        UploadError::MissingField { name, body } if body.is_empty() => {
+            write!(f, "the response has no valid `{name}` (empty body)")
+        }
+        UploadError::MissingField { name, body } => {
+            write!(f, "the response has no valid `{name}` (body: {body})")
+        }
+        // The rest (an HTTP status, the service's `retCode`) the core says as it should be.
+        e => write!(f, "{e}"),
     }
 }
 
@@ -403,45 +422,65 @@ impl std::error::Error for Error {
             | Self::Connect { source, .. }
             | Self::Io { source, .. }
             | Self::Rewind(source) => Some(source),
-            Self::Source(e) => Some(e),
             Self::Credentials(e) => Some(e),
             Self::InvalidPush(e) => Some(e),
-            Self::Request(e) => Some(e),
             Self::Tls(e) => Some(e),
-            Self::Response(e) => Some(e),
-            Self::Json(e) => Some(e),
+            Self::Exchange(e) => Some(e),
             _ => None,
         }
     }
 }
 
 /// A socket error in `phase`: the deadline, a timeout, a TLS failure carried inside an I/O
-/// error, or the error as it is.
-pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
+/// error, or `None` for a plain one.
+fn classify(phase: Phase, e: &io::Error, stall: Duration) -> Option<Error> {
     if let Some(d) = e.get_ref().and_then(|i| i.downcast_ref::<DeadlinePassed>()) {
-        return Error::Deadline {
+        return Some(Error::Deadline {
             phase,
             after: d.total,
-        };
+        });
     }
     if matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     ) {
-        return Error::Timeout {
+        return Some(Error::Timeout {
             phase,
             after: stall,
-        };
+        });
     }
-    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        return Error::Tls(tls.clone());
-    }
-    Error::Io { phase, source: e }
+    let tls = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())?;
+    Some(Error::Tls(tls.clone()))
+}
+
+/// A socket error in `phase`, before the exchange: the deadline, a timeout, a TLS failure
+/// carried inside an I/O error, or the error as it is.
+pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
+    classify(phase, &e, stall).unwrap_or(Error::Io { phase, source: e })
+}
+
+/// An exchange error from the core: wrapped as it is, unless its socket error is a stall, the
+/// deadline or a TLS failure, which are told as such.
+pub(crate) fn exchange_error(e: ExchangeError, stall: Duration) -> Error {
+    let classified = match (&e, Phase::of(&e)) {
+        (
+            UploadError::SendHead(io)
+            | UploadError::SendBody { error: io, .. }
+            | UploadError::ReadResponse(io),
+            Some(phase),
+        ) => classify(phase, io, stall),
+        _ => None,
+    };
+    classified.unwrap_or(Error::Exchange(e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tpns_core::response::ResponseError;
+    use tpns_core::text::Text;
 
     fn io(kind: io::ErrorKind) -> io::Error {
         io::Error::from(kind)
@@ -449,14 +488,18 @@ mod tests {
 
     #[test]
     fn transient_auth_and_api_errors_are_sorted() {
-        let status = |status, ret_code| Error::Status {
-            status,
-            ret_code,
-            message: String::new(),
+        let status = |status, ret_code| {
+            Error::Exchange(UploadError::Status {
+                status,
+                ret_code,
+                message: Text::default(),
+            })
         };
-        let api = |ret_code| Error::Api {
-            ret_code,
-            message: String::new(),
+        let api = |ret_code| {
+            Error::Exchange(UploadError::Api {
+                ret_code,
+                err_msg: Text::default(),
+            })
         };
         let proxy = |status| Error::Proxy {
             proxy: "http://127.0.0.1:3128".into(),
@@ -478,22 +521,21 @@ mod tests {
             (api(1_008_007), false, false, true),
             (api(1_008_011), false, false, true),
             (
-                Error::Response(ResponseError::IncompleteHead),
+                Error::Exchange(UploadError::Response(ResponseError::IncompleteHead)),
                 true,
                 false,
                 false,
             ),
             (
-                Error::Response(ResponseError::InvalidStatusLine),
+                Error::Exchange(UploadError::Response(ResponseError::InvalidStatusLine)),
                 false,
                 false,
                 false,
             ),
             (
-                Error::Io {
-                    phase: Phase::ReadResponse,
-                    source: io(io::ErrorKind::ConnectionReset),
-                },
+                Error::Exchange(UploadError::ReadResponse(io(
+                    io::ErrorKind::ConnectionReset,
+                ))),
                 true,
                 false,
                 false,
@@ -507,15 +549,20 @@ mod tests {
                 false,
             ),
             (
-                Error::MissingField {
+                Error::Exchange(UploadError::MissingField {
                     name: "uploadId",
-                    body: String::new(),
-                },
+                    body: Text::default(),
+                }),
                 false,
                 false,
                 false,
             ),
-            (Error::Cancelled { sent: 3 }, false, false, false),
+            (
+                Error::Exchange(UploadError::Cancelled { sent: 3 }),
+                false,
+                false,
+                false,
+            ),
             (proxy(407), false, false, false),
             (proxy(403), false, false, false),
             (proxy(502), true, false, false),
@@ -538,10 +585,14 @@ mod tests {
     }
 
     #[test]
-    fn socket_errors_become_timeouts_tls_errors_or_io_errors() {
+    fn socket_errors_become_timeouts_tls_errors_or_wrapped_exchange_errors() {
         let stall = Duration::from_secs(7);
         for kind in [io::ErrorKind::WouldBlock, io::ErrorKind::TimedOut] {
-            let e = io_error(Phase::SendBody { sent: 5 }, io(kind), stall);
+            let body = UploadError::SendBody {
+                sent: 5,
+                error: io(kind),
+            };
+            let e = exchange_error(body, stall);
             assert!(
                 matches!(
                     e,
@@ -554,27 +605,41 @@ mod tests {
             );
             assert_eq!(
                 e.to_string(),
-                "send body (after 5 package bytes): timed out (no progress for 7.0 s)"
+                "send body (after 5 bytes): timed out (no progress for 7.0 s)"
             );
         }
         let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert!(matches!(
-            io_error(Phase::ReadResponse, tls, stall),
+            exchange_error(UploadError::ReadResponse(tls), stall),
             Error::Tls(rustls::Error::DecryptError)
         ));
-        let e = io_error(Phase::SendHead, io(io::ErrorKind::BrokenPipe), stall);
+        // A plain socket error stays the core's, with its phase and the io::Error kept.
+        let head = UploadError::SendHead(io(io::ErrorKind::BrokenPipe));
+        let e = exchange_error(head, stall);
+        assert!(
+            matches!(e, Error::Exchange(UploadError::SendHead(_))),
+            "{e:?}"
+        );
+        assert_eq!(e.phase(), Some(Phase::SendHead));
+        assert_eq!(
+            e.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::BrokenPipe)
+        );
+        assert!(e.is_transient());
+        assert!(e.to_string().starts_with("send request head: "), "{e}");
+        // Before the exchange, the same error is an Error::Io.
+        let e = io_error(Phase::Tls, io(io::ErrorKind::ConnectionReset), stall);
         assert!(
             matches!(
                 e,
                 Error::Io {
-                    phase: Phase::SendHead,
+                    phase: Phase::Tls,
                     ..
                 }
             ),
             "{e:?}"
         );
-        assert_eq!(e.phase(), Some(Phase::SendHead));
-        assert!(e.to_string().starts_with("send request head: "), "{e}");
+        assert!(e.to_string().starts_with("TLS handshake: "), "{e}");
         // The deadline, however deep the layers it crossed, wins over a plain timeout.
         let deadline = crate::deadline::Deadline::after(Duration::from_millis(2500)).error();
         let e = io_error(Phase::Tls, deadline, stall);

@@ -206,10 +206,17 @@ impl Read for TlsStream {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer closed without close_notify. A response is framed by its length or
-                // chunking, and a close-delimited one is only a JSON object that fails to parse
-                // when cut, so treat this as the end of the stream.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                // The peer closed without close_notify. The driver reads no further than a
+                // response's length or chunking, so only a close-delimited body meets this, and
+                // its end is then unproven: anyone on the path can cut a TLS stream with a TCP
+                // FIN. An error, not an end (RFC 8446 section 6.1).
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the TLS connection without close_notify: the \
+                         answer may be cut short",
+                    ));
+                }
                 Err(e) => return Err(e),
             }
             self.flush_tls()?;
@@ -275,6 +282,18 @@ pub(crate) fn connect(
     (timeouts, deadline): (Timeouts, Deadline),
     on_event: &mut dyn FnMut(&Event<'_>) -> ControlFlow<()>,
 ) -> Result<(Stream, Peer), Error> {
+    // Checked first: not a resolver failure, and not worth a retry (the name is what it is),
+    // and no connection is opened for a name that TLS could never verify.
+    let server_name = || {
+        ServerName::try_from(endpoint.host.to_owned()).map_err(|_| Error::ServerName {
+            host: endpoint.host.to_owned(),
+        })
+    };
+    let name = if endpoint.is_tls() {
+        Some(server_name()?)
+    } else {
+        None
+    };
     let (host, port) = match proxy {
         Some(p) => (p.host(), p.port()),
         None => (endpoint.host, endpoint.port),
@@ -341,7 +360,7 @@ pub(crate) fn connect(
     if let Some(proxy) = proxy {
         tunnel(&mut sock, proxy, endpoint, timeouts.stall, on_event)?;
     }
-    if !endpoint.is_tls() {
+    let Some(name) = name else {
         return Ok((
             Stream::Plain(sock),
             Peer {
@@ -349,11 +368,7 @@ pub(crate) fn connect(
                 tls_version: None,
             },
         ));
-    }
-    let name = ServerName::try_from(endpoint.host.to_owned()).map_err(|_| Error::Resolve {
-        host: endpoint.host.to_owned(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "not a valid TLS server name"),
-    })?;
+    };
     let conn = ClientConnection::new(tls.clone(), name).map_err(Error::Tls)?;
     let began = Instant::now();
     let stream = TlsStream::handshake(conn, sock).map_err(|e| match e {
@@ -592,5 +607,33 @@ mod tests {
         assert_eq!(io.seek(SeekFrom::End(-3)).unwrap(), 7);
         assert_eq!(io.seek(SeekFrom::Current(-2)).unwrap(), 5);
         assert_eq!(io.seek(SeekFrom::Start(1)).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_host_tls_cannot_verify_is_a_server_name_error_before_any_connection() {
+        // `~` is allowed in a URL's host, but not in a DNS name a certificate can hold.
+        let client = crate::Client::builder()
+            .endpoint("https://bad~host/")
+            .credentials("1500001048", "1452fcebae9f3115ba794fb0fff2fd73")
+            .build()
+            .unwrap();
+        let mut events = 0;
+        let err = client
+            .upload_reader_with(io::Cursor::new(b"alice\n"), 6, "a.txt", |_| {
+                events += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::ServerName { host } if host == "bad~host"),
+            "{err:?}"
+        );
+        assert_eq!(events, 0, "nothing resolved, nothing connected, no retry");
+        assert!(!err.is_transient() && err.is_invalid_request(), "{err:?}");
+        assert_eq!(err.phase(), Some(Phase::Tls));
+        assert_eq!(
+            err.to_string(),
+            "TLS handshake: bad~host is not a valid TLS server name"
+        );
     }
 }

@@ -43,6 +43,7 @@ pub struct Proxy {
 
 /// Why a proxy URL was refused. The text never holds the URL's credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProxyError {
     /// A scheme other than `http://`: `socks4://`, `socks5://` and `https://` proxies are not
     /// supported.

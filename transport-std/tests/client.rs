@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
+use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{
     BuildError, Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy, SecretKey,
     Timeouts,
@@ -127,10 +128,10 @@ fn an_empty_package_is_refused_by_the_service_and_not_retried() {
     assert!(
         matches!(
             err,
-            Error::Api {
+            Error::Exchange(UploadError::Api {
                 ret_code: 1_008_012,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -229,7 +230,13 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
             counting(&mut retries),
         )
         .unwrap_err();
-    assert!(matches!(err, Error::Status { status: 500, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Exchange(UploadError::Status { status: 500, .. })
+        ),
+        "{err:?}"
+    );
     assert_eq!(retries, 0);
     let url = format!("{}_fault/status=503/", emu.https_url());
     let client = builder(&emu)
@@ -250,7 +257,13 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
             counting(&mut retries),
         )
         .unwrap_err();
-    assert!(matches!(err, Error::Status { status: 503, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Exchange(UploadError::Status { status: 503, .. })
+        ),
+        "{err:?}"
+    );
     assert!(err.is_transient() && err.is_api_error());
     assert_eq!(retries, 2);
     assert!(emu.uploads().is_empty());
@@ -745,7 +758,7 @@ fn a_push_whose_answer_is_lost_is_not_sent_again() {
             .push_with(&request, counting(&mut retries))
             .unwrap_err();
         assert!(
-            matches!(err, Error::Status { status: s, .. } if s == status),
+            matches!(err, Error::Exchange(UploadError::Status { status: s, .. }) if s == status),
             "{err:?}"
         );
         assert_eq!(retries, 0, "a {status} answer to a push is not retried");

@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bad_server::{BOUND, RawServer, read_request};
+use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
 
 use common::{ID, SECRET, package};
@@ -177,7 +178,13 @@ fn a_retry_pause_that_would_outlive_the_deadline_is_not_taken() {
         .unwrap_err();
     server.join();
     // The answer that stopped us is the news, not the deadline.
-    assert!(matches!(err, Error::Status { status: 503, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Exchange(UploadError::Status { status: 503, .. })
+        ),
+        "{err:?}"
+    );
     assert!(!retried);
     assert!(started.elapsed() < Duration::from_secs(1));
 }

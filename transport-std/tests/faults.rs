@@ -20,6 +20,7 @@ use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::tpns_core::multipart::{Boundary, Form};
 use tpns_transport_std::tpns_core::response::ResponseError;
+use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
 
 use common::{ID, SECRET, package, sha256_hex, temp_dir};
@@ -136,13 +137,7 @@ fn a_connection_reset_before_the_head_is_out_fails_in_send_head() {
         })
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::Io {
-                phase: Phase::SendHead,
-                ..
-            }
-        ),
+        matches!(err, Error::Exchange(UploadError::SendHead(_))),
         "{err:?}"
     );
     assert_eq!(err.phase(), Some(Phase::SendHead));
@@ -167,11 +162,7 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
                     pause_at(pause_at_sent, Duration::from_millis(300)),
                 )
                 .unwrap_err();
-            let Error::Io {
-                phase: Phase::SendBody { sent },
-                ..
-            } = err
-            else {
+            let Error::Exchange(UploadError::SendBody { sent, .. }) = err else {
                 panic!("{url}: {err:?}")
             };
             // The emulator read `n` body bytes (part head included) before it dropped the
@@ -201,10 +192,10 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
         assert!(
             matches!(
                 err,
-                Error::Io {
-                    phase: Phase::ReadResponse,
-                    ..
-                } | Error::Response(ResponseError::IncompleteHead)
+                Error::Exchange(
+                    UploadError::ReadResponse(_)
+                        | UploadError::Response(ResponseError::IncompleteHead)
+                )
             ),
             "{url}: {err:?}"
         );
@@ -244,7 +235,7 @@ fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
             .unwrap_err();
         server.join();
         match &err {
-            Error::Response(e) => assert_eq!(*e, want),
+            Error::Exchange(UploadError::Response(e)) => assert_eq!(*e, want),
             other => panic!("{other:?}"),
         }
         assert_eq!(err.phase(), Some(Phase::ReadResponse));
@@ -380,11 +371,11 @@ fn an_early_401_is_reported_rather_than_the_broken_pipe() {
         assert!(
             matches!(
                 err,
-                Error::Status {
+                Error::Exchange(UploadError::Status {
                     status: 401,
                     ret_code: Some(1_008_003),
                     ..
-                }
+                })
             ),
             "{url}: {err:?}"
         );
@@ -420,7 +411,10 @@ fn an_endless_response_head_is_refused_at_the_head_limit() {
         b"X-Padding: 0123456789abcdef0123456789abcdef\r\n",
     );
     assert!(
-        matches!(err, Error::Response(ResponseError::HeadTooLarge)),
+        matches!(
+            err,
+            Error::Exchange(UploadError::Response(ResponseError::HeadTooLarge))
+        ),
         "{err:?}"
     );
     assert!(!err.is_transient());
@@ -440,7 +434,10 @@ fn an_endless_response_body_is_refused_at_the_body_limit() {
     ] {
         let (err, took, written) = against_flood(first, b"abcdefghijklmnop");
         assert!(
-            matches!(err, Error::Response(ResponseError::BodyTooLarge)),
+            matches!(
+                err,
+                Error::Exchange(UploadError::Response(ResponseError::BodyTooLarge))
+            ),
             "{err:?}"
         );
         assert!(took < Duration::from_secs(3), "{took:?}");
@@ -459,7 +456,10 @@ fn garbage_instead_of_http_is_an_invalid_status_line() {
     ] {
         let (err, took, written) = against_flood(first, b"\x00\xff garbage \x80");
         assert!(
-            matches!(err, Error::Response(ResponseError::InvalidStatusLine)),
+            matches!(
+                err,
+                Error::Exchange(UploadError::Response(ResponseError::InvalidStatusLine))
+            ),
             "{err:?}"
         );
         assert!(!err.is_transient());

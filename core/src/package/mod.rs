@@ -82,5 +82,5 @@ pub use rows::{
 pub use size::{MAX_PACKAGE_BYTES, SIZE_WARNING_BYTES, SizeError, SizeVerdict, check_size};
 pub use zip::{
     ZIP_INFLATED_MAX, ZIP_NAME_MAX, ZIP_SCRATCH_MIN, ZIP_WINDOW, ZipEntry, ZipError, ZipMethod,
-    inspect_zip, read_zip_text, validate_zip_rows, validate_zip_rows_as,
+    ZipRule, inspect_zip, read_zip_text, validate_zip_rows, validate_zip_rows_as,
 };

@@ -41,6 +41,7 @@ impl PackageKind {
 /// Why a file name was refused (rule 1). File-level: reported on line 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum NameError {
     /// The name has no characters.
     Empty,

@@ -47,6 +47,7 @@ const fn is_token_char(c: u32) -> bool {
 /// The rule a package's text broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum RowRule {
     /// A byte that is not valid UTF-8 here (overlong, surrogate, above U+10FFFF, or cut short).
     InvalidUtf8,
@@ -665,6 +666,7 @@ impl RowValidator {
 /// Why [`validate_rows`] failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ValidateError<E> {
     /// The reader failed; its error is kept.
     Io(E),

@@ -23,6 +23,7 @@ pub enum SizeVerdict {
 /// Why a size was refused (rule 2). File-level: reported on line 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SizeError {
     /// The file has 0 bytes.
     Empty,

@@ -109,12 +109,11 @@ impl ZipEntry {
     }
 }
 
-/// Why a zip package was refused, or could not be read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The rule of the service (or of the zip format) that an archive broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ZipError<E> {
-    /// The reader failed; its error is kept.
-    Io(E),
+#[non_exhaustive]
+pub enum ZipRule {
     /// The archive ends before data it points to.
     Truncated,
     /// No End Of Central Directory record: not a zip archive.
@@ -149,8 +148,6 @@ pub enum ZipError<E> {
     Encrypted,
     /// The entry is compressed with a method other than stored (0) or deflate (8).
     Method,
-    /// The caller's buffer is smaller than [`ZIP_SCRATCH_MIN`] (scratch) or empty (input).
-    BufferTooSmall,
     /// The compressed data is not valid deflate data.
     CorruptData,
     /// The entry's data is not as long as the central directory says.
@@ -159,8 +156,58 @@ pub enum ZipError<E> {
     CrcMismatch,
     /// The entry inflates to more than [`ZIP_INFLATED_MAX`] (1 GiB).
     InflatedTooLarge,
+}
+
+impl ZipRule {
+    /// The rule's fixed text, as used by [`Display`](fmt::Display).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ZipRule::Truncated => "zip is truncated",
+            ZipRule::NotZip => "not a zip archive (no end of central directory)",
+            ZipRule::MultiDisk => "multi-disk zip archives are not supported",
+            ZipRule::Zip64 => "zip64 archives are not supported",
+            ZipRule::BadCentralDirectory => "zip central directory is damaged",
+            ZipRule::BadLocalHeader => "zip local header is damaged",
+            ZipRule::DirectoryMismatch => "zip central directory does not match its end record",
+            ZipRule::LocalMismatch => "zip local header does not match the central directory",
+            ZipRule::StrayData => "zip holds data outside its entries and central directory",
+            ZipRule::NotOneFile => "zip must hold exactly one file",
+            ZipRule::Folder => "zip must not hold folders",
+            ZipRule::MacMetadata => "zip holds macOS metadata (__MACOSX/.DS_Store)",
+            ZipRule::WindowsPath => "zip entry name holds a backslash or a colon (a Windows path)",
+            ZipRule::EntryType => "zip entry must be a .txt or .csv file",
+            ZipRule::Encrypted => "zip entry is encrypted",
+            ZipRule::Method => "zip entry must be stored or deflate-compressed",
+            ZipRule::CorruptData => "zip entry's compressed data is corrupt",
+            ZipRule::SizeMismatch => "zip entry's size does not match its data",
+            ZipRule::CrcMismatch => "zip entry's CRC-32 does not match its data",
+            ZipRule::InflatedTooLarge => "zip entry inflates to more than 1 GiB",
+        }
+    }
+}
+
+impl fmt::Display for ZipRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl core::error::Error for ZipRule {}
+
+/// Why a zip package was refused, or could not be read: the reader's error, a broken archive
+/// rule ([`ZipRule`]), a broken row rule in the entry's text, or a buffer too small.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ZipError<E> {
+    /// The reader failed; its error is kept.
+    Io(E),
+    /// The archive breaks a rule of the service or of the zip format.
+    Archive(ZipRule),
     /// The entry's text broke a row rule (its line is the line in the entry's text).
     Row(RowError),
+    /// The caller's buffer is smaller than [`ZIP_SCRATCH_MIN`] (scratch) or empty (input).
+    BufferTooSmall,
 }
 
 impl<E> ZipError<E> {
@@ -171,35 +218,30 @@ impl<E> ZipError<E> {
             _ => 0,
         }
     }
+
+    /// The archive rule broken, if this is an archive error.
+    pub fn rule(&self) -> Option<ZipRule> {
+        match self {
+            ZipError::Archive(rule) => Some(*rule),
+            _ => None,
+        }
+    }
+}
+
+impl<E> From<ZipRule> for ZipError<E> {
+    fn from(rule: ZipRule) -> Self {
+        ZipError::Archive(rule)
+    }
 }
 
 impl<E> fmt::Display for ZipError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ZipError::Io(_) => "reading the zip failed",
-            ZipError::Truncated => "zip is truncated",
-            ZipError::NotZip => "not a zip archive (no end of central directory)",
-            ZipError::MultiDisk => "multi-disk zip archives are not supported",
-            ZipError::Zip64 => "zip64 archives are not supported",
-            ZipError::BadCentralDirectory => "zip central directory is damaged",
-            ZipError::BadLocalHeader => "zip local header is damaged",
-            ZipError::DirectoryMismatch => "zip central directory does not match its end record",
-            ZipError::LocalMismatch => "zip local header does not match the central directory",
-            ZipError::StrayData => "zip holds data outside its entries and central directory",
-            ZipError::NotOneFile => "zip must hold exactly one file",
-            ZipError::Folder => "zip must not hold folders",
-            ZipError::MacMetadata => "zip holds macOS metadata (__MACOSX/.DS_Store)",
-            ZipError::WindowsPath => "zip entry name holds a backslash or a colon (a Windows path)",
-            ZipError::EntryType => "zip entry must be a .txt or .csv file",
-            ZipError::Encrypted => "zip entry is encrypted",
-            ZipError::Method => "zip entry must be stored or deflate-compressed",
-            ZipError::BufferTooSmall => "buffer too small for the zip reader",
-            ZipError::CorruptData => "zip entry's compressed data is corrupt",
-            ZipError::SizeMismatch => "zip entry's size does not match its data",
-            ZipError::CrcMismatch => "zip entry's CRC-32 does not match its data",
-            ZipError::InflatedTooLarge => "zip entry inflates to more than 1 GiB",
-            ZipError::Row(e) => return fmt::Display::fmt(e, f),
-        })
+        match self {
+            ZipError::Io(_) => f.write_str("reading the zip failed"),
+            ZipError::Archive(rule) => fmt::Display::fmt(rule, f),
+            ZipError::Row(e) => fmt::Display::fmt(e, f),
+            ZipError::BufferTooSmall => f.write_str("buffer too small for the zip reader"),
+        }
     }
 }
 
@@ -207,8 +249,9 @@ impl<E: core::error::Error + 'static> core::error::Error for ZipError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             ZipError::Io(e) => Some(e),
+            ZipError::Archive(rule) => Some(rule),
             ZipError::Row(e) => Some(e),
-            _ => None,
+            ZipError::BufferTooSmall => None,
         }
     }
 }
@@ -216,7 +259,7 @@ impl<E: core::error::Error + 'static> core::error::Error for ZipError<E> {
 impl<E> From<ReadExactError<E>> for ZipError<E> {
     fn from(e: ReadExactError<E>) -> Self {
         match e {
-            ReadExactError::UnexpectedEof => ZipError::Truncated,
+            ReadExactError::UnexpectedEof => ZipError::Archive(ZipRule::Truncated),
             ReadExactError::Other(e) => ZipError::Io(e),
         }
     }
@@ -286,14 +329,14 @@ impl NameScan {
 /// whose comment length reaches exactly the end of the file. Returns its offset and its bytes.
 ///
 /// A record whose comment ends before the end of the file, with none that reaches it, means bytes
-/// were appended after the archive: [`ZipError::StrayData`].
+/// were appended after the archive: [`ZipRule::StrayData`].
 fn find_eocd<R: Read + Seek>(
     r: &mut R,
     len: u64,
     scratch: &mut [u8],
 ) -> Result<(u64, [u8; EOCD_LEN as usize]), ZipError<R::Error>> {
     if len < EOCD_LEN {
-        return Err(ZipError::NotZip);
+        return Err(ZipError::Archive(ZipRule::NotZip));
     }
     let floor = len.saturating_sub(EOCD_SEARCH);
     // A record starts at most at len - 22; its signature ends 4 bytes later.
@@ -323,9 +366,9 @@ fn find_eocd<R: Read + Seek>(
         }
         if start == floor {
             return Err(if short {
-                ZipError::StrayData
+                ZipError::Archive(ZipRule::StrayData)
             } else {
-                ZipError::NotZip
+                ZipError::Archive(ZipRule::NotZip)
             });
         }
         // Keep 3 bytes of overlap so that a signature across the boundary is found.
@@ -366,9 +409,9 @@ impl Central {
             || u32_at(h, 42) == u32::MAX
             || disk == u16::MAX
         {
-            Some(ZipError::Zip64)
+            Some(ZipError::Archive(ZipRule::Zip64))
         } else if disk != 0 {
-            Some(ZipError::MultiDisk)
+            Some(ZipError::Archive(ZipRule::MultiDisk))
         } else {
             None
         }
@@ -386,29 +429,29 @@ fn check_local_header<R: Read + Seek>(
     if c.local_at != pos {
         // Bytes before this entry that no directory entry accounts for (a hidden local entry,
         // a prefix), or entries listed out of order.
-        return Err(ZipError::StrayData);
+        return Err(ZipError::Archive(ZipRule::StrayData));
     }
     if pos + LOCAL_LEN as u64 > cd_offset {
-        return Err(ZipError::BadLocalHeader);
+        return Err(ZipError::Archive(ZipRule::BadLocalHeader));
     }
     let mut lh = [0u8; LOCAL_LEN];
     read_at(r, pos, &mut lh)?;
     if lh[..4] != LOCAL_SIG {
-        return Err(ZipError::BadLocalHeader);
+        return Err(ZipError::Archive(ZipRule::BadLocalHeader));
     }
     let facts = (u16_at(&lh, 6), u16_at(&lh, 8), usize::from(u16_at(&lh, 26)));
     if facts != (c.flags, c.method, c.name_len) {
-        return Err(ZipError::LocalMismatch);
+        return Err(ZipError::Archive(ZipRule::LocalMismatch));
     }
     let sizes = (u32_at(&lh, 14), u32_at(&lh, 18), u32_at(&lh, 22));
     let streamed = c.flags & FLAG_DESCRIPTOR != 0 && c.method == 8 && sizes == (0, 0, 0);
     if !streamed && sizes != (c.crc32, c.compressed, c.uncompressed) {
-        return Err(ZipError::LocalMismatch);
+        return Err(ZipError::Archive(ZipRule::LocalMismatch));
     }
     let name_at = pos + LOCAL_LEN as u64;
     let data_at = name_at + c.name_len as u64 + u64::from(u16_at(&lh, 28));
     if data_at > cd_offset {
-        return Err(ZipError::BadLocalHeader);
+        return Err(ZipError::Archive(ZipRule::BadLocalHeader));
     }
     Ok((name_at, data_at))
 }
@@ -424,14 +467,14 @@ fn entry_end<R: Read + Seek>(
 ) -> Result<u64, ZipError<R::Error>> {
     let data_end = data_at + u64::from(c.compressed);
     if data_end > cd_offset {
-        return Err(ZipError::Truncated);
+        return Err(ZipError::Archive(ZipRule::Truncated));
     }
     if c.flags & FLAG_DESCRIPTOR == 0 {
         return Ok(data_end);
     }
     let room = cd_offset - data_end;
     if room < 12 {
-        return Err(ZipError::BadLocalHeader);
+        return Err(ZipError::Archive(ZipRule::BadLocalHeader));
     }
     let mut d = [0u8; 16];
     let n = if room >= 16 { 16 } else { 12 };
@@ -445,7 +488,7 @@ fn entry_end<R: Read + Seek>(
     };
     let fields = (u32_at(&d, at), u32_at(&d, at + 4), u32_at(&d, at + 8));
     if fields != (c.crc32, c.compressed, c.uncompressed) {
-        return Err(ZipError::LocalMismatch);
+        return Err(ZipError::Archive(ZipRule::LocalMismatch));
     }
     Ok(data_end + len)
 }
@@ -524,7 +567,7 @@ fn check_entry<R: Read + Seek>(
         kept,
     )?;
     if !same {
-        return Ok(Err(ZipError::LocalMismatch));
+        return Ok(Err(ZipError::Archive(ZipRule::LocalMismatch)));
     }
     match entry_end(r, c, data_at, cd_offset) {
         Ok(end) => Ok(Ok(Span { data_at, end })),
@@ -568,21 +611,21 @@ pub fn inspect_zip<R: Read + Seek>(
     let cd_size = u32_at(&eocd, 12);
     let cd_offset = u64::from(u32_at(&eocd, 16));
     if entries == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF {
-        return Err(ZipError::Zip64);
+        return Err(ZipError::Archive(ZipRule::Zip64));
     }
     if eocd_at >= ZIP64_LOCATOR_LEN {
         let mut sig = [0u8; 4];
         read_at(r, eocd_at - ZIP64_LOCATOR_LEN, &mut sig)?;
         if sig == ZIP64_LOCATOR_SIG {
-            return Err(ZipError::Zip64);
+            return Err(ZipError::Archive(ZipRule::Zip64));
         }
     }
     if disk != 0 || cd_disk != 0 || entries_here != entries {
-        return Err(ZipError::MultiDisk);
+        return Err(ZipError::Archive(ZipRule::MultiDisk));
     }
     let cd_end = cd_offset + u64::from(cd_size);
     if cd_end > eocd_at {
-        return Err(ZipError::BadCentralDirectory);
+        return Err(ZipError::Archive(ZipRule::BadCentralDirectory));
     }
 
     let mut macos = false;
@@ -596,18 +639,18 @@ pub fn inspect_zip<R: Read + Seek>(
     for _ in 0..entries {
         let mut h = [0u8; CENTRAL_LEN];
         if at + CENTRAL_LEN as u64 > cd_end {
-            return Err(ZipError::DirectoryMismatch);
+            return Err(ZipError::Archive(ZipRule::DirectoryMismatch));
         }
         read_at(r, at, &mut h)?;
         if h[..4] != CENTRAL_SIG {
-            return Err(ZipError::BadCentralDirectory);
+            return Err(ZipError::Archive(ZipRule::BadCentralDirectory));
         }
         let name_len = usize::from(u16_at(&h, 28));
         let skip = u64::from(u16_at(&h, 30)) + u64::from(u16_at(&h, 32));
         let name_at = at + CENTRAL_LEN as u64;
         let next = name_at + name_len as u64 + skip;
         if next > cd_end {
-            return Err(ZipError::BadCentralDirectory);
+            return Err(ZipError::Archive(ZipRule::BadCentralDirectory));
         }
         let mut scan = NameScan::new();
         let mut kept = [0u8; ZIP_NAME_MAX];
@@ -634,7 +677,7 @@ pub fn inspect_zip<R: Read + Seek>(
     }
     if at != cd_end {
         // The directory holds more than the end record's entry count.
-        return Err(ZipError::DirectoryMismatch);
+        return Err(ZipError::Archive(ZipRule::DirectoryMismatch));
     }
     if cd_end < eocd_at {
         // A directory entry the end record does not count, or junk before the end record.
@@ -642,9 +685,9 @@ pub fn inspect_zip<R: Read + Seek>(
         let n = (eocd_at - cd_end).min(4) as usize;
         read_at(r, cd_end, &mut sig[..n])?;
         return Err(if sig == CENTRAL_SIG {
-            ZipError::DirectoryMismatch
+            ZipError::Archive(ZipRule::DirectoryMismatch)
         } else {
-            ZipError::StrayData
+            ZipError::Archive(ZipRule::StrayData)
         });
     }
     if let Some(e) = layout {
@@ -652,40 +695,40 @@ pub fn inspect_zip<R: Read + Seek>(
     }
     if pos != cd_offset {
         // Bytes between the last entry and the directory: a hidden local entry, say.
-        return Err(ZipError::StrayData);
+        return Err(ZipError::Archive(ZipRule::StrayData));
     }
     if macos {
-        return Err(ZipError::MacMetadata);
+        return Err(ZipError::Archive(ZipRule::MacMetadata));
     }
     if folder {
-        return Err(ZipError::Folder);
+        return Err(ZipError::Archive(ZipRule::Folder));
     }
     if windows {
-        return Err(ZipError::WindowsPath);
+        return Err(ZipError::Archive(ZipRule::WindowsPath));
     }
     let (c, name, scan, data_offset) = match first {
         Some(first) if entries == 1 => first,
-        _ => return Err(ZipError::NotOneFile),
+        _ => return Err(ZipError::Archive(ZipRule::NotOneFile)),
     };
     let name_len = scan.len;
     let format = match kind_of(&scan.tail[10 - name_len.min(10)..]) {
         Some(PackageKind::Txt) => Format::Txt,
         Some(PackageKind::Csv) => Format::Csv,
-        Some(PackageKind::Zip) | None => return Err(ZipError::EntryType),
+        Some(PackageKind::Zip) | None => return Err(ZipError::Archive(ZipRule::EntryType)),
     };
     if c.flags & 1 != 0 {
-        return Err(ZipError::Encrypted);
+        return Err(ZipError::Archive(ZipRule::Encrypted));
     }
     let method = match c.method {
         0 => ZipMethod::Stored,
         8 => ZipMethod::Deflate,
-        _ => return Err(ZipError::Method),
+        _ => return Err(ZipError::Archive(ZipRule::Method)),
     };
     if method == ZipMethod::Stored && c.compressed != c.uncompressed {
-        return Err(ZipError::SizeMismatch);
+        return Err(ZipError::Archive(ZipRule::SizeMismatch));
     }
     if u64::from(c.uncompressed) > ZIP_INFLATED_MAX {
-        return Err(ZipError::InflatedTooLarge);
+        return Err(ZipError::Archive(ZipRule::InflatedTooLarge));
     }
     Ok(ZipEntry {
         name,
@@ -711,7 +754,7 @@ impl Check {
     fn take<E>(&mut self, text: &[u8]) -> Result<(), ZipError<E>> {
         self.out += text.len() as u64;
         if self.out > self.expected {
-            return Err(ZipError::SizeMismatch);
+            return Err(ZipError::Archive(ZipRule::SizeMismatch));
         }
         self.crc.update(text);
         Ok(())
@@ -719,10 +762,10 @@ impl Check {
 
     fn finish<E>(self, crc32: u32) -> Result<(), ZipError<E>> {
         if self.out != self.expected {
-            return Err(ZipError::SizeMismatch);
+            return Err(ZipError::Archive(ZipRule::SizeMismatch));
         }
         if self.crc.finalize() != crc32 {
-            return Err(ZipError::CrcMismatch);
+            return Err(ZipError::Archive(ZipRule::CrcMismatch));
         }
         Ok(())
     }
@@ -739,9 +782,10 @@ impl Check {
 ///
 /// # Errors
 ///
-/// [`ZipError::Row`] with the line in the entry's text; [`ZipError::CorruptData`] (also for bytes
-/// after the end of the deflate stream), [`ZipError::SizeMismatch`], [`ZipError::CrcMismatch`] or
-/// [`ZipError::Truncated`] for damaged data; [`ZipError::InflatedTooLarge`]; [`ZipError::Io`]; [`ZipError::BufferTooSmall`] if `inbuf` is empty.
+/// [`ZipError::Row`] with the line in the entry's text; [`ZipRule::CorruptData`] (also for bytes
+/// after the end of the deflate stream), [`ZipRule::SizeMismatch`], [`ZipRule::CrcMismatch`] or
+/// [`ZipRule::Truncated`] for damaged data; [`ZipRule::InflatedTooLarge`]; [`ZipError::Io`];
+/// [`ZipError::BufferTooSmall`] if `inbuf` is empty.
 ///
 /// # Examples
 ///
@@ -839,7 +883,7 @@ pub fn read_zip_text<R: Read + Seek>(
     }
     if entry.uncompressed_size > ZIP_INFLATED_MAX {
         // Checked by `inspect_zip` already; `entry`'s fields are public, so checked again.
-        return Err(ZipError::InflatedTooLarge);
+        return Err(ZipError::Archive(ZipRule::InflatedTooLarge));
     }
     r.seek(SeekFrom::Start(entry.data_offset))
         .map_err(ZipError::Io)?;
@@ -893,13 +937,13 @@ pub fn read_zip_text<R: Read + Seek>(
                     // Bytes of the entry after the end of its deflate stream would be data
                     // that no reader shows: refused like any other stray byte.
                     TINFLStatus::Done if in_start < in_end || remaining > 0 => {
-                        return Err(ZipError::CorruptData);
+                        return Err(ZipError::Archive(ZipRule::CorruptData));
                     }
                     TINFLStatus::Done => break,
                     TINFLStatus::HasMoreOutput => {}
                     TINFLStatus::NeedsMoreInput if more || in_start < in_end => {}
                     // The stream needs bytes past the entry's compressed size, or is invalid.
-                    _ => return Err(ZipError::CorruptData),
+                    _ => return Err(ZipError::Archive(ZipRule::CorruptData)),
                 }
             }
         }
@@ -916,6 +960,22 @@ mod tests {
     use proptest::prelude::*;
     use std::string::String;
     use std::vec::Vec;
+
+    #[test]
+    fn archive_errors_are_their_rule_and_row_errors_their_line() {
+        use std::string::ToString;
+        let e: ZipError<Infallible> = ZipRule::MacMetadata.into();
+        assert_eq!(e, ZipError::Archive(ZipRule::MacMetadata));
+        assert_eq!(e.rule(), Some(ZipRule::MacMetadata));
+        assert_eq!(e.to_string(), ZipRule::MacMetadata.as_str());
+        assert_eq!(e.line(), 0);
+        let row: ZipError<Infallible> = ZipError::Row(RowError {
+            line: 3,
+            rule: RowRule::BlankLine,
+        });
+        assert_eq!((row.rule(), row.line()), (None, 3));
+        assert_eq!(row.to_string(), "line 3: blank line");
+    }
 
     /// A seekable in-memory file.
     struct Cursor {
@@ -1112,34 +1172,58 @@ mod tests {
     fn structure() {
         let good = rows(2);
         let z = |entries: &[Spec]| check(&make_zip(entries, b""));
-        assert_eq!(z(&[]), Err(ZipError::NotOneFile));
+        assert_eq!(z(&[]), Err(ZipError::Archive(ZipRule::NotOneFile)));
         assert_eq!(
             z(&[spec("a.txt", &good, 8), spec("b.txt", &good, 8)]),
-            Err(ZipError::NotOneFile)
+            Err(ZipError::Archive(ZipRule::NotOneFile))
         );
         assert_eq!(
             z(&[spec("d/", b"", 0), spec("d/a.txt", &good, 8)]),
-            Err(ZipError::Folder)
+            Err(ZipError::Archive(ZipRule::Folder))
         );
-        assert_eq!(z(&[spec("d/a.txt", &good, 8)]), Err(ZipError::Folder));
+        assert_eq!(
+            z(&[spec("d/a.txt", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::Folder))
+        );
         assert_eq!(
             z(&[spec("a.txt", &good, 8), spec("__MACOSX/._a.txt", b"x", 8)]),
-            Err(ZipError::MacMetadata)
+            Err(ZipError::Archive(ZipRule::MacMetadata))
         );
-        assert_eq!(z(&[spec("__MACOSX/", b"", 0)]), Err(ZipError::MacMetadata));
-        assert_eq!(z(&[spec(".DS_Store", b"x", 0)]), Err(ZipError::MacMetadata));
+        assert_eq!(
+            z(&[spec("__MACOSX/", b"", 0)]),
+            Err(ZipError::Archive(ZipRule::MacMetadata))
+        );
+        assert_eq!(
+            z(&[spec(".DS_Store", b"x", 0)]),
+            Err(ZipError::Archive(ZipRule::MacMetadata))
+        );
         assert_eq!(
             z(&[spec("a.txt", &good, 8), spec("d/.DS_Store", b"x", 0)]),
-            Err(ZipError::MacMetadata)
+            Err(ZipError::Archive(ZipRule::MacMetadata))
         );
-        assert_eq!(z(&[spec("x.DS_Store", b"x", 0)]), Err(ZipError::EntryType));
-        assert_eq!(z(&[spec("a.xlsx", &good, 8)]), Err(ZipError::EntryType));
-        assert_eq!(z(&[spec("a.zip", &good, 8)]), Err(ZipError::EntryType));
-        assert_eq!(z(&[spec("txt", &good, 8)]), Err(ZipError::EntryType));
-        assert_eq!(z(&[spec("a.txt", &good, 12)]), Err(ZipError::Method));
+        assert_eq!(
+            z(&[spec("x.DS_Store", b"x", 0)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("a.xlsx", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("a.zip", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("txt", &good, 8)]),
+            Err(ZipError::Archive(ZipRule::EntryType))
+        );
+        assert_eq!(
+            z(&[spec("a.txt", &good, 12)]),
+            Err(ZipError::Archive(ZipRule::Method))
+        );
         let mut enc = spec("a.txt", &good, 8);
         enc.flags = 1;
-        assert_eq!(z(&[enc]), Err(ZipError::Encrypted));
+        assert_eq!(z(&[enc]), Err(ZipError::Archive(ZipRule::Encrypted)));
         // A long name: streamed through the scratch buffer, kept cut to ZIP_NAME_MAX bytes.
         let long = "n".repeat(1000) + ".csv";
         let zip = make_zip(&[spec(&long, &good, 8)], b"");
@@ -1152,13 +1236,16 @@ mod tests {
 
     #[test]
     fn not_zips() {
-        assert_eq!(check(b""), Err(ZipError::NotZip));
-        assert_eq!(check(b"PK\x05\x06"), Err(ZipError::NotZip));
-        assert_eq!(check(&rows(100)), Err(ZipError::NotZip));
+        assert_eq!(check(b""), Err(ZipError::Archive(ZipRule::NotZip)));
+        assert_eq!(
+            check(b"PK\x05\x06"),
+            Err(ZipError::Archive(ZipRule::NotZip))
+        );
+        assert_eq!(check(&rows(100)), Err(ZipError::Archive(ZipRule::NotZip)));
         // A comment whose length does not reach the end of the file: bytes after the archive.
         let mut zip = make_zip(&[spec("a.txt", &rows(2), 8)], b"abc");
         zip.push(b'!');
-        assert_eq!(check(&zip), Err(ZipError::StrayData));
+        assert_eq!(check(&zip), Err(ZipError::Archive(ZipRule::StrayData)));
         // The longest comment is found; one byte of junk more is not.
         let comment = std::vec![b'c'; 0xFFFF];
         let zip = make_zip(&[spec("a.txt", &rows(2), 8)], &comment);
@@ -1191,26 +1278,30 @@ mod tests {
         z.drain(10..20);
         assert!(matches!(
             check(&z),
-            Err(ZipError::BadCentralDirectory | ZipError::BadLocalHeader)
+            Err(ZipError::Archive(ZipRule::BadCentralDirectory)
+                | ZipError::Archive(ZipRule::BadLocalHeader))
         ));
         // Zip64 markers.
         let mut z = zip.clone();
         z[eocd + 16..eocd + 20].copy_from_slice(&[0xFF; 4]);
-        assert_eq!(check(&z), Err(ZipError::Zip64));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::Zip64)));
         let mut z = zip.clone();
         z[cd + 20..cd + 24].copy_from_slice(&[0xFF; 4]);
-        assert_eq!(check(&z), Err(ZipError::Zip64));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::Zip64)));
         // Multi-disk.
         let mut z = zip.clone();
         z[eocd + 4] = 1;
-        assert_eq!(check(&z), Err(ZipError::MultiDisk));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::MultiDisk)));
         // Bad signatures.
         let mut z = zip.clone();
         z[cd] = b'X';
-        assert_eq!(check(&z), Err(ZipError::BadCentralDirectory));
+        assert_eq!(
+            check(&z),
+            Err(ZipError::Archive(ZipRule::BadCentralDirectory))
+        );
         let mut z = zip.clone();
         z[0] = b'X';
-        assert_eq!(check(&z), Err(ZipError::BadLocalHeader));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::BadLocalHeader)));
         // Declared sizes that lie, in the local header and the directory alike.
         let lie = |field: usize, by: fn(u32) -> u32| {
             let mut z = zip.clone();
@@ -1220,24 +1311,43 @@ mod tests {
             }
             check(&z)
         };
-        assert_eq!(lie(8, |n| n - 1), Err(ZipError::SizeMismatch));
-        assert_eq!(lie(8, |n| n + 1), Err(ZipError::SizeMismatch));
-        assert_eq!(lie(0, |n| n ^ 1), Err(ZipError::CrcMismatch));
+        assert_eq!(
+            lie(8, |n| n - 1),
+            Err(ZipError::Archive(ZipRule::SizeMismatch))
+        );
+        assert_eq!(
+            lie(8, |n| n + 1),
+            Err(ZipError::Archive(ZipRule::SizeMismatch))
+        );
+        assert_eq!(
+            lie(0, |n| n ^ 1),
+            Err(ZipError::Archive(ZipRule::CrcMismatch))
+        );
         // In the directory only: the local header disagrees.
         for field in [0, 4, 8] {
             let mut z = zip.clone();
             z[cd + 16 + field] ^= 1;
-            assert_eq!(check(&z), Err(ZipError::LocalMismatch), "field {field}");
+            assert_eq!(
+                check(&z),
+                Err(ZipError::Archive(ZipRule::LocalMismatch)),
+                "field {field}"
+            );
         }
         // A deflate stream cut short, or followed by bytes inside the entry.
         let text = rows(50);
         let full = miniz_oxide::deflate::compress_to_vec(&text, 6);
         let mut cut = spec("a.txt", &text, 8);
         cut.body = Some(full[..full.len() - 3].to_vec());
-        assert_eq!(check(&make_zip(&[cut], b"")), Err(ZipError::CorruptData));
+        assert_eq!(
+            check(&make_zip(&[cut], b"")),
+            Err(ZipError::Archive(ZipRule::CorruptData))
+        );
         let mut padded = spec("a.txt", &text, 8);
         padded.body = Some([&full[..], b"hidden"].concat());
-        assert_eq!(check(&make_zip(&[padded], b"")), Err(ZipError::CorruptData));
+        assert_eq!(
+            check(&make_zip(&[padded], b"")),
+            Err(ZipError::Archive(ZipRule::CorruptData))
+        );
     }
 
     /// Offsets in a one-entry zip made by [`make_zip`] (no comment).
@@ -1291,10 +1401,16 @@ mod tests {
         let mut z = two.clone();
         set_u16(&mut z, eocd + 8, 1);
         set_u16(&mut z, eocd + 10, 1);
-        assert_eq!(check(&z), Err(ZipError::DirectoryMismatch));
+        assert_eq!(
+            check(&z),
+            Err(ZipError::Archive(ZipRule::DirectoryMismatch))
+        );
         // ... and its size covers only the first: the second is between it and the end record.
         set_u32(&mut z, eocd + 12, first_central as u32);
-        assert_eq!(check(&z), Err(ZipError::DirectoryMismatch));
+        assert_eq!(
+            check(&z),
+            Err(ZipError::Archive(ZipRule::DirectoryMismatch))
+        );
 
         // hidden_local: a local entry that no directory entry names.
         let mut z = two.clone();
@@ -1303,34 +1419,37 @@ mod tests {
         set_u16(&mut z, eocd + 8, 1);
         set_u16(&mut z, eocd + 10, 1);
         set_u32(&mut z, eocd + 12, first_central as u32);
-        assert_eq!(check(&z), Err(ZipError::StrayData));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::StrayData)));
 
         // Bytes before the first entry (a self-extractor's stub), between the entry and the
         // directory, between the directory and the end record, and after the end record.
         let cd1 = u32_at(&one, eocd_of(&one) + 16) as usize;
         assert_eq!(
             check(&insert(&one, 0, b"MZ stub")),
-            Err(ZipError::StrayData)
+            Err(ZipError::Archive(ZipRule::StrayData))
         );
-        assert_eq!(check(&insert(&one, cd1, b"junk")), Err(ZipError::StrayData));
+        assert_eq!(
+            check(&insert(&one, cd1, b"junk")),
+            Err(ZipError::Archive(ZipRule::StrayData))
+        );
         let mut z = one.clone();
         let at = eocd_of(&z);
         z.splice(at..at, *b"junk");
-        assert_eq!(check(&z), Err(ZipError::StrayData));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::StrayData)));
         let mut z = one.clone();
         z.extend_from_slice(b"junk");
-        assert_eq!(check(&z), Err(ZipError::StrayData));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::StrayData)));
 
         // The local header disagrees with the directory.
         let mut z = one.clone();
         z[6] |= 1; // encrypted
-        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)));
         let mut z = one.clone();
         z[8] = 0; // stored
-        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)));
         let mut z = one.clone();
         z[30] = b'b'; // b.txt
-        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)));
         // A local name of another length: `../../../tmp/pwn.sh` for `a.txt`.
         let mut z = insert(&one, 30, b"../../../tmp/pwn.sh");
         z.drain(30 + 19..30 + 19 + 5);
@@ -1338,14 +1457,14 @@ mod tests {
         let cd = u32_at(&z, eocd + 16) - 5;
         set_u32(&mut z, eocd + 16, cd);
         set_u16(&mut z, 26, 19);
-        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)));
         // A long name is compared through the scratch buffer, chunk by chunk.
         let long = "n".repeat(700) + ".txt";
         let zip = make_zip(&[spec(&long, &good, 8)], b"");
         assert_eq!(check(&zip), Ok(3));
         let mut z = zip.clone();
         z[30 + 650] = b'm';
-        assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)));
     }
 
     #[test]
@@ -1360,7 +1479,7 @@ mod tests {
             let cd = u32_at(&zip, eocd_of(&zip) + 16) as usize;
             let mut z = zip.clone();
             z[cd - 4] ^= 1; // its uncompressed size
-            assert_eq!(check(&z), Err(ZipError::LocalMismatch));
+            assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::LocalMismatch)));
             // A local header with its sizes after all agrees as well.
             let mut z = zip.clone();
             z.copy_within(cd + 16..cd + 28, 14);
@@ -1376,22 +1495,34 @@ mod tests {
         // find its end otherwise.
         let mut e = spec("a.txt", &good, 0);
         e.descriptor = 16;
-        assert_eq!(check(&make_zip(&[e], b"")), Err(ZipError::LocalMismatch));
+        assert_eq!(
+            check(&make_zip(&[e], b"")),
+            Err(ZipError::Archive(ZipRule::LocalMismatch))
+        );
     }
 
     #[test]
     fn names_with_windows_paths() {
         let good = rows(2);
         let z = |name: &str| check(&make_zip(&[spec(name, &good, 8)], b""));
-        assert_eq!(z("..\\..\\evil.txt"), Err(ZipError::WindowsPath));
-        assert_eq!(z("C:evil.txt"), Err(ZipError::WindowsPath));
-        assert_eq!(z("a:b.txt"), Err(ZipError::WindowsPath));
+        assert_eq!(
+            z("..\\..\\evil.txt"),
+            Err(ZipError::Archive(ZipRule::WindowsPath))
+        );
+        assert_eq!(
+            z("C:evil.txt"),
+            Err(ZipError::Archive(ZipRule::WindowsPath))
+        );
+        assert_eq!(z("a:b.txt"), Err(ZipError::Archive(ZipRule::WindowsPath)));
         // A `/` is a folder first.
-        assert_eq!(z("C:/evil.txt"), Err(ZipError::Folder));
-        assert_eq!(z("../../evil.txt"), Err(ZipError::Folder));
+        assert_eq!(z("C:/evil.txt"), Err(ZipError::Archive(ZipRule::Folder)));
+        assert_eq!(z("../../evil.txt"), Err(ZipError::Archive(ZipRule::Folder)));
         // The policy's metadata is the folder `__MACOSX/`, not any name starting so.
         assert_eq!(z("__MACOSXa.txt"), Ok(2));
-        assert_eq!(z("__MACOSX/a.txt"), Err(ZipError::MacMetadata));
+        assert_eq!(
+            z("__MACOSX/a.txt"),
+            Err(ZipError::Archive(ZipRule::MacMetadata))
+        );
     }
 
     #[test]
@@ -1404,18 +1535,21 @@ mod tests {
         let mut z = zip.clone();
         set_u32(&mut z, 22, big);
         set_u32(&mut z, cd + 24, big);
-        assert_eq!(check(&z), Err(ZipError::InflatedTooLarge));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::InflatedTooLarge)));
         // Exactly the cap is allowed by the cap (and then found to be a lie).
         let mut z = zip.clone();
         set_u32(&mut z, 22, ZIP_INFLATED_MAX as u32);
         set_u32(&mut z, cd + 24, ZIP_INFLATED_MAX as u32);
-        assert_eq!(check(&z), Err(ZipError::SizeMismatch));
+        assert_eq!(check(&z), Err(ZipError::Archive(ZipRule::SizeMismatch)));
         // A directory that says little about a stream that inflates to much more: inflating
         // stops just past what it said.
         let zeros = std::vec![0u8; 8 << 20];
         let mut bomb = spec("a.txt", b"ab\n", 8);
         bomb.body = Some(miniz_oxide::deflate::compress_to_vec(&zeros, 9));
-        assert_eq!(check(&make_zip(&[bomb], b"")), Err(ZipError::SizeMismatch));
+        assert_eq!(
+            check(&make_zip(&[bomb], b"")),
+            Err(ZipError::Archive(ZipRule::SizeMismatch))
+        );
         // A caller that edits the entry cannot lift the cap.
         let mut file = Cursor { data: zip, pos: 0 };
         let mut entry = inspect_zip(&mut file, &mut [0u8; 64]).unwrap();
@@ -1423,7 +1557,7 @@ mod tests {
         let mut window = std::boxed::Box::new([0u8; ZIP_WINDOW]);
         assert_eq!(
             validate_zip_rows(&mut file, &entry, &mut window, &mut [0u8; 64]),
-            Err(ZipError::InflatedTooLarge)
+            Err(ZipError::Archive(ZipRule::InflatedTooLarge))
         );
     }
 
@@ -1445,8 +1579,11 @@ mod tests {
                 let mut z = zip.clone();
                 z[i] ^= 0x55;
                 match check_with(&z, 256, 256) {
-                    Err(ZipError::CrcMismatch | ZipError::CorruptData | ZipError::SizeMismatch) => {
-                    }
+                    Err(
+                        ZipError::Archive(ZipRule::CrcMismatch)
+                        | ZipError::Archive(ZipRule::CorruptData)
+                        | ZipError::Archive(ZipRule::SizeMismatch),
+                    ) => {}
                     Ok(n) => assert_eq!(n, 300, "a flip at {i} that changed nothing"),
                     other => panic!("flip at {i}: {other:?}"),
                 }
@@ -1464,7 +1601,7 @@ mod tests {
     #[test]
     fn display_texts() {
         use std::string::ToString;
-        let e: ZipError<Infallible> = ZipError::MacMetadata;
+        let e: ZipError<Infallible> = ZipError::Archive(ZipRule::MacMetadata);
         assert_eq!(
             e.to_string(),
             "zip holds macOS metadata (__MACOSX/.DS_Store)"

@@ -254,7 +254,8 @@ fn main() -> ! {
             let _ = write!(line, "{e}");
             let code = match e {
                 TlsUploadError::Handshake(_) => EXIT_HANDSHAKE,
-                TlsUploadError::Upload(_) => EXIT_UPLOAD,
+                // The exchange failed (or a failure this program does not know yet).
+                _ => EXIT_UPLOAD,
             };
             fail(code, "upload", &line.as_str())
         }

@@ -10,7 +10,7 @@ mod device {
     use core::mem::size_of;
 
     use cortex_m_rt::entry;
-    use tpns_core::json::UploadFields;
+    use tpns_core::upload::UploadFields;
     use tpns_core::upload::{Collector, Upload, UploadBytes};
     use tpns_firmware_example::{HTTP_BUF_LEN, Probe};
     use tpns_transport_embedded::source::FlashPackage;
