@@ -155,7 +155,7 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
 
     // A file whose package is a region: a junk header, the package, junk after it.
     let accounts = package(2000);
-    let path = server.dir.join("card.bin");
+    let path = server.dir().join("card.bin");
     let mut disk = b"HEADER--".to_vec();
     disk.extend_from_slice(&accounts);
     disk.extend_from_slice(b"trailing junk that must never be sent");

@@ -1,14 +1,12 @@
 //! The fault matrix for the device path (issue 7): `NalStream` over `std-embedded-nal` (a host
 //! embedded-nal 0.9 stack), plain and under embedded-tls, against the emulator's injected
-//! faults and small raw servers (`bad_server`) on 127.0.0.1.
+//! faults and small raw servers (the workspace test support's, shared with the std transport) on
+//! 127.0.0.1.
 //!
 //! Every socket here has a wait hook with a deadline, as a device's would: the embedded
 //! transport has no timeouts of its own, the hook is its bound. Tests that already exist in
 //! `blocking.rs` are not repeated; `notes/fault-table.md` maps every fault to its test.
 
-// The raw misbehaving servers are shared with the std transport's fault tests.
-#[path = "../../transport-std/tests/bad_server/mod.rs"]
-mod bad_server;
 mod common;
 
 use core::ops::ControlFlow;
@@ -17,7 +15,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bad_server::{FLOOD_CAP, RawServer, drain, flood, read_request};
 use common::{Server, job, package};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::OsRng;
@@ -27,6 +24,8 @@ use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Form;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
+use tpns_test_support::flood::{self, Refusal};
+use tpns_test_support::raw::{RawServer, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
@@ -642,7 +641,7 @@ fn a_device_retry_loop_gets_past_two_503s_with_exactly_one_copy_stored() {
     let endpoint = Endpoint::parse(&url).unwrap();
     // An SD-card-style source: the package is a region of a file, rewound for each attempt.
     let accounts = package(5000);
-    let path = server.dir.join("card.bin");
+    let path = server.dir().join("card.bin");
     let mut disk = b"HDR".to_vec();
     disk.extend_from_slice(&accounts);
     disk.extend_from_slice(b"junk after the package");
@@ -733,93 +732,50 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
 
 // --- 5. Oversize and garbage answers ---------------------------------------------------------
 
-/// One upload against a server that reads the request and floods the answer with `first`
-/// then `filler`; returns the error, the time it took and the bytes the server wrote before
-/// the device closed the socket.
-fn against_flood(
-    first: &'static [u8],
-    filler: &'static [u8],
-) -> (
-    UploadError<NalError<ErrorOf>, core::convert::Infallible>,
-    Duration,
-    usize,
-) {
-    let server = RawServer::spawn(move |mut conn: TcpStream| {
-        read_request(&mut conn).unwrap();
-        flood(&mut conn, first, filler)
-    });
-    let url = format!("http://{}/", server.addr);
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let accounts = package(300);
-    let started = Instant::now();
-    let err = plain(
-        server.addr,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        512,
-        PATIENCE,
-        go,
-    )
-    .unwrap_err();
-    let took = started.elapsed();
-    (err, took, server.join())
+/// Runs every flood case that must end in `refusal` against one upload each: the device's
+/// error, the time it took and the bytes the server wrote before the device closed the socket.
+fn against_floods(refusal: Refusal) {
+    for case in flood::cases(refusal) {
+        let server = case.serve();
+        let url = format!("http://{}/", server.addr);
+        let endpoint = Endpoint::parse(&url).unwrap();
+        let accounts = package(300);
+        let started = Instant::now();
+        let err = plain(
+            server.addr,
+            &job(&endpoint, "a.txt"),
+            &mut FlashPackage::new(&accounts),
+            512,
+            PATIENCE,
+            go,
+        )
+        .unwrap_err();
+        let took = started.elapsed();
+        let got = match err {
+            UploadError::Response(ResponseError::HeadTooLarge) => Some(Refusal::HeadTooLarge),
+            UploadError::Response(ResponseError::BodyTooLarge) => Some(Refusal::BodyTooLarge),
+            UploadError::Response(ResponseError::InvalidStatusLine) => {
+                Some(Refusal::InvalidStatusLine)
+            }
+            _ => None,
+        };
+        case.check(got, err.is_transient(), took, server.join(), &err);
+    }
 }
 
 #[test]
 fn an_endless_response_head_is_refused_at_the_head_limit() {
-    let (err, took, written) = against_flood(
-        b"HTTP/1.1 200 OK\r\n",
-        b"X-Padding: 0123456789abcdef0123456789abcdef\r\n",
-    );
-    assert!(
-        matches!(err, UploadError::Response(ResponseError::HeadTooLarge)),
-        "{err:?}"
-    );
-    assert!(!err.is_transient());
-    assert!(took < Duration::from_secs(3), "{took:?}");
-    assert!(
-        written < FLOOD_CAP,
-        "the device kept reading: {written} bytes"
-    );
+    against_floods(Refusal::HeadTooLarge);
 }
 
 #[test]
 fn an_endless_response_body_is_refused_at_the_body_limit() {
-    for first in [
-        &b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"errMsg\":\""[..],
-        &b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n{\"errMsg\":\""[..],
-    ] {
-        let (err, took, written) = against_flood(first, b"abcdefghijklmnop");
-        assert!(
-            matches!(err, UploadError::Response(ResponseError::BodyTooLarge)),
-            "{err:?}"
-        );
-        assert!(took < Duration::from_secs(3), "{took:?}");
-        assert!(
-            written < FLOOD_CAP,
-            "the device kept reading: {written} bytes"
-        );
-    }
+    against_floods(Refusal::BodyTooLarge);
 }
 
 #[test]
 fn garbage_instead_of_http_is_an_invalid_status_line() {
-    for first in [
-        &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
-        &b"\x16\x03\x03\x00\x02\x02\x28"[..],
-    ] {
-        let (err, took, written) = against_flood(first, b"\x00\xff garbage \x80");
-        assert!(
-            matches!(err, UploadError::Response(ResponseError::InvalidStatusLine)),
-            "{err:?}"
-        );
-        assert!(!err.is_transient());
-        assert!(took < Duration::from_secs(3), "{took:?}");
-        assert!(
-            written < FLOOD_CAP,
-            "the device kept reading: {written} bytes"
-        );
-    }
+    against_floods(Refusal::InvalidStatusLine);
 }
 
 // --- 6. Refused certificates: no request byte reaches the server --------------------------

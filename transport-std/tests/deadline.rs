@@ -2,9 +2,6 @@
 //! time is cut off at the deadline, the deadline covers every attempt and retry pause, and a
 //! slow exchange that keeps moving and ends in time still succeeds. Raw servers on 127.0.0.1.
 
-mod bad_server;
-mod common;
-
 use std::io::{Cursor, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::ControlFlow;
@@ -13,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bad_server::{BOUND, RawServer, read_request};
+use tpns_test_support::raw::{BOUND, RawServer, dripping_server, read_request};
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
 
-use common::{ID, SECRET, package};
+use tpns_test_support::{ID, SECRET, accounts as package};
 
 const STALL: Duration = Duration::from_secs(1);
 
@@ -28,26 +25,6 @@ fn client(addr: SocketAddr, deadline: Duration) -> ClientBuilder {
         .timeout(STALL)
         .deadline(deadline)
         .retry(RetryPolicy::none())
-}
-
-/// After the request, sends a response head one byte every 300 ms (each gap well inside the
-/// stall timeout) until the client goes away or [`BOUND`] passes. Returns the bytes sent.
-fn dripping_server() -> RawServer<usize> {
-    RawServer::spawn(|mut conn| {
-        read_request(&mut conn).unwrap();
-        let started = Instant::now();
-        let head = b"HTTP/1.1 200 OK\r\nX-Drip: ";
-        let mut sent = 0;
-        while started.elapsed() < BOUND {
-            let byte = head.get(sent).copied().unwrap_or(b'a');
-            if conn.write_all(&[byte]).is_err() {
-                break;
-            }
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        sent
-    })
 }
 
 #[test]

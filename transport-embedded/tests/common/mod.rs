@@ -1,24 +1,21 @@
-//! Shared helpers: an emulator per test, valid packages, the job, the device-side RNG.
+//! Shared helpers: an emulator per test, valid packages (from the workspace's test support),
+//! the job, the device-side RNG.
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
-use sha2::{Digest, Sha256};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
 use tpns_core::upload::Upload;
 use tpns_emulator::{Emulator, EmulatorConfig};
+use tpns_test_support::{Emu, TempDir};
 
-pub const ACCESS_ID: &str = "1500001048";
-pub const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
+pub use tpns_test_support::{ID as ACCESS_ID, SECRET, devices as package, sha256_hex};
 
-/// A running emulator and its data directory, removed on drop.
+/// A running emulator (HTTPS only) and its data folder, removed on drop.
 pub struct Server {
-    pub emulator: Option<Emulator>,
-    pub dir: PathBuf,
+    emu: Emu,
     /// `https://localhost:PORT/` (embedded-tls checks DNS names, so `localhost`, which the
     /// emulator's leaf certificate carries).
     pub url: String,
@@ -30,23 +27,18 @@ impl Server {
     }
 
     pub fn start_with(name: &str, f: impl FnOnce(EmulatorConfig) -> EmulatorConfig) -> Server {
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-transport-embedded-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let emulator = Emulator::start(f(EmulatorConfig::new(&dir).app(ACCESS_ID, SECRET)))
-            .expect("emulator starts");
-        let url = format!("https://localhost:{}/", emulator.https_addr().port());
-        Server {
-            emulator: Some(emulator),
-            dir,
-            url,
-        }
+        let emu = Emu::start_with(&format!("transport-embedded-{name}"), |c, _| f(c));
+        let url = format!("https://localhost:{}/", emu.https_addr().port());
+        Server { emu, url }
     }
 
     pub fn emulator(&self) -> &Emulator {
-        self.emulator.as_ref().unwrap()
+        &self.emu
+    }
+
+    /// The temporary folder the emulator's data lives in.
+    pub fn dir(&self) -> &TempDir {
+        self.emu.dir()
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
@@ -67,29 +59,6 @@ impl Server {
         let stored = std::fs::read(self.emulator().stored_path(id)).unwrap();
         assert_eq!(sha256_hex(&stored), sha256_hex(package));
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(e) = self.emulator.take() {
-            e.shutdown();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A valid account package of `rows` rows: `device-000001\n`...
-pub fn package(rows: u64) -> Vec<u8> {
-    (1..=rows)
-        .flat_map(|i| format!("device-{i:06}\n").into_bytes())
-        .collect()
 }
 
 pub fn job<'a>(endpoint: &'a Endpoint<'a>, file_name: &'a str) -> Upload<'a> {

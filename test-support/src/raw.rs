@@ -1,7 +1,5 @@
-//! A tiny misbehaving HTTP server for fault tests: one connection on 127.0.0.1, served by a
+//! Tiny misbehaving HTTP servers for fault tests: one connection on 127.0.0.1, served by a
 //! std thread with bounded waits, doing whatever the test tells it to.
-
-#![allow(dead_code)]
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,6 +15,7 @@ pub const BOUND: Duration = Duration::from_secs(8);
 pub const FLOOD_CAP: usize = 64 << 20;
 
 /// A server thread that accepts one connection and runs its script on it.
+#[derive(Debug)]
 pub struct RawServer<T> {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -119,4 +118,24 @@ pub fn flood(conn: &mut TcpStream, first: &[u8], filler: &[u8]) -> usize {
         }
     }
     written
+}
+
+/// After the request, sends a response head one byte every 300 ms (each gap well inside a 1 s
+/// stall timeout) until the client goes away or [`BOUND`] passes. Its result is the bytes sent.
+pub fn dripping_server() -> RawServer<usize> {
+    RawServer::spawn(|mut conn| {
+        read_request(&mut conn).unwrap();
+        let started = Instant::now();
+        let head = b"HTTP/1.1 200 OK\r\nX-Drip: ";
+        let mut sent = 0;
+        while started.elapsed() < BOUND {
+            let byte = head.get(sent).copied().unwrap_or(b'a');
+            if conn.write_all(&[byte]).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        sent
+    })
 }
