@@ -2,37 +2,17 @@
 //! errors (a key given twice, an empty `push_id`), and `--deadline` cuts off a server that
 //! keeps an exchange alive one byte at a time.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{GENEROUS, Run, tpns_within};
 use tpns_test_support::raw::{RawServer, dripping_server, read_request};
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn tpns(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tpns"))
-        .args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run tpns");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    tpns_within(args, GENEROUS)
 }
 
 /// A small valid package in a fresh file.

@@ -33,12 +33,17 @@ impl TempDir {
         self.0.join(name)
     }
 
+    /// `name` inside the folder, as text, ready to be an argument.
+    pub fn file(&self, name: &str) -> String {
+        self.join(name).to_str().unwrap().to_owned()
+    }
+
     /// Writes `bytes` to `name` inside the folder; returns the file's path as text, ready to
     /// be an argument.
-    pub fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.join(name);
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
+        let path = self.file(name);
         std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
+        path
     }
 
     /// The names in the folder, sorted (to see that no temporary file is left behind).

@@ -33,10 +33,19 @@ impl Emu {
         tag: &str,
         f: impl FnOnce(EmulatorConfig, &TempDir) -> EmulatorConfig,
     ) -> Emu {
+        Self::try_start_with(tag, f).expect("the emulator starts")
+    }
+
+    /// As [`Emu::start_with`], for a test that can do without the emulator (an address the
+    /// host may not have, such as `[::1]`).
+    pub fn try_start_with(
+        tag: &str,
+        f: impl FnOnce(EmulatorConfig, &TempDir) -> EmulatorConfig,
+    ) -> std::io::Result<Emu> {
         let dir = TempDir::new(tag);
         let config = f(EmulatorConfig::new(dir.join("data")).app(ID, SECRET), &dir);
-        let emulator = Emulator::start(config).expect("the emulator starts");
-        Emu { emulator, dir }
+        let emulator = Emulator::start(config)?;
+        Ok(Emu { emulator, dir })
     }
 
     /// The folder, which holds `data/` and whatever the test writes.
