@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Server, job, package};
+use common::{PATIENCE, Server, deadline, job, package, tls_upload};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -34,26 +34,10 @@ use tpns_transport_embedded::tls::{
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
-/// A wait hook that gives up once `limit` has passed since it was made, sleeping briefly
-/// between polls (a device would sleep until the next interrupt).
-fn deadline(limit: Duration) -> impl FnMut() -> ControlFlow<()> {
-    let end = Instant::now() + limit;
-    move || {
-        if Instant::now() >= end {
-            return ControlFlow::Break(());
-        }
-        std::thread::sleep(Duration::from_micros(50));
-        ControlFlow::Continue(())
-    }
-}
-
 /// The upload buffer over TLS: smaller than one TLS record (`WRITE_RECORD_LEN`), so that
 /// the driver's first write, the one holding the request head, never sends a record by
 /// itself (see `a_failure_after_the_head_left_is_reported_as_send_body` for why).
 const TLS_BUF: usize = 512;
-
-/// The bound for exchanges that should succeed or fail quickly.
-const PATIENCE: Duration = Duration::from_secs(8);
 
 fn go(_: Progress) -> ControlFlow<()> {
     ControlFlow::Continue(())
@@ -121,29 +105,8 @@ fn tls<P: Package>(
     limit: Duration,
     progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>> {
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline(limit)).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = vec![0u8; buf_len];
-    let result = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        job,
-        package,
-        &mut buf,
-        progress,
-    );
-    let _ = socket.close();
-    result
+    let ca = server.emulator().ca_der();
+    tls_upload(server.addr(), ca, job, package, buf_len, limit, progress)
 }
 
 // --- 1. The connection dropped in each part of the request and during the response ---------
@@ -503,31 +466,12 @@ fn close_in_handshake() -> RawServer<usize> {
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
 fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
     let accounts = package(300);
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, addr, deadline(PATIENCE)).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 512];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
-    let _ = socket.close();
+    let job = job(&endpoint, "a.txt");
+    let mut pkg = FlashPackage::new(&accounts);
+    let err = tls_upload(addr, &ca, &job, &mut pkg, 512, PATIENCE, go).unwrap_err();
     err
 }
 
@@ -593,32 +537,13 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
+    let job = job(&endpoint, "a.txt");
+    let mut pkg = FlashPackage::new(&accounts);
     let started = Instant::now();
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, server.addr, deadline(bound)).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 512];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
+    let err = tls_upload(server.addr, &ca, &job, &mut pkg, 512, bound, go).unwrap_err();
     let took = started.elapsed();
-    drop(socket);
     assert!(
         matches!(
             err,
@@ -917,36 +842,10 @@ fn upload_to(
     let accounts = package(100);
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
-    let ca_cert = CertificateDer::from(ca);
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(
-        &mut stack,
-        server.addr,
-        deadline(Duration::from_millis(1500)),
-    )
-    .unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 512];
     let job = job(&endpoint, "a.txt");
     let mut pkg = FlashPackage::new(&accounts);
-    let result = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job,
-        &mut pkg,
-        &mut buf,
-        go,
-    )
-    .map(|_| ());
-    let _ = socket.close();
-    result
+    let limit = Duration::from_millis(1500);
+    tls_upload(server.addr, ca, &job, &mut pkg, 512, limit, go).map(|_| ())
 }
 
 /// A certificate the pinned CA issued to someone else (`evil.example`, not a CA) must not be

@@ -1,15 +1,29 @@
 //! Shared helpers: an emulator per test, valid packages (from the workspace's test support),
-//! the job, the device-side RNG.
+//! the job, the device-side RNG, and one TLS upload as a device makes it, blocking and async.
 
 #![allow(dead_code)]
 
+use core::ops::ControlFlow;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use rand_core::OsRng;
+use rustls::pki_types::CertificateDer;
+use std_embedded_nal::Stack;
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
-use tpns_core::upload::Upload;
+use tpns_core::upload::{Progress, Upload, UploadResponse};
 use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_test_support::{Emu, TempDir};
+use tpns_transport_embedded::nal::NalStream;
+use tpns_transport_embedded::source::Package;
+use tpns_transport_embedded::tls::{
+    READ_RECORD_LEN, SkipTime, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_tls, upload_tls_async};
 
 pub use tpns_test_support::{ID as ACCESS_ID, SECRET, devices as package, sha256_hex};
 
@@ -72,4 +86,101 @@ pub fn job<'a>(endpoint: &'a Endpoint<'a>, file_name: &'a str) -> Upload<'a> {
         expect_continue: false,
         limits: Limits::default(),
     }
+}
+
+/// The bound for exchanges that should succeed or fail quickly.
+pub const PATIENCE: Duration = Duration::from_secs(8);
+
+/// The bound for exchanges whose time no test measures: only a hang reaches it.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// A wait hook that gives up once `limit` has passed since it was made, sleeping briefly
+/// between polls (a device would sleep until the next interrupt).
+pub fn deadline(limit: Duration) -> impl FnMut() -> ControlFlow<()> {
+    let end = Instant::now() + limit;
+    move || {
+        if Instant::now() >= end {
+            return ControlFlow::Break(());
+        }
+        std::thread::sleep(Duration::from_micros(50));
+        ControlFlow::Continue(())
+    }
+}
+
+/// Calls `f` with a trust in the one CA `ca_der` for `localhost`, without a clock.
+pub fn with_trust<R>(ca_der: &[u8], f: impl FnOnce(&Trust<'_, SkipTime>) -> R) -> R {
+    let ca_cert = CertificateDer::from(ca_der);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
+    f(&trust)
+}
+
+/// One upload over embedded-tls to `addr`, trusting `ca_der` for `localhost`, on a fresh
+/// socket bounded by `limit` and closed afterwards (cleanly, after an answer), with an upload
+/// buffer of `buf_len` bytes.
+pub fn tls_upload<P: Package>(
+    addr: SocketAddr,
+    ca_der: &[u8],
+    job: &Upload<'_>,
+    package: &mut P,
+    buf_len: usize,
+    limit: Duration,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<UploadResponse, TlsUploadError<P::Error>> {
+    with_trust(ca_der, |trust| {
+        let mut stack = Stack;
+        let mut socket = NalStream::connect_with(&mut stack, addr, deadline(limit)).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = vec![0u8; buf_len];
+        let result = upload_tls(
+            &mut socket,
+            TlsBuffers::new(&mut rx, &mut tx),
+            trust,
+            OsRng,
+            job,
+            package,
+            &mut buf,
+            progress,
+        );
+        let closed = socket.close();
+        if result.is_ok() {
+            closed.expect("the socket closes cleanly after an answer");
+        }
+        result
+    })
+}
+
+/// As [`tls_upload`], over an async socket (tokio's, through embedded-io-adapters, where a
+/// device has an embassy-net socket) with the async driver.
+pub async fn tls_upload_async<P: Package>(
+    addr: SocketAddr,
+    ca_der: &[u8],
+    job: &Upload<'_>,
+    package: &mut P,
+    buf_len: usize,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<UploadResponse, TlsUploadError<P::Error>> {
+    let ca_cert = CertificateDer::from(ca_der);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
+    let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = vec![0u8; buf_len];
+    upload_tls_async(
+        FromTokio::new(socket),
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        OsRng,
+        job,
+        package,
+        &mut buf,
+        progress,
+    )
+    .await
 }
