@@ -20,6 +20,19 @@ pub enum Refusal {
     InvalidStatusLine,
 }
 
+impl Refusal {
+    /// The refusal a response error stands for, by its `Debug` text: the variant's name, which
+    /// this crate can match without depending on the error's crate. `None` for any other error.
+    pub fn of(response_error: &dyn Debug) -> Option<Refusal> {
+        match format!("{response_error:?}").as_str() {
+            "HeadTooLarge" => Some(Refusal::HeadTooLarge),
+            "BodyTooLarge" => Some(Refusal::BodyTooLarge),
+            "InvalidStatusLine" => Some(Refusal::InvalidStatusLine),
+            _ => None,
+        }
+    }
+}
+
 /// One flooding answer: `first` once, then `filler` over and over.
 #[derive(Debug)]
 pub struct FloodCase {

@@ -676,12 +676,8 @@ fn against_floods(refusal: Refusal) {
         )
         .unwrap_err();
         let took = started.elapsed();
-        let got = match err {
-            UploadError::Response(ResponseError::HeadTooLarge) => Some(Refusal::HeadTooLarge),
-            UploadError::Response(ResponseError::BodyTooLarge) => Some(Refusal::BodyTooLarge),
-            UploadError::Response(ResponseError::InvalidStatusLine) => {
-                Some(Refusal::InvalidStatusLine)
-            }
+        let got = match &err {
+            UploadError::Response(e) => Refusal::of(e),
             _ => None,
         };
         case.check(got, err.is_transient(), took, server.join(), &err);

@@ -1,5 +1,7 @@
 //! The client against the emulator, over real sockets on 127.0.0.1.
 
+mod common;
+
 use std::io::{Cursor, Read, Write};
 use std::net::TcpListener;
 use std::ops::ControlFlow;
@@ -12,18 +14,11 @@ use tpns_transport_std::{
     Timeouts,
 };
 
+use common::failed_upload;
 use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
 fn builder(emu: &Emulator) -> ClientBuilder {
-    Client::builder()
-        .endpoint(emu.https_url())
-        .credentials(ID, SECRET)
-        .ca_file(emu.ca_path())
-        .retry(RetryPolicy {
-            max_retries: 3,
-            initial_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-        })
+    common::builder(emu, 3, 20, 100)
 }
 
 #[test]
@@ -367,11 +362,7 @@ fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 1000);
     assert!(
         matches!(
             err,

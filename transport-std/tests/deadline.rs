@@ -2,6 +2,8 @@
 //! time is cut off at the deadline, the deadline covers every attempt and retry pause, and a
 //! slow exchange that keeps moving and ends in time still succeeds. Raw servers on 127.0.0.1.
 
+mod common;
+
 use std::io::{Cursor, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::ops::ControlFlow;
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::failed_upload;
 use tpns_test_support::raw::{BOUND, RawServer, dripping_server, read_request};
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
 
@@ -33,11 +36,7 @@ fn a_server_dripping_one_header_byte_at_a_time_is_cut_off_at_the_deadline() {
     let deadline = Duration::from_secs(2);
     let client = client(server.addr, deadline).build().unwrap();
     assert_eq!(client.deadline_for(1000), deadline);
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 1000);
     assert!(
         matches!(
             err,

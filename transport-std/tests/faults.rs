@@ -6,6 +6,8 @@
 //! Tests that already exist in `client.rs` are not repeated here; `notes/fault-table.md` maps
 //! every fault to its test.
 
+mod common;
+
 use std::io::{Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
@@ -16,6 +18,7 @@ use tpns_transport_std::tpns_core::multipart::{Boundary, Form};
 use tpns_transport_std::tpns_core::response::ResponseError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
 
+use common::failed_upload;
 use tpns_test_support::flood::{self, Refusal};
 use tpns_test_support::raw::{RawServer, drain, read_request};
 use tpns_test_support::{Emu, ID, SECRET, accounts as package, sha256_hex};
@@ -260,11 +263,7 @@ fn a_server_that_never_answers_times_out_within_the_stall_bound() {
         drain(&mut conn);
     });
     let client = raw_client(server.addr).timeout(stall).build().unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 5000);
     assert!(
         matches!(
             err,
@@ -290,11 +289,7 @@ fn a_server_that_never_answers_times_out_within_the_stall_bound() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 5000);
     assert!(
         matches!(
             err,
@@ -362,15 +357,9 @@ fn against_floods(refusal: Refusal) {
     for case in flood::cases(refusal) {
         let server = case.serve();
         let client = raw_client(server.addr).build().unwrap();
-        let started = Instant::now();
-        let err = client
-            .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-            .unwrap_err();
-        let took = started.elapsed();
-        let got = match err {
-            Error::Response(ResponseError::HeadTooLarge) => Some(Refusal::HeadTooLarge),
-            Error::Response(ResponseError::BodyTooLarge) => Some(Refusal::BodyTooLarge),
-            Error::Response(ResponseError::InvalidStatusLine) => Some(Refusal::InvalidStatusLine),
+        let (err, took) = failed_upload(&client, 5000);
+        let got = match &err {
+            Error::Response(e) => Refusal::of(e),
             _ => None,
         };
         case.check(got, err.is_transient(), took, server.join(), &err);
