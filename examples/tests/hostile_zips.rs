@@ -6,10 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Run, tpns_within};
+use tpns_test_support::corpus::{self, SHARED_RULES, dir as corpus_dir};
 use tpns_test_support::{Emu, TempDir};
 
 /// Runs `tpns` with `args`; kills it and fails the test if it is not done within `deadline`.
@@ -17,41 +17,14 @@ fn tpns(args: &[&str], deadline: Duration) -> Run {
     tpns_within(args, deadline)
 }
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
-}
-
-/// Rule texts that the client and the emulator share (as in the corpus tests): where a case's
-/// comment starts with one, `tpns check` must print it.
-const SHARED_RULES: &[&str] = &[
-    "zip must hold exactly one file",
-    "zip must not hold folders",
-    "zip holds macOS metadata",
-    "zip central directory does not match its end record",
-    "zip local header does not match the central directory",
-    "zip holds data outside its entries and central directory",
-    "zip entry name holds a backslash or a colon",
-    "zip entry inflates to more than 1 GiB",
-];
-
 /// The `.zip` cases of `cases.tsv`: (file, expected line of a rejection or None for ok, the
 /// comment above the case).
 fn zip_cases() -> Vec<(String, Option<u64>, String)> {
-    let tsv = std::fs::read_to_string(corpus_dir().join("cases.tsv")).unwrap();
-    let mut why = String::new();
-    let mut cases = Vec::new();
-    for line in tsv.lines() {
-        if let Some(comment) = line.strip_prefix('#') {
-            why = comment.trim().to_owned();
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() == 4 && cols[0].ends_with(".zip") {
-            let line = (cols[1] == "reject").then(|| cols[2].parse().unwrap());
-            cases.push((cols[0].to_owned(), line, std::mem::take(&mut why)));
-        }
-    }
-    cases
+    corpus::cases()
+        .into_iter()
+        .filter(|c| c.name.ends_with(".zip"))
+        .map(|c| (c.name, c.expected.err(), c.why))
+        .collect()
 }
 
 #[test]

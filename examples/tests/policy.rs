@@ -5,9 +5,10 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{GENEROUS, Run, run, tpns_command};
+use tpns_test_support::corpus::dir as corpus_dir;
 use tpns_test_support::{Emu, SECRET, TempDir};
 
 fn tpns_in(dir: Option<&Path>, args: &[&str]) -> Run {
@@ -23,10 +24,6 @@ fn tpns_in(dir: Option<&Path>, args: &[&str]) -> Run {
 
 fn tpns(args: &[&str]) -> Run {
     tpns_in(None, args)
-}
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
 }
 
 /// A device token: 36 characters of the token alphabet, distinct for each `i`.
