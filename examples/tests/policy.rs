@@ -536,50 +536,40 @@ fn pack_fix_repairs_on_the_way_into_the_zip() {
     assert_eq!(tpns(&["check", &zip]).code, 0);
 }
 
-/// The emulator (HTTPS) in a temporary folder.
-struct Env {
-    emu: Emu,
-}
-
-impl Env {
-    fn new(tag: &str) -> Env {
-        Env {
-            emu: Emu::https_only(&format!("policy-{tag}")),
-        }
-    }
-
-    fn dir(&self) -> &TempDir {
-        self.emu.dir()
-    }
-
-    fn upload(&self, file: &str, extra: &[&str]) -> Run {
-        let url = self.emu.https_url();
-        let ca = self.emu.ca_path().to_str().unwrap().to_owned();
-        let mut args = vec!["upload", "--endpoint", &url, "--ca-file", &ca, "--json"];
-        args.extend_from_slice(extra);
-        args.push(file);
-        tpns(&args)
-    }
+/// `tpns upload --json` of `file` to `emu` over HTTPS, trusting its CA, plus `extra`.
+fn upload(emu: &Emu, file: &str, extra: &[&str]) -> Run {
+    let url = emu.https_url();
+    let mut args = vec![
+        "upload",
+        "--endpoint",
+        &url,
+        "--ca-file",
+        emu.ca(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    args.push(file);
+    tpns(&args)
 }
 
 #[test]
 fn upload_name_sends_the_file_under_another_name() {
-    let env = Env::new("name");
+    let env = Emu::https_only("policy-name");
     let file = env.dir().write("export-2026-11-28.dat", b"alice\nbob\n");
-    let run = env.upload(&file, &["--name", "accounts.txt"]);
+    let run = upload(&env, &file, &["--name", "accounts.txt"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stderr, "");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["file"], "accounts.txt");
-    let records = env.emu.uploads();
+    let records = env.uploads();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].file_name, "accounts.txt");
     assert_eq!(records[0].rows, 2);
 
     // The name's extension decides how the rows are read: a comma is a second column in CSV.
     let commas = env.dir().write("rows.txt", b"a,b\ncd\n");
-    assert_eq!(env.upload(&commas, &[]).code, 0);
-    let run = env.upload(&commas, &["--name", "rows.csv"]);
+    assert_eq!(upload(&env, &commas, &[]).code, 0);
+    let run = upload(&env, &commas, &["--name", "rows.csv"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains(":1: more than one column"), "{run:?}");
 
@@ -587,13 +577,13 @@ fn upload_name_sends_the_file_under_another_name() {
     let tokens = env
         .dir()
         .write("tokens.txt", format!("{}\n", token(9)).as_bytes());
-    assert_eq!(env.upload(&tokens, &["--kind", "token"]).code, 0);
-    let run = env.upload(&commas, &["--kind", "token"]);
+    assert_eq!(upload(&env, &tokens, &["--kind", "token"]).code, 0);
+    let run = upload(&env, &commas, &["--kind", "token"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("token"), "{run:?}");
 
     // The name follows the name rules (exit 3), and its family must match the file's (exit 2).
-    let run = env.upload(&file, &["--name", "accounts.xlsx"]);
+    let run = upload(&env, &file, &["--name", "accounts.xlsx"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr
@@ -601,47 +591,47 @@ fn upload_name_sends_the_file_under_another_name() {
         "{run:?}"
     );
     let long = "n".repeat(97) + ".txt";
-    assert_eq!(env.upload(&file, &["--name", &long]).code, 3);
-    let run = env.upload(&file, &["--name", "accounts.zip"]);
+    assert_eq!(upload(&env, &file, &["--name", &long]).code, 3);
+    let run = upload(&env, &file, &["--name", "accounts.zip"]);
     assert_eq!(run.code, 2, "{run:?}");
     let zip = env.dir().write("a.zip", &zip_of("a.txt", b"alice\n"));
-    assert_eq!(env.upload(&zip, &["--name", "a.txt"]).code, 2);
-    assert_eq!(env.upload(&zip, &["--name", "b.ZIP"]).code, 0);
-    assert_eq!(env.emu.uploads().len(), 4, "nothing else was sent");
-    assert_eq!(env.emu.uploads()[3].file_name, "b.ZIP");
+    assert_eq!(upload(&env, &zip, &["--name", "a.txt"]).code, 2);
+    assert_eq!(upload(&env, &zip, &["--name", "b.ZIP"]).code, 0);
+    assert_eq!(env.uploads().len(), 4, "nothing else was sent");
+    assert_eq!(env.uploads()[3].file_name, "b.ZIP");
 }
 
 #[test]
 fn upload_name_quotes_are_escaped_and_counted_escaped() {
-    let env = Env::new("quote");
+    let env = Emu::https_only("policy-quote");
     let file = env.dir().write("list.txt", b"alice\nbob\n");
-    let run = env.upload(&file, &["--name", "my \"best\" list.txt"]);
+    let run = upload(&env, &file, &["--name", "my \"best\" list.txt"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let records = env.emu.uploads();
+    let records = env.uploads();
     // The service receives the escaped form, %22 for each quote.
     assert_eq!(records[0].file_name, "my %22best%22 list.txt");
     // 98 characters with one quote: 100 escaped characters are fine, 96 + 2 quotes are not.
     let ok = "n".repeat(93) + "\"" + ".txt";
     assert_eq!(ok.chars().count(), 98);
-    assert_eq!(env.upload(&file, &["--name", &ok]).code, 0);
+    assert_eq!(upload(&env, &file, &["--name", &ok]).code, 0);
     let too_long = "n".repeat(92) + "\"\"" + ".txt";
     assert_eq!(too_long.chars().count(), 98);
-    let run = env.upload(&file, &["--name", &too_long]);
+    let run = upload(&env, &file, &["--name", &too_long]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("longer than 100 characters once"),
         "{run:?}"
     );
-    assert_eq!(env.emu.uploads().len(), 2);
+    assert_eq!(env.uploads().len(), 2);
 }
 
 #[test]
 fn upload_name_above_100_bytes_warns() {
-    let env = Env::new("bytes");
+    let env = Emu::https_only("policy-bytes");
     let file = env.dir().write("list.txt", b"alice\nbob\n");
     // 100 characters, 196 bytes: accepted, with a warning.
     let name = "é".repeat(96) + ".txt";
-    let run = env.upload(&file, &["--name", &name]);
+    let run = upload(&env, &file, &["--name", &name]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains(&format!(
@@ -650,10 +640,10 @@ fn upload_name_above_100_bytes_warns() {
         )),
         "{run:?}"
     );
-    assert_eq!(env.emu.uploads()[0].file_name, name);
+    assert_eq!(env.uploads()[0].file_name, name);
     // 100 bytes exactly: no warning.
     let name = "é".repeat(48) + ".txt";
     assert_eq!(name.len(), 100);
-    let run = env.upload(&file, &["--name", &name]);
+    let run = upload(&env, &file, &["--name", &name]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
 }

@@ -8,7 +8,7 @@ mod common;
 use core::ops::ControlFlow;
 use std::net::SocketAddr;
 
-use common::{HANG, Server, job, package, tls_upload};
+use common::{HANG, Server, card, job, package, tls_upload};
 use embedded_io::{Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -16,7 +16,7 @@ use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::nal::{NalError, NalStream};
-use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
+use tpns_transport_embedded::source::{FlashPackage, Package};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der, connect,
     dangerous_connect_unverified,
@@ -148,13 +148,8 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
 
     // A file whose package is a region: a junk header, the package, junk after it.
     let accounts = package(2000);
-    let path = server.dir().join("card.bin");
-    let mut disk = b"HEADER--".to_vec();
-    disk.extend_from_slice(&accounts);
-    disk.extend_from_slice(b"trailing junk that must never be sent");
-    std::fs::write(&path, &disk).unwrap();
-    let file = embedded_io_adapters::std::FromStd::new(std::fs::File::open(&path).unwrap());
-    let mut card = SeekPackage::region(file, 8, accounts.len() as u64).unwrap();
+    let junk = b"trailing junk that must never be sent";
+    let mut card = card(server.dir(), b"HEADER--", &accounts, junk);
     assert_eq!(card.len(), accounts.len() as u64);
 
     let mut attempts = Vec::new();

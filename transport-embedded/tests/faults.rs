@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, Server, deadline, job, package, tls_upload};
+use common::{PATIENCE, Server, card, deadline, job, package, tls_upload};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -28,7 +28,7 @@ use tpns_test_support::flood::{self, Refusal};
 use tpns_test_support::raw::{RawServer, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
-use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
+use tpns_transport_embedded::source::{FlashPackage, Package};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
 };
@@ -566,13 +566,7 @@ fn a_device_retry_loop_gets_past_two_503s_with_exactly_one_copy_stored() {
     let endpoint = Endpoint::parse(&url).unwrap();
     // An SD-card-style source: the package is a region of a file, rewound for each attempt.
     let accounts = package(5000);
-    let path = server.dir().join("card.bin");
-    let mut disk = b"HDR".to_vec();
-    disk.extend_from_slice(&accounts);
-    disk.extend_from_slice(b"junk after the package");
-    std::fs::write(&path, &disk).unwrap();
-    let file = embedded_io_adapters::std::FromStd::new(std::fs::File::open(&path).unwrap());
-    let mut card = SeekPackage::region(file, 3, accounts.len() as u64).unwrap();
+    let mut card = card(server.dir(), b"HDR", &accounts, b"junk after the package");
     let mut failures = Vec::new();
     let answer = loop {
         match plain(

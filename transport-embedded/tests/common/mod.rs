@@ -7,6 +7,7 @@ use core::ops::ControlFlow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use embedded_io_adapters::std::FromStd;
 use embedded_io_adapters::tokio_1::FromTokio;
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -19,7 +20,7 @@ use tpns_core::upload::{Progress, Upload, UploadResponse};
 use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_test_support::{Emu, TempDir};
 use tpns_transport_embedded::nal::NalStream;
-use tpns_transport_embedded::source::Package;
+use tpns_transport_embedded::source::{Package, SeekPackage};
 use tpns_transport_embedded::tls::{
     READ_RECORD_LEN, SkipTime, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
 };
@@ -183,4 +184,17 @@ pub async fn tls_upload_async<P: Package>(
         progress,
     )
     .await
+}
+
+/// An SD-card-style source: `package` written to `card.bin` in `dir` between `header` and
+/// `trailer`, read back as the region in between (which a retry rewinds).
+pub fn card(
+    dir: &TempDir,
+    header: &[u8],
+    package: &[u8],
+    trailer: &[u8],
+) -> SeekPackage<FromStd<std::fs::File>> {
+    let path = dir.write("card.bin", [header, package, trailer].concat());
+    let file = FromStd::new(std::fs::File::open(path).unwrap());
+    SeekPackage::region(file, header.len() as u64, package.len() as u64).unwrap()
 }
