@@ -96,19 +96,6 @@ fn plain<P: Package>(
     result
 }
 
-/// One upload over embedded-tls to the emulator's HTTPS port, trusting its CA.
-fn tls<P: Package>(
-    server: &Server,
-    job: &Upload<'_>,
-    package: &mut P,
-    buf_len: usize,
-    limit: Duration,
-    progress: impl FnMut(Progress) -> ControlFlow<()>,
-) -> Result<UploadResponse, TlsUploadError<P::Error>> {
-    let ca = server.emulator().ca_der();
-    tls_upload(server.addr(), ca, job, package, buf_len, limit, progress)
-}
-
 // --- 1. The connection dropped in each part of the request and during the response ---------
 
 #[test]
@@ -244,8 +231,9 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
         // Over TLS.
         let url = format!("{}{spec}", server.url);
         let endpoint = Endpoint::parse(&url).unwrap();
-        let err = tls(
-            &server,
+        let err = tls_upload(
+            server.addr(),
+            server.emulator().ca_der(),
             &job(&endpoint, "a.txt"),
             &mut FlashPackage::new(&accounts),
             TLS_BUF,
@@ -388,8 +376,9 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
     assert!(err.is_transient());
     let url = format!("{}{spec}", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
-    let err = tls(
-        &server,
+    let err = tls_upload(
+        server.addr(),
+        server.emulator().ca_der(),
         &job(&endpoint, "a.txt"),
         &mut FlashPackage::new(&accounts),
         TLS_BUF,
@@ -629,8 +618,9 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
     assert!(err.is_auth_failure() && !err.is_transient());
     let url = format!("{}_fault/reject-early/", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
-    let err = tls(
-        &server,
+    let err = tls_upload(
+        server.addr(),
+        server.emulator().ca_der(),
         &job(&endpoint, "big.txt"),
         &mut FlashPackage::new(&accounts),
         TLS_BUF,

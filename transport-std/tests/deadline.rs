@@ -210,10 +210,8 @@ fn a_slow_sender_is_bounded_by_the_deadline_too_and_succeeds_within_it() {
         ControlFlow::Continue(())
     };
     let server = answering_server();
-    let patient = client(server.addr, Duration::from_secs(4))
-        .buffer_size(4096)
-        .build()
-        .unwrap();
+    let patient = client(server.addr, Duration::from_secs(4)).buffer_size(4096);
+    let patient = patient.build().unwrap();
     let started = Instant::now();
     let uploaded = patient
         .upload_reader_with(Cursor::new(package(len)), len as u64, "a.txt", slow_link)
