@@ -139,3 +139,36 @@ pub fn dripping_server() -> RawServer<usize> {
         sent
     })
 }
+
+/// A TLS server (rustls, with `versions`) showing `chain` (leaf first) with `key_der`
+/// (PKCS#8) on one connection; its result is the application bytes it received, until the
+/// client's alert (an error) or its close. A client that refuses the certificate sends none.
+#[cfg(feature = "tls")]
+pub fn tls_server(
+    chain: Vec<Vec<u8>>,
+    key_der: Vec<u8>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> RawServer<usize> {
+    use std::sync::Arc;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        chain.into_iter().map(Into::into).collect(),
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
+    )
+    .unwrap();
+    RawServer::spawn(move |sock: TcpStream| {
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut received = 0;
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = tls.read(&mut buf) {
+            received += n;
+        }
+        received
+    })
+}

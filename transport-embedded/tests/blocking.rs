@@ -8,7 +8,7 @@ mod common;
 use core::ops::ControlFlow;
 use std::net::SocketAddr;
 
-use common::{HANG, Server, card, job, package, tls_upload};
+use common::{HANG, Server, SystemClock, card, job, package, tls_upload};
 use embedded_io::{Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -73,17 +73,6 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
     }
 }
 
-/// The host's clock as a `TlsClock`, for the chains made now.
-struct Now;
-impl tpns_transport_embedded::tls::TlsClock for Now {
-    fn now() -> Option<u64> {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs())
-    }
-}
-
 #[test]
 fn public_style_chains_with_intermediates_are_verified_and_upload() {
     use tpns_emulator::pki::PkiMode;
@@ -101,7 +90,7 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         let anchors = [anchor_from_der(&ca_cert).unwrap()];
         let trust = Trust::new(&anchors, "localhost")
             .unwrap()
-            .check_time::<Now>();
+            .check_time::<SystemClock>();
         let mut stack = Stack;
         let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let mut rx = vec![0u8; READ_RECORD_LEN];
@@ -124,7 +113,7 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         // The same server, under another name in its SANs' place: refused, nothing sent.
         let trust = Trust::new(&anchors, "api.tpns.tencent.com")
             .unwrap()
-            .check_time::<Now>();
+            .check_time::<SystemClock>();
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
         assert!(
@@ -333,20 +322,6 @@ fn a_refused_connection_is_a_stack_error() {
     let mut stack = Stack;
     let err = NalStream::connect(&mut stack, addr).unwrap_err();
     assert!(matches!(err, NalError::Stack(_)), "{err:?}");
-}
-
-/// The host's clock, for `Trust::check_time`.
-struct SystemClock;
-
-impl tpns_transport_embedded::tls::TlsClock for SystemClock {
-    fn now() -> Option<u64> {
-        Some(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-    }
 }
 
 #[test]

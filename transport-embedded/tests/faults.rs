@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, Server, card, deadline, job, package, tls_upload};
+use common::{PATIENCE, Server, SystemClock, card, deadline, job, package, tls_upload};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -674,20 +674,6 @@ fn every_flood_is_refused_in_bounded_time() {
 // (Against the emulator: blocking.rs has a_certificate_from_another_ca_is_refused,
 // a_certificate_for_another_host_is_refused, validity_dates_are_checked_only_with_a_clock.)
 
-/// The host's clock, for `Trust::check_time`.
-struct SystemClock;
-
-impl tpns_transport_embedded::tls::TlsClock for SystemClock {
-    fn now() -> Option<u64> {
-        Some(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-    }
-}
-
 /// A rustls server (TLS 1.3) with `cert` that counts the application bytes it receives.
 fn tls_server(cert: &tpns_emulator::GeneratedCert) -> RawServer<usize> {
     tls_server_with_chain(vec![cert.cert_der.clone()], cert.key_der.clone())
@@ -777,28 +763,7 @@ fn a_refused_certificate_sends_no_request_byte() {
 /// A TLS server that shows `chain` (leaf first) with `key_der` (PKCS#8) and counts the
 /// application bytes it receives.
 fn tls_server_with_chain(chain: Vec<Vec<u8>>, key_der: Vec<u8>) -> RawServer<usize> {
-    use std::sync::Arc;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        chain.into_iter().map(Into::into).collect(),
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
-    )
-    .unwrap();
-    RawServer::spawn(move |sock: TcpStream| {
-        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        let mut received = 0;
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = std::io::Read::read(&mut tls, &mut buf) {
-            received += n;
-        }
-        received
-    })
+    tpns_test_support::raw::tls_server(chain, key_der, &[&rustls::version::TLS13])
 }
 
 /// Runs a TLS upload to `server` trusting `ca` for `localhost`; returns the result.

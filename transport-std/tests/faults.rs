@@ -372,30 +372,9 @@ fn every_flood_is_refused_in_bounded_time() {
 
 /// A rustls server with `cert` that records the application bytes it receives.
 fn tls_server(cert: &tpns_emulator::GeneratedCert) -> RawServer<usize> {
-    use std::sync::Arc;
-    use tpns_transport_std::rustls;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.cert_der.clone().into()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
-    )
-    .unwrap();
-    RawServer::spawn(move |sock: TcpStream| {
-        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        let mut received = 0;
-        let mut buf = [0u8; 4096];
-        // Ends with the client's alert (an error) or its close.
-        while let Ok(n @ 1..) = tls.read(&mut buf) {
-            received += n;
-        }
-        received
-    })
+    use tpns_transport_std::rustls::DEFAULT_VERSIONS;
+    let chain = vec![cert.cert_der.clone()];
+    tpns_test_support::raw::tls_server(chain, cert.key_der.clone(), DEFAULT_VERSIONS)
 }
 
 #[test]

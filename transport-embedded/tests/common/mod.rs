@@ -198,3 +198,17 @@ pub fn card(
     let file = FromStd::new(std::fs::File::open(path).unwrap());
     SeekPackage::region(file, header.len() as u64, package.len() as u64).unwrap()
 }
+
+/// The host's clock, for `Trust::check_time`.
+pub struct SystemClock;
+
+impl tpns_transport_embedded::tls::TlsClock for SystemClock {
+    fn now() -> Option<u64> {
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+    }
+}
