@@ -151,7 +151,7 @@ fn check_lists_violations_up_to_max_errors_then_counts_them() {
         (3, format!("{one}:2: blank line\n"))
     );
     // A zip's bad rows are listed with the entry's lines.
-    let bad_zip = dir.write("bad.zip", &zip_of("accounts.txt", text.as_bytes()));
+    let bad_zip = dir.write("bad.zip", zip_of("accounts.txt", text.as_bytes()));
     let run = tpns(&["check", "--max-errors", "3", &bad_zip]);
     assert_eq!(run.code, 3, "{run:?}");
     assert_eq!(
@@ -594,7 +594,7 @@ fn upload_name_sends_the_file_under_another_name() {
     assert_eq!(upload(&env, &file, &["--name", &long]).code, 3);
     let run = upload(&env, &file, &["--name", "accounts.zip"]);
     assert_eq!(run.code, 2, "{run:?}");
-    let zip = env.dir().write("a.zip", &zip_of("a.txt", b"alice\n"));
+    let zip = env.dir().write("a.zip", zip_of("a.txt", b"alice\n"));
     assert_eq!(upload(&env, &zip, &["--name", "a.txt"]).code, 2);
     assert_eq!(upload(&env, &zip, &["--name", "b.ZIP"]).code, 0);
     assert_eq!(env.uploads().len(), 4, "nothing else was sent");

@@ -335,23 +335,23 @@ fn bad_push_input_exits_2_and_sends_nothing() {
     for (name, bytes) in bad_json {
         let path = file(name, bytes);
         for flag in ["--android-json", "--ios-json"] {
-            let run = refused_locally(&dir, &[flag, &path]);
+            let run = refused_locally(dir, &[flag, &path]);
             assert!(run.stderr.contains("JSON"), "{name}: {run:?}");
         }
     }
     let missing = dir.join("missing.json");
-    refused_locally(&dir, &["--android-json", missing.to_str().unwrap()]);
-    refused_locally(&dir, &["--ios-json", dir.to_str().unwrap()]);
+    refused_locally(dir, &["--android-json", missing.to_str().unwrap()]);
+    refused_locally(dir, &["--ios-json", dir.to_str().unwrap()]);
     for custom in ["", "[]", "{", r#"{"a":1}x"#, "\"s\""] {
-        refused_locally(&dir, &["--custom-content", custom]);
+        refused_locally(dir, &["--custom-content", custom]);
     }
     let with_custom = file("with-custom.json", br#"{"custom_content":"{}"}"#);
     let run = refused_locally(
-        &dir,
+        dir,
         &["--android-json", &with_custom, "--custom-content", "{}"],
     );
     assert!(run.stderr.contains("custom_content"), "{run:?}");
-    let run = refused_locally(&dir, &["--title", ""]);
+    let run = refused_locally(dir, &["--title", ""]);
     assert!(run.stderr.contains("title"), "{run:?}");
     for args in [
         &["--expire-time", "259201"][..],
@@ -370,7 +370,6 @@ fn bad_push_input_exits_2_and_sends_nothing() {
         &["--auth", "hmac"],
         &["--environment", "staging"],
     ] {
-        refused_locally(&dir, args);
+        refused_locally(dir, args);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -154,7 +154,7 @@ fn a_secret_key_file_too_large_not_utf8_or_blank_is_refused() {
     let package = dir.write("ok.txt", b"alice\n");
     let server = Silent::new();
     let url = server.url();
-    let large = dir.write("large", &[b'a'; 1025]);
+    let large = dir.write("large", [b'a'; 1025]);
     let latin1 = dir.write("latin1", b"caf\xe9");
     let blank = dir.write("blank", "\u{feff} \r\n\t\n".as_bytes());
     for (key, want) in [

@@ -460,8 +460,7 @@ fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let accounts = package(300);
     let job = job(&endpoint, "a.txt");
     let mut pkg = FlashPackage::new(&accounts);
-    let err = tls_upload(addr, &ca, &job, &mut pkg, 512, PATIENCE, go).unwrap_err();
-    err
+    tls_upload(addr, &ca, &job, &mut pkg, 512, PATIENCE, go).unwrap_err()
 }
 
 #[test]
