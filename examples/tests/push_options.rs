@@ -25,6 +25,18 @@ fn tpns(args: &[&str]) -> Run {
     tpns_with_secret(args, SECRET)
 }
 
+/// Appends `--title TITLE` and `--content CONTENT` to `args` where `extra` does not give
+/// them, then `extra`.
+fn with_text<'a>(args: &mut Vec<&'a str>, extra: &[&'a str], title: &'a str, content: &'a str) {
+    if !extra.contains(&"--title") {
+        args.extend(["--title", title]);
+    }
+    if !extra.contains(&"--content") {
+        args.extend(["--content", content]);
+    }
+    args.extend_from_slice(extra);
+}
+
 /// An emulator with the app, a package uploaded to it, and a scratch directory.
 struct Env {
     emu: Emu,
@@ -73,13 +85,7 @@ impl Env {
             "--retries",
             "0",
         ];
-        if !extra.contains(&"--title") {
-            args.extend(["--title", "Hello"]);
-        }
-        if !extra.contains(&"--content") {
-            args.extend(["--content", "World"]);
-        }
-        args.extend_from_slice(extra);
+        with_text(&mut args, extra, "Hello", "World");
         tpns_with_secret(&args, secret)
     }
 
@@ -295,13 +301,7 @@ fn refused_locally(dir: &std::path::Path, args: &[&str]) -> Run {
         "--retries",
         "0",
     ];
-    if !args.contains(&"--title") {
-        all.extend(["--title", "t"]);
-    }
-    if !args.contains(&"--content") {
-        all.extend(["--content", "c"]);
-    }
-    all.extend_from_slice(args);
+    with_text(&mut all, args, "t", "c");
     let run = tpns(&all);
     assert_eq!(run.code, 2, "{args:?}: {run:?}");
     assert!(run.stdout.is_empty(), "{run:?}");

@@ -23,6 +23,18 @@ use tpns_transport_embedded::tls::{
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
+/// Checks that a handshake was refused for a certificate of another host; `what` names the
+/// case.
+fn assert_wrong_host(err: Option<HandshakeError>, what: &str) {
+    assert!(
+        matches!(
+            err,
+            Some(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
+        ),
+        "{what}: {err:?}"
+    );
+}
+
 fn go() -> ControlFlow<()> {
     ControlFlow::Continue(())
 }
@@ -116,14 +128,7 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
             .check_time::<SystemClock>();
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
-        assert!(
-            matches!(
-                result,
-                Err(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
-            ),
-            "{mode:?}: {:?}",
-            result.err()
-        );
+        assert_wrong_host(result.err(), &format!("{mode:?}"));
         assert_eq!(server.emulator().uploads().len(), 1, "{mode:?}");
     }
 }
@@ -197,14 +202,7 @@ fn a_certificate_for_another_host_is_refused() {
     let mut rx = vec![0u8; READ_RECORD_LEN];
     let mut tx = vec![0u8; WRITE_RECORD_LEN];
     let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
-    assert!(
-        matches!(
-            result,
-            Err(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
-        ),
-        "{:?}",
-        result.err()
-    );
+    assert_wrong_host(result.err(), "");
 }
 
 #[test]
