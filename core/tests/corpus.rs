@@ -2,17 +2,12 @@
 //! checks, the way an uploader would: file name, size, then rows (or the zip inspector and the
 //! entry's rows). The emulator is tested against the same file.
 
-use std::path::{Path, PathBuf};
-
 use embedded_io::{ErrorType, Read, Seek, SeekFrom};
 use tpns_core::package::{
     Format, PackageKind, RowValidator, SizeError, ValidateError, ZIP_WINDOW, check_file_name,
     check_size, inspect_zip, validate_rows, validate_zip_rows,
 };
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
-}
+use tpns_test_support::corpus::{SHARED_RULES, cases, dir as corpus_dir};
 
 /// A seekable in-memory file (the corpus files are small).
 struct Cursor {
@@ -90,7 +85,8 @@ fn judge(name: &str, data: &[u8]) -> Verdict {
     }
 }
 
-/// Rule texts shared by the policy, the client and the emulator.
+/// Row rule texts shared by the policy, the client and the emulator (the zip rules are the
+/// corpus's [`SHARED_RULES`]).
 const RULES: &[&str] = &[
     "invalid UTF-8",
     "carriage return not followed by line feed",
@@ -102,50 +98,7 @@ const RULES: &[&str] = &[
     "quote in unquoted field",
     "text after closing quote",
     "unterminated quote",
-    "zip must hold exactly one file",
-    "zip must not hold folders",
-    "zip holds macOS metadata",
-    "zip central directory does not match its end record",
-    "zip local header does not match the central directory",
-    "zip holds data outside its entries and central directory",
-    "zip entry name holds a backslash or a colon",
-    "zip entry inflates to more than 1 GiB",
 ];
-
-struct Case {
-    name: String,
-    expected: Result<u64, u64>,
-    /// The comment line above the case, which names the rule.
-    why: String,
-}
-
-fn cases() -> Vec<Case> {
-    let tsv = std::fs::read_to_string(corpus_dir().join("cases.tsv")).expect("read cases.tsv");
-    let mut cases = Vec::new();
-    let mut why = String::new();
-    for line in tsv.lines() {
-        if let Some(comment) = line.strip_prefix('#') {
-            why = comment.trim().to_string();
-            continue;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 4, "bad line in cases.tsv: {line:?}");
-        let expected = match (cols[1], cols[2], cols[3]) {
-            ("ok", "-", rows) => Ok(rows.parse().expect("rows")),
-            ("reject", line, "-") => Err(line.parse().expect("line")),
-            _ => panic!("bad verdict in cases.tsv: {line:?}"),
-        };
-        cases.push(Case {
-            name: cols[0].to_string(),
-            expected,
-            why: std::mem::take(&mut why),
-        });
-    }
-    cases
-}
 
 #[test]
 fn every_corpus_case() {
@@ -165,7 +118,9 @@ fn every_corpus_case() {
                 // Where the comment above the case starts with a rule's text, the error must
                 // name that rule.
                 let rule = case.why.split([':', '(']).next().unwrap_or("").trim();
-                line == expected && (!RULES.contains(&rule) || msg.contains(rule))
+                line == expected
+                    && (!RULES.contains(&rule) && !SHARED_RULES.contains(&rule)
+                        || msg.contains(rule))
             }
             _ => false,
         };

@@ -2,40 +2,17 @@
 //! errors (a key given twice, an empty `push_id`), and `--deadline` cuts off a server that
 //! keeps an exchange alive one byte at a time.
 
-#[path = "../../transport-std/tests/bad_server/mod.rs"]
-mod bad_server;
+mod common;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bad_server::{BOUND, RawServer, read_request};
-
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use common::{GENEROUS, Run, tpns_within};
+use tpns_test_support::raw::{RawServer, dripping_server, read_request};
 
 fn tpns(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tpns"))
-        .args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run tpns");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    tpns_within(args, GENEROUS)
 }
 
 /// A small valid package in a fresh file.
@@ -126,25 +103,6 @@ fn a_push_answer_with_an_empty_push_id_exits_6_showing_the_body() {
     server.join();
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("JSON field given twice"), "{run:?}");
-}
-
-/// After the request, sends a response head one byte every 300 ms until the client goes away
-/// or [`BOUND`] passes.
-fn dripping_server() -> RawServer<()> {
-    RawServer::spawn(|mut conn| {
-        read_request(&mut conn).unwrap();
-        let started = Instant::now();
-        let head = b"HTTP/1.1 200 OK\r\nX-Drip: ";
-        let mut sent = 0;
-        while started.elapsed() < BOUND {
-            let byte = head.get(sent).copied().unwrap_or(b'a');
-            if conn.write_all(&[byte]).is_err() {
-                break;
-            }
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    })
 }
 
 #[test]

@@ -5,18 +5,20 @@
 //!
 //! Every run has a 20 s limit: a child that outlives it is killed and the test fails.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use common::{Run, TPNS, run};
 use serde_json::Value;
 use tpns_emulator::pki::{self, PkiMode};
 use tpns_emulator::{Emulator, EmulatorConfig};
+use tpns_test_support::TempDir;
 use tpns_transport_std::rustls;
 
 /// How long a run may take before it counts as a hang.
@@ -29,48 +31,9 @@ const MODES: [PkiMode; 4] = [
     PkiMode::Mixed,
 ];
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `tpns ARGS`, killing it and failing if it still runs after [`LIMIT`].
 fn tpns(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tpns"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tpns");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tpns {args:?} still ran after {LIMIT:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code().expect("an exit code, not a signal"),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    }
+    run(Command::new(TPNS).args(args), LIMIT)
 }
 
 /// PEM text of DER certificates (RFC 7468), written here so the test does not trust the
@@ -105,34 +68,6 @@ fn pem(ders: &[&[u8]]) -> String {
     out
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-certcheck-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A chain of `mode` written as `roots.pem` (its root) and `chain.pem` (what a server sends).
 struct Files {
     dir: TempDir,
@@ -141,7 +76,7 @@ struct Files {
 }
 
 fn files(mode: PkiMode) -> Files {
-    let dir = TempDir::new("files");
+    let dir = TempDir::new("certcheck-files");
     let g = pki::generate(mode, HOSTS).unwrap();
     let roots = dir.write("roots.pem", pem(&[&g.root_der]));
     let served: Vec<&[u8]> = g.served.iter().map(Vec::as_slice).collect();
@@ -396,7 +331,7 @@ fn an_unknown_root_or_an_impostor_is_refused_and_any_root_of_several_is_enough()
 
 #[test]
 fn a_chain_missing_its_intermediate_is_refused() {
-    let dir = TempDir::new("nointer");
+    let dir = TempDir::new("certcheck-nointer");
     let g = pki::generate(PkiMode::PublicRsa, HOSTS).unwrap();
     let roots = dir.write("roots.pem", pem(&[&g.root_der]));
     let chain = dir.write("chain.pem", pem(&[&g.served[0]]));
@@ -414,7 +349,7 @@ fn a_chain_missing_its_intermediate_is_refused() {
 
 #[test]
 fn an_unreadable_certificate_is_described_as_null_and_refused() {
-    let dir = TempDir::new("garbage");
+    let dir = TempDir::new("certcheck-garbage");
     let g = pki::generate(PkiMode::PublicEcdsa, HOSTS).unwrap();
     let roots = dir.write("roots.pem", pem(&[&g.root_der]));
     let mut truncated = g.served[0].clone();
@@ -463,8 +398,8 @@ fn usage_errors_and_unreadable_files_exit_2() {
         "bad.pem",
         "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
     );
-    let missing = f.dir.0.join("missing.pem").to_str().unwrap().to_owned();
-    let folder = f.dir.0.to_str().unwrap().to_owned();
+    let missing = f.dir.join("missing.pem").to_str().unwrap().to_owned();
+    let folder = f.dir.path().to_str().unwrap().to_owned();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec![
@@ -645,8 +580,8 @@ fn usage_errors_and_unreadable_files_exit_2() {
 
 /// An emulator with `mode`'s chain on 127.0.0.1; its root is in `ca.pem`.
 fn emulator(mode: PkiMode) -> (Emulator, TempDir) {
-    let dir = TempDir::new("emu");
-    let emu = Emulator::start(EmulatorConfig::new(dir.0.join("data")).pki(mode)).unwrap();
+    let dir = TempDir::new("certcheck-emu");
+    let emu = Emulator::start(EmulatorConfig::new(dir.join("data")).pki(mode)).unwrap();
     (emu, dir)
 }
 
@@ -815,7 +750,7 @@ fn tls_server_with(
 #[test]
 fn a_tls12_only_server_is_refused_with_its_chain_shown() {
     let (addr, root, server) = tls_server(PkiMode::PublicRsa, &[&rustls::version::TLS12]);
-    let dir = TempDir::new("tls12");
+    let dir = TempDir::new("certcheck-tls12");
     let roots = dir.write("roots.pem", pem(&[&root]));
     let run = tpns(&[
         "cert-check",
@@ -843,7 +778,7 @@ fn a_tls12_only_server_is_refused_with_its_chain_shown() {
 #[test]
 fn from_sends_nothing_but_a_handshake() {
     let (addr, root, server) = tls_server(PkiMode::Mixed, &[&rustls::version::TLS13]);
-    let dir = TempDir::new("tls13");
+    let dir = TempDir::new("certcheck-tls13");
     let roots = dir.write("roots.pem", pem(&[&root]));
     let run = tpns(&["cert-check", "--roots", &roots, "--from", &addr.to_string()]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -870,7 +805,7 @@ fn hostile_subjects_are_escaped_on_the_terminal_and_kept_in_the_json() {
         .push(DnType::OrganizationalUnitName, hostile);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
 
-    let dir = TempDir::new("hostile");
+    let dir = TempDir::new("certcheck-hostile");
     let roots = dir.write("roots.pem", pem(&[ca_cert.der()]));
     let chain = dir.write("chain.pem", pem(&[leaf_cert.der()]));
     let args = [
@@ -949,7 +884,7 @@ fn a_server_that_cannot_sign_as_a_device_needs_is_refused() {
         &[&rustls::version::TLS13],
         ring(),
     );
-    let dir = TempDir::new("ed25519");
+    let dir = TempDir::new("certcheck-ed25519");
     let roots = dir.write("roots.pem", pem(&[ca_cert.der()]));
     let run = tpns(&[
         "cert-check",
@@ -975,7 +910,7 @@ fn a_server_that_cannot_sign_as_a_device_needs_is_refused() {
 #[test]
 fn a_server_without_the_devices_cipher_suite_or_group_is_refused() {
     let g = pki::generate(PkiMode::PublicEcdsa, HOSTS).unwrap();
-    let dir = TempDir::new("suites");
+    let dir = TempDir::new("certcheck-suites");
     let roots = dir.write("roots.pem", pem(&[&g.root_der]));
     let only_aes256 = {
         let mut p = ring();

@@ -1,53 +1,25 @@
 //! The `tpns` binary against the emulator, over real sockets on 127.0.0.1: every exit code,
 //! HTTP and HTTPS, faults and retries, certificate checks, and no secret in any output.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-use tpns_emulator::{Emulator, EmulatorConfig};
+use common::{GENEROUS, Run, TPNS, run, tpns_command, with_env};
+use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
 const WRONG_SECRET: &str = "0000aaaabbbbccccddddeeeeffff9999";
-
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// Runs `tpns` with `args`, the AccessID and SecretKey in the environment unless `env`
 /// overrides them (a value of `None` removes the variable). Every run checks that no secret
 /// appears in any output.
 fn tpns_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
-    cmd.args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET)
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let out = cmd.output().expect("run tpns");
-    let run = Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in [SECRET, WRONG_SECRET] {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "a secret appears in the output of {args:?}: {run:?}"
-        );
-    }
+    let mut cmd = tpns_command();
+    with_env(cmd.args(args), env);
+    let run = run(&mut cmd, GENEROUS);
+    run.assert_hides(&[SECRET, WRONG_SECRET], &args);
     run
 }
 
@@ -55,33 +27,20 @@ fn tpns(args: &[&str]) -> Run {
     tpns_env(args, &[])
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "tpns-cli-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+/// The emulator (HTTPS and plain HTTP) and a folder for the test's files.
 struct Env {
-    emu: Emulator,
-    dir: PathBuf,
+    emu: Emu,
 }
 
 impl Env {
     fn new(tag: &str) -> Env {
-        let dir = temp_dir(tag);
-        let emu = Emulator::start(
-            EmulatorConfig::new(dir.join("data"))
-                .app(ID, SECRET)
-                .http("127.0.0.1:0".parse().unwrap()),
-        )
-        .unwrap();
-        Env { emu, dir }
+        Env {
+            emu: Emu::start(&format!("cli-{tag}")),
+        }
+    }
+
+    fn dir(&self) -> &TempDir {
+        self.emu.dir()
     }
 
     fn https(&self) -> String {
@@ -93,13 +52,11 @@ impl Env {
     }
 
     fn ca(&self) -> &str {
-        self.emu.ca_path().to_str().unwrap()
+        self.emu.ca()
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
+        self.dir().write(name, bytes)
     }
 
     /// `tpns upload` over HTTPS to `endpoint` (trusting the emulator's CA) plus `extra`.
@@ -109,33 +66,6 @@ impl Env {
         args.push(file);
         tpns(&args)
     }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn package(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 32);
-    let mut i = 0u64;
-    while out.len() < len {
-        out.extend_from_slice(format!("account-{i:08}\n").as_bytes());
-        i += 1;
-    }
-    out.truncate(len);
-    while out.len() >= 2 && out[out.len() - 2] == b'\n' {
-        out.pop();
-    }
-    out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn upload_id(run: &Run) -> u64 {
@@ -616,7 +546,7 @@ fn check_agrees_with_the_shared_corpus() {
         })
         .collect();
     assert!(cases.len() > 50);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
+    let mut cmd = Command::new(TPNS);
     cmd.current_dir(&dir).arg("check");
     cmd.args(cases.iter().map(|c| &c.0));
     let out = cmd.output().unwrap();
@@ -654,7 +584,7 @@ fn check_agrees_with_the_shared_corpus() {
     }
     assert_eq!(lines.next(), None, "{stdout}");
     // A file above 100 MiB (sparse: only its length matters) and all-valid runs.
-    let tmp = temp_dir("check");
+    let tmp = TempDir::new("cli-check");
     let big = tmp.join("big.txt");
     std::fs::File::create(&big)
         .unwrap()
@@ -673,7 +603,6 @@ fn check_agrees_with_the_shared_corpus() {
     assert_eq!(run.stdout, format!("{0}: ok\n{0}: ok\n", good.display()));
     let run = tpns(&["check", good.to_str().unwrap(), "/nonexistent/a.txt"]);
     assert_eq!(run.code, 2, "{run:?}");
-    std::fs::remove_dir_all(tmp).unwrap();
 }
 
 #[test]
@@ -707,7 +636,7 @@ fn the_progress_bar_draws_on_a_terminal_only() {
     let line = |extra: &str| {
         format!(
             "{} upload --endpoint {endpoint} --ca-file {} {extra} {file}",
-            env!("CARGO_BIN_EXE_tpns"),
+            TPNS,
             env.ca()
         )
     };
@@ -755,7 +684,7 @@ fn pack_writes_a_compliant_zip_that_uploads() {
     let env = Env::new("pack");
     let text = package(1_000_000);
     let input = env.write("accounts.txt", &text);
-    let zip_path = env.dir.join("accounts.zip");
+    let zip_path = env.dir().join("accounts.zip");
     let zip_str = zip_path.to_str().unwrap();
 
     let run = tpns(&["pack", &input, "-o", zip_str]);
@@ -773,7 +702,7 @@ fn pack_writes_a_compliant_zip_that_uploads() {
         "{zip_len} bytes is not much smaller"
     );
     // No temporary file is left beside it.
-    let leftovers: Vec<_> = std::fs::read_dir(&env.dir)
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir().path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.contains("tpns-pack"))
@@ -805,7 +734,7 @@ fn pack_writes_a_compliant_zip_that_uploads() {
 fn pack_refuses_bad_input_and_writes_nothing() {
     let env = Env::new("pack-bad");
     let bad = env.write("bad.txt", b"alice\nx\nbob\n");
-    let out = env.dir.join("bad.zip");
+    let out = env.dir().join("bad.zip");
     let run = tpns(&["pack", &bad, "-o", out.to_str().unwrap()]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
@@ -822,17 +751,17 @@ fn pack_refuses_bad_input_and_writes_nothing() {
         "pack",
         &good,
         "-o",
-        env.dir.join("good.tar").to_str().unwrap(),
+        env.dir().join("good.tar").to_str().unwrap(),
     ]);
     assert_eq!(run.code, 2, "{run:?}");
     // Default output name: the input with .zip.
     let run = tpns(&["pack", &good]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        zip_entries(env.dir.join("good.zip").to_str().unwrap())[0].0,
+        zip_entries(env.dir().join("good.zip").to_str().unwrap())[0].0,
         "good.csv"
     );
     // A zip is not packed again.
-    let run = tpns(&["pack", env.dir.join("good.zip").to_str().unwrap()]);
+    let run = tpns(&["pack", env.dir().join("good.zip").to_str().unwrap()]);
     assert_eq!(run.code, 2, "{run:?}");
 }

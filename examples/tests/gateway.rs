@@ -3,17 +3,15 @@
 //! diagnostics, IPv6 and `localhost`, environment defaults, completions and the man page.
 //! Environment variables are set on the child process only.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use common::{GENEROUS, Run, run, tpns_command};
+use tpns_emulator::EmulatorConfig;
 use tpns_emulator::proxy::{ConnectProxy, ProxyConfig};
-use tpns_emulator::{Emulator, EmulatorConfig};
+use tpns_test_support::{Emu, SECRET, sha256_hex};
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
 /// base64("1500001048:1452fcebae9f3115ba794fb0fff2fd73"): the Basic credentials.
 const SECRET_B64: &str = "MTUwMDAwMTA0ODoxNDUyZmNlYmFlOWYzMTE1YmE3OTRmYjBmZmYyZmQ3Mw==";
 const PROXY_USER: &str = "gw user";
@@ -27,21 +25,11 @@ const DEAD_PROXY: &str = "http://127.0.0.1:1";
 /// How long a test waits for the proxy's record of a tunnel its client has closed.
 const RECORD_WAIT: Duration = Duration::from_secs(10);
 
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `tpns` with `args` and `env` (on the child only; every proxy variable not named is
 /// removed), and checks that no secret or proxy credential appears in any output.
 fn tpns(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
-    cmd.args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET);
+    let mut cmd = tpns_command();
+    cmd.args(args);
     for var in [
         "HTTPS_PROXY",
         "https_proxy",
@@ -59,31 +47,24 @@ fn tpns(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run tpns");
-    let run = Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in [
-        SECRET,
-        SECRET_B64,
-        PROXY_PASS,
-        PROXY_USERINFO,
-        PROXY_B64,
-        "p%40ss",
-    ] {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "a secret ({secret}) appears in the output of {args:?}: {run:?}"
-        );
-    }
+    let run = run(&mut cmd, GENEROUS);
+    run.assert_hides(
+        &[
+            SECRET,
+            SECRET_B64,
+            PROXY_PASS,
+            PROXY_USERINFO,
+            PROXY_B64,
+            "p%40ss",
+        ],
+        &args,
+    );
     run
 }
 
+/// The emulator in a temporary folder, which also holds the test's package.
 struct Env {
-    emu: Emulator,
-    dir: PathBuf,
+    emu: Emu,
 }
 
 impl Env {
@@ -95,22 +76,12 @@ impl Env {
         tag: &str,
         config: impl FnOnce(EmulatorConfig) -> EmulatorConfig,
     ) -> std::io::Result<Env> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-gateway-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        let emu = Emulator::start(config(
-            EmulatorConfig::new(dir.join("data")).app(ID, SECRET),
-        ))?;
-        Ok(Env { emu, dir })
+        let emu = Emu::try_start_with(&format!("gateway-{tag}"), |c, _| config(c))?;
+        Ok(Env { emu })
     }
 
     fn ca(&self) -> &str {
-        self.emu.ca_path().to_str().unwrap()
+        self.emu.ca()
     }
 
     /// A package of at most `len` bytes of accounts, written to the folder; its path and bytes.
@@ -123,9 +94,7 @@ impl Env {
             i += 1;
         }
         pkg.pop();
-        let path = self.dir.join("accounts.txt");
-        std::fs::write(&path, &pkg).unwrap();
-        (path.to_str().unwrap().to_owned(), pkg)
+        (self.emu.dir().write("accounts.txt", &pkg), pkg)
     }
 
     /// `tpns upload` to `endpoint`, trusting the emulator's CA, plus `extra`.
@@ -167,19 +136,6 @@ impl Env {
         assert_eq!(record.sha256, sha256_hex(pkg));
         id
     }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn proxy_with(config: ProxyConfig) -> ConnectProxy {

@@ -4,112 +4,27 @@
 //! Each run of the binary has a deadline: a refusal must come in bounded time. Last, the client's
 //! inspector and the emulator's are held against each other on mutated corpus zips.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use tpns_emulator::{Emulator, EmulatorConfig};
+use std::time::Duration;
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-/// What a run of the binary printed, and how long it took.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
+use common::{Run, tpns_within};
+use tpns_test_support::corpus::{self, SHARED_RULES, dir as corpus_dir};
+use tpns_test_support::{Emu, TempDir};
 
 /// Runs `tpns` with `args`; kills it and fails the test if it is not done within `deadline`.
 fn tpns(args: &[&str], deadline: Duration) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tpns"))
-        .args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tpns");
-    // The pipes are read on threads so that a chatty child cannot block on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tpns {args:?} still running after {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code().expect("exit code"),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        took: start.elapsed(),
-    }
+    tpns_within(args, deadline)
 }
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tpns-hostile-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Rule texts that the client and the emulator share (as in the corpus tests): where a case's
-/// comment starts with one, `tpns check` must print it.
-const SHARED_RULES: &[&str] = &[
-    "zip must hold exactly one file",
-    "zip must not hold folders",
-    "zip holds macOS metadata",
-    "zip central directory does not match its end record",
-    "zip local header does not match the central directory",
-    "zip holds data outside its entries and central directory",
-    "zip entry name holds a backslash or a colon",
-    "zip entry inflates to more than 1 GiB",
-];
 
 /// The `.zip` cases of `cases.tsv`: (file, expected line of a rejection or None for ok, the
 /// comment above the case).
 fn zip_cases() -> Vec<(String, Option<u64>, String)> {
-    let tsv = std::fs::read_to_string(corpus_dir().join("cases.tsv")).unwrap();
-    let mut why = String::new();
-    let mut cases = Vec::new();
-    for line in tsv.lines() {
-        if let Some(comment) = line.strip_prefix('#') {
-            why = comment.trim().to_owned();
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() == 4 && cols[0].ends_with(".zip") {
-            let line = (cols[1] == "reject").then(|| cols[2].parse().unwrap());
-            cases.push((cols[0].to_owned(), line, std::mem::take(&mut why)));
-        }
-    }
-    cases
+    corpus::cases()
+        .into_iter()
+        .filter(|c| c.name.ends_with(".zip"))
+        .map(|c| (c.name, c.expected.err(), c.why))
+        .collect()
 }
 
 #[test]
@@ -272,7 +187,7 @@ fn zip_bombs_are_refused_at_the_cap_in_bounded_time() {
         crc32(&chunk.repeat(2)),
         "the CRC-32 arithmetic"
     );
-    let dir = temp_dir("bomb");
+    let dir = TempDir::new("hostile-bomb");
     // 1.5 GiB, honest in every header: before the cap, it passed `check`.
     let (stream, crc) = bomb_stream(&chunk, 2048);
     let size = chunk.len() as u64 * 2048;
@@ -302,18 +217,11 @@ fn zip_bombs_are_refused_at_the_cap_in_bounded_time() {
         assert_eq!(run.code, 3, "{run:?}");
         assert!(run.stdout.contains(&format!(".zip: {rule}")), "{run:?}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn upload_refuses_a_hostile_zip_before_sending_it() {
-    let dir = temp_dir("upload");
-    let emu = Emulator::start(
-        EmulatorConfig::new(dir.join("data"))
-            .app(ID, SECRET)
-            .http("127.0.0.1:0".parse().unwrap()),
-    )
-    .unwrap();
+    let emu = Emu::start("hostile-upload");
     for name in ["cdcount.zip", "hidden_local.zip", "localname.zip"] {
         let path = corpus_dir().join(name);
         let args = [
@@ -321,7 +229,7 @@ fn upload_refuses_a_hostile_zip_before_sending_it() {
             "--endpoint",
             &emu.https_url(),
             "--ca-file",
-            emu.ca_path().to_str().unwrap(),
+            emu.ca(),
             path.to_str().unwrap(),
         ];
         let run = tpns(&args, Duration::from_secs(30));
@@ -335,8 +243,6 @@ fn upload_refuses_a_hostile_zip_before_sending_it() {
         emu.uploads().is_empty(),
         "a hostile zip reached the service"
     );
-    drop(emu);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The client's verdict on a zip held in memory: `Ok(rows)`, or the error's text.

@@ -2,95 +2,28 @@
 //! with counts, file-level violations without a line, `fix` on the shared corpus (and
 //! `--dedupe`, `--drop-bad`), `pack --fix`, and `upload --name` against the emulator.
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 
-use tpns_emulator::{Emulator, EmulatorConfig};
-
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use common::{GENEROUS, Run, run, tpns_command};
+use tpns_test_support::corpus::dir as corpus_dir;
+use tpns_test_support::{Emu, SECRET, TempDir};
 
 fn tpns_in(dir: Option<&Path>, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
-    cmd.args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET)
-        .env_remove("RUST_LOG");
+    let mut cmd = tpns_command();
+    cmd.args(args);
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
-    let out = cmd.output().expect("run tpns");
-    let run = Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
-        "{run:?}"
-    );
+    let run = run(&mut cmd, GENEROUS);
+    run.assert_hides(&[SECRET], &args);
     run
 }
 
 fn tpns(args: &[&str]) -> Run {
     tpns_in(None, args)
-}
-
-/// A fresh folder, removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-policy-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    /// The names in the folder, sorted (to see that no temporary file is left).
-    fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
 }
 
 /// A device token: 36 characters of the token alphabet, distinct for each `i`.
@@ -100,7 +33,7 @@ fn token(i: u32) -> String {
 
 #[test]
 fn check_kind_token_accepts_tokens_and_names_each_bad_row() {
-    let dir = Dir::new("token");
+    let dir = TempDir::new("token");
     let good: String = (0..50).map(|i| token(i) + "\n").collect();
     let good = dir.write("devices.txt", good.as_bytes());
     let run = tpns(&["check", "--kind", "token", &good]);
@@ -145,7 +78,7 @@ fn check_kind_token_accepts_tokens_and_names_each_bad_row() {
     assert!(!run.stdout.contains(":5:"), "{run:?}");
 
     // A zip of tokens, packed with the token rules, is checked by them too.
-    let zip = dir.path("devices.zip");
+    let zip = dir.file("devices.zip");
     let run = tpns(&["pack", "--kind", "token", &good, "-o", &zip]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(tpns(&["check", "--kind", "token", &zip]).code, 0);
@@ -156,7 +89,7 @@ fn check_kind_token_accepts_tokens_and_names_each_bad_row() {
         "token",
         &accounts,
         "-o",
-        &dir.path("a.zip"),
+        &dir.file("a.zip"),
     ]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
@@ -169,7 +102,7 @@ fn check_kind_token_accepts_tokens_and_names_each_bad_row() {
 
 #[test]
 fn check_lists_violations_up_to_max_errors_then_counts_them() {
-    let dir = Dir::new("max");
+    let dir = TempDir::new("max");
     // 30 bad rows among good ones: 25 too short, 5 blank.
     let mut text = String::new();
     for i in 0..30 {
@@ -218,7 +151,7 @@ fn check_lists_violations_up_to_max_errors_then_counts_them() {
         (3, format!("{one}:2: blank line\n"))
     );
     // A zip's bad rows are listed with the entry's lines.
-    let bad_zip = dir.write("bad.zip", &zip_of("accounts.txt", text.as_bytes()));
+    let bad_zip = dir.write("bad.zip", zip_of("accounts.txt", text.as_bytes()));
     let run = tpns(&["check", "--max-errors", "3", &bad_zip]);
     assert_eq!(run.code, 3, "{run:?}");
     assert_eq!(
@@ -246,7 +179,7 @@ fn zip_of(name: &str, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn file_level_violations_have_no_line_number() {
-    let dir = Dir::new("fileline");
+    let dir = TempDir::new("fileline");
     let xlsx = dir.write("list.xlsx", b"alice\n");
     let empty = dir.write("empty.txt", b"");
     let mut zip = zip_of("accounts.txt", b"alice\nbob\n");
@@ -342,14 +275,14 @@ fn change_text(change: &str) -> String {
 /// Runs `fix` on a corpus file into `out`, and checks the outcome against `expect` (`N`,
 /// `bad` or `empty`) and the changes: what is written checks out, and what is refused leaves
 /// nothing behind.
-fn fix_one(case: &FixCase, dir: &Dir, drop_bad: bool, expect: &str) {
+fn fix_one(case: &FixCase, dir: &TempDir, drop_bad: bool, expect: &str) {
     let ext = Path::new(&case.file)
         .extension()
         .unwrap()
         .to_str()
         .unwrap()
         .to_ascii_lowercase();
-    let out = dir.path(&format!("out.{ext}"));
+    let out = dir.file(&format!("out.{ext}"));
     let mut args = vec!["fix", case.file.as_str(), "-o", out.as_str(), "--force"];
     if drop_bad {
         args.push("--drop-bad");
@@ -417,7 +350,7 @@ fn fix_one(case: &FixCase, dir: &Dir, drop_bad: bool, expect: &str) {
 
 #[test]
 fn fix_on_the_shared_corpus() {
-    let dir = Dir::new("corpus");
+    let dir = TempDir::new("corpus");
     let cases = fix_cases();
     assert!(cases.len() > 50);
     let fixable = cases
@@ -443,13 +376,13 @@ fn fix_on_the_shared_corpus() {
 
 #[test]
 fn fix_lists_bad_rows_up_to_max_errors_and_drops_them_only_when_asked() {
-    let dir = Dir::new("dropbad");
+    let dir = TempDir::new("dropbad");
     let mut text = String::from("\u{FEFF}");
     for i in 0..10 {
         text.push_str(&format!("account-{i}\r\nx\r\n"));
     }
     let input = dir.write("in.txt", text.as_bytes());
-    let out = dir.path("out.txt");
+    let out = dir.file("out.txt");
     let run = tpns(&["fix", &input, "-o", &out, "--max-errors", "3"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert_eq!(
@@ -488,20 +421,20 @@ fn fix_lists_bad_rows_up_to_max_errors_and_drops_them_only_when_asked() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(std::fs::read_to_string(&input).unwrap(), want);
     // Not a text package, or a zip as the output: usage errors.
-    assert_eq!(tpns(&["fix", &dir.path("x.zip"), "-o", &out]).code, 2);
-    assert_eq!(tpns(&["fix", &input, "-o", &dir.path("o.zip")]).code, 2);
-    assert_eq!(tpns(&["fix", &input, "-o", &dir.path("o.xlsx")]).code, 2);
+    assert_eq!(tpns(&["fix", &dir.file("x.zip"), "-o", &out]).code, 2);
+    assert_eq!(tpns(&["fix", &input, "-o", &dir.file("o.zip")]).code, 2);
+    assert_eq!(tpns(&["fix", &input, "-o", &dir.file("o.xlsx")]).code, 2);
 }
 
 #[test]
 fn fix_dedupe_keeps_the_first_of_each_row() {
-    let dir = Dir::new("dedupe");
+    let dir = TempDir::new("dedupe");
     // Quoted and unquoted forms of the same value are the same row.
     let input = dir.write(
         "in.csv",
         b"alice\nbob\n\"alice\"\ncarol\nbob\nbob\n\"dave\"\n",
     );
-    let out = dir.path("out.csv");
+    let out = dir.file("out.csv");
     let run = tpns(&["fix", &input, "-o", &out]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
@@ -531,7 +464,7 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
     }
     big.push_str("user-199999\n");
     let input = dir.write("big.txt", big.as_bytes());
-    let out = dir.path("big-out.txt");
+    let out = dir.file("big-out.txt");
     let run = tpns(&["fix", &input, "-o", &out, "--dedupe"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -543,12 +476,12 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
 
 #[test]
 fn pack_fix_repairs_on_the_way_into_the_zip() {
-    let dir = Dir::new("packfix");
+    let dir = TempDir::new("packfix");
     let input = dir.write(
         "list.csv",
         b"\xEF\xBB\xBF\"alice\"\r\n\r\nbob\r\nbob\r\nx\r\n",
     );
-    let zip = dir.path("list.zip");
+    let zip = dir.file("list.zip");
     // Without --fix the input is refused as it is.
     let run = tpns(&["pack", &input, "-o", &zip]);
     assert_eq!(run.code, 3, "{run:?}");
@@ -603,60 +536,54 @@ fn pack_fix_repairs_on_the_way_into_the_zip() {
     assert_eq!(tpns(&["check", &zip]).code, 0);
 }
 
-struct Emu {
-    emu: Emulator,
-    dir: Dir,
-}
-
-impl Emu {
-    fn new(tag: &str) -> Emu {
-        let dir = Dir::new(tag);
-        let emu = Emulator::start(EmulatorConfig::new(dir.0.join("data")).app(ID, SECRET)).unwrap();
-        Emu { emu, dir }
-    }
-
-    fn upload(&self, file: &str, extra: &[&str]) -> Run {
-        let url = self.emu.https_url();
-        let ca = self.emu.ca_path().to_str().unwrap().to_owned();
-        let mut args = vec!["upload", "--endpoint", &url, "--ca-file", &ca, "--json"];
-        args.extend_from_slice(extra);
-        args.push(file);
-        tpns(&args)
-    }
+/// `tpns upload --json` of `file` to `emu` over HTTPS, trusting its CA, plus `extra`.
+fn upload(emu: &Emu, file: &str, extra: &[&str]) -> Run {
+    let url = emu.https_url();
+    let mut args = vec![
+        "upload",
+        "--endpoint",
+        &url,
+        "--ca-file",
+        emu.ca(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    args.push(file);
+    tpns(&args)
 }
 
 #[test]
 fn upload_name_sends_the_file_under_another_name() {
-    let env = Emu::new("name");
-    let file = env.dir.write("export-2026-11-28.dat", b"alice\nbob\n");
-    let run = env.upload(&file, &["--name", "accounts.txt"]);
+    let env = Emu::https_only("policy-name");
+    let file = env.dir().write("export-2026-11-28.dat", b"alice\nbob\n");
+    let run = upload(&env, &file, &["--name", "accounts.txt"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stderr, "");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["file"], "accounts.txt");
-    let records = env.emu.uploads();
+    let records = env.uploads();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].file_name, "accounts.txt");
     assert_eq!(records[0].rows, 2);
 
     // The name's extension decides how the rows are read: a comma is a second column in CSV.
-    let commas = env.dir.write("rows.txt", b"a,b\ncd\n");
-    assert_eq!(env.upload(&commas, &[]).code, 0);
-    let run = env.upload(&commas, &["--name", "rows.csv"]);
+    let commas = env.dir().write("rows.txt", b"a,b\ncd\n");
+    assert_eq!(upload(&env, &commas, &[]).code, 0);
+    let run = upload(&env, &commas, &["--name", "rows.csv"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains(":1: more than one column"), "{run:?}");
 
     // Token rules on upload too.
     let tokens = env
-        .dir
+        .dir()
         .write("tokens.txt", format!("{}\n", token(9)).as_bytes());
-    assert_eq!(env.upload(&tokens, &["--kind", "token"]).code, 0);
-    let run = env.upload(&commas, &["--kind", "token"]);
+    assert_eq!(upload(&env, &tokens, &["--kind", "token"]).code, 0);
+    let run = upload(&env, &commas, &["--kind", "token"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("token"), "{run:?}");
 
     // The name follows the name rules (exit 3), and its family must match the file's (exit 2).
-    let run = env.upload(&file, &["--name", "accounts.xlsx"]);
+    let run = upload(&env, &file, &["--name", "accounts.xlsx"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr
@@ -664,47 +591,47 @@ fn upload_name_sends_the_file_under_another_name() {
         "{run:?}"
     );
     let long = "n".repeat(97) + ".txt";
-    assert_eq!(env.upload(&file, &["--name", &long]).code, 3);
-    let run = env.upload(&file, &["--name", "accounts.zip"]);
+    assert_eq!(upload(&env, &file, &["--name", &long]).code, 3);
+    let run = upload(&env, &file, &["--name", "accounts.zip"]);
     assert_eq!(run.code, 2, "{run:?}");
-    let zip = env.dir.write("a.zip", &zip_of("a.txt", b"alice\n"));
-    assert_eq!(env.upload(&zip, &["--name", "a.txt"]).code, 2);
-    assert_eq!(env.upload(&zip, &["--name", "b.ZIP"]).code, 0);
-    assert_eq!(env.emu.uploads().len(), 4, "nothing else was sent");
-    assert_eq!(env.emu.uploads()[3].file_name, "b.ZIP");
+    let zip = env.dir().write("a.zip", zip_of("a.txt", b"alice\n"));
+    assert_eq!(upload(&env, &zip, &["--name", "a.txt"]).code, 2);
+    assert_eq!(upload(&env, &zip, &["--name", "b.ZIP"]).code, 0);
+    assert_eq!(env.uploads().len(), 4, "nothing else was sent");
+    assert_eq!(env.uploads()[3].file_name, "b.ZIP");
 }
 
 #[test]
 fn upload_name_quotes_are_escaped_and_counted_escaped() {
-    let env = Emu::new("quote");
-    let file = env.dir.write("list.txt", b"alice\nbob\n");
-    let run = env.upload(&file, &["--name", "my \"best\" list.txt"]);
+    let env = Emu::https_only("policy-quote");
+    let file = env.dir().write("list.txt", b"alice\nbob\n");
+    let run = upload(&env, &file, &["--name", "my \"best\" list.txt"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let records = env.emu.uploads();
+    let records = env.uploads();
     // The service receives the escaped form, %22 for each quote.
     assert_eq!(records[0].file_name, "my %22best%22 list.txt");
     // 98 characters with one quote: 100 escaped characters are fine, 96 + 2 quotes are not.
     let ok = "n".repeat(93) + "\"" + ".txt";
     assert_eq!(ok.chars().count(), 98);
-    assert_eq!(env.upload(&file, &["--name", &ok]).code, 0);
+    assert_eq!(upload(&env, &file, &["--name", &ok]).code, 0);
     let too_long = "n".repeat(92) + "\"\"" + ".txt";
     assert_eq!(too_long.chars().count(), 98);
-    let run = env.upload(&file, &["--name", &too_long]);
+    let run = upload(&env, &file, &["--name", &too_long]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.contains("longer than 100 characters once"),
         "{run:?}"
     );
-    assert_eq!(env.emu.uploads().len(), 2);
+    assert_eq!(env.uploads().len(), 2);
 }
 
 #[test]
 fn upload_name_above_100_bytes_warns() {
-    let env = Emu::new("bytes");
-    let file = env.dir.write("list.txt", b"alice\nbob\n");
+    let env = Emu::https_only("policy-bytes");
+    let file = env.dir().write("list.txt", b"alice\nbob\n");
     // 100 characters, 196 bytes: accepted, with a warning.
     let name = "é".repeat(96) + ".txt";
-    let run = env.upload(&file, &["--name", &name]);
+    let run = upload(&env, &file, &["--name", &name]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains(&format!(
@@ -713,10 +640,10 @@ fn upload_name_above_100_bytes_warns() {
         )),
         "{run:?}"
     );
-    assert_eq!(env.emu.uploads()[0].file_name, name);
+    assert_eq!(env.uploads()[0].file_name, name);
     // 100 bytes exactly: no warning.
     let name = "é".repeat(48) + ".txt";
     assert_eq!(name.len(), 100);
-    let run = env.upload(&file, &["--name", &name]);
+    let run = upload(&env, &file, &["--name", &name]);
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
 }

@@ -2,43 +2,22 @@
 //! each flag's value read back from the JSON the emulator received, both auth modes, the
 //! 4096-byte message limit, and the local checks that send nothing (exit 2).
 
+mod common;
+
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use common::{GENEROUS, Run, run, tpns_command};
 use serde_json::{Value, json};
-use tpns_emulator::{Emulator, EmulatorConfig};
-
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
-
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use tpns_test_support::{Emu, SECRET, TempDir};
 
 /// Runs `tpns` with `args`, the AccessID and `secret` in the environment; checks that the
 /// secret appears in no output.
 fn tpns_with_secret(args: &[&str], secret: &str) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_tpns"))
-        .args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", secret)
-        .output()
-        .expect("run tpns");
-    let run = Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(secret) && !run.stderr.contains(secret),
-        "the secret appears in the output of {args:?}: {run:?}"
+    let run = run(
+        tpns_command().args(args).env("TPNS_SECRET_KEY", secret),
+        GENEROUS,
     );
+    run.assert_hides(&[secret], &args);
     run
 }
 
@@ -46,27 +25,28 @@ fn tpns(args: &[&str]) -> Run {
     tpns_with_secret(args, SECRET)
 }
 
+/// Appends `--title TITLE` and `--content CONTENT` to `args` where `extra` does not give
+/// them, then `extra`.
+fn with_text<'a>(args: &mut Vec<&'a str>, extra: &[&'a str], title: &'a str, content: &'a str) {
+    if !extra.contains(&"--title") {
+        args.extend(["--title", title]);
+    }
+    if !extra.contains(&"--content") {
+        args.extend(["--content", content]);
+    }
+    args.extend_from_slice(extra);
+}
+
 /// An emulator with the app, a package uploaded to it, and a scratch directory.
 struct Env {
-    emu: Emulator,
-    dir: PathBuf,
+    emu: Emu,
     upload_id: String,
 }
 
 impl Env {
     fn new(tag: &str) -> Env {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-push-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let emu = Emulator::start(EmulatorConfig::new(dir.join("data")).app(ID, SECRET)).unwrap();
         let mut env = Env {
-            emu,
-            dir,
+            emu: Emu::https_only(&format!("push-{tag}")),
             upload_id: String::new(),
         };
         let package = env.write("p.txt", b"alice\nbob\n");
@@ -75,7 +55,7 @@ impl Env {
             "--endpoint",
             &env.emu.https_url(),
             "--ca-file",
-            env.emu.ca_path().to_str().unwrap(),
+            env.emu.ca(),
             &package,
         ]);
         assert_eq!(run.code, 0, "{run:?}");
@@ -84,9 +64,7 @@ impl Env {
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
+        self.emu.dir().write(name, bytes)
     }
 
     /// `tpns push` of this package with title and content, then `extra`.
@@ -103,29 +81,17 @@ impl Env {
             "--endpoint",
             &url,
             "--ca-file",
-            self.emu.ca_path().to_str().unwrap(),
+            self.emu.ca(),
             "--retries",
             "0",
         ];
-        if !extra.contains(&"--title") {
-            args.extend(["--title", "Hello"]);
-        }
-        if !extra.contains(&"--content") {
-            args.extend(["--content", "World"]);
-        }
-        args.extend_from_slice(extra);
+        with_text(&mut args, extra, "Hello", "World");
         tpns_with_secret(&args, secret)
     }
 
     /// The bodies the emulator accepted, as it parsed them.
     fn received(&self) -> Vec<Value> {
         self.emu.pushes().into_iter().map(|p| p.request).collect()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -335,13 +301,7 @@ fn refused_locally(dir: &std::path::Path, args: &[&str]) -> Run {
         "--retries",
         "0",
     ];
-    if !args.contains(&"--title") {
-        all.extend(["--title", "t"]);
-    }
-    if !args.contains(&"--content") {
-        all.extend(["--content", "c"]);
-    }
-    all.extend_from_slice(args);
+    with_text(&mut all, args, "t", "c");
     let run = tpns(&all);
     assert_eq!(run.code, 2, "{args:?}: {run:?}");
     assert!(run.stdout.is_empty(), "{run:?}");
@@ -357,13 +317,9 @@ fn refused_locally(dir: &std::path::Path, args: &[&str]) -> Run {
 
 #[test]
 fn bad_push_input_exits_2_and_sends_nothing() {
-    let dir = std::env::temp_dir().join(format!("tpns-push-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = |name: &str, bytes: &[u8]| {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p.to_str().unwrap().to_owned()
-    };
+    let tmp = TempDir::new("push-bad");
+    let dir = tmp.path();
+    let file = |name: &str, bytes: &[u8]| tmp.write(name, bytes);
     let deep = format!("{}1{}", "{\"a\":".repeat(40), "}".repeat(40));
     let bad_json: [(&str, &[u8]); 9] = [
         ("empty.json", b""),
@@ -379,23 +335,23 @@ fn bad_push_input_exits_2_and_sends_nothing() {
     for (name, bytes) in bad_json {
         let path = file(name, bytes);
         for flag in ["--android-json", "--ios-json"] {
-            let run = refused_locally(&dir, &[flag, &path]);
+            let run = refused_locally(dir, &[flag, &path]);
             assert!(run.stderr.contains("JSON"), "{name}: {run:?}");
         }
     }
     let missing = dir.join("missing.json");
-    refused_locally(&dir, &["--android-json", missing.to_str().unwrap()]);
-    refused_locally(&dir, &["--ios-json", dir.to_str().unwrap()]);
+    refused_locally(dir, &["--android-json", missing.to_str().unwrap()]);
+    refused_locally(dir, &["--ios-json", dir.to_str().unwrap()]);
     for custom in ["", "[]", "{", r#"{"a":1}x"#, "\"s\""] {
-        refused_locally(&dir, &["--custom-content", custom]);
+        refused_locally(dir, &["--custom-content", custom]);
     }
     let with_custom = file("with-custom.json", br#"{"custom_content":"{}"}"#);
     let run = refused_locally(
-        &dir,
+        dir,
         &["--android-json", &with_custom, "--custom-content", "{}"],
     );
     assert!(run.stderr.contains("custom_content"), "{run:?}");
-    let run = refused_locally(&dir, &["--title", ""]);
+    let run = refused_locally(dir, &["--title", ""]);
     assert!(run.stderr.contains("title"), "{run:?}");
     for args in [
         &["--expire-time", "259201"][..],
@@ -414,7 +370,6 @@ fn bad_push_input_exits_2_and_sends_nothing() {
         &["--auth", "hmac"],
         &["--environment", "staging"],
     ] {
-        refused_locally(&dir, args);
+        refused_locally(dir, args);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,80 +5,27 @@
 //! Every run has a 10 s limit: a child that outlives it is killed and the test fails.
 #![cfg(unix)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use tpns_emulator::{Emulator, EmulatorConfig};
+use common::{Run, run, tpns_command, with_env};
+use tpns_test_support::{Emu, SECRET, TempDir};
 
-const ID: &str = "1500001048";
-const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
 /// How long a run may take before it counts as a hang. Each refusal here takes milliseconds.
 const LIMIT: Duration = Duration::from_secs(10);
-
-/// What a run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    /// The child's process id (the old `pack` put it in its temporary file's name).
-    pid: u32,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// Runs `tpns` with `args`, the AccessID and SecretKey in the environment unless `env`
 /// overrides them (`None` removes the variable), killing it and failing if it is still running
 /// after [`LIMIT`]. stdin is closed, so nothing can wait on it.
 fn tpns_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tpns"));
-    cmd.args(args)
-        .env("TPNS_ACCESS_ID", ID)
-        .env("TPNS_SECRET_KEY", SECRET)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let mut child = cmd.spawn().expect("run tpns");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tpns {args:?} still ran after {LIMIT:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let run = Run {
-        pid: child.id(),
-        code: status.code().expect("an exit code, not a signal"),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    };
-    assert!(
-        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
-        "the secret appears in the output of {args:?}: {run:?}"
-    );
+    let mut cmd = tpns_command();
+    with_env(cmd.args(args), env);
+    let run = run(&mut cmd, LIMIT);
+    run.assert_hides(&[SECRET], &args);
     run
 }
 
@@ -86,55 +33,12 @@ fn tpns(args: &[&str]) -> Run {
     tpns_env(args, &[])
 }
 
-/// A fresh directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-special-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> String {
-        let path = self.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// A real FIFO (`mkfifo`), which no one ever writes to.
-    fn fifo(&self, name: &str) -> String {
-        let path = self.path(name);
-        let status = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
-        assert!(status.success(), "mkfifo {}", path.display());
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// The names in the directory, sorted.
-    fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A real FIFO (`mkfifo`) named `name` in `dir`, which no one ever writes to.
+fn fifo(dir: &TempDir, name: &str) -> String {
+    let path = dir.join(name);
+    let status = Command::new("mkfifo").arg(&path).status().expect("mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+    path.to_str().unwrap().to_owned()
 }
 
 /// A listener that nothing should connect to: the endpoint of runs that must fail before they
@@ -167,8 +71,8 @@ fn assert_refused(run: &Run, want: &str) {
 
 #[test]
 fn check_refuses_a_fifo_at_once() {
-    let dir = TempDir::new("check");
-    let fifo = dir.fifo("accounts.txt");
+    let dir = TempDir::new("special-check");
+    let fifo = fifo(&dir, "accounts.txt");
     let ok = dir.write("ok.txt", b"alice\n");
     let run = tpns(&["check", &fifo, &ok]);
     assert_eq!(run.code, 2, "{run:?}");
@@ -180,8 +84,8 @@ fn check_refuses_a_fifo_at_once() {
 
 #[test]
 fn upload_refuses_a_fifo_at_once_and_sends_nothing() {
-    let dir = TempDir::new("upload");
-    let fifo = dir.fifo("accounts.csv");
+    let dir = TempDir::new("special-upload");
+    let fifo = fifo(&dir, "accounts.csv");
     let server = Silent::new();
     let run = tpns(&["upload", "--endpoint", &server.url(), &fifo]);
     assert_refused(
@@ -194,8 +98,8 @@ fn upload_refuses_a_fifo_at_once_and_sends_nothing() {
 
 #[test]
 fn pack_refuses_a_fifo_at_once_and_writes_nothing() {
-    let dir = TempDir::new("pack");
-    let fifo = dir.fifo("accounts.txt");
+    let dir = TempDir::new("special-pack");
+    let fifo = fifo(&dir, "accounts.txt");
     let run = tpns(&["pack", &fifo]);
     assert_refused(
         &run,
@@ -206,8 +110,8 @@ fn pack_refuses_a_fifo_at_once_and_writes_nothing() {
 
 #[test]
 fn a_secret_key_file_that_is_a_device_or_a_fifo_is_refused_at_once() {
-    let dir = TempDir::new("secret");
-    let fifo = dir.fifo("key");
+    let dir = TempDir::new("special-secret");
+    let fifo = fifo(&dir, "key");
     let package = dir.write("ok.txt", b"alice\n");
     let server = Silent::new();
     let url = server.url();
@@ -246,11 +150,11 @@ fn a_secret_key_file_that_is_a_device_or_a_fifo_is_refused_at_once() {
 
 #[test]
 fn a_secret_key_file_too_large_not_utf8_or_blank_is_refused() {
-    let dir = TempDir::new("secret-bad");
+    let dir = TempDir::new("special-secret-bad");
     let package = dir.write("ok.txt", b"alice\n");
     let server = Silent::new();
     let url = server.url();
-    let large = dir.write("large", &[b'a'; 1025]);
+    let large = dir.write("large", [b'a'; 1025]);
     let latin1 = dir.write("latin1", b"caf\xe9");
     let blank = dir.write("blank", "\u{feff} \r\n\t\n".as_bytes());
     for (key, want) in [
@@ -276,13 +180,8 @@ fn a_secret_key_file_too_large_not_utf8_or_blank_is_refused() {
 
 #[test]
 fn a_secret_key_file_loses_its_bom_and_surrounding_whitespace() {
-    let dir = TempDir::new("secret-bom");
-    let emu = Emulator::start(
-        EmulatorConfig::new(dir.path("data"))
-            .app(ID, SECRET)
-            .http("127.0.0.1:0".parse().unwrap()),
-    )
-    .unwrap();
+    let emu = Emu::start("special-secret-bom");
+    let dir = emu.dir();
     let package = dir.write("ok.txt", b"alice\nbob\n");
     // 1 KiB exactly is still accepted.
     let padded = format!("\u{feff} \t{SECRET}\r\n");
@@ -306,9 +205,9 @@ fn a_secret_key_file_loses_its_bom_and_surrounding_whitespace() {
 
 #[test]
 fn a_ca_file_that_is_a_device_a_fifo_or_too_large_is_refused_at_once() {
-    let dir = TempDir::new("ca");
-    let fifo = dir.fifo("ca.pem");
-    let large = dir.path("large.pem");
+    let dir = TempDir::new("special-ca");
+    let fifo = fifo(&dir, "ca.pem");
+    let large = dir.join("large.pem");
     // A PEM-looking file above 4 MiB: refused by its size, before it is parsed.
     let mut f = std::fs::File::create(&large).unwrap();
     f.write_all(&vec![b'#'; 4 * 1024 * 1024 + 1]).unwrap();
@@ -346,12 +245,12 @@ fn last_pid() -> Option<u32> {
 #[test]
 fn pack_never_follows_a_planted_link() {
     use sha2::{Digest, Sha256};
-    let dir = TempDir::new("links");
+    let dir = TempDir::new("special-links");
     let input = dir.write("ok.txt", b"alice\nbob\n");
     let victim = dir.write("victim", b"untouched");
     let mut planted = Vec::new();
     let mut plant = |name: String| {
-        std::os::unix::fs::symlink(&victim, dir.path(&name)).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(&name)).unwrap();
         planted.push(name);
     };
     // The old predictable name, `.NAME.tpns-pack-PID`, for the next process ids.
@@ -380,10 +279,10 @@ fn pack_never_follows_a_planted_link() {
     }
     assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
     for name in &planted {
-        let meta = std::fs::symlink_metadata(dir.path(name)).unwrap();
+        let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
         assert!(meta.file_type().is_symlink(), "{name} is left as it was");
     }
-    let zip = std::fs::symlink_metadata(dir.path("ok.zip")).unwrap();
+    let zip = std::fs::symlink_metadata(dir.join("ok.zip")).unwrap();
     assert!(zip.file_type().is_file(), "the zip is a new regular file");
     // Nothing else is left behind: no temporary file.
     let mut want: Vec<String> = planted.clone();
@@ -400,12 +299,12 @@ fn has_raw_control(text: &str) -> bool {
 
 #[test]
 fn hostile_file_names_print_escaped() {
-    let dir = TempDir::new("names");
+    let dir = TempDir::new("special-names");
     // ESC ] 0 ; ... BEL sets a terminal's title; U+202E reverses what follows.
     let name = "evil\u{1b}]0;pwned\u{7}\u{202e}txt.txt";
     let shown = "evil\\u{1b}]0;pwned\\u{7}\\u{202e}txt.txt";
     let path = dir.write(name, b"alice\n");
-    let dir_shown = dir.0.to_str().unwrap();
+    let dir_shown = dir.path().to_str().unwrap();
 
     // The package rules refuse such a name (exit 3), and the message shows it escaped.
     let run = tpns(&["check", &path]);
@@ -443,7 +342,7 @@ fn hostile_file_names_print_escaped() {
     );
 
     // A valid name in a hostile folder: printed with `ok`, with the folder escaped.
-    let folder = dir.path("d\u{1b}[31m\u{202e}");
+    let folder = dir.join("d\u{1b}[31m\u{202e}");
     std::fs::create_dir(&folder).unwrap();
     let ok = folder.join("ok.txt");
     std::fs::write(&ok, b"alice\n").unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 const MIB: f64 = 1024.0;
 
@@ -45,18 +45,7 @@ fn start_binary(dir: &TempDir, extra: &[&str]) -> Running {
 /// Reads until the peer closes (or resets) the connection; `None` if that takes longer than
 /// `within`.
 async fn read_until_closed<R: AsyncRead + Unpin>(io: &mut R, within: Duration) -> Option<Vec<u8>> {
-    tokio::time::timeout(within, async {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match io.read(&mut buf).await {
-                Ok(0) | Err(_) => return out,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await
-    .ok()
+    tokio::time::timeout(within, read_to_close(io)).await.ok()
 }
 
 /// The status code and JSON body of a raw answer.

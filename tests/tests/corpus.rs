@@ -12,55 +12,7 @@ use hyper::body::Frame;
 use std::path::Path;
 use tokio::io::AsyncReadExt;
 use tpns_emulator::Emulator;
-
-struct Case {
-    file: String,
-    ok: bool,
-    line: Option<u64>,
-    rows: Option<u64>,
-    /// The comment line above the case, which names the rule.
-    why: String,
-}
-
-/// Rule texts that the client and the emulator share word for word: where a case's comment
-/// starts with one, the emulator's `errMsg` must contain it (the client's test checks its own
-/// message the same way).
-const SHARED_RULES: &[&str] = &[
-    "zip must hold exactly one file",
-    "zip must not hold folders",
-    "zip holds macOS metadata",
-    "zip central directory does not match its end record",
-    "zip local header does not match the central directory",
-    "zip holds data outside its entries and central directory",
-    "zip entry name holds a backslash or a colon",
-    "zip entry inflates to more than 1 GiB",
-];
-
-fn cases(manifest: &Path) -> Vec<Case> {
-    let text = std::fs::read_to_string(manifest).unwrap();
-    let mut why = String::new();
-    let mut cases = Vec::new();
-    for l in text.lines().filter(|l| !l.trim().is_empty()) {
-        if let Some(comment) = l.strip_prefix('#') {
-            why = comment.trim().to_owned();
-            continue;
-        }
-        let f: Vec<&str> = l.split('\t').collect();
-        assert_eq!(f.len(), 4, "bad manifest line {l:?}");
-        cases.push(Case {
-            file: f[0].to_owned(),
-            ok: match f[1] {
-                "ok" => true,
-                "reject" => false,
-                v => panic!("bad verdict {v:?}"),
-            },
-            line: f[2].parse().ok(),
-            rows: f[3].parse().ok(),
-            why: std::mem::take(&mut why),
-        });
-    }
-    cases
-}
+use tpns_test_support::corpus::{self, SHARED_RULES};
 
 #[tokio::test]
 async fn shared_corpus() {
@@ -76,7 +28,7 @@ async fn shared_corpus() {
     let dir = TempDir::new("corpus");
     let emu = Emulator::start(config(dir.path())).unwrap();
     let t = Target::https(&emu);
-    let cases = cases(&manifest);
+    let cases = corpus::cases();
     assert!(
         cases.len() >= 20,
         "the corpus has only {} cases",
@@ -84,36 +36,40 @@ async fn shared_corpus() {
     );
     let mut failures = Vec::new();
     for c in &cases {
-        let content = std::fs::read(folder.join(&c.file)).unwrap();
-        let a = upload(&t, &c.file, &content).await;
+        let content = std::fs::read(folder.join(&c.name)).unwrap();
+        let a = upload(&t, &c.name, &content).await;
         let j = a.json();
         let code = a.ret_code();
         let msg = a.err_msg();
-        if c.ok {
-            let id = j["uploadId"].as_u64().unwrap_or(0);
-            let stored_rows = emu
-                .uploads()
-                .iter()
-                .find(|u| u.upload_id == id)
-                .map(|u| u.rows);
-            if code != 0 || stored_rows != c.rows {
-                failures.push(format!(
-                    "{}: want ok rows {:?}, got {j} rows {stored_rows:?}",
-                    c.file, c.rows
-                ));
+        match c.expected {
+            Ok(rows) => {
+                let id = j["uploadId"].as_u64().unwrap_or(0);
+                let stored_rows = emu
+                    .uploads()
+                    .iter()
+                    .find(|u| u.upload_id == id)
+                    .map(|u| u.rows);
+                if code != 0 || stored_rows != Some(rows) {
+                    failures.push(format!(
+                        "{}: want ok rows {rows}, got {j} rows {stored_rows:?}",
+                        c.name
+                    ));
+                }
             }
-        } else {
-            let line_ok = match c.line {
-                Some(n) if n > 0 => msg.contains(&format!("line {n}")),
-                _ => !msg.contains("at line"),
-            };
-            let rule = c.why.split([':', '(']).next().unwrap_or("").trim();
-            let rule_ok = !SHARED_RULES.contains(&rule) || msg.contains(rule);
-            if code == 0 || !line_ok || !rule_ok || a.status != 200 {
-                failures.push(format!(
-                    "{}: want reject at line {:?} ({}), got {j}",
-                    c.file, c.line, c.why
-                ));
+            Err(line) => {
+                let line_ok = if line > 0 {
+                    msg.contains(&format!("line {line}"))
+                } else {
+                    !msg.contains("at line")
+                };
+                let rule = c.why.split([':', '(']).next().unwrap_or("").trim();
+                let rule_ok = !SHARED_RULES.contains(&rule) || msg.contains(rule);
+                if code == 0 || !line_ok || !rule_ok || a.status != 200 {
+                    failures.push(format!(
+                        "{}: want reject at line {line} ({}), got {j}",
+                        c.name, c.why
+                    ));
+                }
             }
         }
     }

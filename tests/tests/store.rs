@@ -91,15 +91,7 @@ async fn crash_leftovers_are_cleaned_and_ids_never_reused() {
         "an orphan's id is never handed out again"
     );
     // The torn line was cut off, so the new line is whole.
-    let text = std::fs::read_to_string(dir.path().join("index.jsonl")).unwrap();
-    let ids: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["upload_id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = index_ids(dir.path());
     assert_eq!(ids, [1, 8]);
 }
 
@@ -196,15 +188,7 @@ async fn thirty_two_concurrent_uploads_are_stored_intact() {
         assert_eq!(rec.sha256, hex(&Sha256::digest(content)));
     }
     // The index lists them in id order.
-    let text = std::fs::read_to_string(dir.path().join("index.jsonl")).unwrap();
-    let order: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["upload_id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let order = index_ids(dir.path());
     assert_eq!(order, (1..=32).collect::<Vec<u64>>());
 }
 
@@ -218,4 +202,16 @@ fn debug_output_hides_secrets() {
     let emu = Emulator::start(cfg).unwrap();
     let shown = format!("{emu:?}");
     assert!(shown.contains(APP.0) && !shown.contains(APP.1) && !shown.contains(OTHER_APP.1));
+}
+
+/// The upload ids of the store's index (`index.jsonl` in `data_dir`), in file order.
+fn index_ids(data_dir: &std::path::Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(data_dir.join("index.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["upload_id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
 }

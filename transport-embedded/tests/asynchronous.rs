@@ -7,17 +7,11 @@ mod common;
 
 use core::ops::ControlFlow;
 
-use common::{Server, job, package};
-use embedded_io_adapters::tokio_1::FromTokio;
-use rand_core::OsRng;
+use common::{Server, job, package, tls_upload_async};
 use tpns_core::endpoint::Endpoint;
-
-use rustls::pki_types::CertificateDer;
 use tpns_transport_embedded::source::FlashPackage;
-use tpns_transport_embedded::tls::{
-    HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
-};
-use tpns_transport_embedded::upload::{TlsUploadError, upload_tls_async};
+use tpns_transport_embedded::tls::HandshakeError;
+use tpns_transport_embedded::upload::TlsUploadError;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -30,29 +24,16 @@ fn runtime() -> tokio::runtime::Runtime {
 fn async_tls_upload_with_each_buffer_size() {
     let server = Server::start("async");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let accounts = package(3000);
     runtime().block_on(async {
         for buf_len in [64usize, 512, 4096] {
-            let socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-            let mut socket = FromTokio::new(socket);
-            let mut rx = vec![0u8; READ_RECORD_LEN];
-            let mut tx = vec![0u8; WRITE_RECORD_LEN];
-            let mut buf = vec![0u8; buf_len];
             let mut reports = 0;
-            let answer = upload_tls_async(
-                &mut socket,
-                TlsBuffers::new(&mut rx, &mut tx),
-                &trust,
-                OsRng,
+            let answer = tls_upload_async(
+                server.addr(),
+                server.emulator().ca_der(),
                 &job(&endpoint, "async.txt"),
                 &mut FlashPackage::new(&accounts),
-                &mut buf,
+                buf_len,
                 |p| {
                     reports += 1;
                     assert_eq!(p.total, accounts.len() as u64);
@@ -73,25 +54,14 @@ fn async_path_refuses_a_certificate_from_another_ca() {
     let server = Server::start("async-wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let ca_cert = CertificateDer::from(other.ca_der.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let accounts = package(10);
     let err = runtime().block_on(async {
-        let socket = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
-        let mut rx = vec![0u8; READ_RECORD_LEN];
-        let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let mut buf = [0u8; 512];
-        upload_tls_async(
-            FromTokio::new(socket),
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+        tls_upload_async(
+            server.addr(),
+            &other.ca_der,
             &job(&endpoint, "a.txt"),
             &mut FlashPackage::new(&accounts),
-            &mut buf,
+            512,
             |_| ControlFlow::Continue(()),
         )
         .await

@@ -8,52 +8,64 @@ mod common;
 use core::ops::ControlFlow;
 use std::net::SocketAddr;
 
-use common::{Server, job, package};
+use common::{HANG, Server, SystemClock, card, job, package, tls_upload};
 use embedded_io::{Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
-use tpns_core::upload::{Progress, UploadError};
+use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::nal::{NalError, NalStream};
-use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
+use tpns_transport_embedded::source::{FlashPackage, Package};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der, connect,
     dangerous_connect_unverified,
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
+/// Checks that a handshake was refused for a certificate of another host; `what` names the
+/// case.
+fn assert_wrong_host(err: Option<HandshakeError>, what: &str) {
+    assert!(
+        matches!(
+            err,
+            Some(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
+        ),
+        "{what}: {err:?}"
+    );
+}
+
 fn go() -> ControlFlow<()> {
     ControlFlow::Continue(())
+}
+
+/// One upload over embedded-tls to the emulator's HTTPS port, trusting its CA, with an upload
+/// buffer of `buf_len` bytes.
+fn upload<P: Package>(
+    server: &Server,
+    job: &Upload<'_>,
+    package: &mut P,
+    buf_len: usize,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<UploadResponse, TlsUploadError<P::Error>> {
+    let ca = server.emulator().ca_der();
+    tls_upload(server.addr(), ca, job, package, buf_len, HANG, progress)
 }
 
 #[test]
 fn tls_upload_over_embedded_nal_with_each_buffer_size() {
     let server = Server::start("nal");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let accounts = package(3000); // 42 000 bytes
     for (i, buf_len) in [64usize, 512, 4096].into_iter().enumerate() {
-        let mut stack = Stack;
-        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-        let mut rx = vec![0u8; READ_RECORD_LEN];
-        let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let mut buf = vec![0u8; buf_len];
         let mut last = Progress { sent: 0, total: 0 };
         let name = format!("flash-{buf_len}.txt");
-        let answer = upload_tls(
-            &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+        // The socket closes cleanly after the answer (`tls_upload` checks it).
+        let answer = upload(
+            &server,
             &job(&endpoint, &name),
             &mut FlashPackage::new(&accounts),
-            &mut buf,
+            buf_len,
             |p| {
                 assert!(p.sent >= last.sent, "progress goes forward");
                 last = p;
@@ -61,7 +73,6 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
             },
         )
         .unwrap_or_else(|e| panic!("buffer {buf_len}: {e}"));
-        socket.close().unwrap();
         assert_eq!(last.sent, accounts.len() as u64);
         assert_eq!(last.total, accounts.len() as u64);
         assert_eq!(answer.upload_id, i as u64 + 1);
@@ -71,17 +82,6 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
             name,
             "buffer {buf_len}"
         );
-    }
-}
-
-/// The host's clock as a `TlsClock`, for the chains made now.
-struct Now;
-impl tpns_transport_embedded::tls::TlsClock for Now {
-    fn now() -> Option<u64> {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs())
     }
 }
 
@@ -102,7 +102,7 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         let anchors = [anchor_from_der(&ca_cert).unwrap()];
         let trust = Trust::new(&anchors, "localhost")
             .unwrap()
-            .check_time::<Now>();
+            .check_time::<SystemClock>();
         let mut stack = Stack;
         let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let mut rx = vec![0u8; READ_RECORD_LEN];
@@ -125,17 +125,10 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         // The same server, under another name in its SANs' place: refused, nothing sent.
         let trust = Trust::new(&anchors, "api.tpns.tencent.com")
             .unwrap()
-            .check_time::<Now>();
+            .check_time::<SystemClock>();
         let socket = NalStream::connect(&mut stack, server.addr()).unwrap();
         let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
-        assert!(
-            matches!(
-                result,
-                Err(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
-            ),
-            "{mode:?}: {:?}",
-            result.err()
-        );
+        assert_wrong_host(result.err(), &format!("{mode:?}"));
         assert_eq!(server.emulator().uploads().len(), 1, "{mode:?}");
     }
 }
@@ -146,43 +139,18 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
     let server = Server::start("retry");
     let url = format!("{}_fault/close-after=5000,times=1", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
 
     // A file whose package is a region: a junk header, the package, junk after it.
     let accounts = package(2000);
-    let path = server.dir.join("card.bin");
-    let mut disk = b"HEADER--".to_vec();
-    disk.extend_from_slice(&accounts);
-    disk.extend_from_slice(b"trailing junk that must never be sent");
-    std::fs::write(&path, &disk).unwrap();
-    let file = embedded_io_adapters::std::FromStd::new(std::fs::File::open(&path).unwrap());
-    let mut card = SeekPackage::region(file, 8, accounts.len() as u64).unwrap();
+    let junk = b"trailing junk that must never be sent";
+    let mut card = card(server.dir(), b"HEADER--", &accounts, junk);
     assert_eq!(card.len(), accounts.len() as u64);
 
     let mut attempts = Vec::new();
     let answer = loop {
-        let mut stack = Stack;
-        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-        let mut rx = vec![0u8; READ_RECORD_LEN];
-        let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let mut buf = [0u8; 512];
-        let result = upload_tls(
-            &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
-            &job(&endpoint, "card.txt"),
-            &mut card,
-            &mut buf,
-            |_| go(),
-        );
-        let _ = socket.close();
-        match result {
+        match upload(&server, &job(&endpoint, "card.txt"), &mut card, 512, |_| {
+            go()
+        }) {
             Ok(answer) => break answer,
             Err(e) if e.is_transient() && attempts.len() < 3 => attempts.push(e.to_string()),
             Err(e) => panic!("attempt {}: {e}", attempts.len() + 1),
@@ -197,25 +165,14 @@ fn a_certificate_from_another_ca_is_refused() {
     let server = Server::start("wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
-    let ca_cert = CertificateDer::from(other.ca_der.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let accounts = package(10);
-    let mut stack = Stack;
-    let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 256];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+    let err = tls_upload(
+        server.addr(),
+        &other.ca_der,
         &job(&endpoint, "a.txt"),
         &mut FlashPackage::new(&accounts),
-        &mut buf,
+        256,
+        HANG,
         |_| go(),
     )
     .unwrap_err();
@@ -245,14 +202,7 @@ fn a_certificate_for_another_host_is_refused() {
     let mut rx = vec![0u8; READ_RECORD_LEN];
     let mut tx = vec![0u8; WRITE_RECORD_LEN];
     let result = connect(socket, TlsBuffers::new(&mut rx, &mut tx), &trust, OsRng);
-    assert!(
-        matches!(
-            result,
-            Err(HandshakeError::Certificate(tpns_pki::Error::WrongHost))
-        ),
-        "{:?}",
-        result.err()
-    );
+    assert_wrong_host(result.err(), "");
 }
 
 #[test]
@@ -287,30 +237,10 @@ fn only_the_dangerous_opt_out_talks_to_an_unknown_server() {
 fn the_service_refusal_comes_back_typed_over_tls() {
     let server = Server::start("refused");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     // One row is too short: the emulator refuses the package (retCode 1008011, line 2).
     let bad = b"device-000001\nx\ndevice-000003\n";
-    let mut stack = Stack;
-    let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 64];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job(&endpoint, "bad.txt"),
-        &mut FlashPackage::new(bad),
-        &mut buf,
-        |_| go(),
-    )
-    .unwrap_err();
+    let job = job(&endpoint, "bad.txt");
+    let err = upload(&server, &job, &mut FlashPackage::new(bad), 64, |_| go()).unwrap_err();
     match err {
         TlsUploadError::Upload(UploadError::Api { ret_code, err_msg })
         | TlsUploadError::Upload(UploadError::Status {
@@ -392,20 +322,6 @@ fn a_refused_connection_is_a_stack_error() {
     assert!(matches!(err, NalError::Stack(_)), "{err:?}");
 }
 
-/// The host's clock, for `Trust::check_time`.
-struct SystemClock;
-
-impl tpns_transport_embedded::tls::TlsClock for SystemClock {
-    fn now() -> Option<u64> {
-        Some(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-    }
-}
-
 #[test]
 fn validity_dates_are_checked_only_with_a_clock() {
     use tpns_emulator::{Validity, generate_cert_with};
@@ -447,29 +363,11 @@ fn validity_dates_are_checked_only_with_a_clock() {
 fn expect_continue_and_refused_credentials_over_tls() {
     let server = Server::start("continue");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let accounts = package(500);
     let run = |job: &tpns_core::upload::Upload<'_>| {
-        let mut stack = Stack;
-        let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-        let mut rx = vec![0u8; READ_RECORD_LEN];
-        let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let mut buf = [0u8; 512];
-        upload_tls(
-            &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
-            job,
-            &mut FlashPackage::new(&accounts),
-            &mut buf,
-            |_| go(),
-        )
+        upload(&server, job, &mut FlashPackage::new(&accounts), 512, |_| {
+            go()
+        })
     };
     // `Expect: 100-continue`: the body follows the server's go-ahead.
     let mut with_continue = job(&endpoint, "continue.txt");
@@ -497,29 +395,10 @@ fn an_early_answer_beats_the_broken_pipe_over_tls() {
     let server = Server::start("early");
     let url = format!("{}_fault/reject-early", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let accounts = package(20_000); // 280 000 bytes: more than the socket buffers hold
-    let mut stack = Stack;
-    let mut socket = NalStream::connect(&mut stack, server.addr()).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 4096];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job(&endpoint, "early.txt"),
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        |_| go(),
-    )
-    .unwrap_err();
+    let job = job(&endpoint, "early.txt");
+    let mut pkg = FlashPackage::new(&accounts);
+    let err = upload(&server, &job, &mut pkg, 4096, |_| go()).unwrap_err();
     match &err {
         TlsUploadError::Upload(UploadError::Status { status: 401, .. }) => {}
         other => panic!("{other:?}"),

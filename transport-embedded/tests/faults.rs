@@ -1,14 +1,12 @@
 //! The fault matrix for the device path (issue 7): `NalStream` over `std-embedded-nal` (a host
 //! embedded-nal 0.9 stack), plain and under embedded-tls, against the emulator's injected
-//! faults and small raw servers (`bad_server`) on 127.0.0.1.
+//! faults and small raw servers (the workspace test support's, shared with the std transport) on
+//! 127.0.0.1.
 //!
 //! Every socket here has a wait hook with a deadline, as a device's would: the embedded
 //! transport has no timeouts of its own, the hook is its bound. Tests that already exist in
 //! `blocking.rs` are not repeated; `notes/fault-table.md` maps every fault to its test.
 
-// The raw misbehaving servers are shared with the std transport's fault tests.
-#[path = "../../transport-std/tests/bad_server/mod.rs"]
-mod bad_server;
 mod common;
 
 use core::ops::ControlFlow;
@@ -17,8 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bad_server::{FLOOD_CAP, RawServer, drain, flood, read_request};
-use common::{Server, job, package};
+use common::{PATIENCE, Server, SystemClock, card, deadline, job, package, tls_upload};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -27,34 +24,20 @@ use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Form;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
+use tpns_test_support::flood::{self, Refusal};
+use tpns_test_support::raw::{RawServer, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
-use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
+use tpns_transport_embedded::source::{FlashPackage, Package};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
 
-/// A wait hook that gives up once `limit` has passed since it was made, sleeping briefly
-/// between polls (a device would sleep until the next interrupt).
-fn deadline(limit: Duration) -> impl FnMut() -> ControlFlow<()> {
-    let end = Instant::now() + limit;
-    move || {
-        if Instant::now() >= end {
-            return ControlFlow::Break(());
-        }
-        std::thread::sleep(Duration::from_micros(50));
-        ControlFlow::Continue(())
-    }
-}
-
 /// The upload buffer over TLS: smaller than one TLS record (`WRITE_RECORD_LEN`), so that
 /// the driver's first write, the one holding the request head, never sends a record by
 /// itself (see `a_failure_after_the_head_left_is_reported_as_send_body` for why).
 const TLS_BUF: usize = 512;
-
-/// The bound for exchanges that should succeed or fail quickly.
-const PATIENCE: Duration = Duration::from_secs(8);
 
 fn go(_: Progress) -> ControlFlow<()> {
     ControlFlow::Continue(())
@@ -109,40 +92,6 @@ fn plain<P: Package>(
     let mut socket = NalStream::connect_with(&mut stack, addr, deadline(limit)).unwrap();
     let mut buf = vec![0u8; buf_len];
     let result = upload_package(&mut socket, job, package, &mut buf, progress);
-    let _ = socket.close();
-    result
-}
-
-/// One upload over embedded-tls to the emulator's HTTPS port, trusting its CA.
-fn tls<P: Package>(
-    server: &Server,
-    job: &Upload<'_>,
-    package: &mut P,
-    buf_len: usize,
-    limit: Duration,
-    progress: impl FnMut(Progress) -> ControlFlow<()>,
-) -> Result<UploadResponse, TlsUploadError<P::Error>> {
-    let ca = server.emulator().ca_der().to_vec();
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline(limit)).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = vec![0u8; buf_len];
-    let result = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        job,
-        package,
-        &mut buf,
-        progress,
-    );
     let _ = socket.close();
     result
 }
@@ -282,8 +231,9 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
         // Over TLS.
         let url = format!("{}{spec}", server.url);
         let endpoint = Endpoint::parse(&url).unwrap();
-        let err = tls(
-            &server,
+        let err = tls_upload(
+            server.addr(),
+            server.emulator().ca_der(),
             &job(&endpoint, "a.txt"),
             &mut FlashPackage::new(&accounts),
             TLS_BUF,
@@ -426,8 +376,9 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
     assert!(err.is_transient());
     let url = format!("{}{spec}", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
-    let err = tls(
-        &server,
+    let err = tls_upload(
+        server.addr(),
+        server.emulator().ca_der(),
         &job(&endpoint, "a.txt"),
         &mut FlashPackage::new(&accounts),
         TLS_BUF,
@@ -504,32 +455,12 @@ fn close_in_handshake() -> RawServer<usize> {
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
 fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
     let accounts = package(300);
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, addr, deadline(PATIENCE)).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 512];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
-    let _ = socket.close();
-    err
+    let job = job(&endpoint, "a.txt");
+    let mut pkg = FlashPackage::new(&accounts);
+    tls_upload(addr, &ca, &job, &mut pkg, 512, PATIENCE, go).unwrap_err()
 }
 
 #[test]
@@ -594,32 +525,13 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let ca_cert = CertificateDer::from(ca.as_slice());
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
+    let job = job(&endpoint, "a.txt");
+    let mut pkg = FlashPackage::new(&accounts);
     let started = Instant::now();
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, server.addr, deadline(bound)).unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 512];
-    let err = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
+    let err = tls_upload(server.addr, &ca, &job, &mut pkg, 512, bound, go).unwrap_err();
     let took = started.elapsed();
-    drop(socket);
     assert!(
         matches!(
             err,
@@ -642,13 +554,7 @@ fn a_device_retry_loop_gets_past_two_503s_with_exactly_one_copy_stored() {
     let endpoint = Endpoint::parse(&url).unwrap();
     // An SD-card-style source: the package is a region of a file, rewound for each attempt.
     let accounts = package(5000);
-    let path = server.dir.join("card.bin");
-    let mut disk = b"HDR".to_vec();
-    disk.extend_from_slice(&accounts);
-    disk.extend_from_slice(b"junk after the package");
-    std::fs::write(&path, &disk).unwrap();
-    let file = embedded_io_adapters::std::FromStd::new(std::fs::File::open(&path).unwrap());
-    let mut card = SeekPackage::region(file, 3, accounts.len() as u64).unwrap();
+    let mut card = card(server.dir(), b"HDR", &accounts, b"junk after the package");
     let mut failures = Vec::new();
     let answer = loop {
         match plain(
@@ -711,8 +617,9 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
     assert!(err.is_auth_failure() && !err.is_transient());
     let url = format!("{}_fault/reject-early/", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
-    let err = tls(
-        &server,
+    let err = tls_upload(
+        server.addr(),
+        server.emulator().ca_der(),
         &job(&endpoint, "big.txt"),
         &mut FlashPackage::new(&accounts),
         TLS_BUF,
@@ -733,112 +640,38 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
 
 // --- 5. Oversize and garbage answers ---------------------------------------------------------
 
-/// One upload against a server that reads the request and floods the answer with `first`
-/// then `filler`; returns the error, the time it took and the bytes the server wrote before
-/// the device closed the socket.
-fn against_flood(
-    first: &'static [u8],
-    filler: &'static [u8],
-) -> (
-    UploadError<NalError<ErrorOf>, core::convert::Infallible>,
-    Duration,
-    usize,
-) {
-    let server = RawServer::spawn(move |mut conn: TcpStream| {
-        read_request(&mut conn).unwrap();
-        flood(&mut conn, first, filler)
-    });
-    let url = format!("http://{}/", server.addr);
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let accounts = package(300);
-    let started = Instant::now();
-    let err = plain(
-        server.addr,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        512,
-        PATIENCE,
-        go,
-    )
-    .unwrap_err();
-    let took = started.elapsed();
-    (err, took, server.join())
-}
-
+/// Every flood of the shared table (an endless head, an endless body with and without a
+/// length, garbage instead of HTTP) against one upload each: the refusal the case names, in
+/// bounded time, with the server cut off before its cap.
 #[test]
-fn an_endless_response_head_is_refused_at_the_head_limit() {
-    let (err, took, written) = against_flood(
-        b"HTTP/1.1 200 OK\r\n",
-        b"X-Padding: 0123456789abcdef0123456789abcdef\r\n",
-    );
-    assert!(
-        matches!(err, UploadError::Response(ResponseError::HeadTooLarge)),
-        "{err:?}"
-    );
-    assert!(!err.is_transient());
-    assert!(took < Duration::from_secs(3), "{took:?}");
-    assert!(
-        written < FLOOD_CAP,
-        "the device kept reading: {written} bytes"
-    );
-}
-
-#[test]
-fn an_endless_response_body_is_refused_at_the_body_limit() {
-    for first in [
-        &b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"errMsg\":\""[..],
-        &b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n{\"errMsg\":\""[..],
-    ] {
-        let (err, took, written) = against_flood(first, b"abcdefghijklmnop");
-        assert!(
-            matches!(err, UploadError::Response(ResponseError::BodyTooLarge)),
-            "{err:?}"
-        );
-        assert!(took < Duration::from_secs(3), "{took:?}");
-        assert!(
-            written < FLOOD_CAP,
-            "the device kept reading: {written} bytes"
-        );
-    }
-}
-
-#[test]
-fn garbage_instead_of_http_is_an_invalid_status_line() {
-    for first in [
-        &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
-        &b"\x16\x03\x03\x00\x02\x02\x28"[..],
-    ] {
-        let (err, took, written) = against_flood(first, b"\x00\xff garbage \x80");
-        assert!(
-            matches!(err, UploadError::Response(ResponseError::InvalidStatusLine)),
-            "{err:?}"
-        );
-        assert!(!err.is_transient());
-        assert!(took < Duration::from_secs(3), "{took:?}");
-        assert!(
-            written < FLOOD_CAP,
-            "the device kept reading: {written} bytes"
-        );
+fn every_flood_is_refused_in_bounded_time() {
+    for case in flood::CASES {
+        let server = case.serve();
+        let url = format!("http://{}/", server.addr);
+        let endpoint = Endpoint::parse(&url).unwrap();
+        let accounts = package(300);
+        let started = Instant::now();
+        let err = plain(
+            server.addr,
+            &job(&endpoint, "a.txt"),
+            &mut FlashPackage::new(&accounts),
+            512,
+            PATIENCE,
+            go,
+        )
+        .unwrap_err();
+        let took = started.elapsed();
+        let got = match &err {
+            UploadError::Response(e) => Refusal::of(e),
+            _ => None,
+        };
+        case.check(got, err.is_transient(), took, server.join(), &err);
     }
 }
 
 // --- 6. Refused certificates: no request byte reaches the server --------------------------
 // (Against the emulator: blocking.rs has a_certificate_from_another_ca_is_refused,
 // a_certificate_for_another_host_is_refused, validity_dates_are_checked_only_with_a_clock.)
-
-/// The host's clock, for `Trust::check_time`.
-struct SystemClock;
-
-impl tpns_transport_embedded::tls::TlsClock for SystemClock {
-    fn now() -> Option<u64> {
-        Some(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        )
-    }
-}
 
 /// A rustls server (TLS 1.3) with `cert` that counts the application bytes it receives.
 fn tls_server(cert: &tpns_emulator::GeneratedCert) -> RawServer<usize> {
@@ -929,28 +762,7 @@ fn a_refused_certificate_sends_no_request_byte() {
 /// A TLS server that shows `chain` (leaf first) with `key_der` (PKCS#8) and counts the
 /// application bytes it receives.
 fn tls_server_with_chain(chain: Vec<Vec<u8>>, key_der: Vec<u8>) -> RawServer<usize> {
-    use std::sync::Arc;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        chain.into_iter().map(Into::into).collect(),
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
-    )
-    .unwrap();
-    RawServer::spawn(move |sock: TcpStream| {
-        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        let mut received = 0;
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = std::io::Read::read(&mut tls, &mut buf) {
-            received += n;
-        }
-        received
-    })
+    tpns_test_support::raw::tls_server(chain, key_der, &[&rustls::version::TLS13])
 }
 
 /// Runs a TLS upload to `server` trusting `ca` for `localhost`; returns the result.
@@ -961,36 +773,10 @@ fn upload_to(
     let accounts = package(100);
     let url = format!("https://localhost:{}/", server.addr.port());
     let endpoint = Endpoint::parse(&url).unwrap();
-    let ca_cert = CertificateDer::from(ca);
-    let anchors = [anchor_from_der(&ca_cert).unwrap()];
-    let trust = Trust::new(&anchors, "localhost")
-        .unwrap()
-        .dangerous_skip_time_check();
-    let mut stack = Stack;
-    let mut socket = NalStream::connect_with(
-        &mut stack,
-        server.addr,
-        deadline(Duration::from_millis(1500)),
-    )
-    .unwrap();
-    let mut rx = vec![0u8; READ_RECORD_LEN];
-    let mut tx = vec![0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; 512];
     let job = job(&endpoint, "a.txt");
     let mut pkg = FlashPackage::new(&accounts);
-    let result = upload_tls(
-        &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
-        &job,
-        &mut pkg,
-        &mut buf,
-        go,
-    )
-    .map(|_| ());
-    let _ = socket.close();
-    result
+    let limit = Duration::from_millis(1500);
+    tls_upload(server.addr, ca, &job, &mut pkg, 512, limit, go).map(|_| ())
 }
 
 /// A certificate the pinned CA issued to someone else (`evil.example`, not a CA) must not be

@@ -5,10 +5,9 @@ mod common;
 use std::io::{Cursor, Read, Write};
 use std::net::TcpListener;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tpns_emulator::{Emulator, EmulatorConfig};
+use tpns_emulator::Emulator;
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{
@@ -16,34 +15,17 @@ use tpns_transport_std::{
     Timeouts,
 };
 
-use common::{ID, SECRET, package, sha256_hex, temp_dir};
-
-fn emulator(tag: &str) -> (Emulator, PathBuf) {
-    let dir = temp_dir(tag);
-    let emu = Emulator::start(
-        EmulatorConfig::new(dir.join("data"))
-            .app(ID, SECRET)
-            .http("127.0.0.1:0".parse().unwrap()),
-    )
-    .unwrap();
-    (emu, dir)
-}
+use common::failed_upload;
+use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
 fn builder(emu: &Emulator) -> ClientBuilder {
-    Client::builder()
-        .endpoint(emu.https_url())
-        .credentials(ID, SECRET)
-        .ca_file(emu.ca_path())
-        .retry(RetryPolicy {
-            max_retries: 3,
-            initial_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-        })
+    common::builder(emu, 3, 20, 100)
 }
 
 #[test]
 fn uploads_over_https_and_the_stored_bytes_are_identical() {
-    let (emu, dir) = emulator("https");
+    let emu = Emu::start("https");
+    let dir = emu.dir();
     let pkg = package(1_000_000);
     let path = dir.join("accounts.txt");
     std::fs::write(&path, &pkg).unwrap();
@@ -74,7 +56,6 @@ fn uploads_over_https_and_the_stored_bytes_are_identical() {
     assert_eq!(records[0].file_name, "accounts.txt");
     assert_eq!(std::fs::read(emu.stored_path(up.upload_id)).unwrap(), pkg);
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Counts the retry events of a request.
@@ -89,7 +70,7 @@ fn counting(retries: &mut u32) -> impl FnMut(&Event<'_>) -> ControlFlow<()> + '_
 
 #[test]
 fn uploads_20_mb_over_plain_http_from_a_reader_at_its_position() {
-    let (emu, dir) = emulator("http");
+    let emu = Emu::start("http");
     let pkg = package(20_000_000);
     // The source starts 7 bytes in: only what follows is the package.
     let mut data = b"junk\n\n\n".to_vec();
@@ -109,12 +90,11 @@ fn uploads_20_mb_over_plain_http_from_a_reader_at_its_position() {
     assert_eq!(records[0].size, pkg.len() as u64);
     assert_eq!(up.size, pkg.len() as u64);
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn an_empty_package_is_refused_by_the_service_and_not_retried() {
-    let (emu, dir) = emulator("empty");
+    let emu = Emu::start("empty");
     let client = builder(&emu).build().unwrap();
     let mut retries = 0;
     let err = client
@@ -139,12 +119,11 @@ fn an_empty_package_is_refused_by_the_service_and_not_retried() {
     assert_eq!(retries, 0);
     assert!(emu.uploads().is_empty());
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_wrong_secret_is_an_auth_failure_and_never_retried() {
-    let (emu, dir) = emulator("auth");
+    let emu = Emu::start("auth");
     let client = builder(&emu)
         .credentials(ID, "wrong-secret")
         .build()
@@ -173,12 +152,12 @@ fn a_wrong_secret_is_an_auth_failure_and_never_retried() {
     assert!(err.is_auth_failure(), "{err:?}");
     assert!(emu.uploads().is_empty() && emu.pushes().is_empty());
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn retries_recover_from_injected_faults_with_exactly_one_copy_stored() {
-    let (emu, dir) = emulator("retry");
+    let emu = Emu::start("retry");
+    let dir = emu.dir();
     let pkg = package(300_000);
     let path = dir.join("accounts.txt");
     std::fs::write(&path, &pkg).unwrap();
@@ -213,12 +192,11 @@ fn retries_recover_from_injected_faults_with_exactly_one_copy_stored() {
         assert_eq!(std::fs::read(emu.stored_path(up.upload_id)).unwrap(), pkg);
     }
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_non_transient_status_or_spent_retries_end_with_the_status() {
-    let (emu, dir) = emulator("status");
+    let emu = Emu::start("status");
     let url = format!("{}_fault/status=500/", emu.https_url());
     let client = builder(&emu).endpoint(url).build().unwrap();
     let mut retries = 0;
@@ -268,12 +246,11 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
     assert_eq!(retries, 2);
     assert!(emu.uploads().is_empty());
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn an_unknown_ca_fails_the_handshake_and_nothing_is_sent() {
-    let (emu, dir) = emulator("unknown-ca");
+    let emu = Emu::start("unknown-ca");
     let client = Client::builder()
         .endpoint(emu.https_url())
         .credentials(ID, SECRET)
@@ -309,7 +286,6 @@ fn an_unknown_ca_fails_the_handshake_and_nothing_is_sent() {
     ));
     assert!(emu.uploads().is_empty());
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn client_with_ca(emu: &Emulator, ca_der: Vec<u8>) -> Client {
@@ -333,15 +309,11 @@ fn the_host_name_and_validity_are_checked() {
             "Expired",
         ),
     ] {
-        let dir = temp_dir("cert");
-        std::fs::write(dir.join("cert.pem"), &cert.cert_pem).unwrap();
-        std::fs::write(dir.join("key.pem"), &cert.key_pem).unwrap();
-        let emu = Emulator::start(
-            EmulatorConfig::new(dir.join("data"))
-                .app(ID, SECRET)
-                .cert(dir.join("cert.pem"), dir.join("key.pem")),
-        )
-        .unwrap();
+        let emu = Emu::start_with("cert", |config, dir| {
+            let cert_pem = dir.write("cert.pem", cert.cert_pem.as_bytes());
+            let key_pem = dir.write("key.pem", cert.key_pem.as_bytes());
+            config.cert(cert_pem, key_pem)
+        });
         let err = client_with_ca(&emu, cert.ca_der.clone())
             .upload_reader(Cursor::new(package(100)), 100, "a.txt")
             .unwrap_err();
@@ -351,7 +323,6 @@ fn the_host_name_and_validity_are_checked() {
         assert!(format!("{e:?}").starts_with(want), "{e:?}");
         assert!(emu.uploads().is_empty());
         drop(emu);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -390,7 +361,7 @@ fn connect_errors_are_retried_then_reported() {
 
 #[test]
 fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
-    let (emu, dir) = emulator("stall");
+    let emu = Emu::start("stall");
     let stall = Duration::from_millis(600);
     let timeouts = Timeouts {
         connect: stall,
@@ -404,11 +375,7 @@ fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 1000);
     assert!(
         matches!(
             err,
@@ -440,7 +407,6 @@ fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
     assert!(started.elapsed() > stall, "{:?}", started.elapsed());
     assert!(up.upload_id > 0);
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -484,7 +450,7 @@ fn a_server_that_stops_reading_makes_the_upload_time_out() {
 
 #[test]
 fn push_to_an_uploaded_package() {
-    let (emu, dir) = emulator("push");
+    let emu = Emu::start("push");
     let client = builder(&emu).build().unwrap();
     let up = client
         .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
@@ -540,7 +506,6 @@ fn push_to_an_uploaded_package() {
     assert!(matches!(err, Error::InvalidPush(_)), "{err:?}");
     assert_eq!(emu.pushes().len(), 2);
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -583,14 +548,13 @@ fn build_errors_name_the_setting() {
             .build(),
         Err(BuildError::CaFile { .. })
     ));
-    let dir = temp_dir("pem");
+    let dir = TempDir::new("pem");
     let pem = dir.join("ca.pem");
     std::fs::write(&pem, "not a certificate\n").unwrap();
     assert!(matches!(
         Client::builder().credentials(ID, "s").ca_file(&pem).build(),
         Err(BuildError::CaPem { .. })
     ));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -676,7 +640,7 @@ fn rustls_pki_types_key(
 fn a_client_can_be_shared_between_threads() {
     fn shareable<T: Send + Sync + Clone>() {}
     shareable::<Client>();
-    let (emu, dir) = emulator("threads");
+    let emu = Emu::start("threads");
     let client = builder(&emu).build().unwrap();
     let pkg = package(10_000);
     std::thread::scope(|s| {
@@ -693,12 +657,11 @@ fn a_client_can_be_shared_between_threads() {
     assert_eq!(records.len(), 4);
     assert!(records.iter().all(|r| r.sha256 == sha256_hex(&pkg)));
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_push_whose_answer_is_lost_is_not_sent_again() {
-    let (emu, dir) = emulator("push-lost");
+    let emu = Emu::start("push-lost");
     let up = builder(&emu)
         .build()
         .unwrap()
@@ -764,7 +727,6 @@ fn a_push_whose_answer_is_lost_is_not_sent_again() {
         assert_eq!(retries, 0, "a {status} answer to a push is not retried");
     }
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The core's push driver signs with the timestamp it is given (the caller's clock): one an
@@ -775,7 +737,7 @@ fn a_stale_signature_timestamp_is_an_auth_failure() {
     use tpns_transport_std::tpns_core::push::{Push, PushAuth, push};
     use tpns_transport_std::tpns_core::response::Limits;
     use tpns_transport_std::{Endpoint, Io};
-    let (emu, dir) = emulator("stale-sign");
+    let emu = Emu::start("stale-sign");
     let client = builder(&emu).build().unwrap();
     let up = client
         .upload_reader(Cursor::new(package(100)), 100, "a.txt")
@@ -815,5 +777,4 @@ fn a_stale_signature_timestamp_is_an_auth_failure() {
     exchange(now).unwrap();
     assert_eq!(emu.pushes().len(), 1);
     drop(emu);
-    std::fs::remove_dir_all(dir).unwrap();
 }

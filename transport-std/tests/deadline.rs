@@ -2,7 +2,6 @@
 //! time is cut off at the deadline, the deadline covers every attempt and retry pause, and a
 //! slow exchange that keeps moving and ends in time still succeeds. Raw servers on 127.0.0.1.
 
-mod bad_server;
 mod common;
 
 use std::io::{Cursor, Write};
@@ -13,11 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bad_server::{BOUND, RawServer, read_request};
+use common::failed_upload;
+use tpns_test_support::raw::{BOUND, RawServer, dripping_server, read_request};
 use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
 
-use common::{ID, SECRET, package};
+use tpns_test_support::{ID, SECRET, accounts as package};
 
 const STALL: Duration = Duration::from_secs(1);
 
@@ -31,37 +31,13 @@ fn client(addr: SocketAddr, deadline: Duration) -> ClientBuilder {
         .retry(RetryPolicy::none())
 }
 
-/// After the request, sends a response head one byte every 300 ms (each gap well inside the
-/// stall timeout) until the client goes away or [`BOUND`] passes. Returns the bytes sent.
-fn dripping_server() -> RawServer<usize> {
-    RawServer::spawn(|mut conn| {
-        read_request(&mut conn).unwrap();
-        let started = Instant::now();
-        let head = b"HTTP/1.1 200 OK\r\nX-Drip: ";
-        let mut sent = 0;
-        while started.elapsed() < BOUND {
-            let byte = head.get(sent).copied().unwrap_or(b'a');
-            if conn.write_all(&[byte]).is_err() {
-                break;
-            }
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        sent
-    })
-}
-
 #[test]
 fn a_server_dripping_one_header_byte_at_a_time_is_cut_off_at_the_deadline() {
     let server = dripping_server();
     let deadline = Duration::from_secs(2);
     let client = client(server.addr, deadline).build().unwrap();
     assert_eq!(client.deadline_for(1000), deadline);
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 1000);
     assert!(
         matches!(
             err,
@@ -241,10 +217,8 @@ fn a_slow_sender_is_bounded_by_the_deadline_too_and_succeeds_within_it() {
         ControlFlow::Continue(())
     };
     let server = answering_server();
-    let patient = client(server.addr, Duration::from_secs(4))
-        .buffer_size(4096)
-        .build()
-        .unwrap();
+    let patient = client(server.addr, Duration::from_secs(4)).buffer_size(4096);
+    let patient = patient.build().unwrap();
     let started = Instant::now();
     let uploaded = patient
         .upload_reader_with(Cursor::new(package(len)), len as u64, "a.txt", slow_link)

@@ -1,69 +1,32 @@
 //! The fault matrix for the std transport (issue 7): connections dropped in each part of the
 //! exchange, stalled servers, 5xx then success, an early 401, oversize and garbage answers,
 //! refused certificates. Real sockets on 127.0.0.1: the emulator with fault injection, and
-//! small raw servers (`bad_server`) for what the emulator cannot do.
+//! small raw servers (the workspace test support's) for what the emulator cannot do.
 //!
 //! Tests that already exist in `client.rs` are not repeated here; `notes/fault-table.md` maps
 //! every fault to its test.
 
-mod bad_server;
 mod common;
 
 use std::io::{Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bad_server::{FLOOD_CAP, RawServer, drain, flood, read_request};
-use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::tpns_core::multipart::{Boundary, Form};
 use tpns_transport_std::tpns_core::response::ResponseError;
 use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
 
-use common::{ID, SECRET, package, sha256_hex, temp_dir};
+use common::failed_upload;
+use tpns_test_support::flood::{self, Refusal};
+use tpns_test_support::raw::{RawServer, drain, read_request};
+use tpns_test_support::{Emu, ID, SECRET, accounts as package, sha256_hex};
 
-/// An emulator serving HTTPS and plain HTTP, and its directory (removed on drop).
-struct Emu {
-    emulator: Option<Emulator>,
-    dir: PathBuf,
-}
-
-impl Emu {
-    fn start(tag: &str) -> Emu {
-        let dir = temp_dir(tag);
-        let emulator = Emulator::start(
-            EmulatorConfig::new(dir.join("data"))
-                .app(ID, SECRET)
-                .http("127.0.0.1:0".parse().unwrap()),
-        )
-        .unwrap();
-        Emu {
-            emulator: Some(emulator),
-            dir,
-        }
-    }
-
-    fn get(&self) -> &Emulator {
-        self.emulator.as_ref().unwrap()
-    }
-
-    /// Both base URLs, plain first, each with `/_fault/SPEC/` appended.
-    fn urls(&self, spec: &str) -> [String; 2] {
-        let e = self.get();
-        [e.http_url().unwrap(), e.https_url()].map(|u| format!("{u}_fault/{spec}/"))
-    }
-}
-
-impl Drop for Emu {
-    fn drop(&mut self) {
-        if let Some(e) = self.emulator.take() {
-            e.shutdown();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// Both base URLs of `emu`, plain first, each with `/_fault/SPEC/` appended.
+fn urls(emu: &Emu, spec: &str) -> [String; 2] {
+    [emu.http_url().unwrap(), emu.https_url()].map(|u| format!("{u}_fault/{spec}/"))
 }
 
 /// A client for `url` trusting the emulator's CA, without retries (so the first failure is
@@ -72,7 +35,7 @@ fn builder(emu: &Emu, url: &str) -> ClientBuilder {
     Client::builder()
         .endpoint(url)
         .credentials(ID, SECRET)
-        .ca_file(emu.get().ca_path())
+        .ca_file(emu.ca_path())
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::none())
 }
@@ -152,7 +115,7 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
     let len = pkg.len() as u64;
     // (close-after, pause once this many package bytes are out)
     for (n, pause_at_sent) in [(10u64, 1), (1_000_000, 1_100_000)] {
-        for url in emu.urls(&format!("close-after={n}")) {
+        for url in urls(&emu, &format!("close-after={n}")) {
             let client = builder(&emu, &url).build().unwrap();
             let err = client
                 .upload_reader_with(
@@ -171,7 +134,7 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
             assert!(err.is_transient(), "{url}");
         }
     }
-    assert!(emu.get().uploads().is_empty());
+    assert!(emu.uploads().is_empty());
 }
 
 #[test]
@@ -181,7 +144,7 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
     let len = pkg.len() as u64;
     // All but the last 5 bytes of the closing delimiter reach the server.
     let n = body_len("accounts.txt", len) - 5;
-    for url in emu.urls(&format!("close-after={n}")) {
+    for url in urls(&emu, &format!("close-after={n}")) {
         let client = builder(&emu, &url).build().unwrap();
         let started = Instant::now();
         let err = client
@@ -203,7 +166,7 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
         assert!(err.is_transient(), "{url}");
         assert!(started.elapsed() < Duration::from_secs(3), "{url}");
     }
-    assert!(emu.get().uploads().is_empty());
+    assert!(emu.uploads().is_empty());
 }
 
 /// A raw server that reads the whole request, writes `answer`, and closes.
@@ -291,11 +254,7 @@ fn a_server_that_never_answers_times_out_within_the_stall_bound() {
         drain(&mut conn);
     });
     let client = raw_client(server.addr).timeout(stall).build().unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 5000);
     assert!(
         matches!(
             err,
@@ -321,11 +280,7 @@ fn a_server_that_never_answers_times_out_within_the_stall_bound() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
+    let (err, took) = failed_upload(&client, 5000);
     assert!(
         matches!(
             err,
@@ -350,7 +305,7 @@ fn an_early_401_is_reported_rather_than_the_broken_pipe() {
     let emu = Emu::start("reject-early");
     let pkg = package(2_000_000);
     let len = pkg.len() as u64;
-    for url in emu.urls("reject-early") {
+    for url in urls(&emu, "reject-early") {
         let client = builder(&emu, &url)
             .retry(RetryPolicy {
                 max_retries: 2,
@@ -382,92 +337,25 @@ fn an_early_401_is_reported_rather_than_the_broken_pipe() {
         assert!(err.is_auth_failure() && !err.is_transient(), "{url}");
         assert_eq!(retries, 0, "{url}: an auth failure is not retried");
     }
-    assert!(emu.get().uploads().is_empty());
+    assert!(emu.uploads().is_empty());
 }
 
 // --- 5. Oversize and garbage answers ---------------------------------------------------------
 
-/// Runs one upload against a server that reads the request and then floods the client with
-/// `first` and `filler`; returns the client's error, the time it took and how many bytes the
-/// server managed to write before the client closed.
-fn against_flood(first: &'static [u8], filler: &'static [u8]) -> (Error, Duration, usize) {
-    let server = RawServer::spawn(move |mut conn: TcpStream| {
-        read_request(&mut conn).unwrap();
-        flood(&mut conn, first, filler)
-    });
-    let client = raw_client(server.addr).build().unwrap();
-    let started = Instant::now();
-    let err = client
-        .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-        .unwrap_err();
-    let took = started.elapsed();
-    (err, took, server.join())
-}
-
+/// Every flood of the shared table (an endless head, an endless body with and without a
+/// length, garbage instead of HTTP) against one upload each: the refusal the case names, in
+/// bounded time, with the server cut off before its cap.
 #[test]
-fn an_endless_response_head_is_refused_at_the_head_limit() {
-    let (err, took, written) = against_flood(
-        b"HTTP/1.1 200 OK\r\n",
-        b"X-Padding: 0123456789abcdef0123456789abcdef\r\n",
-    );
-    assert!(
-        matches!(
-            err,
-            Error::Exchange(UploadError::Response(ResponseError::HeadTooLarge))
-        ),
-        "{err:?}"
-    );
-    assert!(!err.is_transient());
-    assert!(took < Duration::from_secs(3), "{took:?}");
-    assert!(
-        written < FLOOD_CAP,
-        "the client kept reading: {written} bytes"
-    );
-}
-
-#[test]
-fn an_endless_response_body_is_refused_at_the_body_limit() {
-    for first in [
-        // Close-delimited (no length), and a length far beyond the limit.
-        &b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"errMsg\":\""[..],
-        &b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n{\"errMsg\":\""[..],
-    ] {
-        let (err, took, written) = against_flood(first, b"abcdefghijklmnop");
-        assert!(
-            matches!(
-                err,
-                Error::Exchange(UploadError::Response(ResponseError::BodyTooLarge))
-            ),
-            "{err:?}"
-        );
-        assert!(took < Duration::from_secs(3), "{took:?}");
-        assert!(
-            written < FLOOD_CAP,
-            "the client kept reading: {written} bytes"
-        );
-    }
-}
-
-#[test]
-fn garbage_instead_of_http_is_an_invalid_status_line() {
-    for first in [
-        &b"SSH-2.0-OpenSSH_9.6\r\n"[..],
-        &b"\x16\x03\x03\x00\x02\x02\x28"[..],
-    ] {
-        let (err, took, written) = against_flood(first, b"\x00\xff garbage \x80");
-        assert!(
-            matches!(
-                err,
-                Error::Exchange(UploadError::Response(ResponseError::InvalidStatusLine))
-            ),
-            "{err:?}"
-        );
-        assert!(!err.is_transient());
-        assert!(took < Duration::from_secs(3), "{took:?}");
-        assert!(
-            written < FLOOD_CAP,
-            "the client kept reading: {written} bytes"
-        );
+fn every_flood_is_refused_in_bounded_time() {
+    for case in flood::CASES {
+        let server = case.serve();
+        let client = raw_client(server.addr).build().unwrap();
+        let (err, took) = failed_upload(&client, 5000);
+        let got = match &err {
+            Error::Exchange(UploadError::Response(e)) => Refusal::of(e),
+            _ => None,
+        };
+        case.check(got, err.is_transient(), took, server.join(), &err);
     }
 }
 
@@ -475,30 +363,9 @@ fn garbage_instead_of_http_is_an_invalid_status_line() {
 
 /// A rustls server with `cert` that records the application bytes it receives.
 fn tls_server(cert: &tpns_emulator::GeneratedCert) -> RawServer<usize> {
-    use std::sync::Arc;
-    use tpns_transport_std::rustls;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.cert_der.clone().into()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(cert.key_der.clone().into()),
-    )
-    .unwrap();
-    RawServer::spawn(move |sock: TcpStream| {
-        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        let mut received = 0;
-        let mut buf = [0u8; 4096];
-        // Ends with the client's alert (an error) or its close.
-        while let Ok(n @ 1..) = tls.read(&mut buf) {
-            received += n;
-        }
-        received
-    })
+    use tpns_transport_std::rustls::DEFAULT_VERSIONS;
+    let chain = vec![cert.cert_der.clone()];
+    tpns_test_support::raw::tls_server(chain, cert.key_der.clone(), DEFAULT_VERSIONS)
 }
 
 #[test]
@@ -567,7 +434,7 @@ fn a_refused_certificate_sends_no_request_byte() {
 fn a_503_then_success_over_plain_http_stores_exactly_one_copy() {
     let emu = Emu::start("503");
     let pkg = package(300_000);
-    let [url, _] = emu.urls("status=503,times=2");
+    let [url, _] = urls(&emu, "status=503,times=2");
     let client = builder(&emu, &url)
         .retry(RetryPolicy {
             max_retries: 3,
@@ -591,7 +458,7 @@ fn a_503_then_success_over_plain_http_stores_exactly_one_copy() {
         seen.iter().all(|s| s.starts_with("HTTP status 503")),
         "{seen:?}"
     );
-    let records = emu.get().uploads();
+    let records = emu.uploads();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].upload_id, up.upload_id);
     assert_eq!(records[0].sha256, sha256_hex(&pkg));

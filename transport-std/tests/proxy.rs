@@ -9,31 +9,23 @@ use std::io::Cursor;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use tpns_emulator::Emulator;
 use tpns_emulator::proxy::{ConnectProxy, ProxyConfig};
-use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_transport_std::{
-    BuildError, Client, ClientBuilder, Error, Event, Phase, ProxyError, PushRequest, RetryPolicy,
+    BuildError, ClientBuilder, Error, Event, Phase, ProxyError, PushRequest, RetryPolicy,
 };
 
-use common::{ID, SECRET, package, sha256_hex, temp_dir};
+use tpns_test_support::{Emu, SECRET, accounts as package, sha256_hex};
 
 const PASSWORD: &str = "s3cr:t@proxy";
 const USERINFO: &str = "gw:s3cr%3At%40proxy";
 
-fn emulator(tag: &str) -> Emulator {
-    Emulator::start(EmulatorConfig::new(temp_dir(tag).join("data")).app(ID, SECRET)).unwrap()
+fn emulator(tag: &str) -> Emu {
+    Emu::https_only(tag)
 }
 
 fn builder(emu: &Emulator) -> ClientBuilder {
-    Client::builder()
-        .endpoint(emu.https_url())
-        .credentials(ID, SECRET)
-        .ca_file(emu.ca_path())
-        .retry(RetryPolicy {
-            max_retries: 2,
-            initial_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(20),
-        })
+    common::builder(emu, 2, 10, 20)
 }
 
 /// Every event of a request, as text (their `Debug`, with the heads and names).

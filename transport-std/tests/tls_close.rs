@@ -2,20 +2,16 @@
 //! no chunking): its end is proven only by the server's close_notify. A bare TCP close, which
 //! anyone on the path can forge, is an error, not the end of the answer.
 
-mod bad_server;
-mod common;
-
 use std::io::{Cursor, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
-use bad_server::RawServer;
 use tpns_emulator::{GeneratedCert, generate_cert};
+use tpns_test_support::raw::RawServer;
+use tpns_test_support::{ID, SECRET, accounts as package};
 use tpns_transport_std::rustls::{self, ServerConnection, StreamOwned};
 use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{Client, Error, Phase, RetryPolicy};
-
-use common::{ID, SECRET, package};
 
 /// A close-delimited success: the body runs until the connection ends.
 const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\

@@ -277,7 +277,8 @@ pub async fn raw_exchange(t: &Target, request: &[u8]) -> Vec<u8> {
     read_to_close(&mut io).await
 }
 
-pub async fn read_to_close(io: &mut Box<dyn Io>) -> Vec<u8> {
+/// Reads until the peer closes (or resets) the connection.
+pub async fn read_to_close<R: tokio::io::AsyncRead + Unpin + ?Sized>(io: &mut R) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

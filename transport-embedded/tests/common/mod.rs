@@ -1,24 +1,36 @@
-//! Shared helpers: an emulator per test, valid packages, the job, the device-side RNG.
+//! Shared helpers: an emulator per test, valid packages (from the workspace's test support),
+//! the job, the device-side RNG, and one TLS upload as a device makes it, blocking and async.
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use core::ops::ControlFlow;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use embedded_io_adapters::std::FromStd;
+use embedded_io_adapters::tokio_1::FromTokio;
+use rand_core::OsRng;
+use rustls::pki_types::CertificateDer;
+use std_embedded_nal::Stack;
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
-use tpns_core::upload::Upload;
+use tpns_core::upload::{Progress, Upload, UploadResponse};
 use tpns_emulator::{Emulator, EmulatorConfig};
+use tpns_test_support::{Emu, TempDir};
+use tpns_transport_embedded::nal::NalStream;
+use tpns_transport_embedded::source::{Package, SeekPackage};
+use tpns_transport_embedded::tls::{
+    READ_RECORD_LEN, SkipTime, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_tls, upload_tls_async};
 
-pub const ACCESS_ID: &str = "1500001048";
-pub const SECRET: &str = "1452fcebae9f3115ba794fb0fff2fd73";
+pub use tpns_test_support::{ID as ACCESS_ID, SECRET, devices as package, sha256_hex};
 
-/// A running emulator and its data directory, removed on drop.
+/// A running emulator (HTTPS only) and its data folder, removed on drop.
 pub struct Server {
-    pub emulator: Option<Emulator>,
-    pub dir: PathBuf,
+    emu: Emu,
     /// `https://localhost:PORT/` (embedded-tls checks DNS names, so `localhost`, which the
     /// emulator's leaf certificate carries).
     pub url: String,
@@ -30,23 +42,18 @@ impl Server {
     }
 
     pub fn start_with(name: &str, f: impl FnOnce(EmulatorConfig) -> EmulatorConfig) -> Server {
-        let dir = std::env::temp_dir().join(format!(
-            "tpns-transport-embedded-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let emulator = Emulator::start(f(EmulatorConfig::new(&dir).app(ACCESS_ID, SECRET)))
-            .expect("emulator starts");
-        let url = format!("https://localhost:{}/", emulator.https_addr().port());
-        Server {
-            emulator: Some(emulator),
-            dir,
-            url,
-        }
+        let emu = Emu::start_with(&format!("transport-embedded-{name}"), |c, _| f(c));
+        let url = format!("https://localhost:{}/", emu.https_addr().port());
+        Server { emu, url }
     }
 
     pub fn emulator(&self) -> &Emulator {
-        self.emulator.as_ref().unwrap()
+        &self.emu
+    }
+
+    /// The temporary folder the emulator's data lives in.
+    pub fn dir(&self) -> &TempDir {
+        self.emu.dir()
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
@@ -69,29 +76,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(e) = self.emulator.take() {
-            e.shutdown();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A valid account package of `rows` rows: `device-000001\n`...
-pub fn package(rows: u64) -> Vec<u8> {
-    (1..=rows)
-        .flat_map(|i| format!("device-{i:06}\n").into_bytes())
-        .collect()
-}
-
 pub fn job<'a>(endpoint: &'a Endpoint<'a>, file_name: &'a str) -> Upload<'a> {
     let mut random = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut random);
@@ -102,5 +86,129 @@ pub fn job<'a>(endpoint: &'a Endpoint<'a>, file_name: &'a str) -> Upload<'a> {
         boundary: Boundary::from_random(random),
         expect_continue: false,
         limits: Limits::default(),
+    }
+}
+
+/// The bound for exchanges that should succeed or fail quickly.
+pub const PATIENCE: Duration = Duration::from_secs(8);
+
+/// The bound for exchanges whose time no test measures: only a hang reaches it.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// A wait hook that gives up once `limit` has passed since it was made, sleeping briefly
+/// between polls (a device would sleep until the next interrupt).
+pub fn deadline(limit: Duration) -> impl FnMut() -> ControlFlow<()> {
+    let end = Instant::now() + limit;
+    move || {
+        if Instant::now() >= end {
+            return ControlFlow::Break(());
+        }
+        std::thread::sleep(Duration::from_micros(50));
+        ControlFlow::Continue(())
+    }
+}
+
+/// Calls `f` with a trust in the one CA `ca_der` for `localhost`, without a clock.
+pub fn with_trust<R>(ca_der: &[u8], f: impl FnOnce(&Trust<'_, SkipTime>) -> R) -> R {
+    let ca_cert = CertificateDer::from(ca_der);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
+    f(&trust)
+}
+
+/// One upload over embedded-tls to `addr`, trusting `ca_der` for `localhost`, on a fresh
+/// socket bounded by `limit` and closed afterwards (cleanly, after an answer), with an upload
+/// buffer of `buf_len` bytes.
+pub fn tls_upload<P: Package>(
+    addr: SocketAddr,
+    ca_der: &[u8],
+    job: &Upload<'_>,
+    package: &mut P,
+    buf_len: usize,
+    limit: Duration,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<UploadResponse, TlsUploadError<P::Error>> {
+    with_trust(ca_der, |trust| {
+        let mut stack = Stack;
+        let mut socket = NalStream::connect_with(&mut stack, addr, deadline(limit)).unwrap();
+        let mut rx = vec![0u8; READ_RECORD_LEN];
+        let mut tx = vec![0u8; WRITE_RECORD_LEN];
+        let mut buf = vec![0u8; buf_len];
+        let result = upload_tls(
+            &mut socket,
+            TlsBuffers::new(&mut rx, &mut tx),
+            trust,
+            OsRng,
+            job,
+            package,
+            &mut buf,
+            progress,
+        );
+        let closed = socket.close();
+        if result.is_ok() {
+            closed.expect("the socket closes cleanly after an answer");
+        }
+        result
+    })
+}
+
+/// As [`tls_upload`], over an async socket (tokio's, through embedded-io-adapters, where a
+/// device has an embassy-net socket) with the async driver.
+pub async fn tls_upload_async<P: Package>(
+    addr: SocketAddr,
+    ca_der: &[u8],
+    job: &Upload<'_>,
+    package: &mut P,
+    buf_len: usize,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<UploadResponse, TlsUploadError<P::Error>> {
+    let ca_cert = CertificateDer::from(ca_der);
+    let anchors = [anchor_from_der(&ca_cert).unwrap()];
+    let trust = Trust::new(&anchors, "localhost")
+        .unwrap()
+        .dangerous_skip_time_check();
+    let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = vec![0u8; buf_len];
+    upload_tls_async(
+        FromTokio::new(socket),
+        TlsBuffers::new(&mut rx, &mut tx),
+        &trust,
+        OsRng,
+        job,
+        package,
+        &mut buf,
+        progress,
+    )
+    .await
+}
+
+/// An SD-card-style source: `package` written to `card.bin` in `dir` between `header` and
+/// `trailer`, read back as the region in between (which a retry rewinds).
+pub fn card(
+    dir: &TempDir,
+    header: &[u8],
+    package: &[u8],
+    trailer: &[u8],
+) -> SeekPackage<FromStd<std::fs::File>> {
+    let path = dir.write("card.bin", [header, package, trailer].concat());
+    let file = FromStd::new(std::fs::File::open(path).unwrap());
+    SeekPackage::region(file, header.len() as u64, package.len() as u64).unwrap()
+}
+
+/// The host's clock, for `Trust::check_time`.
+pub struct SystemClock;
+
+impl tpns_transport_embedded::tls::TlsClock for SystemClock {
+    fn now() -> Option<u64> {
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
     }
 }

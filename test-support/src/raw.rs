@@ -1,7 +1,5 @@
-//! A tiny misbehaving HTTP server for fault tests: one connection on 127.0.0.1, served by a
+//! Tiny misbehaving HTTP servers for fault tests: one connection on 127.0.0.1, served by a
 //! std thread with bounded waits, doing whatever the test tells it to.
-
-#![allow(dead_code)]
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,6 +15,7 @@ pub const BOUND: Duration = Duration::from_secs(8);
 pub const FLOOD_CAP: usize = 64 << 20;
 
 /// A server thread that accepts one connection and runs its script on it.
+#[derive(Debug)]
 pub struct RawServer<T> {
     /// Where it listens.
     pub addr: SocketAddr,
@@ -119,4 +118,57 @@ pub fn flood(conn: &mut TcpStream, first: &[u8], filler: &[u8]) -> usize {
         }
     }
     written
+}
+
+/// After the request, sends a response head one byte every 300 ms (each gap well inside a 1 s
+/// stall timeout) until the client goes away or [`BOUND`] passes. Its result is the bytes sent.
+pub fn dripping_server() -> RawServer<usize> {
+    RawServer::spawn(|mut conn| {
+        read_request(&mut conn).unwrap();
+        let started = Instant::now();
+        let head = b"HTTP/1.1 200 OK\r\nX-Drip: ";
+        let mut sent = 0;
+        while started.elapsed() < BOUND {
+            let byte = head.get(sent).copied().unwrap_or(b'a');
+            if conn.write_all(&[byte]).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        sent
+    })
+}
+
+/// A TLS server (rustls, with `versions`) showing `chain` (leaf first) with `key_der`
+/// (PKCS#8) on one connection; its result is the application bytes it received, until the
+/// client's alert (an error) or its close. A client that refuses the certificate sends none.
+#[cfg(feature = "tls")]
+pub fn tls_server(
+    chain: Vec<Vec<u8>>,
+    key_der: Vec<u8>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> RawServer<usize> {
+    use std::sync::Arc;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        chain.into_iter().map(Into::into).collect(),
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
+    )
+    .unwrap();
+    RawServer::spawn(move |sock: TcpStream| {
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut received = 0;
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = tls.read(&mut buf) {
+            received += n;
+        }
+        received
+    })
 }
