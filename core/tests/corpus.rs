@@ -209,7 +209,7 @@ fn every_corpus_zip_seeds_the_fuzzer() {
 
 /// Every corpus zip with a few bytes changed or cut: the inspector never panics (a cheap stand-in
 /// for the `zip` fuzz target, which runs only where cargo-fuzz is installed; the client and the
-/// emulator are held against each other on such zips in `examples/tests/hostile_zips.rs`).
+/// emulator are held against each other on such zips in `examples/cli/tests/hostile_zips.rs`).
 #[test]
 fn mutated_corpus_zips_never_panic() {
     let rounds = if cfg!(miri) { 2 } else { 300 };

@@ -530,7 +530,7 @@ fn push_prints_the_push_id() {
 }
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/packages")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/packages")
 }
 
 #[test]

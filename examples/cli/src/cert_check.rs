@@ -1,7 +1,7 @@
 //! `tpns cert-check`: would a device accept this server? Runs tpns-pki, the device's no-heap
 //! verifier, on a chain from a PEM file or from a live handshake (`--from`), and says why not.
 //!
-//! The interface is a contract (examples/README.md): exit 0 accepted, 6 refused (the reason on
+//! The interface is a contract (examples/cli/README.md): exit 0 accepted, 6 refused (the reason on
 //! stderr, and in the JSON with `--json`), 2 usage error or unreadable file.
 
 mod fetch;
