@@ -114,7 +114,7 @@ fn invalid(line: u64, violation: Violation) -> CheckError {
     CheckError::Invalid(Invalid { line, violation })
 }
 
-/// Checks a package file against the rules of the service (`API.md`): the name, the size, and
+/// Checks a package file against the rules of the service (`docs/TPNS-API.md`): the name, the size, and
 /// the rows of a `.txt` or `.csv` file or of a `.zip`'s single entry.
 ///
 /// The file is streamed through a 64 KiB buffer (and a 32 KiB inflate window for a zip): it is
