@@ -24,6 +24,7 @@ fn spin() -> ControlFlow<()> {
 
 /// Why a [`NalStream`] operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NalError<E> {
     /// The stack failed; its error is kept.
     Stack(E),

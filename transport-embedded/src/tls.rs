@@ -79,6 +79,7 @@ impl<'b> TlsBuffers<'b> {
 
 /// Why a [`Trust`] was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TrustError {
     /// No trust anchor was given.
@@ -151,6 +152,21 @@ impl fmt::Display for HandshakeError {
 }
 
 impl core::error::Error for HandshakeError {}
+
+/// By hand: [`tpns_pki::Error`] has no `defmt::Format`, so the rule a chain broke is logged
+/// through its `Display` text.
+#[cfg(feature = "defmt")]
+impl defmt::Format for HandshakeError {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Self::Tls(e) => defmt::write!(f, "Tls({})", e),
+            Self::Certificate(e) => defmt::write!(f, "Certificate({})", defmt::Display2Format(e)),
+            Self::Signature(e) => defmt::write!(f, "Signature({})", defmt::Display2Format(e)),
+            Self::Unauthenticated => defmt::write!(f, "Unauthenticated"),
+            Self::ClockUnavailable => defmt::write!(f, "ClockUnavailable"),
+        }
+    }
+}
 
 impl From<TlsError> for HandshakeError {
     fn from(e: TlsError) -> Self {

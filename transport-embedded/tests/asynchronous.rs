@@ -13,6 +13,7 @@ use rand_core::OsRng;
 use tpns_core::endpoint::Endpoint;
 
 use rustls::pki_types::CertificateDer;
+use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::FlashPackage;
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
@@ -47,12 +48,14 @@ fn async_tls_upload_with_each_buffer_size() {
             let mut reports = 0;
             let answer = upload_tls_async(
                 &mut socket,
-                TlsBuffers::new(&mut rx, &mut tx),
-                &trust,
-                OsRng,
+                &mut TlsSession {
+                    tls: TlsBuffers::new(&mut rx, &mut tx),
+                    http: &mut buf,
+                    trust,
+                    rng: OsRng,
+                },
                 &job(&endpoint, "async.txt"),
                 &mut FlashPackage::new(&accounts),
-                &mut buf,
                 |p| {
                     reports += 1;
                     assert_eq!(p.total, accounts.len() as u64);
@@ -86,12 +89,14 @@ fn async_path_refuses_a_certificate_from_another_ca() {
         let mut buf = [0u8; 512];
         upload_tls_async(
             FromTokio::new(socket),
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust,
+                rng: OsRng,
+            },
             &job(&endpoint, "a.txt"),
             &mut FlashPackage::new(&accounts),
-            &mut buf,
             |_| ControlFlow::Continue(()),
         )
         .await

@@ -16,6 +16,7 @@ use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::upload::{Progress, UploadError};
 use tpns_transport_embedded::nal::{NalError, NalStream};
+use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der, connect,
@@ -48,12 +49,14 @@ fn tls_upload_over_embedded_nal_with_each_buffer_size() {
         let name = format!("flash-{buf_len}.txt");
         let answer = upload_tls(
             &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust,
+                rng: OsRng,
+            },
             &job(&endpoint, &name),
             &mut FlashPackage::new(&accounts),
-            &mut buf,
             |p| {
                 assert!(p.sent >= last.sent, "progress goes forward");
                 last = p;
@@ -110,12 +113,14 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         let mut buf = vec![0u8; 512];
         let answer = upload_tls(
             &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust,
+                rng: OsRng,
+            },
             &job(&endpoint, "accounts.txt"),
             &mut FlashPackage::new(&accounts),
-            &mut buf,
             |_| go(),
         )
         .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
@@ -173,12 +178,14 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
         let mut buf = [0u8; 512];
         let result = upload_tls(
             &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust,
+                rng: OsRng,
+            },
             &job(&endpoint, "card.txt"),
             &mut card,
-            &mut buf,
             |_| go(),
         );
         let _ = socket.close();
@@ -210,12 +217,14 @@ fn a_certificate_from_another_ca_is_refused() {
     let mut buf = [0u8; 256];
     let err = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         &job(&endpoint, "a.txt"),
         &mut FlashPackage::new(&accounts),
-        &mut buf,
         |_| go(),
     )
     .unwrap_err();
@@ -302,12 +311,14 @@ fn the_service_refusal_comes_back_typed_over_tls() {
     let mut buf = [0u8; 64];
     let err = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         &job(&endpoint, "bad.txt"),
         &mut FlashPackage::new(bad),
-        &mut buf,
         |_| go(),
     )
     .unwrap_err();
@@ -462,12 +473,14 @@ fn expect_continue_and_refused_credentials_over_tls() {
         let mut buf = [0u8; 512];
         upload_tls(
             &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust,
+                rng: OsRng,
+            },
             job,
             &mut FlashPackage::new(&accounts),
-            &mut buf,
             |_| go(),
         )
     };
@@ -511,12 +524,14 @@ fn an_early_answer_beats_the_broken_pipe_over_tls() {
     let mut buf = [0u8; 4096];
     let err = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         &job(&endpoint, "early.txt"),
         &mut FlashPackage::new(&accounts),
-        &mut buf,
         |_| go(),
     )
     .unwrap_err();

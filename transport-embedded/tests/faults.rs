@@ -29,6 +29,7 @@ use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
+use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{FlashPackage, Package, SeekPackage};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
@@ -135,12 +136,14 @@ fn tls<P: Package>(
     let mut buf = vec![0u8; buf_len];
     let result = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         job,
         package,
-        &mut buf,
         progress,
     );
     let _ = socket.close();
@@ -519,12 +522,14 @@ fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
     let mut buf = [0u8; 512];
     let err = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         &job(&endpoint, "a.txt"),
         &mut FlashPackage::new(&accounts),
-        &mut buf,
         go,
     )
     .unwrap_err();
@@ -609,12 +614,14 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     let mut buf = [0u8; 512];
     let err = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         &job(&endpoint, "a.txt"),
         &mut FlashPackage::new(&accounts),
-        &mut buf,
         go,
     )
     .unwrap_err();
@@ -885,23 +892,27 @@ fn a_refused_certificate_sends_no_request_byte() {
             let trust = trust.check_time::<SystemClock>();
             upload_tls(
                 &mut socket,
-                buffers,
-                &trust,
-                OsRng,
+                &mut TlsSession {
+                    tls: buffers,
+                    http: &mut buf,
+                    trust,
+                    rng: OsRng,
+                },
                 &job,
                 &mut pkg,
-                &mut buf,
                 go,
             )
         } else {
             upload_tls(
                 &mut socket,
-                buffers,
-                &trust.dangerous_skip_time_check(),
-                OsRng,
+                &mut TlsSession {
+                    tls: buffers,
+                    http: &mut buf,
+                    trust: trust.dangerous_skip_time_check(),
+                    rng: OsRng,
+                },
                 &job,
                 &mut pkg,
-                &mut buf,
                 go,
             )
         };
@@ -980,12 +991,14 @@ fn upload_to(
     let mut pkg = FlashPackage::new(&accounts);
     let result = upload_tls(
         &mut socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         &job,
         &mut pkg,
-        &mut buf,
         go,
     )
     .map(|_| ());
