@@ -26,10 +26,6 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use embedded_io::{Read, Write};
-use embedded_tls::{
-    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
-    TlsCipherSuite, TlsConfig, TlsContext, TlsVerifier, UnsecureProvider,
-};
 /// embedded-tls's clock that has no time ([`TlsClock::now`] returns `None`): with
 /// [`Trust::check_time`] it refuses every server, so use [`Trust::not_before`] on a board with
 /// no clock instead.
@@ -42,6 +38,10 @@ pub use embedded_tls::TlsClock;
 /// writes, and [`HandshakeError::Tls`] for a handshake that failed below the certificate
 /// checks (the transport, the protocol, an alert from the server).
 pub use embedded_tls::TlsError;
+use embedded_tls::{
+    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
+    TlsCipherSuite, TlsConfig, TlsContext, TlsVerifier, UnsecureProvider,
+};
 use rand_core::{CryptoRng, RngCore};
 use sha2::Digest;
 /// The server's public key, kept from its verified leaf certificate to check the
