@@ -69,11 +69,9 @@ where
         }
     }
 
-    /// The same client with other bounds on the answers (default: [`Limits::default`]).
-    #[must_use]
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    /// Sets other bounds on the answers (default: [`Limits::default`]).
+    pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
-        self
     }
 
     /// The session, for the lower-level functions.
@@ -88,7 +86,7 @@ where
 
     /// Uploads `package` (from its first byte) as `file_name` over TLS on `socket`.
     ///
-    /// Pass `&mut` a package to keep it for a retry: a retry is the same call on a new
+    /// The package is rewound first: a retry is the same call with the same package on a new
     /// connection, when [`TlsUploadError::is_transient`] says so.
     ///
     /// # Errors
@@ -98,7 +96,7 @@ where
         &mut self,
         socket: T,
         file_name: &str,
-        package: P,
+        package: &mut P,
     ) -> Result<UploadResponse, TlsUploadError<P::Error>>
     where
         T: Read + Write,
@@ -116,7 +114,7 @@ where
         &mut self,
         socket: T,
         file_name: &str,
-        package: P,
+        package: &mut P,
         progress: F,
     ) -> Result<UploadResponse, TlsUploadError<P::Error>>
     where
@@ -146,7 +144,7 @@ where
         &mut self,
         socket: T,
         file_name: &str,
-        package: P,
+        package: &mut P,
     ) -> Result<UploadResponse, TlsUploadError<P::Error>>
     where
         T: embedded_io_async::Read + embedded_io_async::Write,

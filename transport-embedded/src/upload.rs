@@ -125,15 +125,15 @@ where
 /// let trust = Trust::new(roots::TPNS, "api.tpns.tencent.com").unwrap().not_before(1_795_000_000);
 /// let mut buffers: DeviceBuffers = DeviceBuffers::new();
 /// let mut session = TlsSession::new(&mut buffers, trust, trng);
-/// let package = FlashPackage::new(b"device-000001\n");
-/// let answer = upload_tls(socket, &mut session, job, package, |_| ControlFlow::Continue(()))?;
+/// let mut package = FlashPackage::new(b"device-000001\n");
+/// let answer = upload_tls(socket, &mut session, job, &mut package, |_| ControlFlow::Continue(()))?;
 /// # Ok(()) }
 /// ```
 pub fn upload_tls<T, P, R, Tp, F>(
     socket: T,
     session: &mut TlsSession<'_, '_, Tp, R>,
     job: &Upload<'_>,
-    mut package: P,
+    package: &mut P,
     progress: F,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>>
 where
@@ -151,7 +151,7 @@ where
     } = session;
     let mut stream = TlsStream::new(socket, &mut *tls.read, &mut *tls.write);
     crate::tls::open(&mut stream, trust, &mut *rng).map_err(TlsUploadError::Handshake)?;
-    let answer = upload_in_own_frame(&mut stream, job, &mut package, http, progress);
+    let answer = upload_in_own_frame(&mut stream, job, package, http, progress);
     // The answer is in: a failed close_notify changes nothing about it.
     let _ = stream.close();
     answer.map_err(TlsUploadError::Upload)
@@ -209,7 +209,7 @@ pub async fn upload_tls_async<T, P, R, Tp, F>(
     socket: T,
     session: &mut TlsSession<'_, '_, Tp, R>,
     job: &Upload<'_>,
-    mut package: P,
+    package: &mut P,
     progress: F,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>>
 where
@@ -229,7 +229,7 @@ where
     crate::tls::open_async(&mut stream, trust, &mut *rng)
         .await
         .map_err(TlsUploadError::Handshake)?;
-    let answer = upload_package_async(&mut stream, job, &mut package, http, progress).await;
+    let answer = upload_package_async(&mut stream, job, package, http, progress).await;
     let _ = stream.close().await;
     answer.map_err(TlsUploadError::Upload)
 }

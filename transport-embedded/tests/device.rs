@@ -76,7 +76,11 @@ fn a_device_client_uploads_then_pushes_over_embedded_nal() {
     let mut stack = Stack;
     let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
     let answer = client
-        .upload(&mut socket, "devices.txt", FlashPackage::new(&accounts))
+        .upload(
+            &mut socket,
+            "devices.txt",
+            &mut FlashPackage::new(&accounts),
+        )
         .unwrap();
     socket.close().unwrap();
     server.assert_stored(answer.upload_id, &accounts, 300);
@@ -124,7 +128,11 @@ fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
         let mut stack = Stack;
         let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
         let answer = client
-            .upload(&mut socket, "devices.txt", FlashPackage::new(&accounts))
+            .upload(
+                &mut socket,
+                "devices.txt",
+                &mut FlashPackage::new(&accounts),
+            )
             .unwrap();
         socket.close().unwrap();
         answer.upload_id

@@ -29,9 +29,7 @@ use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
 use tpns_core::upload::{Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::source::Package;
-use tpns_transport_embedded::tls::{
-    NotBefore, READ_RECORD_LEN, Trust, TrustAnchor, WRITE_RECORD_LEN, anchor_from_der,
-};
+use tpns_transport_embedded::tls::{READ_RECORD_LEN, Trust, WRITE_RECORD_LEN, anchor_from_der};
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
 use tpns_transport_embedded::{DeviceBuffers, DeviceClient};
 
@@ -97,25 +95,6 @@ fn job<'a, R: RngCore>(settings: &Settings<'a>, rng: &mut R) -> Option<Upload<'a
 /// record ([`WRITE_RECORD_LEN`]) and the HTTP buffer ([`HTTP_BUF_LEN`]), 17 920 bytes.
 pub type Buffers = DeviceBuffers<READ_RECORD_LEN, WRITE_RECORD_LEN, HTTP_BUF_LEN>;
 
-/// The device client of `settings`, over `buffers`.
-fn client<'a, R: CryptoRng + RngCore>(
-    settings: &Settings<'a>,
-    anchors: &'a [TrustAnchor<'a>],
-    buffers: &'a mut Buffers,
-    rng: R,
-) -> Option<DeviceClient<'a, NotBefore, R>> {
-    let trust = Trust::new(anchors, settings.server_name)
-        .ok()?
-        // No real-time clock in this example: the build time is the floor (a certificate that
-        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
-        .not_before(settings.not_before);
-    let credentials = Credentials::new(settings.access_id, settings.secret_key).ok()?;
-    Some(
-        DeviceClient::new(*settings.endpoint, credentials, trust, buffers, rng)
-            .with_limits(LIMITS),
-    )
-}
-
 /// Uploads `package` over TLS on `socket`; returns the `uploadId`.
 ///
 /// All RAM is on this call's stack: the [`Buffers`] and the protocol state.
@@ -125,7 +104,7 @@ fn client<'a, R: CryptoRng + RngCore>(
 /// [`DeviceError`]: the settings, the handshake (a refused certificate), or the upload.
 pub fn upload_over_tls<T, R, P>(
     socket: T,
-    rng: R,
+    mut rng: R,
     settings: &Settings<'_>,
     package: &mut P,
 ) -> Result<u64, DeviceError<P::Error>>
@@ -136,9 +115,23 @@ where
 {
     let ca = CertificateDer::from(settings.ca_der);
     let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
+    let trust = Trust::new(&anchors, settings.server_name)
+        .map_err(|_| DeviceError::Settings)?
+        // No real-time clock in this example: the build time is the floor (a certificate that
+        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
+        .not_before(settings.not_before);
+    let credentials = Credentials::new(settings.access_id, settings.secret_key)
+        .map_err(|_| DeviceError::Settings)?;
     let mut buffers = Buffers::new();
-    let mut client =
-        client(settings, &anchors, &mut buffers, rng).ok_or(DeviceError::Settings)?;
+    // The generator stays in this frame: the client borrows it.
+    let mut client = DeviceClient::new(
+        *settings.endpoint,
+        credentials,
+        trust,
+        &mut buffers,
+        &mut rng,
+    );
+    client.set_limits(LIMITS);
     client
         .upload(socket, settings.file_name, package)
         .map(|answer| answer.upload_id)
@@ -165,7 +158,7 @@ pub const EMBASSY_UPLOAD_TIMEOUT: embassy_time::Duration = embassy_time::Duratio
 #[cfg(target_os = "none")]
 pub async fn upload_over_embassy<R, P>(
     socket: &mut embassy_net::tcp::TcpSocket<'_>,
-    rng: R,
+    mut rng: R,
     settings: &Settings<'_>,
     package: &mut P,
 ) -> Result<u64, DeviceError<P::Error>>
@@ -175,9 +168,23 @@ where
 {
     let ca = CertificateDer::from(settings.ca_der);
     let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
+    let trust = Trust::new(&anchors, settings.server_name)
+        .map_err(|_| DeviceError::Settings)?
+        // No real-time clock in this example: the build time is the floor (a certificate that
+        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
+        .not_before(settings.not_before);
+    let credentials = Credentials::new(settings.access_id, settings.secret_key)
+        .map_err(|_| DeviceError::Settings)?;
     let mut buffers = Buffers::new();
-    let mut client =
-        client(settings, &anchors, &mut buffers, rng).ok_or(DeviceError::Settings)?;
+    // The generator stays in this frame: the client borrows it.
+    let mut client = DeviceClient::new(
+        *settings.endpoint,
+        credentials,
+        trust,
+        &mut buffers,
+        &mut rng,
+    );
+    client.set_limits(LIMITS);
     let attempt = client.upload_async(socket, settings.file_name, package);
     match embassy_time::with_timeout(EMBASSY_UPLOAD_TIMEOUT, attempt).await {
         Ok(result) => result
