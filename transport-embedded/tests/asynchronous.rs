@@ -48,12 +48,14 @@ fn async_tls_upload_with_each_buffer_size() {
             let mut reports = 0;
             let answer = upload_tls_async(
                 &mut socket,
-                TlsBuffers::new(&mut rx, &mut tx),
-                &trust,
-                OsRng,
+                &mut TlsSession {
+                    tls: TlsBuffers::new(&mut rx, &mut tx),
+                    http: &mut buf,
+                    trust,
+                    rng: OsRng,
+                },
                 &job(&endpoint, "async.txt"),
                 &mut FlashPackage::new(&accounts),
-                &mut buf,
                 |p| {
                     reports += 1;
                     assert_eq!(p.total, accounts.len() as u64);
@@ -90,7 +92,7 @@ fn async_path_refuses_a_certificate_from_another_ca() {
             &mut TlsSession {
                 tls: TlsBuffers::new(&mut rx, &mut tx),
                 http: &mut buf,
-                trust: *trust,
+                trust,
                 rng: OsRng,
             },
             &job(&endpoint, "a.txt"),
