@@ -180,3 +180,63 @@ fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
     // fault once (`times=1`): a second attempt would have been stored. Still one push.
     assert_eq!(server.emulator().pushes().len(), 1);
 }
+
+#[test]
+fn a_device_client_uploads_over_an_async_socket_and_a_refused_server_is_not_transient() {
+    use embedded_io_adapters::tokio_1::FromTokio;
+    let server = Server::start("device-async");
+    let endpoint = Endpoint::parse(&server.url).unwrap();
+    let ca = CertificateDer::from(server.emulator().ca_der());
+    let anchors = [anchor_from_der(&ca).unwrap()];
+    let credentials = Credentials::new(ACCESS_ID, SECRET).unwrap();
+    let accounts = package(100);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .unwrap();
+    // Buffers sized by const: a smaller write record, and an HTTP buffer of 64 B.
+    let mut buffers = DeviceBuffers::<16_640, 512, 64>::new();
+    let mut client = DeviceClient::new(endpoint, credentials, trust(&anchors), &mut buffers, OsRng);
+    let answer = runtime.block_on(async {
+        let connect = tokio::net::TcpStream::connect(server.addr());
+        let socket = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut package = FlashPackage::new(&accounts);
+        let upload = client.upload_async(FromTokio::new(socket), "async.txt", &mut package);
+        tokio::time::timeout(Duration::from_secs(10), upload)
+            .await
+            .unwrap()
+    });
+    server.assert_stored(answer.unwrap().upload_id, &accounts, 100);
+
+    // The same client under a name the server's certificate does not carry: refused at the
+    // handshake, never transient, nothing pushed.
+    let wrong = Trust::new(&anchors, "api.tpns.tencent.com")
+        .unwrap()
+        .dangerous_skip_time_check();
+    client.session().trust = wrong;
+    let request = PushRequest {
+        upload_id: 1,
+        title: "t",
+        content: "c",
+        ..PushRequest::default()
+    };
+    let mut stack = Stack;
+    let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
+    let err = client.push(&mut socket, &request).unwrap_err();
+    let _ = socket.close();
+    assert!(
+        matches!(
+            err,
+            TlsPushError::Handshake(tpns_transport_embedded::tls::HandshakeError::Certificate(
+                tpns_pki::Error::WrongHost
+            ))
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient() && !err.may_have_been_sent());
+    assert!(server.emulator().pushes().is_empty());
+}
