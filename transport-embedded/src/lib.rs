@@ -11,6 +11,7 @@ pub mod source;
 pub mod tls;
 pub mod upload;
 
+/// The device client: uploads and pushes with settings given once.
 pub use client::DeviceClient;
 /// embedded-tls's error: the TLS layer's failures (the transport's, the protocol's, an alert
 /// from the server). It is the error of a [`TlsStream`](tls::TlsStream)'s reads and writes,
@@ -22,4 +23,5 @@ pub use embedded_tls::TlsError;
 /// The `rand_core` 0.6 that the RNG must implement (`RngCore + CryptoRng`): the version
 /// embedded-tls uses, re-exported so that a device's TRNG driver can implement the same traits.
 pub use rand_core;
+/// The buffers sized by `const`s, and the session that groups them with the trust and the RNG.
 pub use session::{DeviceBuffers, TlsSession};
