@@ -25,6 +25,7 @@ fn spin() -> ControlFlow<()> {
 /// Why a [`NalStream`] operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NalError<E> {
     /// The stack failed; its error is kept.
     Stack(E),

@@ -26,25 +26,58 @@ use core::fmt;
 use core::marker::PhantomData;
 
 use embedded_io::{Read, Write};
+/// embedded-tls's clock that has no time ([`TlsClock::now`] returns `None`): with
+/// [`Trust::check_time`] it refuses every server, so use [`Trust::not_before`] on a board with
+/// no clock instead.
+pub use embedded_tls::NoClock;
+/// A clock for [`Trust::check_time`]: `now()` gives the Unix time in seconds, or `None` when
+/// the clock has no time (the server is then refused with
+/// [`HandshakeError::ClockUnavailable`]).
+pub use embedded_tls::TlsClock;
+/// embedded-tls's error (also [`crate::TlsError`]): the error of a [`TlsStream`]'s reads and
+/// writes, and [`HandshakeError::Tls`] for a handshake that failed below the certificate
+/// checks (the transport, the protocol, an alert from the server).
+pub use embedded_tls::TlsError;
 use embedded_tls::{
     Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
     TlsCipherSuite, TlsConfig, TlsContext, TlsVerifier, UnsecureProvider,
 };
-pub use embedded_tls::{NoClock, TlsClock, TlsError};
 use rand_core::{CryptoRng, RngCore};
 use sha2::Digest;
-pub use tpns_pki::{LeafKey, MAX_INTERMEDIATES, Time, TrustAnchor, anchor_from_der, roots};
+/// The server's public key, kept from its verified leaf certificate to check the
+/// CertificateVerify (at most 530 bytes).
+pub use tpns_pki::LeafKey;
+/// The most intermediate certificates a server's chain may carry; more is
+/// `tpns_pki::Error::TooManyCertificates`.
+pub use tpns_pki::MAX_INTERMEDIATES;
+/// The validation time of a chain: what a [`TimePolicy`] gives ([`Time::At`] a clock's time,
+/// [`Time::NotBefore`] a floor, [`Time::DangerousAnyTime`] no date check).
+pub use tpns_pki::Time;
+/// A trust anchor: a root's name and key, as [`anchor_from_der`] reads them from a certificate
+/// or [`roots`] holds them for the TPNS hosts.
+pub use tpns_pki::TrustAnchor;
+/// Reads a trust anchor from a CA certificate (DER) that lives as long as the anchor.
+pub use tpns_pki::anchor_from_der;
+/// The trust anchors of the TPNS hosts ([`roots::TPNS`]: DigiCert Global Root G2), and others
+/// to pick one by one.
+pub use tpns_pki::roots;
 
 /// The cipher suite used: TLS_AES_128_GCM_SHA256, which every TLS 1.3 server offers.
 pub type Suite = Aes128GcmSha256;
 
 /// A blocking TLS connection over the transport `T`, borrowing the record buffers for `'b`.
-/// It is an `embedded_io::{Read, Write}` itself, with [`TlsError`] as its error; close it with
-/// [`close`](embedded_tls::blocking::TlsConnection::close), which sends `close_notify` and
-/// gives the transport back.
+/// It is an `embedded_io::{Read, Write}` itself, with [`TlsError`] as its error.
+///
+/// Made by [`connect`] (or [`TlsStream::new`](embedded_tls::blocking::TlsConnection::new)
+/// and [`open`]). Close it with
+/// [`close`](embedded_tls::blocking::TlsConnection::close)`(self) -> Result<T, (T, TlsError)>`:
+/// it sends `close_notify` and gives the transport back, on failure with the error, so the
+/// caller can still close the socket. A stream dropped without `close` sends nothing: the
+/// server sees the TCP connection end without `close_notify`.
 pub type TlsStream<'b, T> = embedded_tls::blocking::TlsConnection<'b, T, Suite>;
 
-/// An async TLS connection over the transport `T` (feature `async`).
+/// An async TLS connection over the transport `T` (feature `async`): an
+/// `embedded_io_async::{Read, Write}`, closed with `close().await` as [`TlsStream`] is.
 #[cfg(feature = "async")]
 pub type AsyncTlsStream<'b, T> = embedded_tls::TlsConnection<'b, T, Suite>;
 
@@ -79,6 +112,7 @@ impl<'b> TlsBuffers<'b> {
 
 /// Why a [`Trust`] was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TrustError {
     /// No trust anchor was given.
@@ -151,6 +185,21 @@ impl fmt::Display for HandshakeError {
 }
 
 impl core::error::Error for HandshakeError {}
+
+/// By hand: [`tpns_pki::Error`] has no `defmt::Format`, so the rule a chain broke is logged
+/// through its `Display` text.
+#[cfg(feature = "defmt")]
+impl defmt::Format for HandshakeError {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Self::Tls(e) => defmt::write!(f, "Tls({})", e),
+            Self::Certificate(e) => defmt::write!(f, "Certificate({})", defmt::Display2Format(e)),
+            Self::Signature(e) => defmt::write!(f, "Signature({})", defmt::Display2Format(e)),
+            Self::Unauthenticated => defmt::write!(f, "Unauthenticated"),
+            Self::ClockUnavailable => defmt::write!(f, "ClockUnavailable"),
+        }
+    }
+}
 
 impl From<TlsError> for HandshakeError {
     fn from(e: TlsError) -> Self {

@@ -15,19 +15,21 @@ use rand_core::{CryptoRng, RngCore};
 use tpns_core::multipart::BodyError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 
+use crate::session::TlsSession;
 use crate::source::Package;
 #[cfg(feature = "async")]
 use crate::tls::AsyncTlsStream;
-use crate::tls::{HandshakeError, TimePolicy, TlsBuffers, TlsStream, Trust};
+use crate::tls::{HandshakeError, TimePolicy, TlsStream};
 
 /// Why a TLS upload failed.
 ///
 /// `S` is the package source's error.
 #[derive(Debug)]
 #[non_exhaustive]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum TlsUploadError<S> {
     /// The TLS handshake failed: [`HandshakeError::Certificate`] (with the rule broken) when
-    /// the server is not the one [`Trust`] names.
+    /// the server is not the one [`Trust`](crate::tls::Trust) names.
     Handshake(HandshakeError),
     /// The upload over the TLS connection failed.
     Upload(UploadError<TlsError, S>),
@@ -93,12 +95,14 @@ where
     tpns_core::upload::upload(transport, job, &mut *package, len, buf, progress)
 }
 
-/// A whole upload over TLS: handshake over `socket` checking the server against `trust`,
-/// the upload of `package` (from its first byte), then TLS `close_notify`.
+/// A whole upload over TLS: handshake over `socket` checking the server against the session's
+/// [`Trust`](crate::tls::Trust), the upload of `package` (from its first byte), then TLS `close_notify`.
 ///
-/// `socket` may be `&mut` a socket, so the caller keeps it to close the TCP connection.
-/// The RAM it needs is the caller's: `tls` (the record buffers), `buf` (the HTTP layer's
-/// buffer, 64 bytes and up) and the stack.
+/// `socket` may be `&mut` a socket, so the caller keeps it to close the TCP connection. The
+/// RAM it needs is the session's buffers and the stack. [`DeviceClient`] makes the [`Upload`]
+/// from its settings; this is for a caller who builds it.
+///
+/// [`DeviceClient`]: crate::client::DeviceClient
 ///
 /// # Errors
 ///
@@ -107,26 +111,30 @@ where
 ///
 /// # Examples
 ///
-/// ```ignore
-/// // Needs a connected socket and the device's TRNG; the firmware example
-/// // (examples/firmware) and tests/tls.rs run this for real.
-/// let trust = Trust::new(roots::TPNS, "api.tpns.tencent.com")?.check_time::<Rtc>();
-/// let mut rx = [0u8; READ_RECORD_LEN];
-/// let mut tx = [0u8; WRITE_RECORD_LEN];
-/// let mut buf = [0u8; 512];
-/// let answer = upload_tls(&mut socket, TlsBuffers::new(&mut rx, &mut tx), &trust, trng,
-///                         &job, &mut FlashPackage::new(ACCOUNTS), &mut buf,
-///                         |_| ControlFlow::Continue(()))?;
+/// ```no_run
+/// # fn run(
+/// #     socket: impl embedded_io::Read + embedded_io::Write,
+/// #     trng: impl rand_core::CryptoRng + rand_core::RngCore,
+/// #     job: &tpns_core::upload::Upload<'_>,
+/// # ) -> Result<(), tpns_transport_embedded::upload::TlsUploadError<core::convert::Infallible>> {
+/// use core::ops::ControlFlow;
+/// use tpns_transport_embedded::session::{DeviceBuffers, TlsSession};
+/// use tpns_transport_embedded::source::FlashPackage;
+/// use tpns_transport_embedded::tls::{Trust, roots};
+/// use tpns_transport_embedded::upload::upload_tls;
+///
+/// let trust = Trust::new(roots::TPNS, "api.tpns.tencent.com").unwrap().not_before(1_795_000_000);
+/// let mut buffers: DeviceBuffers = DeviceBuffers::new();
+/// let mut session = TlsSession::new(&mut buffers, trust, trng);
+/// let mut package = FlashPackage::new(b"device-000001\n");
+/// let answer = upload_tls(socket, &mut session, job, &mut package, |_| ControlFlow::Continue(()))?;
+/// # Ok(()) }
 /// ```
-#[allow(clippy::too_many_arguments)]
 pub fn upload_tls<T, P, R, Tp, F>(
     socket: T,
-    tls: TlsBuffers<'_>,
-    trust: &Trust<'_, Tp>,
-    rng: R,
+    session: &mut TlsSession<'_, '_, Tp, R>,
     job: &Upload<'_>,
     package: &mut P,
-    buf: &mut [u8],
     progress: F,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>>
 where
@@ -136,9 +144,15 @@ where
     Tp: TimePolicy + Copy,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let mut stream = TlsStream::new(socket, tls.read, tls.write);
-    crate::tls::open(&mut stream, trust, rng).map_err(TlsUploadError::Handshake)?;
-    let answer = upload_in_own_frame(&mut stream, job, package, buf, progress);
+    let TlsSession {
+        tls,
+        http,
+        trust,
+        rng,
+    } = session;
+    let mut stream = TlsStream::new(socket, &mut *tls.read, &mut *tls.write);
+    crate::tls::open(&mut stream, trust, &mut *rng).map_err(TlsUploadError::Handshake)?;
+    let answer = upload_in_own_frame(&mut stream, job, package, http, progress);
     // The answer is in: a failed close_notify changes nothing about it.
     let _ = stream.close();
     answer.map_err(TlsUploadError::Upload)
@@ -186,21 +200,17 @@ where
 }
 
 /// [`upload_tls`] over an `embedded_io_async` socket (feature `async`), such as an
-/// embassy-net `TcpSocket`: `embedded-tls`'s async connection, the same [`Trust`] checks.
+/// embassy-net `TcpSocket`: `embedded-tls`'s async connection, the same [`Trust`](crate::tls::Trust) checks.
 ///
 /// # Errors
 ///
 /// As for [`upload_tls`].
 #[cfg(feature = "async")]
-#[allow(clippy::too_many_arguments)]
 pub async fn upload_tls_async<T, P, R, Tp, F>(
     socket: T,
-    tls: TlsBuffers<'_>,
-    trust: &Trust<'_, Tp>,
-    rng: R,
+    session: &mut TlsSession<'_, '_, Tp, R>,
     job: &Upload<'_>,
     package: &mut P,
-    buf: &mut [u8],
     progress: F,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>>
 where
@@ -210,11 +220,17 @@ where
     Tp: TimePolicy + Copy,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let mut stream = AsyncTlsStream::new(socket, tls.read, tls.write);
-    crate::tls::open_async(&mut stream, trust, rng)
+    let TlsSession {
+        tls,
+        http,
+        trust,
+        rng,
+    } = session;
+    let mut stream = AsyncTlsStream::new(socket, &mut *tls.read, &mut *tls.write);
+    crate::tls::open_async(&mut stream, trust, &mut *rng)
         .await
         .map_err(TlsUploadError::Handshake)?;
-    let answer = upload_package_async(&mut stream, job, package, buf, progress).await;
+    let answer = upload_package_async(&mut stream, job, package, http, progress).await;
     let _ = stream.close().await;
     answer.map_err(TlsUploadError::Upload)
 }

@@ -16,6 +16,7 @@ use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::nal::{NalError, NalStream};
+use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{FlashPackage, Package};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der, connect,
@@ -110,12 +111,14 @@ fn public_style_chains_with_intermediates_are_verified_and_upload() {
         let mut buf = vec![0u8; 512];
         let answer = upload_tls(
             &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            &trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust,
+                rng: OsRng,
+            },
             &job(&endpoint, "accounts.txt"),
             &mut FlashPackage::new(&accounts),
-            &mut buf,
             |_| go(),
         )
         .unwrap_or_else(|e| panic!("{mode:?}: {e}"));

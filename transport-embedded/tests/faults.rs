@@ -28,6 +28,7 @@ use tpns_test_support::flood::{self, Refusal};
 use tpns_test_support::raw::{RawServer, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
+use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{FlashPackage, Package};
 use tpns_transport_embedded::tls::{
     HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
@@ -718,23 +719,27 @@ fn a_refused_certificate_sends_no_request_byte() {
             let trust = trust.check_time::<SystemClock>();
             upload_tls(
                 &mut socket,
-                buffers,
-                &trust,
-                OsRng,
+                &mut TlsSession {
+                    tls: buffers,
+                    http: &mut buf,
+                    trust,
+                    rng: OsRng,
+                },
                 &job,
                 &mut pkg,
-                &mut buf,
                 go,
             )
         } else {
             upload_tls(
                 &mut socket,
-                buffers,
-                &trust.dangerous_skip_time_check(),
-                OsRng,
+                &mut TlsSession {
+                    tls: buffers,
+                    http: &mut buf,
+                    trust: trust.dangerous_skip_time_check(),
+                    rng: OsRng,
+                },
                 &job,
                 &mut pkg,
-                &mut buf,
                 go,
             )
         };

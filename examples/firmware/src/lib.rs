@@ -2,9 +2,9 @@
 //! device program puts together, shared by this package's binaries (and by any other device
 //! program: they are generic over the socket, the random generator and the package).
 //!
-//! - [`upload_over_tls`]: handshake (checking the server against a CA and its name), the
-//!   upload, `close_notify`; every buffer on the stack of this one call, sized by the
-//!   constants below.
+//! - [`upload_over_tls`]: a [`DeviceClient`] over [`Buffers`] (handshake checking the server
+//!   against a CA and its name, the upload, `close_notify`); every buffer on the stack of this
+//!   one call, sized by the constants below.
 //! - [`upload_plain`]: the same upload without TLS (a trusted link, or a measurement of the
 //!   HTTP layer alone).
 //! - [`Probe`] and [`InsecureProbeRng`]: stand-ins for a board's socket and TRNG, for a
@@ -29,10 +29,9 @@ use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
 use tpns_core::upload::{Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::source::Package;
-use tpns_transport_embedded::tls::{
-    READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
-};
-use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
+use tpns_transport_embedded::tls::{READ_RECORD_LEN, Trust, WRITE_RECORD_LEN, anchor_from_der};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
+use tpns_transport_embedded::{DeviceBuffers, DeviceClient};
 
 /// The HTTP layer's buffer: request out, response in. Over TLS it can be small: the TLS
 /// write record buffer gathers the bytes into records anyway, so the socket sees as few
@@ -92,10 +91,13 @@ fn job<'a, R: RngCore>(settings: &Settings<'a>, rng: &mut R) -> Option<Upload<'a
     })
 }
 
+/// The buffers of [`upload_over_tls`]: the TLS read record ([`READ_RECORD_LEN`]), the write
+/// record ([`WRITE_RECORD_LEN`]) and the HTTP buffer ([`HTTP_BUF_LEN`]), 17 920 bytes.
+pub type Buffers = DeviceBuffers<READ_RECORD_LEN, WRITE_RECORD_LEN, HTTP_BUF_LEN>;
+
 /// Uploads `package` over TLS on `socket`; returns the `uploadId`.
 ///
-/// All RAM is on this call's stack: the TLS record buffers ([`READ_RECORD_LEN`] +
-/// [`WRITE_RECORD_LEN`]), the HTTP buffer ([`HTTP_BUF_LEN`]) and the protocol state.
+/// All RAM is on this call's stack: the [`Buffers`] and the protocol state.
 ///
 /// # Errors
 ///
@@ -118,22 +120,22 @@ where
         // No real-time clock in this example: the build time is the floor (a certificate that
         // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
         .not_before(settings.not_before);
-    let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
-    let mut rx = [0u8; READ_RECORD_LEN];
-    let mut tx = [0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; HTTP_BUF_LEN];
-    upload_tls(
-        socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        rng,
-        &job,
-        package,
-        &mut buf,
-        |_| ControlFlow::Continue(()),
-    )
-    .map(|answer| answer.upload_id)
-    .map_err(DeviceError::Tls)
+    let credentials = Credentials::new(settings.access_id, settings.secret_key)
+        .map_err(|_| DeviceError::Settings)?;
+    let mut buffers = Buffers::new();
+    // The generator stays in this frame: the client borrows it.
+    let mut client = DeviceClient::new(
+        *settings.endpoint,
+        credentials,
+        trust,
+        &mut buffers,
+        &mut rng,
+    );
+    client.set_limits(LIMITS);
+    client
+        .upload(socket, settings.file_name, package)
+        .map(|answer| answer.upload_id)
+        .map_err(DeviceError::Tls)
 }
 
 /// How long an embassy upload may take in all, from the handshake to the answer: a server
@@ -168,21 +170,22 @@ where
     let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
     let trust = Trust::new(&anchors, settings.server_name)
         .map_err(|_| DeviceError::Settings)?
+        // No real-time clock in this example: the build time is the floor (a certificate that
+        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
         .not_before(settings.not_before);
-    let job = job(settings, &mut rng).ok_or(DeviceError::Settings)?;
-    let mut rx = [0u8; READ_RECORD_LEN];
-    let mut tx = [0u8; WRITE_RECORD_LEN];
-    let mut buf = [0u8; HTTP_BUF_LEN];
-    let attempt = tpns_transport_embedded::upload::upload_tls_async(
-        socket,
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        rng,
-        &job,
-        package,
-        &mut buf,
-        |_| ControlFlow::Continue(()),
+    let credentials = Credentials::new(settings.access_id, settings.secret_key)
+        .map_err(|_| DeviceError::Settings)?;
+    let mut buffers = Buffers::new();
+    // The generator stays in this frame: the client borrows it.
+    let mut client = DeviceClient::new(
+        *settings.endpoint,
+        credentials,
+        trust,
+        &mut buffers,
+        &mut rng,
     );
+    client.set_limits(LIMITS);
+    let attempt = client.upload_async(socket, settings.file_name, package);
     match embassy_time::with_timeout(EMBASSY_UPLOAD_TIMEOUT, attempt).await {
         Ok(result) => result
             .map(|answer| answer.upload_id)

@@ -20,6 +20,7 @@ use tpns_core::upload::{Progress, Upload, UploadResponse};
 use tpns_emulator::{Emulator, EmulatorConfig};
 use tpns_test_support::{Emu, TempDir};
 use tpns_transport_embedded::nal::NalStream;
+use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{Package, SeekPackage};
 use tpns_transport_embedded::tls::{
     READ_RECORD_LEN, SkipTime, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
@@ -138,12 +139,14 @@ pub fn tls_upload<P: Package>(
         let mut buf = vec![0u8; buf_len];
         let result = upload_tls(
             &mut socket,
-            TlsBuffers::new(&mut rx, &mut tx),
-            trust,
-            OsRng,
+            &mut TlsSession {
+                tls: TlsBuffers::new(&mut rx, &mut tx),
+                http: &mut buf,
+                trust: *trust,
+                rng: OsRng,
+            },
             job,
             package,
-            &mut buf,
             progress,
         );
         let closed = socket.close();
@@ -175,12 +178,14 @@ pub async fn tls_upload_async<P: Package>(
     let mut buf = vec![0u8; buf_len];
     upload_tls_async(
         FromTokio::new(socket),
-        TlsBuffers::new(&mut rx, &mut tx),
-        &trust,
-        OsRng,
+        &mut TlsSession {
+            tls: TlsBuffers::new(&mut rx, &mut tx),
+            http: &mut buf,
+            trust,
+            rng: OsRng,
+        },
         job,
         package,
-        &mut buf,
         progress,
     )
     .await

@@ -1,0 +1,217 @@
+//! [`DeviceClient`]: a device's uploads and pushes in one value, made once from the
+//! endpoint, the credentials, the trust, the buffers and the RNG.
+
+use core::fmt;
+use core::ops::ControlFlow;
+
+use embedded_io::{Read, Write};
+use rand_core::{CryptoRng, RngCore};
+use tpns_core::auth::Credentials;
+use tpns_core::endpoint::Endpoint;
+use tpns_core::multipart::Boundary;
+use tpns_core::push::{Push, PushAuth, PushRequest, PushResponse};
+use tpns_core::response::Limits;
+use tpns_core::upload::{Progress, Upload, UploadResponse};
+
+use crate::push::{TlsPushError, push_tls};
+use crate::session::{DeviceBuffers, TlsSession};
+use crate::source::Package;
+use crate::tls::{TimePolicy, Trust};
+use crate::upload::{TlsUploadError, upload_tls};
+
+/// A device's TPNS client over TLS: where to send (an [`Endpoint`], such as
+/// `Region::Guangzhou.endpoint()`), the app's [`Credentials`], and a [`TlsSession`] (the
+/// buffers, the [`Trust`], the RNG). Each call takes a connected socket (any
+/// `embedded_io::{Read, Write}`, such as a [`NalStream`](crate::nal::NalStream)), opens TLS
+/// on it, runs one exchange and closes TLS; the socket is the caller's to close.
+///
+/// The lower-level functions it calls ([`upload_tls`], [`push_tls`]) take the session and a
+/// request the caller builds, for what the client does not set (`Expect: 100-continue`, a
+/// signed push).
+pub struct DeviceClient<'a, Tp, R> {
+    endpoint: Endpoint<'a>,
+    credentials: Credentials<'a>,
+    limits: Limits,
+    session: TlsSession<'a, 'a, Tp, R>,
+}
+
+impl<Tp: fmt::Debug, R> fmt::Debug for DeviceClient<'_, Tp, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceClient")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("limits", &self.limits)
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+impl<'a, Tp, R> DeviceClient<'a, Tp, R>
+where
+    Tp: TimePolicy + Copy,
+    R: CryptoRng + RngCore,
+{
+    /// A client of `endpoint` with `credentials`, checking servers against `trust` (whose
+    /// server name should be the endpoint's host), over `buffers`, drawing randomness from
+    /// `rng`.
+    pub fn new<const READ: usize, const WRITE: usize, const HTTP: usize>(
+        endpoint: Endpoint<'a>,
+        credentials: Credentials<'a>,
+        trust: Trust<'a, Tp>,
+        buffers: &'a mut DeviceBuffers<READ, WRITE, HTTP>,
+        rng: R,
+    ) -> Self {
+        DeviceClient {
+            endpoint,
+            credentials,
+            limits: Limits::default(),
+            session: TlsSession::new(buffers, trust, rng),
+        }
+    }
+
+    /// Sets other bounds on the answers (default: [`Limits::default`]).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The session, for the lower-level functions.
+    pub fn session(&mut self) -> &mut TlsSession<'a, 'a, Tp, R> {
+        &mut self.session
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint<'a> {
+        &self.endpoint
+    }
+
+    /// Uploads `package` (from its first byte) as `file_name` over TLS on `socket`.
+    ///
+    /// The package is rewound first: a retry is the same call with the same package on a new
+    /// connection, when [`TlsUploadError::is_transient`] says so.
+    ///
+    /// # Errors
+    ///
+    /// As for [`upload_tls`].
+    pub fn upload<T, P>(
+        &mut self,
+        socket: T,
+        file_name: &str,
+        package: &mut P,
+    ) -> Result<UploadResponse, TlsUploadError<P::Error>>
+    where
+        T: Read + Write,
+        P: Package,
+    {
+        self.upload_with_progress(socket, file_name, package, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`upload`](Self::upload), calling `progress` as the package goes out; it may cancel.
+    ///
+    /// # Errors
+    ///
+    /// As for [`upload_tls`].
+    pub fn upload_with_progress<T, P, F>(
+        &mut self,
+        socket: T,
+        file_name: &str,
+        package: &mut P,
+        progress: F,
+    ) -> Result<UploadResponse, TlsUploadError<P::Error>>
+    where
+        T: Read + Write,
+        P: Package,
+        F: FnMut(Progress) -> ControlFlow<()>,
+    {
+        let boundary = self.boundary();
+        let job = upload_job(
+            &self.endpoint,
+            self.credentials,
+            self.limits,
+            file_name,
+            boundary,
+        );
+        upload_tls(socket, &mut self.session, &job, package, progress)
+    }
+
+    /// [`upload`](Self::upload) over an `embedded_io_async` socket (feature `async`), such as
+    /// an embassy-net `TcpSocket`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`upload_tls`].
+    #[cfg(feature = "async")]
+    pub async fn upload_async<T, P>(
+        &mut self,
+        socket: T,
+        file_name: &str,
+        package: &mut P,
+    ) -> Result<UploadResponse, TlsUploadError<P::Error>>
+    where
+        T: embedded_io_async::Read + embedded_io_async::Write,
+        P: Package,
+    {
+        let boundary = self.boundary();
+        let job = upload_job(
+            &self.endpoint,
+            self.credentials,
+            self.limits,
+            file_name,
+            boundary,
+        );
+        crate::upload::upload_tls_async(socket, &mut self.session, &job, package, |_| {
+            ControlFlow::Continue(())
+        })
+        .await
+    }
+
+    /// Pushes `request` (Basic auth, with the client's credentials) over TLS on `socket`.
+    /// There is no async push: `tpns-core` has no async push driver yet.
+    ///
+    /// Retry only when [`TlsPushError::is_transient`] says so: it is false once the push may
+    /// have gone out, so a retry loop sends a push at most once.
+    ///
+    /// # Errors
+    ///
+    /// As for [`push_tls`].
+    pub fn push<T>(
+        &mut self,
+        socket: T,
+        request: &PushRequest<'_>,
+    ) -> Result<PushResponse, TlsPushError>
+    where
+        T: Read + Write,
+    {
+        let job = Push {
+            endpoint: &self.endpoint,
+            auth: PushAuth::Basic(self.credentials),
+            request: *request,
+            limits: self.limits,
+        };
+        push_tls(socket, &mut self.session, &job)
+    }
+
+    /// A fresh multipart boundary: 128 bits from the RNG.
+    fn boundary(&mut self) -> Boundary {
+        let mut random = [0u8; 16];
+        self.session.rng.fill_bytes(&mut random);
+        Boundary::from_random(random)
+    }
+}
+
+/// An upload's request from the client's settings.
+fn upload_job<'j>(
+    endpoint: &'j Endpoint<'j>,
+    credentials: Credentials<'j>,
+    limits: Limits,
+    file_name: &'j str,
+    boundary: Boundary,
+) -> Upload<'j> {
+    Upload {
+        endpoint,
+        credentials,
+        file_name,
+        boundary,
+        expect_continue: false,
+        limits,
+    }
+}

@@ -1,0 +1,129 @@
+//! What every TLS exchange of a device needs, in one value: the buffers, whom to trust, and the
+//! random generator.
+//!
+//! [`DeviceBuffers`] holds the three buffers as arrays whose sizes are `const` parameters (the
+//! defaults fit any server: [`READ_RECORD_LEN`], [`WRITE_RECORD_LEN`], [`HTTP_BUF_LEN`]), so
+//! that a firmware puts them in a `static` or on a stack with one line. [`TlsSession`] borrows
+//! them, with a [`Trust`] and the RNG: [`upload_tls`](crate::upload::upload_tls) and
+//! [`push_tls`](crate::push::push_tls) take it whole, and reuse it exchange after exchange.
+
+use core::fmt;
+
+use crate::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+
+/// The default size of the HTTP layer's buffer: request bytes out, response bytes in. Over TLS
+/// it can be small (64 bytes and up): the TLS write record gathers the bytes into records
+/// anyway, so a small buffer costs no extra socket writes.
+pub const HTTP_BUF_LEN: usize = 512;
+
+/// The buffers of one TLS connection at a time, sized at compile time: the TLS read record
+/// (`READ`, [`READ_RECORD_LEN`] fits any record), the TLS write record (`WRITE`) and the HTTP
+/// buffer (`HTTP`, 64 bytes and up).
+///
+/// The defaults take 18 176 bytes. Put them where the RAM is counted: a `static` (through a
+/// `static_cell::ConstStaticCell`, or cortex-m-rt's `static mut` in `#[entry]`), or the stack
+/// of the task that uploads. [`DeviceBuffers::new`] is `const`, so a `static` needs no copy
+/// through the stack.
+///
+/// ```
+/// use tpns_transport_embedded::session::DeviceBuffers;
+/// // The defaults: 16 640 + 1 024 + 512 bytes.
+/// let defaults: DeviceBuffers = DeviceBuffers::new();
+/// assert_eq!(core::mem::size_of_val(&defaults), 18_176);
+/// // A device talking only to a server whose records it knows to be small:
+/// let small = DeviceBuffers::<4096, 512, 256>::new();
+/// assert_eq!(core::mem::size_of_val(&small), 4864);
+/// ```
+pub struct DeviceBuffers<
+    const READ: usize = READ_RECORD_LEN,
+    const WRITE: usize = WRITE_RECORD_LEN,
+    const HTTP: usize = HTTP_BUF_LEN,
+> {
+    read: [u8; READ],
+    write: [u8; WRITE],
+    http: [u8; HTTP],
+}
+
+impl<const READ: usize, const WRITE: usize, const HTTP: usize> DeviceBuffers<READ, WRITE, HTTP> {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        DeviceBuffers {
+            read: [0; READ],
+            write: [0; WRITE],
+            http: [0; HTTP],
+        }
+    }
+
+    /// The TLS record buffers and the HTTP buffer, for the lower-level functions
+    /// ([`connect`](crate::tls::connect), [`upload_package`](crate::upload::upload_package)).
+    pub fn split(&mut self) -> (TlsBuffers<'_>, &mut [u8]) {
+        (
+            TlsBuffers::new(&mut self.read, &mut self.write),
+            &mut self.http,
+        )
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const HTTP: usize> Default
+    for DeviceBuffers<READ, WRITE, HTTP>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const READ: usize, const WRITE: usize, const HTTP: usize> fmt::Debug
+    for DeviceBuffers<READ, WRITE, HTTP>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceBuffers")
+            .field("read", &READ)
+            .field("write", &WRITE)
+            .field("http", &HTTP)
+            .finish()
+    }
+}
+
+/// One device's TLS setup, reused for each exchange: the buffers (borrowed for `'b`), the
+/// [`Trust`] (anchors for `'t`, and the date policy `Tp`) and the random generator `R` (the
+/// device's TRNG, or a CSPRNG seeded from it).
+///
+/// Only one exchange runs at a time on a session: each borrows it whole.
+pub struct TlsSession<'b, 't, Tp, R> {
+    /// The TLS record buffers.
+    pub tls: TlsBuffers<'b>,
+    /// The HTTP layer's buffer: 64 bytes and up.
+    pub http: &'b mut [u8],
+    /// Whom to trust, and how certificate dates are checked.
+    pub trust: Trust<'t, Tp>,
+    /// The random generator: key shares, and the upload's multipart boundary.
+    pub rng: R,
+}
+
+impl<'b, 't, Tp, R> TlsSession<'b, 't, Tp, R> {
+    /// A session over `buffers`.
+    pub fn new<const READ: usize, const WRITE: usize, const HTTP: usize>(
+        buffers: &'b mut DeviceBuffers<READ, WRITE, HTTP>,
+        trust: Trust<'t, Tp>,
+        rng: R,
+    ) -> Self {
+        let (tls, http) = buffers.split();
+        TlsSession {
+            tls,
+            http,
+            trust,
+            rng,
+        }
+    }
+}
+
+impl<Tp: fmt::Debug, R> fmt::Debug for TlsSession<'_, '_, Tp, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSession")
+            .field("read", &self.tls.read.len())
+            .field("write", &self.tls.write.len())
+            .field("http", &self.http.len())
+            .field("trust", &self.trust)
+            .finish_non_exhaustive()
+    }
+}
