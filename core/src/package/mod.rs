@@ -72,6 +72,7 @@
 mod name;
 mod rows;
 mod size;
+mod utf8;
 mod zip;
 
 pub use name::{Format, MAX_NAME_CHARS, NameError, PackageKind, check_file_name};

@@ -1,0 +1,114 @@
+//! The word-at-a-time helpers of the row validator's fast path: where valid UTF-8 ends, how
+//! many characters a run of valid UTF-8 holds, and exact byte masks over 8-byte words (SWAR).
+//!
+//! With the `simd` feature, UTF-8 validation goes through `simdutf8` (SSE4.2/AVX2 picked at
+//! run time on x86, NEON on aarch64); without it, through `core::str::from_utf8`, which reads
+//! ASCII a word at a time and needs no `std`.
+
+/// `0x01` in every byte.
+pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
+/// The low seven bits of every byte.
+pub(super) const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+/// The high bit of every byte.
+pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The length of the longest prefix of `bytes` that is valid UTF-8 (it ends on a character
+/// boundary; a sequence cut by the end of `bytes` is left out).
+#[inline]
+pub(super) fn valid_prefix(bytes: &[u8]) -> usize {
+    #[cfg(feature = "simd")]
+    let checked = simdutf8::compat::from_utf8(bytes);
+    #[cfg(not(feature = "simd"))]
+    let checked = core::str::from_utf8(bytes);
+    match checked {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    }
+}
+
+/// The high bit of each byte of `x` that equals `b`, exact for any byte values (no carry
+/// crosses a byte: each byte of `(t & LOW7) + LOW7` is at most 0xFE).
+#[inline(always)]
+pub(super) const fn eq(x: u64, b: u8) -> u64 {
+    let t = x ^ (b as u64 * ONES);
+    !(((t & LOW7) + LOW7) | t) & HIGH
+}
+
+/// Bit masks of `block` (8 or 64 bytes), one bit per byte, bit `i` for byte `i`: its LFs,
+/// its CRs, and (if `csv`) its `"` and `,`.
+#[inline(always)]
+pub(super) fn masks(block: &[u8], csv: bool) -> (u64, u64, u64) {
+    let (mut lf, mut cr, mut special) = (0, 0, 0);
+    for (k, w) in block.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        lf |= pack(eq(x, b'\n')) << (8 * k);
+        cr |= pack(eq(x, b'\r')) << (8 * k);
+        if csv {
+            special |= pack(eq(x, b'"') | eq(x, b',')) << (8 * k);
+        }
+    }
+    (lf, cr, special)
+}
+
+/// The high bits of the bytes of `m` (a mask from [`eq`]) as the low 8 bits: byte `i` to
+/// bit `i`. The multiplication moves each bit to its place in the top byte, with no carries
+/// (each partial product lands on a distinct bit).
+#[inline(always)]
+const fn pack(m: u64) -> u64 {
+    (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// The characters in `bytes`, which is valid UTF-8: the bytes that are not continuation bytes
+/// (`0b10xxxxxx`).
+#[inline]
+pub(super) fn chars(bytes: &[u8]) -> usize {
+    let mut continuation = 0;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // Bit 7 set and bit 6 clear; the shift moves bit 6 of each byte onto its bit 7.
+        continuation += (x & !(x << 1) & HIGH).count_ones() as usize;
+    }
+    continuation += words
+        .remainder()
+        .iter()
+        .filter(|&&b| b & 0xC0 == 0x80)
+        .count();
+    bytes.len() - continuation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn masks_and_counts_are_exact(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            for w in bytes.chunks_exact(8) {
+                let x = u64::from_le_bytes(w.try_into().unwrap());
+                for b in [b'\n', b'\r', b'"', b',', 0x80, 0xFF, 0] {
+                    let expect = w.iter().enumerate()
+                        .fold(0u64, |m, (i, &c)| if c == b { m | 0x80 << (8 * i) } else { m });
+                    prop_assert_eq!(eq(x, b), expect);
+                }
+            }
+            if bytes.len() >= 8 {
+                let block = &bytes[..if bytes.len() >= 64 { 64 } else { 8 }];
+                let (lf, cr, special) = masks(block, true);
+                for (i, &c) in block.iter().enumerate() {
+                    prop_assert_eq!(lf >> i & 1 == 1, c == b'\n');
+                    prop_assert_eq!(cr >> i & 1 == 1, c == b'\r');
+                    prop_assert_eq!(special >> i & 1 == 1, c == b'"' || c == b',');
+                }
+            }
+            let valid = valid_prefix(&bytes);
+            prop_assert_eq!(valid, match core::str::from_utf8(&bytes) {
+                Ok(_) => bytes.len(),
+                Err(e) => e.valid_up_to(),
+            });
+            let text = core::str::from_utf8(&bytes[..valid]).unwrap();
+            prop_assert_eq!(chars(&bytes[..valid]), text.chars().count());
+        }
+    }
+}
