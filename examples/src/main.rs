@@ -31,7 +31,8 @@ const AFTER_HELP: &str = "\
 Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_KEY or
 --secret-key-file PATH (never a flag: every user of the machine can read the command line).
 
-Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
+Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent; a
+row found broken while sending stops the upload before its end: nothing stored),
 4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
 error (an answer that cannot be trusted included).
 
@@ -217,6 +218,12 @@ struct UploadArgs {
     /// as %22 and counts as 3 characters; a name above 100 bytes in UTF-8 gets a warning.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// Check every row before sending anything (reads the file twice). By default a .txt or
+    /// .csv above 1 MiB is checked while it is sent, in one pass: a broken row stops the
+    /// upload before its end, and the service stores nothing. Smaller files and zips are
+    /// always checked first.
+    #[arg(long)]
+    check_first: bool,
     /// The package (.txt, .csv or .zip).
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -283,6 +290,7 @@ fn main() -> ExitCode {
                 progress: !a.no_progress,
                 kind: a.kind.kind.into(),
                 name: a.name.clone(),
+                check_first: a.check_first,
             };
             upload::run(&s, &a.file, &opts, &mut out).map(|_| fail::OK)
         }),

@@ -1,4 +1,9 @@
-//! `tpns upload`: check the package locally, then upload it with a progress bar.
+//! `tpns upload`: check the package locally and upload it with a progress bar.
+//!
+//! A `.txt` or `.csv` above [`CHECK_FIRST_MAX`] is checked while it is sent, in one pass: the
+//! name and size first, then each row as it goes out; a broken row stops the upload before
+//! the body's closing delimiter, so the service stores nothing (exit 3). Smaller text files,
+//! zips, and any file with `--check-first` are checked whole before the first byte is sent.
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -8,7 +13,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tpns_transport_std::tpns_core::package::MAX_NAME_CHARS;
 use tpns_transport_std::{
-    CheckError, Event, Report, RowKind, Uploaded, check_file_as, open_regular,
+    CheckError, Event, Report, RowCheckingReader, RowKind, Uploaded, check_file_as,
+    check_file_but_rows, open_regular, rows_broken,
 };
 
 use crate::fail::{Failure, INVALID, USAGE};
@@ -26,7 +32,14 @@ pub struct Options {
     pub kind: RowKind,
     /// The file name the service sees (`--name`), instead of the path's last component.
     pub name: Option<String>,
+    /// Check every row before sending anything, whatever the size (`--check-first`).
+    pub check_first: bool,
 }
+
+/// Text packages up to this size (1 MiB) are checked whole before sending: the second read
+/// costs little, and an invalid one then sends nothing at all. Larger ones are checked while
+/// they are sent, in one pass.
+pub const CHECK_FIRST_MAX: u64 = 1 << 20;
 
 /// What an upload did (read by `demo`).
 #[derive(Debug)]
@@ -47,7 +60,16 @@ pub fn run(
     if let Some(name) = &opts.name {
         same_family(file, name)?;
     }
-    let report = check_as(file, opts.name.as_deref(), opts.kind)?;
+    let head = check_with(file, opts.name.as_deref(), opts.kind, false)?;
+    let streamed = head
+        .kind
+        .format()
+        .filter(|_| !opts.check_first && head.size > CHECK_FIRST_MAX);
+    let mut report = match (streamed, head.kind.format()) {
+        (None, Some(_)) => check_with(file, opts.name.as_deref(), opts.kind, true)?,
+        _ => head,
+    };
+    warn(file, &report);
     let bar = progress_bar(report.size, opts.progress);
     let mut attempts = 1;
     let on_event = |event: &Event<'_>| {
@@ -69,22 +91,54 @@ pub fn run(
         }
         ControlFlow::Continue(())
     };
-    let result = match &opts.name {
-        None => client.upload_file_with(file, on_event),
-        Some(name) => match open_regular(file) {
+    let cannot_read = |e: std::io::Error| {
+        Failure::usage(format!(
+            "cannot read {}: {}",
+            term::path(file),
+            term::sanitize(&e.to_string())
+        ))
+    };
+    let result = match (streamed, &opts.name) {
+        (None, None) => client.upload_file_with(file, on_event),
+        (None, Some(name)) => match open_regular(file) {
             Ok((source, len)) => client.upload_reader_with(source, len, name, on_event),
             Err(e) => {
                 bar.finish_and_clear();
-                return Err(Failure::usage(format!(
-                    "cannot read {}: {}",
-                    term::path(file),
-                    term::sanitize(&e.to_string())
-                )));
+                return Err(cannot_read(e));
             }
         },
+        (Some(format), _) => {
+            let opened = open_regular(file).and_then(|(source, len)| {
+                Ok((RowCheckingReader::new(source, format, opts.kind)?, len))
+            });
+            let (mut reader, len) = match opened {
+                Ok(x) => x,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(cannot_read(e));
+                }
+            };
+            let result = client.upload_reader_with(&mut reader, len, &report.file_name, on_event);
+            if let Some(summary) = reader.summary() {
+                report.rows = summary.rows;
+            }
+            result
+        }
     };
     bar.finish_and_clear();
-    let uploaded = result.map_err(|e| Failure::request("upload", &e, attempts))?;
+    let uploaded = result.map_err(|e| match rows_broken(&e) {
+        Some(row) => Failure::new(
+            INVALID,
+            format!(
+                "{}:{}: {} (invalid package, found while sending: the upload was stopped \
+                 before its end, nothing stored)",
+                term::path(file),
+                row.line,
+                row.rule
+            ),
+        ),
+        None => Failure::request("upload", &e, attempts),
+    })?;
     let line = if opts.json {
         let json = serde_json::json!({
             "uploadId": uploaded.upload_id,
@@ -108,13 +162,24 @@ pub fn run(
 
 /// The local check before anything is sent, for a package of `kind` sent under `name`
 /// (default: the path's last component): exit 3 for an invalid package, 2 for a file that
-/// cannot be read.
+/// cannot be read. Without `rows`, the rows of a text package are left out (they are then
+/// checked while sending; the report counts 0 rows until then).
 ///
 /// The name is checked as the service will receive it: a `"` is sent as `%22` (see the
-/// multipart encoder), so the 100-character limit counts the escaped form; and a name within
-/// 100 characters but above 100 bytes in UTF-8 gets a warning, as the service may count bytes.
-pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report, Failure> {
-    match check_file_as(file, name, kind) {
+/// multipart encoder), so the 100-character limit counts the escaped form. Warnings are
+/// [`warn`]'s.
+fn check_with(
+    file: &Path,
+    name: Option<&str>,
+    kind: RowKind,
+    rows: bool,
+) -> Result<Report, Failure> {
+    let checked = if rows {
+        check_file_as(file, name, kind)
+    } else {
+        check_file_but_rows(file, name, kind)
+    };
+    match checked {
         Ok(report) => {
             let sent = &report.file_name;
             let quotes = sent.matches('"').count();
@@ -128,21 +193,6 @@ pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report
                         term::sanitize(sent)
                     ),
                 ));
-            }
-            let bytes = sent.len() + 2 * quotes;
-            if bytes > MAX_NAME_CHARS {
-                eprintln!(
-                    "tpns: warning: the file name {} is {bytes} bytes in UTF-8; the limit is 100 \
-                     characters, and the service may count bytes",
-                    term::sanitize(sent)
-                );
-            }
-            if report.size_warning {
-                eprintln!(
-                    "tpns: warning: {} is larger than 10^8 bytes; the service may count 100 MB \
-                     in powers of ten and refuse it",
-                    term::path(file)
-                );
             }
             Ok(report)
         }
@@ -168,6 +218,26 @@ pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report
                 term::sanitize(&e.to_string())
             ),
         )),
+    }
+}
+
+/// The warnings about a valid package: a name above 100 bytes, a size above 10^8 bytes.
+fn warn(file: &Path, report: &Report) {
+    let sent = &report.file_name;
+    let bytes = sent.len() + 2 * sent.matches('"').count();
+    if bytes > MAX_NAME_CHARS {
+        eprintln!(
+            "tpns: warning: the file name {} is {bytes} bytes in UTF-8; the limit is 100 \
+             characters, and the service may count bytes",
+            term::sanitize(sent)
+        );
+    }
+    if report.size_warning {
+        eprintln!(
+            "tpns: warning: {} is larger than 10^8 bytes; the service may count 100 MB in \
+             powers of ten and refuse it",
+            term::path(file)
+        );
     }
 }
 

@@ -268,6 +268,82 @@ fn invalid_packages_exit_3_and_send_nothing() {
     assert!(env.emu.uploads().is_empty());
 }
 
+/// Above 1 MiB a text package is checked while it is sent, in one pass: a broken row, in the
+/// middle or as the last row (judged only at the end of the file), stops the upload before the
+/// body's closing delimiter. Exit 3, the line and the rule, "nothing stored"; the emulator
+/// (which refuses a body without its closing delimiter) stores nothing. `--check-first` sends
+/// nothing at all; a valid package goes through whole, its rows counted on the way.
+#[test]
+fn a_row_broken_mid_stream_stops_the_upload_and_nothing_is_stored() {
+    let env = Env::new("midstream");
+    let good = package(3 << 20);
+    let line_ends = good.iter().filter(|&&b| b == b'\n').count() as u64;
+    let rows = line_ends + u64::from(good.last() != Some(&b'\n'));
+    // Line 100000 (about 1.7 MB in) holds one character; the last row, without a line end,
+    // holds one character.
+    let mut middle = good.clone();
+    let at = middle
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(99_998)
+        .unwrap()
+        .0;
+    middle.splice(at + 1..at + 1 + 17, b"x\n".iter().copied());
+    let mut last = good.clone();
+    let cut = last.iter().rposition(|&b| b == b'\n').unwrap();
+    last.truncate(cut + 1);
+    last.push(b'y');
+    let last_line = line_ends + 1;
+    for (name, bytes, want) in [
+        (
+            "middle.txt",
+            &middle,
+            ":100000: row shorter than 2 characters".to_owned(),
+        ),
+        (
+            "last.txt",
+            &last,
+            format!(":{last_line}: row shorter than 2 characters"),
+        ),
+    ] {
+        let file = env.write(name, bytes);
+        let run = env.upload(&env.https(), &file, &["--retries", "0"]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert_eq!(run.stdout, "", "{name}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")),
+            "{name}: {run:?}"
+        );
+        assert!(
+            run.stderr.contains("found while sending"),
+            "{name}: {run:?}"
+        );
+        assert!(run.stderr.contains("nothing stored"), "{name}: {run:?}");
+        assert!(env.emu.uploads().is_empty(), "{name}: stored");
+        let run = env.upload(&env.https(), &file, &["--check-first"]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")) && run.stderr.contains("nothing sent"),
+            "{name}: {run:?}"
+        );
+    }
+    assert!(env.emu.uploads().is_empty());
+    let in_progress = std::fs::read_dir(env.dir.join("data").join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(in_progress, 0, "a temporary upload was left behind");
+    // The valid package: stored whole, its rows counted while it was sent.
+    let file = env.write("good.txt", &good);
+    let run = env.upload(&env.https(), &file, &["--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(answer["rows"], rows, "{run:?}");
+    let id = answer["uploadId"].as_u64().unwrap();
+    let stored = std::fs::read(env.emu.stored_path(id)).unwrap();
+    assert_eq!(sha256_hex(&stored), sha256_hex(&good));
+}
+
 /// Arguments, environment changes, and a text the message must hold.
 type UsageCase<'a> = (Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>, &'a str);
 

@@ -5,9 +5,10 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+use tpns_core::multipart::BodyError;
 use tpns_core::package::{
-    self, NameError, PackageKind, RowKind, RowRule, RowValidator, SizeError, SizeVerdict,
-    ValidateError, ZIP_WINDOW, ZipError,
+    self, Format, NameError, PackageKind, RowError, RowKind, RowRule, RowSummary, RowValidator,
+    SizeError, SizeVerdict, ValidateError, ZIP_WINDOW, ZipError,
 };
 
 use crate::net::Io;
@@ -153,7 +154,30 @@ pub fn check_file_as(
     name: Option<&str>,
     kind: RowKind,
 ) -> Result<Report, CheckError> {
-    let path = path.as_ref();
+    check(path.as_ref(), name, kind, true)
+}
+
+/// [`check_file_as`] without the rows of a `.txt` or `.csv` package: the name, the size, and
+/// for a `.zip` everything (its entry's rows too). For a text package, [`Report::rows`] is 0:
+/// check its rows while sending it, through a [`RowCheckingReader`].
+///
+/// # Errors
+///
+/// As [`check_file`].
+pub fn check_file_but_rows(
+    path: impl AsRef<Path>,
+    name: Option<&str>,
+    kind: RowKind,
+) -> Result<Report, CheckError> {
+    check(path.as_ref(), name, kind, false)
+}
+
+fn check(
+    path: &Path,
+    name: Option<&str>,
+    kind: RowKind,
+    text_rows: bool,
+) -> Result<Report, CheckError> {
     let name = match name {
         Some(n) => n.to_owned(),
         None => path_name(path)?,
@@ -165,6 +189,7 @@ pub fn check_file_as(
     let verdict = package::check_size(size).map_err(|e| invalid(0, Violation::Size(e)))?;
     let mut buf = vec![0u8; 64 * 1024];
     let rows = match package.format() {
+        Some(_) if !text_rows => 0,
         Some(format) => match package::validate_rows_as(Io(&file), format, kind, &mut buf) {
             Ok(summary) => summary.rows,
             Err(ValidateError::Io(e)) => return Err(CheckError::Io(e)),
@@ -189,6 +214,109 @@ pub fn check_file_as(
         rows,
         size_warning: verdict == SizeVerdict::OkWithWarning,
     })
+}
+
+/// The error a [`RowCheckingReader`] fails with when a row breaks a rule: the first broken
+/// rule and its line. It travels inside an [`io::Error`] of kind
+/// [`InvalidData`](io::ErrorKind::InvalidData); [`rows_broken`] finds it in an upload's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsBroken(pub RowError);
+
+impl fmt::Display for RowsBroken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for RowsBroken {}
+
+/// The row error that stopped an upload through a [`RowCheckingReader`], if that is what
+/// stopped it. The upload was cut before the body's closing delimiter: nothing was stored.
+pub fn rows_broken(e: &crate::Error) -> Option<RowError> {
+    match e {
+        crate::Error::Source(BodyError::Source { error, .. }) => error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<RowsBroken>())
+            .map(|r| r.0),
+        _ => None,
+    }
+}
+
+/// A package source that checks the rows of a `.txt` or `.csv` package as they are read: the
+/// one-pass upload. Hand it to [`Client::upload_reader_with`](crate::Client::upload_reader_with)
+/// (by `&mut`, to read [`summary`](Self::summary) afterwards).
+///
+/// The first broken rule fails the read that brought it ([`RowsBroken`] in an `io::Error`),
+/// so that row is never sent; the last row is judged when the source ends, which the upload
+/// reads before it sends the body's closing delimiter. Either way the server gets a body cut
+/// short and stores nothing. Seeking back to where the reader started (as each retry does)
+/// starts the check again; seeking anywhere else is refused.
+#[derive(Debug)]
+pub struct RowCheckingReader<R> {
+    inner: R,
+    start: u64,
+    validator: RowValidator,
+    summary: Option<RowSummary>,
+}
+
+impl<R: io::Read + io::Seek> RowCheckingReader<R> {
+    /// Checks `inner`, from its current position to its end, as a package of `kind` in
+    /// `format`.
+    ///
+    /// # Errors
+    ///
+    /// The position of `inner` cannot be read.
+    pub fn new(mut inner: R, format: Format, kind: RowKind) -> io::Result<Self> {
+        let start = inner.stream_position()?;
+        Ok(RowCheckingReader {
+            inner,
+            start,
+            validator: RowValidator::with_kind(format, kind),
+            summary: None,
+        })
+    }
+
+    /// Once the source has been read to its end and every row passed: what it holds.
+    pub fn summary(&self) -> Option<RowSummary> {
+        self.summary
+    }
+}
+
+impl<R: io::Read> io::Read for RowCheckingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        let broken = |e| io::Error::new(io::ErrorKind::InvalidData, RowsBroken(e));
+        if n > 0 {
+            self.validator.feed(&buf[..n]).map_err(broken)?;
+        } else if self.summary.is_none() {
+            self.summary = Some(self.validator.finish().map_err(broken)?);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for RowCheckingReader<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let at = match pos {
+            io::SeekFrom::Start(at) => at,
+            // Where we are: asked by `stream_position`, changes nothing.
+            io::SeekFrom::Current(0) => return self.inner.seek(pos),
+            _ => u64::MAX,
+        };
+        if at != self.start {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a row-checking reader only seeks back to its start",
+            ));
+        }
+        let at = self.inner.seek(pos)?;
+        self.validator = RowValidator::with_kind(self.validator.format(), self.validator.kind());
+        self.summary = None;
+        Ok(at)
+    }
 }
 
 /// The file name the service will see for `path`: its last component, in UTF-8.

@@ -11,7 +11,8 @@ mod net;
 mod retry;
 
 pub use check::{
-    CheckError, Invalid, Report, Tally, Violation, check_file, check_file_as, check_file_each,
+    CheckError, Invalid, Report, RowCheckingReader, RowsBroken, Tally, Violation, check_file,
+    check_file_as, check_file_but_rows, check_file_each, rows_broken,
 };
 pub use client::{
     CA_FILE_LIMIT, Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded,

@@ -69,12 +69,14 @@
 //! }
 //! ```
 
+mod checked;
 mod name;
 mod rows;
 mod size;
 mod utf8;
 mod zip;
 
+pub use checked::{CheckedError, CheckedSource};
 pub use name::{Format, MAX_NAME_CHARS, NameError, PackageKind, check_file_name};
 pub use rows::{
     MAX_ROW_CHARS, MIN_ROW_CHARS, RowError, RowKind, RowRule, RowSummary, RowTally, RowValidator,
