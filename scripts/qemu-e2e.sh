@@ -161,6 +161,10 @@ say "stored: $STORED_SHA"
 check "upload: the stored package is byte-identical (sha256)" test "$STORED_SHA" = "$PACKAGE_SHA"
 check "upload: the package was read in chunks of at most 512 bytes" \
   grep -q "reads of at most 512 bytes (largest 512)" "$WORK/upload.out"
+# One pass: the rows are checked while they are sent, so the file is read exactly once.
+READ_TOTAL=$(sed -n 's/.*(largest [0-9]*), \([0-9]*\) bytes read in all.*/\1/p' "$WORK/upload.out")
+check "upload: the package was read once (${READ_TOTAL:-?} bytes read, the package is $PACKAGE_LEN)" \
+  test "${READ_TOTAL:-0}" = "$PACKAGE_LEN"
 # "RAM: S bytes static (.data+.bss), stack high-water H of Z bytes, total T of R"
 read -r STACK_USED STACK_SIZE < <(sed -n 's/.*stack high-water \([0-9]*\) of \([0-9]*\) bytes.*/\1 \2/p' \
   "$WORK/upload.out") || true
