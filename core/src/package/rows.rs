@@ -459,8 +459,12 @@ impl RowValidator {
             let block = &bytes[at..at + n];
             let block_at = at;
             at += n;
-            let (mut lf, cr, special) = utf8::masks(block, csv);
-            if special != 0 {
+            let (mut lf, cr, special) = if csv {
+                utf8::masks::<true>(block)
+            } else {
+                utf8::masks::<false>(block)
+            };
+            if special {
                 stop = Some((row_start, at));
                 break;
             }
