@@ -621,4 +621,57 @@ mod tests {
         assert_eq!(r.rows, rows);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// The one-pass reader: counts the rows of a valid package, fails the read that brings a
+    /// broken row (or the end of the text, for a broken last row), starts again on a rewind,
+    /// and refuses any other seek.
+    #[test]
+    fn the_row_checking_reader_checks_as_it_reads() {
+        use std::io::{Cursor, Read, Seek, SeekFrom};
+        let drain = |r: &mut RowCheckingReader<Cursor<&[u8]>>| -> io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            let mut buf = [0u8; 3];
+            loop {
+                match r.read(&mut buf)? {
+                    0 => return Ok(out),
+                    n => out.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        let broken = |e: io::Error| {
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            let r = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<RowsBroken>())
+                .copied();
+            r.map(|r| (r.0.line, r.0.rule))
+        };
+        let mut ok = RowCheckingReader::new(
+            Cursor::new(&b"alice\nbob"[..]),
+            Format::Txt,
+            RowKind::Account,
+        )
+        .unwrap();
+        assert_eq!(drain(&mut ok).unwrap(), b"alice\nbob");
+        assert_eq!(ok.summary().map(|s| s.rows), Some(2));
+        // A retry rewinds: the check starts again and ends the same.
+        assert_eq!(ok.seek(SeekFrom::Start(0)).unwrap(), 0);
+        assert_eq!(ok.summary(), None);
+        assert_eq!(drain(&mut ok).unwrap(), b"alice\nbob");
+        assert_eq!(ok.summary().map(|s| s.rows), Some(2));
+        assert_eq!(
+            ok.seek(SeekFrom::Start(2)).unwrap_err().kind(),
+            io::ErrorKind::Unsupported
+        );
+        for (text, want) in [
+            (&b"alice\nb\nbob\n"[..], (2, RowRule::TooShort)),
+            (&b"alice\nbob\nc"[..], (3, RowRule::TooShort)),
+            (&b"a,b\n"[..], (1, RowRule::MoreThanOneColumn)),
+        ] {
+            let mut r =
+                RowCheckingReader::new(Cursor::new(text), Format::Csv, RowKind::Account).unwrap();
+            assert_eq!(drain(&mut r).map_err(broken).unwrap_err(), Some(want));
+            assert_eq!(r.summary(), None);
+        }
+    }
 }
