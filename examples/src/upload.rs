@@ -5,7 +5,7 @@
 //! the body's closing delimiter, so the service stores nothing (exit 3). Smaller text files,
 //! zips, and any file with `--check-first` are checked whole before the first byte is sent.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
@@ -277,6 +277,9 @@ fn progress_bar(total: u64, on: bool) -> ProgressBar {
     ) {
         bar.set_style(style);
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
+    // The ticker is a thread: none when nothing is drawn (it would cost memory for nothing).
+    if on && std::io::stderr().is_terminal() {
+        bar.enable_steady_tick(Duration::from_millis(200));
+    }
     bar
 }
