@@ -455,8 +455,11 @@ impl RowValidator {
         let mut stop = None;
         let mut at = 0;
         'blocks: while bytes.len() - at >= 8 {
-            let n = if bytes.len() - at >= 64 { 64 } else { 8 };
-            let block = &bytes[at..at + n];
+            let block = match bytes[at..].first_chunk::<64>() {
+                Some(block) => &block[..],
+                None => &bytes[at..at + 8],
+            };
+            let n = block.len();
             let block_at = at;
             at += n;
             let (mut lf, cr, special) = if csv {

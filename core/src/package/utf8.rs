@@ -43,8 +43,9 @@ pub(super) const fn eq(x: u64, b: u8) -> u64 {
 #[inline(always)]
 pub(super) fn masks<const CSV: bool>(block: &[u8]) -> (u64, u64, bool) {
     let (mut lf, mut cr_seen, mut special) = (0, 0, 0);
-    for w in block.chunks_exact(8) {
-        let x = word(w);
+    let (words, _) = block.as_chunks::<8>();
+    for &w in words {
+        let x = u64::from_le_bytes(w);
         // A serial chain (shift in from the top) rather than `<< 8 * k`: it keeps LLVM from
         // vectorising the loop into SSE2 without a 64-bit multiply, which is slower.
         lf = (lf >> 8) | (pack(eq(x, b'\n')) << 56);
@@ -53,20 +54,14 @@ pub(super) fn masks<const CSV: bool>(block: &[u8]) -> (u64, u64, bool) {
             special |= has(x, b'"') | has(x, b',');
         }
     }
-    let unused = 64 - 8 * (block.len() / 8) as u32;
+    let unused = 64 - 8 * words.len() as u32;
     let mut cr = 0;
     if cr_seen != 0 {
-        for w in block.chunks_exact(8) {
-            cr = (cr >> 8) | (pack(eq(word(w), b'\r')) << 56);
+        for &w in words {
+            cr = (cr >> 8) | (pack(eq(u64::from_le_bytes(w), b'\r')) << 56);
         }
     }
     (lf >> unused, cr >> unused, special != 0)
-}
-
-/// The 8 bytes of `w` (8 long) as a little-endian word: one load.
-#[inline(always)]
-fn word(w: &[u8]) -> u64 {
-    u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))
 }
 
 /// Non-zero if some byte of `x` equals `b` (only the test is exact, not which bytes).
@@ -89,17 +84,13 @@ const fn pack(m: u64) -> u64 {
 #[inline]
 pub(super) fn chars(bytes: &[u8]) -> usize {
     let mut continuation = 0;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let x = word(w);
+    let (words, rest) = bytes.as_chunks::<8>();
+    for &w in words {
+        let x = u64::from_le_bytes(w);
         // Bit 7 set and bit 6 clear; the shift moves bit 6 of each byte onto its bit 7.
         continuation += (x & !(x << 1) & HIGH).count_ones() as usize;
     }
-    continuation += words
-        .remainder()
-        .iter()
-        .filter(|&&b| b & 0xC0 == 0x80)
-        .count();
+    continuation += rest.iter().filter(|&&b| b & 0xC0 == 0x80).count();
     bytes.len() - continuation
 }
 
