@@ -218,10 +218,10 @@ struct UploadArgs {
     /// as %22 and counts as 3 characters; a name above 100 bytes in UTF-8 gets a warning.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
-    /// Check every row before sending anything (reads the file twice). By default a .txt or
-    /// .csv above 1 MiB is checked while it is sent, in one pass: a broken row stops the
-    /// upload before its end, and the service stores nothing. Smaller files and zips are
-    /// always checked first.
+    /// Check every row before sending anything (reads the file twice). By default a package
+    /// above 1 MiB is checked while it is sent, in one pass (a zip's structure first): a broken
+    /// row or damaged zip data stops the upload before its end, and the service stores
+    /// nothing. Smaller files are always checked first.
     #[arg(long)]
     check_first: bool,
     /// The package (.txt, .csv or .zip).

@@ -1,9 +1,10 @@
 //! `tpns upload`: check the package locally and upload it with a progress bar.
 //!
-//! A `.txt` or `.csv` above [`CHECK_FIRST_MAX`] is checked while it is sent, in one pass: the
-//! name and size first, then each row as it goes out; a broken row stops the upload before
-//! the body's closing delimiter, so the service stores nothing (exit 3). Smaller text files,
-//! zips, and any file with `--check-first` are checked whole before the first byte is sent.
+//! A package above [`CHECK_FIRST_MAX`] is checked while it is sent, in one pass: the name, the
+//! size and a zip's structure first, then each row (a zip's entry inflated) as it goes out; a
+//! broken row or damaged zip data stops the upload before the body's closing delimiter, so the
+//! service stores nothing (exit 3). Smaller files, and any file with `--check-first`, are
+//! checked whole before the first byte is sent.
 
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
@@ -13,8 +14,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tpns_transport_std::tpns_core::package::MAX_NAME_CHARS;
 use tpns_transport_std::{
-    CheckError, Event, Report, RowCheckingReader, RowKind, Uploaded, check_file_as,
-    check_file_but_rows, open_regular, rows_broken,
+    CheckError, Event, Report, RowCheckingReader, RowKind, Uploaded, ZipCheckingReader,
+    broken_while_sending, check_file_as, check_file_but_rows, open_regular,
 };
 
 use crate::fail::{Failure, INVALID, USAGE};
@@ -36,9 +37,9 @@ pub struct Options {
     pub check_first: bool,
 }
 
-/// Text packages up to this size (1 MiB) are checked whole before sending: the second read
-/// costs little, and an invalid one then sends nothing at all. Larger ones are checked while
-/// they are sent, in one pass.
+/// Packages up to this size (1 MiB) are checked whole before sending: the second read costs
+/// little, and an invalid one then sends nothing at all. Larger ones are checked while they
+/// are sent, in one pass.
 pub const CHECK_FIRST_MAX: u64 = 1 << 20;
 
 /// What an upload did (read by `demo`).
@@ -61,13 +62,11 @@ pub fn run(
         same_family(file, name)?;
     }
     let head = check_with(file, opts.name.as_deref(), opts.kind, false)?;
-    let streamed = head
-        .kind
-        .format()
-        .filter(|_| !opts.check_first && head.size > CHECK_FIRST_MAX);
-    let mut report = match (streamed, head.kind.format()) {
-        (None, Some(_)) => check_with(file, opts.name.as_deref(), opts.kind, true)?,
-        _ => head,
+    let streamed = !opts.check_first && head.size > CHECK_FIRST_MAX;
+    let mut report = if streamed {
+        head
+    } else {
+        check_with(file, opts.name.as_deref(), opts.kind, true)?
     };
     warn(file, &report);
     let bar = progress_bar(report.size, opts.progress);
@@ -99,42 +98,60 @@ pub fn run(
         ))
     };
     let result = match (streamed, &opts.name) {
-        (None, None) => client.upload_file_with(file, on_event),
-        (None, Some(name)) => match open_regular(file) {
+        (false, None) => client.upload_file_with(file, on_event),
+        (false, Some(name)) => match open_regular(file) {
             Ok((source, len)) => client.upload_reader_with(source, len, name, on_event),
             Err(e) => {
                 bar.finish_and_clear();
                 return Err(cannot_read(e));
             }
         },
-        (Some(format), _) => {
-            let opened = open_regular(file).and_then(|(source, len)| {
-                Ok((RowCheckingReader::new(source, format, opts.kind)?, len))
-            });
-            let (mut reader, len) = match opened {
+        (true, _) => {
+            let (source, len) = match open_regular(file) {
                 Ok(x) => x,
                 Err(e) => {
                     bar.finish_and_clear();
                     return Err(cannot_read(e));
                 }
             };
-            let result = client.upload_reader_with(&mut reader, len, &report.file_name, on_event);
-            if let Some(summary) = reader.summary() {
+            let name = &report.file_name;
+            let (result, summary) = match report.kind.format() {
+                Some(format) => match RowCheckingReader::new(source, format, opts.kind) {
+                    Ok(mut reader) => {
+                        let result = client.upload_reader_with(&mut reader, len, name, on_event);
+                        (result, reader.summary())
+                    }
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        return Err(cannot_read(e));
+                    }
+                },
+                // The structure was inspected already: only a file changed since then fails.
+                None => match ZipCheckingReader::new(source, opts.kind) {
+                    Ok(mut reader) => {
+                        let result = client.upload_reader_with(&mut reader, len, name, on_event);
+                        (result, reader.summary())
+                    }
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        return Err(cannot_read(e));
+                    }
+                },
+            };
+            if let Some(summary) = summary {
                 report.rows = summary.rows;
             }
             result
         }
     };
     bar.finish_and_clear();
-    let uploaded = result.map_err(|e| match rows_broken(&e) {
-        Some(row) => Failure::new(
+    let uploaded = result.map_err(|e| match broken_while_sending(&e) {
+        Some(invalid) => Failure::new(
             INVALID,
             format!(
-                "{}:{}: {} (invalid package, found while sending: the upload was stopped \
-                 before its end, nothing stored)",
-                term::path(file),
-                row.line,
-                row.rule
+                "{} (invalid package, found while sending: the upload was stopped before its \
+                 end, nothing stored)",
+                crate::check::located(&term::path(file), &invalid)
             ),
         ),
         None => Failure::request("upload", &e, attempts),
@@ -162,7 +179,7 @@ pub fn run(
 
 /// The local check before anything is sent, for a package of `kind` sent under `name`
 /// (default: the path's last component): exit 3 for an invalid package, 2 for a file that
-/// cannot be read. Without `rows`, the rows of a text package are left out (they are then
+/// cannot be read. Without `rows`, the rows (and a zip's data) are left out (they are then
 /// checked while sending; the report counts 0 rows until then).
 ///
 /// The name is checked as the service will receive it: a `"` is sent as `%22` (see the

@@ -8,7 +8,7 @@ use std::path::Path;
 use tpns_core::multipart::BodyError;
 use tpns_core::package::{
     self, Format, NameError, PackageKind, RowError, RowKind, RowRule, RowSummary, RowValidator,
-    SizeError, SizeVerdict, ValidateError, ZIP_WINDOW, ZipError,
+    SizeError, SizeVerdict, ValidateError, ZIP_WINDOW, ZipError, ZipStreamCheck,
 };
 
 use crate::net::Io;
@@ -157,9 +157,10 @@ pub fn check_file_as(
     check(path.as_ref(), name, kind, true)
 }
 
-/// [`check_file_as`] without the rows of a `.txt` or `.csv` package: the name, the size, and
-/// for a `.zip` everything (its entry's rows too). For a text package, [`Report::rows`] is 0:
-/// check its rows while sending it, through a [`RowCheckingReader`].
+/// [`check_file_as`] without the rows: the name, the size, and for a `.zip` its structure (the
+/// central directory and the local header, read near the end and the start). [`Report::rows`]
+/// is 0: check the rows (and a zip's data) while sending the file, through a
+/// [`RowCheckingReader`] or a [`ZipCheckingReader`].
 ///
 /// # Errors
 ///
@@ -172,12 +173,7 @@ pub fn check_file_but_rows(
     check(path.as_ref(), name, kind, false)
 }
 
-fn check(
-    path: &Path,
-    name: Option<&str>,
-    kind: RowKind,
-    text_rows: bool,
-) -> Result<Report, CheckError> {
+fn check(path: &Path, name: Option<&str>, kind: RowKind, rows: bool) -> Result<Report, CheckError> {
     let name = match name {
         Some(n) => n.to_owned(),
         None => path_name(path)?,
@@ -189,13 +185,17 @@ fn check(
     let verdict = package::check_size(size).map_err(|e| invalid(0, Violation::Size(e)))?;
     let mut buf = vec![0u8; 64 * 1024];
     let rows = match package.format() {
-        Some(_) if !text_rows => 0,
+        Some(_) if !rows => 0,
         Some(format) => match package::validate_rows_as(Io(&file), format, kind, &mut buf) {
             Ok(summary) => summary.rows,
             Err(ValidateError::Io(e)) => return Err(CheckError::Io(e)),
             Err(ValidateError::Row(e)) => return Err(invalid(e.line, Violation::Rows(e.rule))),
             Err(ValidateError::BufferTooSmall) => unreachable!("the buffer is 64 KiB"),
         },
+        None if !rows => {
+            package::inspect_zip(&mut Io(&file), &mut buf).map_err(zip_error)?;
+            0
+        }
         None => {
             let mut reader = Io(&file);
             let mut window = zip_window();
@@ -216,37 +216,47 @@ fn check(
     })
 }
 
-/// The error a [`RowCheckingReader`] fails with when a row breaks a rule: the first broken
-/// rule and its line. It travels inside an [`io::Error`] of kind
-/// [`InvalidData`](io::ErrorKind::InvalidData); [`rows_broken`] finds it in an upload's error.
+/// The error a [`RowCheckingReader`] or a [`ZipCheckingReader`] fails with when the package
+/// breaks a rule: the first broken rule and its line (0 for a zip's damaged data). It travels
+/// inside an [`io::Error`] of kind [`InvalidData`](io::ErrorKind::InvalidData);
+/// [`broken_while_sending`] finds it in an upload's error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RowsBroken(pub RowError);
+pub struct BrokenWhileSending(pub Invalid);
 
-impl fmt::Display for RowsBroken {
+impl fmt::Display for BrokenWhileSending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl std::error::Error for RowsBroken {}
+impl std::error::Error for BrokenWhileSending {}
 
-/// The row error that stopped an upload through a [`RowCheckingReader`], if that is what
-/// stopped it. The upload was cut before the body's closing delimiter: nothing was stored.
-pub fn rows_broken(e: &crate::Error) -> Option<RowError> {
+/// The broken rule that stopped an upload through a [`RowCheckingReader`] or a
+/// [`ZipCheckingReader`], if that is what stopped it. The upload was cut before the body's
+/// closing delimiter: nothing was stored.
+pub fn broken_while_sending(e: &crate::Error) -> Option<Invalid> {
     match e {
         crate::Error::Source(BodyError::Source { error, .. }) => error
             .get_ref()
-            .and_then(|inner| inner.downcast_ref::<RowsBroken>())
-            .map(|r| r.0),
+            .and_then(|inner| inner.downcast_ref::<BrokenWhileSending>())
+            .map(|b| b.0),
         _ => None,
     }
+}
+
+fn broken(line: u64, violation: Violation) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        BrokenWhileSending(Invalid { line, violation }),
+    )
 }
 
 /// A package source that checks the rows of a `.txt` or `.csv` package as they are read: the
 /// one-pass upload. Hand it to [`Client::upload_reader_with`](crate::Client::upload_reader_with)
 /// (by `&mut`, to read [`summary`](Self::summary) afterwards).
 ///
-/// The first broken rule fails the read that brought it ([`RowsBroken`] in an `io::Error`),
+/// The first broken rule fails the read that brought it ([`BrokenWhileSending`] in an
+/// `io::Error`),
 /// so that row is never sent; the last row is judged when the source ends, which the upload
 /// reads before it sends the body's closing delimiter. Either way the server gets a body cut
 /// short and stores nothing. Seeking back to where the reader started (as each retry does)
@@ -288,7 +298,7 @@ impl<R: io::Read> io::Read for RowCheckingReader<R> {
             return Ok(0);
         }
         let n = self.inner.read(buf)?;
-        let broken = |e| io::Error::new(io::ErrorKind::InvalidData, RowsBroken(e));
+        let broken = |e: RowError| broken(e.line, Violation::Rows(e.rule));
         if n > 0 {
             self.validator.feed(&buf[..n]).map_err(broken)?;
         } else if self.summary.is_none() {
@@ -314,6 +324,109 @@ impl<R: io::Seek> io::Seek for RowCheckingReader<R> {
         }
         let at = self.inner.seek(pos)?;
         self.validator = RowValidator::with_kind(self.validator.format(), self.validator.kind());
+        self.summary = None;
+        Ok(at)
+    }
+}
+
+/// A zip package as a source that checks its entry while it is read, in one pass: the zip's
+/// [`RowCheckingReader`]. The structure is inspected when it is made (the central directory and
+/// the local header); then the entry's data is inflated as it passes, and its size, CRC-32 and
+/// rows are judged when the archive ends, which the upload reads before it sends the body's
+/// closing delimiter. A bad archive is cut short: nothing is stored. Memory: deflate's state
+/// and its 32 KiB window, on the heap.
+#[derive(Debug)]
+pub struct ZipCheckingReader<R> {
+    inner: R,
+    start: u64,
+    entry: package::ZipEntry,
+    kind: RowKind,
+    check: Option<Box<ZipStreamCheck<Box<[u8; ZIP_WINDOW]>>>>,
+    summary: Option<RowSummary>,
+}
+
+impl<R: io::Read + io::Seek> ZipCheckingReader<R> {
+    /// Inspects the zip `inner` (from its current position, which must be the archive's
+    /// start) and gets ready to check its entry as rows of `kind`.
+    ///
+    /// # Errors
+    ///
+    /// The archive cannot be read, or its structure breaks a rule ([`BrokenWhileSending`] in
+    /// an [`io::Error`] of kind [`InvalidData`](io::ErrorKind::InvalidData)).
+    pub fn new(mut inner: R, kind: RowKind) -> io::Result<Self> {
+        let start = inner.stream_position()?;
+        let mut scratch = vec![0u8; 4096];
+        let entry = match package::inspect_zip(&mut Io(&mut inner), &mut scratch) {
+            Ok(entry) => entry,
+            Err(e) => {
+                return Err(match zip_error(e) {
+                    CheckError::Io(e) => e,
+                    CheckError::Invalid(i) => broken(i.line, i.violation),
+                });
+            }
+        };
+        inner.seek(io::SeekFrom::Start(start))?;
+        Ok(ZipCheckingReader {
+            check: Some(Box::new(ZipStreamCheck::new(entry, kind, zip_window()))),
+            inner,
+            start,
+            entry,
+            kind,
+            summary: None,
+        })
+    }
+
+    /// Once the archive has been read to its end and passed: what its entry holds.
+    pub fn summary(&self) -> Option<RowSummary> {
+        self.summary
+    }
+}
+
+/// A zip error found while sending, as the `io::Error` the upload carries.
+fn broken_zip(e: ZipError<Infallible>) -> io::Error {
+    match e {
+        ZipError::Io(never) => match never {},
+        ZipError::Row(e) => broken(e.line, Violation::Rows(e.rule)),
+        structural => broken(0, Violation::Zip(structural)),
+    }
+}
+
+impl<R: io::Read> io::Read for ZipCheckingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(check) = self.check.as_mut() {
+                check.feed(&buf[..n]).map_err(broken_zip)?;
+            }
+        } else if let Some(check) = self.check.take() {
+            self.summary = Some(check.finish().map_err(broken_zip)?);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for ZipCheckingReader<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let at = match pos {
+            io::SeekFrom::Start(at) => at,
+            io::SeekFrom::Current(0) => return self.inner.seek(pos),
+            _ => u64::MAX,
+        };
+        if at != self.start {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a zip-checking reader only seeks back to its start",
+            ));
+        }
+        let at = self.inner.seek(pos)?;
+        self.check = Some(Box::new(ZipStreamCheck::new(
+            self.entry,
+            self.kind,
+            zip_window(),
+        )));
         self.summary = None;
         Ok(at)
     }
@@ -642,9 +755,9 @@ mod tests {
             assert_eq!(e.kind(), io::ErrorKind::InvalidData);
             let r = e
                 .get_ref()
-                .and_then(|i| i.downcast_ref::<RowsBroken>())
+                .and_then(|i| i.downcast_ref::<BrokenWhileSending>())
                 .copied();
-            r.map(|r| (r.0.line, r.0.rule))
+            r.map(|r| (r.0.line, r.0.violation))
         };
         let mut ok = RowCheckingReader::new(
             Cursor::new(&b"alice\nbob"[..]),
@@ -664,9 +777,18 @@ mod tests {
             io::ErrorKind::Unsupported
         );
         for (text, want) in [
-            (&b"alice\nb\nbob\n"[..], (2, RowRule::TooShort)),
-            (&b"alice\nbob\nc"[..], (3, RowRule::TooShort)),
-            (&b"a,b\n"[..], (1, RowRule::MoreThanOneColumn)),
+            (
+                &b"alice\nb\nbob\n"[..],
+                (2, Violation::Rows(RowRule::TooShort)),
+            ),
+            (
+                &b"alice\nbob\nc"[..],
+                (3, Violation::Rows(RowRule::TooShort)),
+            ),
+            (
+                &b"a,b\n"[..],
+                (1, Violation::Rows(RowRule::MoreThanOneColumn)),
+            ),
         ] {
             let mut r =
                 RowCheckingReader::new(Cursor::new(text), Format::Csv, RowKind::Account).unwrap();
