@@ -34,6 +34,36 @@ pub(super) const fn eq(x: u64, b: u8) -> u64 {
     !(((t & LOW7) + LOW7) | t) & HIGH
 }
 
+/// Whether `bytes` holds no CR (0x0D) and no VT (0x0B): then [`lf_mask_plain`] is exact and
+/// no CR mask is needed. With the `simd` feature, one SIMD scan (memchr); without it, `false`
+/// (the portable path always builds the exact masks).
+#[inline]
+pub(super) fn plain_lines(bytes: &[u8]) -> bool {
+    #[cfg(feature = "simd")]
+    {
+        memchr::memchr2(b'\r', 0x0B, bytes).is_none()
+    }
+    #[cfg(not(feature = "simd"))]
+    {
+        let _ = bytes;
+        false
+    }
+}
+
+/// The LF mask of `block` (8 or 64 bytes), one bit per byte, for a text without CR and VT (see
+/// [`plain_lines`]). The zero-byte test `(t - 1) & !t` is exact but for a byte just above a
+/// zero byte (an LF) whose `t` is 1, that is a VT (0x0B ^ 0x0A): absent here.
+#[inline(always)]
+pub(super) fn lf_mask_plain(block: &[u8]) -> u64 {
+    let (words, _) = block.as_chunks::<8>();
+    let mut lf = 0;
+    for &w in words {
+        let x = u64::from_le_bytes(w);
+        lf = (lf >> 8) | (pack(has(x, b'\n')) << 56);
+    }
+    lf >> (64 - 8 * words.len() as u32)
+}
+
 /// Bit masks of `block` (8 or 64 bytes), one bit per byte, bit `i` for byte `i`: its LFs and
 /// its CRs; and (if `CSV`) whether it holds a `"` or a `,`.
 ///
@@ -64,7 +94,8 @@ pub(super) fn masks<const CSV: bool>(block: &[u8]) -> (u64, u64, bool) {
     (lf >> unused, cr >> unused, special != 0)
 }
 
-/// Non-zero if some byte of `x` equals `b` (only the test is exact, not which bytes).
+/// Non-zero if some byte of `x` equals `b`. Which bytes: exact but for a byte just above a
+/// matching one whose value is `b ^ 1`, which is flagged too (the borrow of `t - 1`).
 #[inline(always)]
 const fn has(x: u64, b: u8) -> u64 {
     let t = x ^ (b as u64 * ONES);
@@ -118,6 +149,11 @@ mod tests {
                     prop_assert_eq!(cr >> i & 1 == 1, c == b'\r');
                 }
                 prop_assert_eq!(special, block.iter().any(|&c| c == b'"' || c == b','));
+                if !block.iter().any(|&c| c == b'\r' || c == 0x0B) {
+                    prop_assert_eq!(lf_mask_plain(block), lf);
+                }
+                let cr_or_vt = block.iter().any(|&c| c == b'\r' || c == 0x0B);
+                prop_assert!(!plain_lines(block) || !cr_or_vt);
                 let len = block.len() as u32;
                 let beyond = |m: u64| m.checked_shr(len).unwrap_or(0);
                 prop_assert_eq!(beyond(lf) | beyond(cr), 0);
