@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Upload benchmark: `tpns upload` against `curl -F`, over HTTPS to the emulator on 127.0.0.1.
 
-Run through `bench/upload.sh`, which builds the binaries first. For each package size the two
+Run through `bench/upload.sh`, which builds the binaries first. Two data sets: `ascii` (rows
+`account-NNNNNNNN`) and `mixed` (real-world names: one row in five with accented Latin, Greek,
+Cyrillic or CJK, about 12 % of the bytes non-ASCII, from `gen-package`, the same bytes on every
+run). For each data set and package size the two
 clients run alternately (tpns, curl, tpns, curl, ...; with --compare, other builds of tpns in
 between) after one untimed warm-up each; every run
 is timed (wall clock; user and system CPU by wait4(2)) and checked:
@@ -51,6 +54,13 @@ def write_package(path, size):
         if rest:
             assert rest >= 3, "a package holds at least one 2-character row"
             f.write(b"x" * (rest - 1) + b"\n")
+    assert os.path.getsize(path) == size
+
+
+def write_generated(gen, path, size, mix):
+    """A package of exactly `size` bytes from `gen-package` (tpns_bench::mixed_package)."""
+    with open(path, "wb") as f:
+        subprocess.run([gen, str(size), mix], stdout=f, check=True)
     assert os.path.getsize(path) == size
 
 
@@ -104,6 +114,11 @@ def main():
                     help="package sizes in bytes (3 = the smallest valid package)")
     ap.add_argument("--runs", default="3:21,1000000:11,10000000:7,100000000:5",
                     help="SIZE:RUNS per client; sizes not listed get 5")
+    ap.add_argument("--data", default="ascii,mixed",
+                    help="data sets: ascii (rows account-NNNNNNNN) and/or mixed (one row in "
+                         "five with accented Latin, Greek, Cyrillic or CJK, ~12 %% non-ASCII "
+                         "bytes; needs --gen)")
+    ap.add_argument("--gen", help="the gen-package binary of tpns-bench (for --data mixed)")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
                     help="also run this other build of tpns, in turn with the others "
@@ -111,6 +126,12 @@ def main():
     args = ap.parse_args()
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    sets = [d for d in args.data.split(",") if d]
+    for d in sets:
+        if d not in ("ascii", "mixed"):
+            sys.exit(f"upload.sh: unknown data set {d!r}: ascii or mixed")
+        if d == "mixed" and not args.gen:
+            sys.exit("upload.sh: --data mixed needs --gen PATH (gen-package)")
     runs = {int(k): int(v) for k, v in (p.split(":") for p in args.runs.split(",") if p)}
 
     work = tempfile.mkdtemp(prefix="tpns-bench-")
@@ -155,9 +176,14 @@ def main():
 
         broken = 0
         results = []
-        for size in sizes:
-            path = os.path.join(work, f"accounts-{size}.txt")
-            write_package(path, size)
+        for data, size in ((d, z) for d in sets for z in sizes):
+            if data == "mixed" and size < 1000:
+                continue  # the smallest package is the same 3 ASCII bytes in both sets
+            path = os.path.join(work, f"accounts-{data}-{size}.txt")
+            if data == "ascii":
+                write_package(path, size)
+            else:
+                write_generated(args.gen, path, size, data)
             digest = sha256(path)
             n = runs.get(size, 5)
             samples = {c: [] for c in clients}
@@ -189,7 +215,7 @@ def main():
                         continue
                     whole[name] += 1
                     samples[name].append((wall, cpu, rss))
-            row = {"size": size, "runs": n}
+            row = {"size": size, "data": data, "runs": n}
             for name in clients:
                 s = samples[name]
                 if not s:
@@ -204,7 +230,7 @@ def main():
                     "whole": f"{whole[name]}/{n}",
                 }
             results.append(row)
-            print(f"{fmt_size(size):>7}: " + " | ".join(
+            print(f"{data:>5} {fmt_size(size):>7}: " + " | ".join(
                 f"{name} {r['wall'] * 1e3:.1f} ms, {r['cpu'] * 1e3:.1f} ms CPU, {r['rss']:.1f} MiB"
                 if (r := row[name]) else f"{name} –" for name in clients), file=sys.stderr)
             os.remove(path)
@@ -241,6 +267,8 @@ def render(results, clients):
         label = fmt_size(row["size"])
         if row["size"] < 1000:
             label += " (smallest valid package)"
+        else:
+            label = f"{row['data']} {label}"
         for name in clients:
             r = row[name]
             if r is None:

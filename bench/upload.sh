@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Upload benchmark: `tpns upload` vs `curl -F` over HTTPS to the emulator (--discard) on
-# 127.0.0.1, packages of 3 B (the smallest valid one), 1 MB, 10 MB and 100 MB.
+# 127.0.0.1, packages of 3 B (the smallest valid one), 1 MB, 10 MB and 100 MB, of ASCII rows and
+# of mixed-script rows (one in five non-ASCII; `gen-package`, tpns_bench::mixed_package).
 # Prints median wall time, throughput, user+sys CPU, peak RSS and the tpns/curl ratios.
 # A benchmark, not a test: it exits non-zero only if an upload did not arrive whole.
 #
@@ -12,9 +13,9 @@ cd "$root"
 for tool in curl python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "upload.sh: $tool is needed (apt-get install -y curl python3 time)" >&2; exit 2; }
 done
-cargo build --release --quiet -p tpns-examples -p tpns-emulator
+cargo build --release --quiet -p tpns-examples -p tpns-emulator -p tpns-bench --bin gen-package
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)" >&2
 echo "tpns: $("$target/release/tpns" --version); $(curl --version | head -1 | cut -d' ' -f1-5)" >&2
 exec python3 "$root/bench/upload.py" --tpns "$target/release/tpns" \
-    --emulator "$target/release/tpns-emulator" "$@"
+    --emulator "$target/release/tpns-emulator" --gen "$target/release/gen-package" "$@"

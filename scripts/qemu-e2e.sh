@@ -161,6 +161,10 @@ say "stored: $STORED_SHA"
 check "upload: the stored package is byte-identical (sha256)" test "$STORED_SHA" = "$PACKAGE_SHA"
 check "upload: the package was read in chunks of at most 512 bytes" \
   grep -q "reads of at most 512 bytes (largest 512)" "$WORK/upload.out"
+# One pass: the rows are checked while they are sent, so the file is read exactly once.
+READ_TOTAL=$(sed -n 's/.*(largest [0-9]*), \([0-9]*\) bytes read in all.*/\1/p' "$WORK/upload.out")
+check "upload: the package was read once (${READ_TOTAL:-?} bytes read, the package is $PACKAGE_LEN)" \
+  test "${READ_TOTAL:-0}" = "$PACKAGE_LEN"
 # "RAM: S bytes static (.data+.bss), stack high-water H of Z bytes, total T of R"
 read -r STACK_USED STACK_SIZE < <(sed -n 's/.*stack high-water \([0-9]*\) of \([0-9]*\) bytes.*/\1 \2/p' \
   "$WORK/upload.out") || true
@@ -189,6 +193,24 @@ check "wrong host: the device reports a certificate not for the host" \
 boot wrong-secret ca.pem "$APP_ID:not-the-secret"
 check "wrong secret: the device exits non-zero (4: upload refused)" test "$RC" = 4
 check "wrong secret: the device reports retCode 1008003" grep -q "1008003" "$WORK/wrong-secret.err"
+
+# --- 3a: a broken row, found while sending ----------------------------------------------------
+# Row 10000 holds one character; in the other package, the last row (no line end) does. The
+# device checks the rows as it sends them and stops the upload before the body's closing
+# delimiter (the last row is judged at the end of the file, before that delimiter).
+awk 'NR == 10000 { print "x"; next } { print }' "$WORK/devices.txt" >"$WORK/bad-middle.txt"
+{ head -n -1 "$WORK/devices.txt"; printf 'y'; } >"$WORK/bad-last.txt"
+for bad in bad-middle:10000 bad-last:$ROWS; do
+  name=${bad%%:*} line=${bad##*:}
+  boot "$name" ca.pem "$APP_ID:$APP_SECRET" "package=$name.txt"
+  check "$name: the device exits 4 (upload stopped)" test "$RC" = 4
+  check "$name: the device names line $line, the rule and 'nothing stored'" \
+    grep -q "line $line: row shorter than 2 characters (found while sending: nothing stored)" \
+    "$WORK/$name.err"
+done
+BAD_READ=$(sed -n 's/.*(largest [0-9]*), \([0-9]*\) bytes read in all.*/\1/p' "$WORK/bad-middle.out")
+check "bad-middle: one pass, stopped mid-file (${BAD_READ:-?} of $PACKAGE_LEN bytes read)" \
+  test "${BAD_READ:-0}" -gt 0 -a "${BAD_READ:-0}" -lt "$PACKAGE_LEN"
 
 sleep 0.5 # let the emulator finish with the refused connection
 check "nothing stored after the failed runs" \

@@ -196,9 +196,38 @@ pub fn hot_validate(source: &[u8], buf: &mut [u8]) -> u64 {
         .rows
 }
 
+/// The row check alone, as the upload's body source runs it: `source` fed to the validator in
+/// pieces of `piece` bytes, in place (no copy). Returns the rows.
+#[inline(never)]
+pub fn hot_rows(source: &[u8], piece: usize) -> u64 {
+    let mut v = tpns_core::package::RowValidator::new(tpns_core::package::Format::Txt);
+    for p in source.chunks(piece) {
+        v.feed(p).expect("valid package");
+    }
+    v.finish().expect("valid package").rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_packages_are_valid_exact_and_fixed() {
+        for mix in [Mix::Ascii, Mix::Mixed, Mix::Cjk] {
+            for len in [0, 3, 4, 5, 100, 101, 102, 103, 104, 250, 4096, 1_000_000] {
+                let p = mixed_package(len, mix);
+                assert_eq!(p.len(), len, "{mix:?} {len}");
+                if len > 0 {
+                    assert!(hot_rows(&p, 64 * 1024) > 0, "{mix:?} {len}");
+                }
+                assert_eq!(p, mixed_package(len, mix), "deterministic");
+            }
+        }
+        // The mixed set: about one row in five and 12 % of the bytes non-ASCII.
+        let p = mixed_package(1_000_000, Mix::Mixed);
+        let high = p.iter().filter(|&&b| b >= 0x80).count() as f64 / p.len() as f64;
+        assert!((0.10..0.14).contains(&high), "{high}");
+    }
 
     #[test]
     fn packages_are_valid_and_exact() {
@@ -288,4 +317,103 @@ mod tests {
             assert_eq!(hot_upload(job, &p, &mut buf).upload_id, 1_000_001);
         });
     }
+}
+
+/// What a generated package's rows look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// ASCII accounts only (`user.name_1234`-like, 6..=30 characters).
+    Ascii,
+    /// Real-world names: one row in five carries non-ASCII characters (accented Latin, Greek,
+    /// Cyrillic, CJK in turn); about 12 % of the bytes are non-ASCII.
+    Mixed,
+    /// Mostly CJK: four rows in five are CJK names of 4..=60 characters (3 bytes each), so
+    /// many rows are longer than 100 bytes while holding at most 100 characters.
+    Cjk,
+}
+
+/// A valid `.txt` package of exactly `len` bytes (`len` = 0 or at least 3) with rows of the
+/// given `mix`, from a fixed seed: the same bytes on every machine and every run. Every row
+/// holds 2..=100 characters and ends with LF.
+pub fn mixed_package(len: usize, mix: Mix) -> Vec<u8> {
+    const LATIN: &[char] = &['é', 'è', 'ü', 'ö', 'ñ', 'ç', 'å', 'ø', 'ß', 'á', 'í', 'ó'];
+    const GREEK: &[char] = &[
+        'α', 'β', 'γ', 'δ', 'ε', 'ζ', 'η', 'θ', 'λ', 'μ', 'π', 'σ', 'ω',
+    ];
+    const CYRILLIC: &[char] = &['а', 'б', 'в', 'г', 'д', 'ж', 'и', 'к', 'л', 'м', 'н', 'я'];
+    const CJK: &[char] = &[
+        '王', '李', '张', '刘', '陈', '杨', '黄', '赵', '吴', '周', '明', '华',
+    ];
+    const ASCII: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789._";
+    // A fixed xorshift: deterministic, no dependency.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut out = Vec::with_capacity(len + 400);
+    let mut row = String::new();
+    let mut i = 0u64;
+    while out.len() < len {
+        row.clear();
+        let script = match mix {
+            Mix::Ascii => None,
+            Mix::Mixed if i % 5 == 4 => Some([LATIN, GREEK, CYRILLIC, CJK][(i / 5 % 4) as usize]),
+            Mix::Mixed => None,
+            Mix::Cjk if i % 5 != 4 => Some(CJK),
+            Mix::Cjk => None,
+        };
+        match script {
+            Some(CJK) if mix == Mix::Cjk => {
+                for _ in 0..4 + next(57) {
+                    row.push(CJK[next(CJK.len())]);
+                }
+            }
+            Some(chars) => {
+                // A name with some non-ASCII letters: `ana.μαρία` style.
+                for _ in 0..3 + next(8) {
+                    row.push(ASCII[next(26)] as char);
+                }
+                row.push('.');
+                for _ in 0..3 + next(5) {
+                    row.push(chars[next(chars.len())]);
+                }
+            }
+            None => {
+                for _ in 0..6 + next(25) {
+                    row.push(ASCII[next(ASCII.len())] as char);
+                }
+            }
+        }
+        row.push('\n');
+        out.extend_from_slice(row.as_bytes());
+        i += 1;
+    }
+    // Cut back to whole rows, then pad with one ASCII row to the exact length.
+    while out.len() > len {
+        out.pop();
+        while out.last().is_some_and(|&b| b != b'\n') {
+            out.pop();
+        }
+    }
+    let rest = len - out.len();
+    if rest > 0 {
+        // Rows of at most 100 characters, the last one at least 2.
+        let mut left = rest;
+        while left > 0 {
+            let take = if left > 101 {
+                (left - 4).min(100)
+            } else {
+                left - 1
+            };
+            assert!(take >= 2, "a package holds at least one 2-character row");
+            out.extend(core::iter::repeat_n(b'x', take));
+            out.push(b'\n');
+            left -= take + 1;
+        }
+    }
+    debug_assert_eq!(out.len(), len);
+    out
 }

@@ -1,9 +1,21 @@
 //! The package row validator on arbitrary bytes: never panics, gives the same verdict however
-//! the input is split, and its every-error mode agrees with it on the first error.
+//! the input is split, its fast paths (whole chunks) agree with the byte state machine (one
+//! byte per call, where no fast path runs), and its every-error mode agrees with it on the
+//! first error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tpns_core::package::{Format, RowKind, RowValidator};
+
+/// The oracle: the byte state machine alone, fed one byte at a time.
+fn bytewise(input: &[u8], format: Format, kind: RowKind) -> String {
+    let mut v = RowValidator::with_kind(format, kind);
+    let result = input
+        .chunks(1)
+        .try_for_each(|b| v.feed(b))
+        .and_then(|()| v.finish());
+    format!("{result:?}")
+}
 
 fn verdict(input: &[u8], format: Format, kind: RowKind, split: usize) -> String {
     let mut v = RowValidator::with_kind(format, kind);
@@ -47,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
     let split = usize::from(head >> 2);
     let whole = verdict(input, format, kind, input.len());
     assert_eq!(whole, verdict(input, format, kind, split));
+    assert_eq!(whole, bytewise(input, format, kind));
     let (first, all) = each(input, format, kind, input.len());
     assert_eq!(first, whole);
     assert_eq!(all, each(input, format, kind, split).1);

@@ -4,9 +4,10 @@ use std::fmt;
 use std::io;
 use std::path::Path;
 
+use tpns_core::multipart::BodyError;
 use tpns_core::package::{
-    self, NameError, PackageKind, RowKind, RowRule, RowValidator, SizeError, SizeVerdict,
-    ValidateError, ZIP_WINDOW, ZipError, ZipRule,
+    self, Format, NameError, PackageKind, RowError, RowKind, RowRule, RowSummary, RowValidator,
+    SizeError, SizeVerdict, ValidateError, ZIP_WINDOW, ZipError, ZipRule, ZipStreamCheck,
 };
 
 use crate::net::Io;
@@ -156,7 +157,26 @@ pub fn check_file_as(
     name: Option<&str>,
     kind: RowKind,
 ) -> Result<Report, CheckError> {
-    let path = path.as_ref();
+    check(path.as_ref(), name, kind, true)
+}
+
+/// [`check_file_as`] without the rows: the name, the size, and for a `.zip` its structure (the
+/// central directory and the local header, read near the end and the start). [`Report::rows`]
+/// is 0: check the rows (and a zip's data) while sending the file, through a
+/// [`RowCheckingReader`] or a [`ZipCheckingReader`].
+///
+/// # Errors
+///
+/// As [`check_file`].
+pub fn check_file_but_rows(
+    path: impl AsRef<Path>,
+    name: Option<&str>,
+    kind: RowKind,
+) -> Result<Report, CheckError> {
+    check(path.as_ref(), name, kind, false)
+}
+
+fn check(path: &Path, name: Option<&str>, kind: RowKind, rows: bool) -> Result<Report, CheckError> {
     let name = match name {
         Some(n) => n.to_owned(),
         None => path_name(path)?,
@@ -168,6 +188,7 @@ pub fn check_file_as(
     let verdict = package::check_size(size).map_err(|e| invalid(0, Violation::Size(e)))?;
     let mut buf = vec![0u8; 64 * 1024];
     let rows = match package.format() {
+        Some(_) if !rows => 0,
         Some(format) => match package::validate_rows_as(Io(&file), format, kind, &mut buf) {
             Ok(summary) => summary.rows,
             Err(ValidateError::Io(e)) => return Err(CheckError::Io(e)),
@@ -176,6 +197,10 @@ pub fn check_file_as(
             // read failure rather than hidden.
             Err(other) => return Err(CheckError::Io(io::Error::other(other.to_string()))),
         },
+        None if !rows => {
+            package::inspect_zip(&mut Io(&file), &mut buf).map_err(zip_error)?;
+            0
+        }
         None => {
             let mut reader = Io(&file);
             let mut window = zip_window();
@@ -194,6 +219,227 @@ pub fn check_file_as(
         rows,
         size_warning: verdict == SizeVerdict::OkWithWarning,
     })
+}
+
+/// The error a [`RowCheckingReader`] or a [`ZipCheckingReader`] fails with when the package
+/// breaks a rule: the first broken rule and its line (0 for a zip's damaged data). It travels
+/// inside an [`io::Error`] of kind [`InvalidData`](io::ErrorKind::InvalidData);
+/// [`broken_while_sending`] finds it in an upload's error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokenWhileSending(pub Invalid);
+
+impl fmt::Display for BrokenWhileSending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for BrokenWhileSending {}
+
+/// The broken rule that stopped an upload through a [`RowCheckingReader`] or a
+/// [`ZipCheckingReader`], if that is what stopped it. The upload was cut before the body's
+/// closing delimiter: nothing was stored.
+pub fn broken_while_sending(e: &crate::Error) -> Option<Invalid> {
+    match e {
+        crate::Error::Exchange(tpns_core::upload::UploadError::Source(BodyError::Source {
+            error,
+            ..
+        })) => error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<BrokenWhileSending>())
+            .map(|b| b.0),
+        _ => None,
+    }
+}
+
+fn broken(line: u64, violation: Violation) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        BrokenWhileSending(Invalid { line, violation }),
+    )
+}
+
+/// A package source that checks the rows of a `.txt` or `.csv` package as they are read: the
+/// one-pass upload. Hand it to [`Client::upload_reader_with`](crate::Client::upload_reader_with)
+/// (by `&mut`, to read [`summary`](Self::summary) afterwards).
+///
+/// The first broken rule fails the read that brought it ([`BrokenWhileSending`] in an
+/// `io::Error`),
+/// so that row is never sent; the last row is judged when the source ends, which the upload
+/// reads before it sends the body's closing delimiter. Either way the server gets a body cut
+/// short and stores nothing. Seeking back to where the reader started (as each retry does)
+/// starts the check again; seeking anywhere else is refused.
+#[derive(Debug)]
+pub struct RowCheckingReader<R> {
+    inner: R,
+    start: u64,
+    validator: RowValidator,
+    summary: Option<RowSummary>,
+}
+
+impl<R: io::Read + io::Seek> RowCheckingReader<R> {
+    /// Checks `inner`, from its current position to its end, as a package of `kind` in
+    /// `format`.
+    ///
+    /// # Errors
+    ///
+    /// The position of `inner` cannot be read.
+    pub fn new(mut inner: R, format: Format, kind: RowKind) -> io::Result<Self> {
+        let start = inner.stream_position()?;
+        Ok(RowCheckingReader {
+            inner,
+            start,
+            validator: RowValidator::with_kind(format, kind),
+            summary: None,
+        })
+    }
+
+    /// Once the source has been read to its end and every row passed: what it holds.
+    pub fn summary(&self) -> Option<RowSummary> {
+        self.summary
+    }
+}
+
+impl<R: io::Read> io::Read for RowCheckingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        let broken = |e: RowError| broken(e.line, Violation::Rows(e.rule));
+        if n > 0 {
+            self.validator.feed(&buf[..n]).map_err(broken)?;
+        } else if self.summary.is_none() {
+            self.summary = Some(self.validator.finish().map_err(broken)?);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for RowCheckingReader<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let at = match pos {
+            io::SeekFrom::Start(at) => at,
+            // Where we are: asked by `stream_position`, changes nothing.
+            io::SeekFrom::Current(0) => return self.inner.seek(pos),
+            _ => u64::MAX,
+        };
+        if at != self.start {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a row-checking reader only seeks back to its start",
+            ));
+        }
+        let at = self.inner.seek(pos)?;
+        self.validator = RowValidator::with_kind(self.validator.format(), self.validator.kind());
+        self.summary = None;
+        Ok(at)
+    }
+}
+
+/// A zip package as a source that checks its entry while it is read, in one pass: the zip's
+/// [`RowCheckingReader`]. The structure is inspected when it is made (the central directory and
+/// the local header); then the entry's data is inflated as it passes, and its size, CRC-32 and
+/// rows are judged when the archive ends, which the upload reads before it sends the body's
+/// closing delimiter. A bad archive is cut short: nothing is stored. Memory: deflate's state
+/// and its 32 KiB window, on the heap.
+#[derive(Debug)]
+pub struct ZipCheckingReader<R> {
+    inner: R,
+    start: u64,
+    entry: package::ZipEntry,
+    kind: RowKind,
+    check: Option<Box<ZipStreamCheck<Box<[u8; ZIP_WINDOW]>>>>,
+    summary: Option<RowSummary>,
+}
+
+impl<R: io::Read + io::Seek> ZipCheckingReader<R> {
+    /// Inspects the zip `inner` (from its current position, which must be the archive's
+    /// start) and gets ready to check its entry as rows of `kind`.
+    ///
+    /// # Errors
+    ///
+    /// The archive cannot be read, or its structure breaks a rule ([`BrokenWhileSending`] in
+    /// an [`io::Error`] of kind [`InvalidData`](io::ErrorKind::InvalidData)).
+    pub fn new(mut inner: R, kind: RowKind) -> io::Result<Self> {
+        let start = inner.stream_position()?;
+        let mut scratch = vec![0u8; 4096];
+        let entry = match package::inspect_zip(&mut Io(&mut inner), &mut scratch) {
+            Ok(entry) => entry,
+            Err(e) => {
+                return Err(match zip_error(e) {
+                    CheckError::Io(e) => e,
+                    CheckError::Invalid(i) => broken(i.line, i.violation),
+                });
+            }
+        };
+        inner.seek(io::SeekFrom::Start(start))?;
+        Ok(ZipCheckingReader {
+            check: Some(Box::new(ZipStreamCheck::new(entry, kind, zip_window()))),
+            inner,
+            start,
+            entry,
+            kind,
+            summary: None,
+        })
+    }
+
+    /// Once the archive has been read to its end and passed: what its entry holds.
+    pub fn summary(&self) -> Option<RowSummary> {
+        self.summary
+    }
+}
+
+/// A zip error found while sending, as the `io::Error` the upload carries.
+fn broken_zip(e: ZipError<core::convert::Infallible>) -> io::Error {
+    match e {
+        ZipError::Io(never) => match never {},
+        ZipError::Row(e) => broken(e.line, Violation::Rows(e.rule)),
+        ZipError::Archive(rule) => broken(0, Violation::Zip(rule)),
+        // The streaming check brings its own scratch; any other error is a broken archive.
+        _ => broken(0, Violation::Zip(ZipRule::CorruptData)),
+    }
+}
+
+impl<R: io::Read> io::Read for ZipCheckingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            if let Some(check) = self.check.as_mut() {
+                check.feed(&buf[..n]).map_err(broken_zip)?;
+            }
+        } else if let Some(check) = self.check.take() {
+            self.summary = Some(check.finish().map_err(broken_zip)?);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: io::Seek> io::Seek for ZipCheckingReader<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let at = match pos {
+            io::SeekFrom::Start(at) => at,
+            io::SeekFrom::Current(0) => return self.inner.seek(pos),
+            _ => u64::MAX,
+        };
+        if at != self.start {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a zip-checking reader only seeks back to its start",
+            ));
+        }
+        let at = self.inner.seek(pos)?;
+        self.check = Some(Box::new(ZipStreamCheck::new(
+            self.entry,
+            self.kind,
+            zip_window(),
+        )));
+        self.summary = None;
+        Ok(at)
+    }
 }
 
 /// The file name the service will see for `path`: its last component, in UTF-8.
@@ -478,5 +724,67 @@ mod tests {
         assert!(r.size > 100_000_000 && r.size_warning, "{r:?}");
         assert_eq!(r.rows, rows);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The one-pass reader: counts the rows of a valid package, fails the read that brings a
+    /// broken row (or the end of the text, for a broken last row), starts again on a rewind,
+    /// and refuses any other seek.
+    #[test]
+    fn the_row_checking_reader_checks_as_it_reads() {
+        use std::io::{Cursor, Read, Seek, SeekFrom};
+        let drain = |r: &mut RowCheckingReader<Cursor<&[u8]>>| -> io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            let mut buf = [0u8; 3];
+            loop {
+                match r.read(&mut buf)? {
+                    0 => return Ok(out),
+                    n => out.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        let broken = |e: io::Error| {
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            let r = e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<BrokenWhileSending>())
+                .copied();
+            r.map(|r| (r.0.line, r.0.violation))
+        };
+        let mut ok = RowCheckingReader::new(
+            Cursor::new(&b"alice\nbob"[..]),
+            Format::Txt,
+            RowKind::Account,
+        )
+        .unwrap();
+        assert_eq!(drain(&mut ok).unwrap(), b"alice\nbob");
+        assert_eq!(ok.summary().map(|s| s.rows), Some(2));
+        // A retry rewinds: the check starts again and ends the same.
+        assert_eq!(ok.seek(SeekFrom::Start(0)).unwrap(), 0);
+        assert_eq!(ok.summary(), None);
+        assert_eq!(drain(&mut ok).unwrap(), b"alice\nbob");
+        assert_eq!(ok.summary().map(|s| s.rows), Some(2));
+        assert_eq!(
+            ok.seek(SeekFrom::Start(2)).unwrap_err().kind(),
+            io::ErrorKind::Unsupported
+        );
+        for (text, want) in [
+            (
+                &b"alice\nb\nbob\n"[..],
+                (2, Violation::Rows(RowRule::TooShort)),
+            ),
+            (
+                &b"alice\nbob\nc"[..],
+                (3, Violation::Rows(RowRule::TooShort)),
+            ),
+            (
+                &b"a,b\n"[..],
+                (1, Violation::Rows(RowRule::MoreThanOneColumn)),
+            ),
+        ] {
+            let mut r =
+                RowCheckingReader::new(Cursor::new(text), Format::Csv, RowKind::Account).unwrap();
+            assert_eq!(drain(&mut r).map_err(broken).unwrap_err(), Some(want));
+            assert_eq!(r.summary(), None);
+        }
     }
 }

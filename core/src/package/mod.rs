@@ -69,11 +69,15 @@
 //! }
 //! ```
 
+mod checked;
 mod name;
 mod rows;
 mod size;
+mod utf8;
 mod zip;
+mod zipstream;
 
+pub use checked::{CheckedError, CheckedSource};
 pub use name::{Format, MAX_NAME_CHARS, NameError, PackageKind, check_file_name};
 pub use rows::{
     MAX_ROW_CHARS, MIN_ROW_CHARS, RowError, RowKind, RowRule, RowSummary, RowTally, RowValidator,
@@ -84,3 +88,4 @@ pub use zip::{
     ZIP_INFLATED_MAX, ZIP_NAME_MAX, ZIP_SCRATCH_MIN, ZIP_WINDOW, ZipEntry, ZipError, ZipMethod,
     ZipRule, inspect_zip, read_zip_text, validate_zip_rows, validate_zip_rows_as,
 };
+pub use zipstream::ZipStreamCheck;

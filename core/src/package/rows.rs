@@ -16,6 +16,7 @@ use core::ops::ControlFlow;
 use embedded_io::{Error as _, ErrorKind, Read};
 
 use super::Format;
+use super::utf8;
 
 /// Fewest characters in a row.
 pub const MIN_ROW_CHARS: u8 = 2;
@@ -348,9 +349,12 @@ impl RowValidator {
     #[inline]
     fn scan(&mut self, chunk: &[u8], on_error: &mut impl FnMut(RowError) -> ControlFlow<()>) {
         let mut i = 0;
-        // Bytes before this offset go through the state machine: the word the fast path
-        // stopped at is not offered to it again byte after byte.
+        // Bytes before this offset go through the state machine: what the fast path stopped
+        // at is not offered to it again byte after byte.
         let mut slow_until = 0;
+        // `chunk[i..valid_until]` is known to be valid UTF-8 whenever `i` is on a character
+        // boundary (as it is in a clean state): each byte is validated once per call.
+        let mut valid_until = 0;
         while i < chunk.len() {
             if self.skip {
                 match chunk[i..].iter().position(|&b| b == b'\n') {
@@ -364,8 +368,20 @@ impl RowValidator {
                 }
             }
             if i >= slow_until && self.is_clean() {
-                i += self.fast_run(&chunk[i..]);
-                slow_until = i + 8;
+                match self.kind {
+                    RowKind::Account => {
+                        if valid_until <= i {
+                            valid_until = i + utf8::valid_prefix(&chunk[i..]);
+                        }
+                        let (taken, slow) = self.fast_lines(&chunk[i..valid_until]);
+                        slow_until = i + slow;
+                        i += taken;
+                    }
+                    RowKind::Token => {
+                        i += self.fast_run(&chunk[i..]);
+                        slow_until = i + 8;
+                    }
+                }
                 if i == chunk.len() {
                     break;
                 }
@@ -410,7 +426,118 @@ impl RowValidator {
             && matches!(self.field, Field::Start | Field::Unquoted)
     }
 
-    /// The fast path for the common case, ASCII text, eight bytes at a time (SWAR): takes the
+    /// The fast path of account packages, for text in any script: `bytes` is valid UTF-8
+    /// (checked beforehand, at SIMD speed with the `simd` feature) and starts on a character
+    /// boundary in a clean state.
+    ///
+    /// It reads 64-byte blocks as bit masks of their LFs and CRs (built eight bytes at a time,
+    /// SWAR) and judges rows by their byte length: a row of `n` bytes holds at most `n` and at
+    /// least `n / 4` characters. A block whose rows are all surely 2..=100 characters long
+    /// (line ends 7..=101 bytes apart), whose CRs all precede an LF, and (CSV) which holds no
+    /// `"` or `,`, is passed with a few mask operations and no branch per row. Any other block
+    /// is read row by row, counting the characters (the bytes that are not continuation bytes)
+    /// of a row near a limit.
+    ///
+    /// Takes whole rows only, and stops at the start of a row it cannot pass: one with a
+    /// quote, a comma, a CR not followed by LF, or a length out of bounds; the state machine
+    /// then reads that row and finds the exact error (or, for a quoted CSV field, reads it).
+    /// Returns the bytes taken (a row start, a character boundary) and the offset up to which
+    /// the state machine should go on before the fast path is tried again.
+    #[inline]
+    fn fast_lines(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let csv = self.format == Format::Csv;
+        let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
+        // Characters of the current row before `row_start` (only the first row may have some;
+        // counted as bytes in the gap test, which only makes it stricter).
+        let mut len = usize::from(self.len);
+        let mut rows = self.rows;
+        let mut row_start = 0;
+        // Where the machine takes over and up to where it keeps the text, if a row is refused.
+        let mut stop = None;
+        // A text with no CR and no VT (most: LF line ends), and in CSV no quote or comma, needs
+        // only the cheap LF mask (one SIMD scan decides, with the `simd` feature).
+        let plain = utf8::plain_lines(bytes) && !(csv && has_quote_or_comma(bytes));
+        let mut at = 0;
+        'blocks: while bytes.len() - at >= 8 {
+            let block = match bytes[at..].first_chunk::<64>() {
+                Some(block) => &block[..],
+                None => &bytes[at..at + 8],
+            };
+            let n = block.len();
+            let block_at = at;
+            at += n;
+            let (mut lf, cr, special) = if plain {
+                (utf8::lf_mask_plain(block), 0, false)
+            } else if csv {
+                utf8::masks::<true>(block)
+            } else {
+                utf8::masks::<false>(block)
+            };
+            if special {
+                stop = Some((row_start, at));
+                break;
+            }
+            let last = 1u64 << (n - 1);
+            // Each CR must be directly followed by LF, in this block or the next one.
+            let mut lone = cr & !(lf >> 1);
+            if lone & last != 0 && bytes.get(at) == Some(&b'\n') {
+                lone &= !last;
+            }
+            if lone != 0 {
+                stop = Some((row_start, at));
+                break;
+            }
+            if lf == 0 {
+                continue;
+            }
+            // The common case: every line end of the block 7..=101 bytes after the one before
+            // (the first one measured from the row's start), so each row holds 5..=100 bytes
+            // before its CR or LF: surely 2..=100 characters.
+            let first = block_at + lf.trailing_zeros() as usize;
+            let gap = first + len + 1 - row_start;
+            let near = (lf << 1) | (lf << 2) | (lf << 3) | (lf << 4) | (lf << 5) | (lf << 6);
+            if (7..=max + 1).contains(&gap) && lf & near == 0 {
+                rows += u64::from(lf.count_ones());
+                len = 0;
+                row_start = block_at + 64 - lf.leading_zeros() as usize;
+                continue;
+            }
+            while lf != 0 {
+                let lf_at = block_at + lf.trailing_zeros() as usize;
+                lf &= lf - 1;
+                // A CR before the LF is part of the line end (all CRs were checked above).
+                let end = if lf_at > row_start && bytes[lf_at - 1] == b'\r' {
+                    lf_at - 1
+                } else {
+                    lf_at
+                };
+                let n = end - row_start;
+                let sure = len + n <= max && len + n.div_ceil(4) >= min;
+                if !sure {
+                    let chars = len + utf8::chars(&bytes[row_start..end]);
+                    if chars < min || chars > max {
+                        stop = Some((row_start, lf_at + 1));
+                        break 'blocks;
+                    }
+                }
+                rows += 1;
+                len = 0;
+                row_start = lf_at + 1;
+            }
+        }
+        // The machine reads the rest (after the last line end) up to the end of `bytes`: at
+        // most a row and a few bytes per call, never the same bytes twice through this path.
+        let (taken, slow) = stop.unwrap_or((row_start, bytes.len()));
+        if taken > 0 {
+            self.rows = rows;
+            self.len = 0;
+            self.line_has_chars = false;
+            self.field = Field::Start;
+        }
+        (taken, slow)
+    }
+
+    /// The fast path for token packages, ASCII text, eight bytes at a time (SWAR): takes the
     /// longest prefix of `bytes`, in whole words, that holds nothing but plain ASCII characters
     /// and LFs (no byte >= 0x80, no CR, and for CSV no `"` or `,`) and in which every row
     /// ended is 2..=100 characters long, and returns its length. The word where that stops is
@@ -660,6 +787,18 @@ impl RowValidator {
         self.line_has_chars = false;
         self.field = Field::Start;
         Ok(())
+    }
+}
+
+/// Whether `bytes` holds a `"` or a `,` (a SIMD scan with the `simd` feature).
+fn has_quote_or_comma(bytes: &[u8]) -> bool {
+    #[cfg(feature = "simd")]
+    {
+        memchr::memchr2(b'"', b',', bytes).is_some()
+    }
+    #[cfg(not(feature = "simd"))]
+    {
+        bytes.iter().any(|&b| b == b'"' || b == b',')
     }
 }
 
@@ -1235,6 +1374,71 @@ mod tests {
             prop_assert_eq!(run_chunks(format, data.chunks(1)), whole);
         }
 
+        /// The fast path of any script against the byte state machine: rows of 0..=110
+        /// characters from ASCII, 2-, 3- and 4-byte characters (so byte lengths straddle the
+        /// limits both ways), LF or CRLF, now and then a lone CR, a quote, a comma, a BOM, a
+        /// bad byte; cut anywhere, in both modes.
+        #[test]
+        fn multibyte_fast_path_agrees_with_the_state_machine(
+            rows in proptest::collection::vec(
+                (proptest::collection::vec(proptest::sample::select(&[
+                    "a", "b", "z", "é", "ж", "λ", "王", "明", "\u{1F600}", "\u{10FFFF}", "\t",
+                    "\u{b}",
+                ][..]), 0..110), proptest::sample::select(&[
+                    "", "", "", "", "", "", "\r", "\"", ",", "\u{FEFF}", "\u{FFFF}",
+                ][..]), any::<bool>(), any::<bool>()),
+                0..40,
+            ),
+            csv in any::<bool>(),
+            bad_byte in proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xFF)),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let mut text = Vec::new();
+            for (chars, odd, crlf, end) in &rows {
+                let mut row: String = chars.concat();
+                let mid = row.char_indices().nth(chars.len() / 2).map_or(row.len(), |c| c.0);
+                row.insert_str(mid, odd);
+                text.extend_from_slice(row.as_bytes());
+                if *end {
+                    text.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+                }
+            }
+            if let Some((at, b)) = bad_byte
+                && !text.is_empty()
+            {
+                let at = at.index(text.len());
+                text[at] = b;
+            }
+            let format = if csv { Format::Csv } else { Format::Txt };
+            let data = &text[..];
+            let bytewise = run_chunks(format, data.chunks(1));
+            prop_assert_eq!(run_chunks(format, [data]), bytewise);
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for p in points {
+                chunks.push(&data[prev..p]);
+                prev = p;
+            }
+            chunks.push(&data[prev..]);
+            prop_assert_eq!(run_chunks(format, chunks.iter().copied()), bytewise);
+            let each = each_chunks(format, RowKind::Account, data.chunks(1));
+            prop_assert_eq!(&each_chunks(format, RowKind::Account, [data]), &each);
+            prop_assert_eq!(&each_chunks(format, RowKind::Account, chunks), &each);
+            // Without its CRs the text takes the cheapest masks (no CR, and a VT now and then
+            // right after an LF, the one byte those masks must not mistake for a line end).
+            let lf_only: Vec<u8> = data.iter().copied().filter(|&b| b != b'\r').collect();
+            prop_assert_eq!(
+                run_chunks(format, [&lf_only[..]]),
+                run_chunks(format, lf_only.chunks(1))
+            );
+            prop_assert_eq!(
+                each_chunks(format, RowKind::Account, [&lf_only[..]]),
+                each_chunks(format, RowKind::Account, lf_only.chunks(1))
+            );
+        }
+
         /// The same for token packages, whose fast path also checks the token alphabet: rows
         /// of 30..42 characters around the token length, now and then with a character outside
         /// the alphabet (the ASCII neighbours of each range, and more).
@@ -1379,6 +1583,27 @@ mod tests {
             errors.push((0, EmptyFile));
         }
         (errors, rows, bad)
+    }
+
+    /// A VT (0x0B) right after an LF is a character, not a line end, on every path (the
+    /// cheapest LF masks are only used on a text without VT and CR).
+    #[test]
+    fn a_vertical_tab_after_a_line_end_is_a_character() {
+        let mut text = Vec::new();
+        for i in 0..400 {
+            text.extend_from_slice(if i % 3 == 0 {
+                b"\x0bab\n"
+            } else {
+                b"abcdefgh\n"
+            });
+        }
+        for format in [Txt, Csv] {
+            assert_eq!(run_chunks(format, [&text[..]]), Ok(400));
+            assert_eq!(run_chunks(format, text.chunks(1)), Ok(400));
+        }
+        // One row of a single VT: too short, found on its line whatever the path.
+        text.extend_from_slice(b"\x0b\n");
+        assert_eq!(run_chunks(Txt, [&text[..]]), Err((401, TooShort)));
     }
 
     #[test]

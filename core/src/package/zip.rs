@@ -743,15 +743,24 @@ pub fn inspect_zip<R: Read + Seek>(
 }
 
 /// The entry's size and CRC-32 while its data streams.
-struct Check {
+pub(super) struct Check {
     crc: crc::Digest<'static, u32>,
     out: u64,
     expected: u64,
 }
 
 impl Check {
+    /// A check of `expected` bytes of text.
+    pub(super) fn new(expected: u64) -> Check {
+        Check {
+            crc: ZIP_CRC.digest(),
+            out: 0,
+            expected,
+        }
+    }
+
     /// Counts the next piece of the entry's text into the size and the CRC.
-    fn take<E>(&mut self, text: &[u8]) -> Result<(), ZipError<E>> {
+    pub(super) fn take<E>(&mut self, text: &[u8]) -> Result<(), ZipError<E>> {
         self.out += text.len() as u64;
         if self.out > self.expected {
             return Err(ZipError::Archive(ZipRule::SizeMismatch));
@@ -760,7 +769,7 @@ impl Check {
         Ok(())
     }
 
-    fn finish<E>(self, crc32: u32) -> Result<(), ZipError<E>> {
+    pub(super) fn finish<E>(self, crc32: u32) -> Result<(), ZipError<E>> {
         if self.out != self.expected {
             return Err(ZipError::Archive(ZipRule::SizeMismatch));
         }
@@ -1103,11 +1112,31 @@ mod tests {
         validate_zip_rows(&mut file, &entry, &mut window, &mut inbuf).map(|s| s.rows)
     }
 
+    /// The verdict of the one-pass check ([`super::super::ZipStreamCheck`]): the structure
+    /// inspected first, then the whole archive fed in pieces of `piece` bytes.
+    fn stream_with(zip: &[u8], piece: usize) -> Verdict {
+        let mut file = Cursor {
+            data: zip.to_vec(),
+            pos: 0,
+        };
+        let entry = inspect_zip(&mut file, &mut [0u8; 4096])?;
+        let window = std::boxed::Box::new([0u8; ZIP_WINDOW]);
+        let mut check = super::super::ZipStreamCheck::new(entry, RowKind::Account, window);
+        for p in zip.chunks(piece) {
+            check.feed(p)?;
+        }
+        check.finish().map(|s| s.rows)
+    }
+
     /// The verdict with several buffer sizes; asserts that all agree.
     fn check(zip: &[u8]) -> Verdict {
         let v = check_with(zip, 4096, 4096);
         for (s, i) in [(64, 1), (64, 7), (100, 512), (65_600, 65_536)] {
             assert_eq!(check_with(zip, s, i), v, "scratch {s}, inbuf {i}");
+        }
+        // The one-pass check agrees, fed in any pieces (the structure it inspects first).
+        for piece in [1, 7, 512, 65_536] {
+            assert_eq!(stream_with(zip, piece), v, "one pass, pieces of {piece}");
         }
         v
     }
@@ -1578,7 +1607,9 @@ mod tests {
             for i in (start..end).step_by(stride) {
                 let mut z = zip.clone();
                 z[i] ^= 0x55;
-                match check_with(&z, 256, 256) {
+                let verdict = check_with(&z, 256, 256);
+                assert_eq!(stream_with(&z, 100), verdict, "one pass, flip at {i}");
+                match verdict {
                     Err(
                         ZipError::Archive(ZipRule::CrcMismatch)
                         | ZipError::Archive(ZipRule::CorruptData)
@@ -1645,6 +1676,11 @@ mod tests {
                 other => panic!("{other:?}"),
             });
             prop_assert_eq!(zipped, plain);
+            let streamed = stream_with(&zip, inbuf).map_err(|e| match e {
+                ZipError::Row(e) => e,
+                other => panic!("{other:?}"),
+            });
+            prop_assert_eq!(streamed, plain);
         }
 
         /// Arbitrary bytes never panic the inspector.

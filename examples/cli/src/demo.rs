@@ -85,6 +85,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), Failure> {
             progress: true,
             kind: tpns_transport_std::RowKind::Account,
             name: None,
+            check_first: false,
         },
         &mut printed,
     )?;

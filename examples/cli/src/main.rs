@@ -51,7 +51,8 @@ Environment:
                      subdomains too), IP addresses or CIDR blocks, each with an optional
                      :port; * for all
 
-Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent),
+Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent; a
+row found broken while sending stops the upload before its end: nothing stored),
 4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
 error (an answer that cannot be trusted included; for cert-check: the chain is refused).
 
@@ -296,6 +297,12 @@ struct UploadArgs {
     /// as %22 and counts as 3 characters; a name above 100 bytes in UTF-8 gets a warning.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
+    /// Check every row before sending anything (reads the file twice). By default a package
+    /// above 1 MiB is checked while it is sent, in one pass (a zip's structure first): a broken
+    /// row or damaged zip data stops the upload before its end, and the service stores
+    /// nothing. Smaller files are always checked first.
+    #[arg(long)]
+    check_first: bool,
     /// The package (.txt, .csv or .zip).
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -366,6 +373,7 @@ fn main() -> ExitCode {
                 progress: !a.no_progress,
                 kind: a.kind.kind.into(),
                 name: a.name.clone(),
+                check_first: a.check_first,
             };
             upload::run(&s, &a.file, &opts, &mut out).map(|_| fail::OK)
         }),

@@ -1,6 +1,12 @@
-//! `tpns upload`: check the package locally, then upload it with a progress bar.
+//! `tpns upload`: check the package locally and upload it with a progress bar.
+//!
+//! A package above [`CHECK_FIRST_MAX`] is checked while it is sent, in one pass: the name, the
+//! size and a zip's structure first, then each row (a zip's entry inflated) as it goes out; a
+//! broken row or damaged zip data stops the upload before the body's closing delimiter, so the
+//! service stores nothing (exit 3). Smaller files, and any file with `--check-first`, are
+//! checked whole before the first byte is sent.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
@@ -8,7 +14,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tpns_transport_std::tpns_core::package::MAX_NAME_CHARS;
 use tpns_transport_std::{
-    CheckError, Event, Report, RowKind, Uploaded, check_file_as, open_regular,
+    CheckError, Event, Report, RowCheckingReader, RowKind, Uploaded, ZipCheckingReader,
+    broken_while_sending, check_file_as, check_file_but_rows, open_regular,
 };
 
 use crate::fail::{Failure, INVALID, USAGE};
@@ -26,7 +33,14 @@ pub struct Options {
     pub kind: RowKind,
     /// The file name the service sees (`--name`), instead of the path's last component.
     pub name: Option<String>,
+    /// Check every row before sending anything, whatever the size (`--check-first`).
+    pub check_first: bool,
 }
+
+/// Packages up to this size (1 MiB) are checked whole before sending: the second read costs
+/// little, and an invalid one then sends nothing at all. Larger ones are checked while they
+/// are sent, in one pass.
+pub const CHECK_FIRST_MAX: u64 = 1 << 20;
 
 /// What an upload did (read by `demo`).
 #[derive(Debug)]
@@ -47,7 +61,14 @@ pub fn run(
     if let Some(name) = &opts.name {
         same_family(file, name)?;
     }
-    let report = check_as(file, opts.name.as_deref(), opts.kind)?;
+    let head = check_with(file, opts.name.as_deref(), opts.kind, false)?;
+    let streamed = !opts.check_first && head.size > CHECK_FIRST_MAX;
+    let mut report = if streamed {
+        head
+    } else {
+        check_with(file, opts.name.as_deref(), opts.kind, true)?
+    };
+    warn(file, &report);
     let bar = progress_bar(report.size, opts.progress);
     let mut attempts = 1;
     let on_event = |event: &Event<'_>| {
@@ -73,22 +94,72 @@ pub fn run(
         }
         ControlFlow::Continue(())
     };
-    let result = match &opts.name {
-        None => client.upload_file_with(file, on_event),
-        Some(name) => match open_regular(file) {
+    let cannot_read = |e: std::io::Error| {
+        Failure::usage(format!(
+            "cannot read {}: {}",
+            term::path(file),
+            term::sanitize(&e.to_string())
+        ))
+    };
+    let result = match (streamed, &opts.name) {
+        (false, None) => client.upload_file_with(file, on_event),
+        (false, Some(name)) => match open_regular(file) {
             Ok((source, len)) => client.upload_reader_with(source, len, name, on_event),
             Err(e) => {
                 bar.finish_and_clear();
-                return Err(Failure::usage(format!(
-                    "cannot read {}: {}",
-                    term::path(file),
-                    term::sanitize(&e.to_string())
-                )));
+                return Err(cannot_read(e));
             }
         },
+        (true, _) => {
+            let (source, len) = match open_regular(file) {
+                Ok(x) => x,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(cannot_read(e));
+                }
+            };
+            let name = &report.file_name;
+            let (result, summary) = match report.kind.format() {
+                Some(format) => match RowCheckingReader::new(source, format, opts.kind) {
+                    Ok(mut reader) => {
+                        let result = client.upload_reader_with(&mut reader, len, name, on_event);
+                        (result, reader.summary())
+                    }
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        return Err(cannot_read(e));
+                    }
+                },
+                // The structure was inspected already: only a file changed since then fails.
+                None => match ZipCheckingReader::new(source, opts.kind) {
+                    Ok(mut reader) => {
+                        let result = client.upload_reader_with(&mut reader, len, name, on_event);
+                        (result, reader.summary())
+                    }
+                    Err(e) => {
+                        bar.finish_and_clear();
+                        return Err(cannot_read(e));
+                    }
+                },
+            };
+            if let Some(summary) = summary {
+                report.rows = summary.rows;
+            }
+            result
+        }
     };
     bar.finish_and_clear();
-    let uploaded = result.map_err(|e| Failure::request("upload", &e, attempts))?;
+    let uploaded = result.map_err(|e| match broken_while_sending(&e) {
+        Some(invalid) => Failure::new(
+            INVALID,
+            format!(
+                "{} (invalid package, found while sending: the upload was stopped before its \
+                 end, nothing stored)",
+                crate::check::located(&term::path(file), &invalid)
+            ),
+        ),
+        None => Failure::request("upload", &e, attempts),
+    })?;
     let line = if opts.json {
         let json = serde_json::json!({
             "uploadId": uploaded.upload_id,
@@ -112,13 +183,24 @@ pub fn run(
 
 /// The local check before anything is sent, for a package of `kind` sent under `name`
 /// (default: the path's last component): exit 3 for an invalid package, 2 for a file that
-/// cannot be read.
+/// cannot be read. Without `rows`, the rows (and a zip's data) are left out (they are then
+/// checked while sending; the report counts 0 rows until then).
 ///
 /// The name is checked as the service will receive it: a `"` is sent as `%22` (see the
-/// multipart encoder), so the 100-character limit counts the escaped form; and a name within
-/// 100 characters but above 100 bytes in UTF-8 gets a warning, as the service may count bytes.
-pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report, Failure> {
-    match check_file_as(file, name, kind) {
+/// multipart encoder), so the 100-character limit counts the escaped form. Warnings are
+/// [`warn`]'s.
+fn check_with(
+    file: &Path,
+    name: Option<&str>,
+    kind: RowKind,
+    rows: bool,
+) -> Result<Report, Failure> {
+    let checked = if rows {
+        check_file_as(file, name, kind)
+    } else {
+        check_file_but_rows(file, name, kind)
+    };
+    match checked {
         Ok(report) => {
             let sent = &report.file_name;
             let quotes = sent.matches('"').count();
@@ -132,21 +214,6 @@ pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report
                         term::sanitize(sent)
                     ),
                 ));
-            }
-            let bytes = sent.len() + 2 * quotes;
-            if bytes > MAX_NAME_CHARS {
-                eprintln!(
-                    "tpns: warning: the file name {} is {bytes} bytes in UTF-8; the limit is 100 \
-                     characters, and the service may count bytes",
-                    term::sanitize(sent)
-                );
-            }
-            if report.size_warning {
-                eprintln!(
-                    "tpns: warning: {} is larger than 10^8 bytes; the service may count 100 MB \
-                     in powers of ten and refuse it",
-                    term::path(file)
-                );
             }
             Ok(report)
         }
@@ -172,6 +239,26 @@ pub fn check_as(file: &Path, name: Option<&str>, kind: RowKind) -> Result<Report
                 term::sanitize(&e.to_string())
             ),
         )),
+    }
+}
+
+/// The warnings about a valid package: a name above 100 bytes, a size above 10^8 bytes.
+fn warn(file: &Path, report: &Report) {
+    let sent = &report.file_name;
+    let bytes = sent.len() + 2 * sent.matches('"').count();
+    if bytes > MAX_NAME_CHARS {
+        eprintln!(
+            "tpns: warning: the file name {} is {bytes} bytes in UTF-8; the limit is 100 \
+             characters, and the service may count bytes",
+            term::sanitize(sent)
+        );
+    }
+    if report.size_warning {
+        eprintln!(
+            "tpns: warning: {} is larger than 10^8 bytes; the service may count 100 MB in \
+             powers of ten and refuse it",
+            term::path(file)
+        );
     }
 }
 
@@ -211,6 +298,9 @@ fn progress_bar(total: u64, on: bool) -> ProgressBar {
     ) {
         bar.set_style(style);
     }
-    bar.enable_steady_tick(Duration::from_millis(200));
+    // The ticker is a thread: none when nothing is drawn (it would cost memory for nothing).
+    if on && std::io::stderr().is_terminal() {
+        bar.enable_steady_tick(Duration::from_millis(200));
+    }
     bar
 }

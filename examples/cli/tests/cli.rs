@@ -198,6 +198,177 @@ fn invalid_packages_exit_3_and_send_nothing() {
     assert!(env.emu.uploads().is_empty());
 }
 
+/// Above 1 MiB a text package is checked while it is sent, in one pass: a broken row, in the
+/// middle or as the last row (judged only at the end of the file), stops the upload before the
+/// body's closing delimiter. Exit 3, the line and the rule, "nothing stored"; the emulator
+/// (which refuses a body without its closing delimiter) stores nothing. `--check-first` sends
+/// nothing at all; a valid package goes through whole, its rows counted on the way.
+#[test]
+fn a_row_broken_mid_stream_stops_the_upload_and_nothing_is_stored() {
+    let env = Env::new("midstream");
+    let good = package(3 << 20);
+    let line_ends = good.iter().filter(|&&b| b == b'\n').count() as u64;
+    let rows = line_ends + u64::from(good.last() != Some(&b'\n'));
+    // Line 100000 (about 1.7 MB in) holds one character; the last row, without a line end,
+    // holds one character.
+    let mut middle = good.clone();
+    let at = middle
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(99_998)
+        .unwrap()
+        .0;
+    middle.splice(at + 1..at + 1 + 17, b"x\n".iter().copied());
+    let mut last = good.clone();
+    let cut = last.iter().rposition(|&b| b == b'\n').unwrap();
+    last.truncate(cut + 1);
+    last.push(b'y');
+    let last_line = line_ends + 1;
+    for (name, bytes, want) in [
+        (
+            "middle.txt",
+            &middle,
+            ":100000: row shorter than 2 characters".to_owned(),
+        ),
+        (
+            "last.txt",
+            &last,
+            format!(":{last_line}: row shorter than 2 characters"),
+        ),
+    ] {
+        let file = env.write(name, bytes);
+        let run = env.upload(&env.https(), &file, &["--retries", "0"]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert_eq!(run.stdout, "", "{name}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")),
+            "{name}: {run:?}"
+        );
+        assert!(
+            run.stderr.contains("found while sending"),
+            "{name}: {run:?}"
+        );
+        assert!(run.stderr.contains("nothing stored"), "{name}: {run:?}");
+        assert!(env.emu.uploads().is_empty(), "{name}: stored");
+        let run = env.upload(&env.https(), &file, &["--check-first"]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")) && run.stderr.contains("nothing sent"),
+            "{name}: {run:?}"
+        );
+    }
+    assert!(env.emu.uploads().is_empty());
+    let in_progress = std::fs::read_dir(env.dir().join("data").join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(in_progress, 0, "a temporary upload was left behind");
+    // The valid package: stored whole, its rows counted while it was sent.
+    let file = env.write("good.txt", &good);
+    let run = env.upload(&env.https(), &file, &["--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(answer["rows"], rows, "{run:?}");
+    let id = answer["uploadId"].as_u64().unwrap();
+    let stored = std::fs::read(env.emu.stored_path(id)).unwrap();
+    assert_eq!(sha256_hex(&stored), sha256_hex(&good));
+}
+
+/// A zip above 1 MiB is checked while it is sent too: its structure first, then its entry
+/// inflated as it goes. A broken row, or data that no longer matches its CRC-32, stops the
+/// upload before its end: exit 3, "nothing stored", and nothing is stored. A valid one is
+/// stored whole, its rows counted on the way.
+#[test]
+fn a_zip_is_checked_while_it_is_sent() {
+    use std::io::Write;
+    let zip_of = |data: &[u8], method| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+        w.start_file("accounts.txt", opts).unwrap();
+        w.write_all(data).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let env = Env::new("zipstream");
+    let good = package(3 << 20);
+    let rows = good.iter().filter(|&&b| b == b'\n').count() as u64
+        + u64::from(good.last() != Some(&b'\n'));
+    let mut middle = good.clone();
+    let at = middle
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(99_998)
+        .unwrap()
+        .0;
+    middle.splice(at + 1..at + 1 + 17, b"x\n".iter().copied());
+    // Rows of 32 pseudo-random hex digits, which deflate cannot squeeze below 1 MiB; row
+    // 100000 holds one character.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut noisy = Vec::new();
+    for line in 1..=120_000 {
+        if line == 100_000 {
+            noisy.extend_from_slice(b"x\n");
+            continue;
+        }
+        for _ in 0..32 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            noisy.push(b"0123456789abcdef"[(state % 16) as usize]);
+        }
+        noisy.push(b'\n');
+    }
+    let stored = zip::CompressionMethod::Stored;
+    let mut damaged = zip_of(&good, stored);
+    // A byte of the entry's data, well inside it: the CRC-32 no longer matches.
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x01;
+    for (name, bytes, want) in [
+        (
+            "middle.zip",
+            zip_of(&middle, stored),
+            ":100000: row shorter than 2 characters",
+        ),
+        (
+            "deflated.zip",
+            zip_of(&noisy, zip::CompressionMethod::Deflated),
+            ":100000: row shorter than 2 characters",
+        ),
+        ("damaged.zip", damaged, ": "),
+    ] {
+        let file = env.write(name, &bytes);
+        let run = env.upload(&env.https(), &file, &["--retries", "0"]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")),
+            "{name}: {run:?}"
+        );
+        assert!(
+            run.stderr.contains("found while sending"),
+            "{name}: {run:?}"
+        );
+        assert!(run.stderr.contains("nothing stored"), "{name}: {run:?}");
+        assert!(env.emu.uploads().is_empty(), "{name}: stored");
+    }
+    // A zip of at most 1 MiB is checked first: nothing sent.
+    let small = zip_of(&middle, zip::CompressionMethod::Deflated);
+    assert!(small.len() <= 1 << 20);
+    let file = env.write("small.zip", &small);
+    let run = env.upload(&env.https(), &file, &[]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("nothing sent"), "{run:?}");
+    let zip = zip_of(&good, stored);
+    assert!(zip.len() > 1 << 20);
+    let file = env.write("good.zip", &zip);
+    let run = env.upload(&env.https(), &file, &["--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(answer["rows"], rows, "{run:?}");
+    let id = answer["uploadId"].as_u64().unwrap();
+    let kept = std::fs::read(env.emu.stored_path(id)).unwrap();
+    assert_eq!(sha256_hex(&kept), sha256_hex(&zip));
+}
+
 /// Arguments, environment changes, and a text the message must hold.
 type UsageCase<'a> = (Vec<&'a str>, Vec<(&'a str, Option<&'a str>)>, &'a str);
 

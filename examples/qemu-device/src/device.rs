@@ -12,15 +12,15 @@ use semihosting::{eprintln, println, process};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Boundary;
-use tpns_core::package::{check_file_name, validate_rows};
+use tpns_core::package::{CheckedSource, check_file_name, check_size};
 use tpns_core::response::Limits;
-use tpns_core::upload::{Progress, Upload};
+use tpns_core::upload::{Progress, Upload, upload};
 use tpns_transport_embedded::source::{Package, SeekPackage};
 use tpns_transport_embedded::tls;
 use tpns_transport_embedded::tls::{
     READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
 };
-use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
+use tpns_transport_embedded::upload::TlsUploadError;
 
 use crate::config::{Config, USAGE};
 use crate::pem::PemDecoder;
@@ -143,8 +143,9 @@ fn main() -> ! {
         ChaCha20Rng::from_seed(seed)
     };
 
-    // The package: checked in a first streamed pass (as the service will check it), then
-    // uploaded from its first byte in a second one. Neither pass holds more than a chunk.
+    // The package: read once, checked while it is sent (`CheckedSource`). A broken row stops
+    // the upload before the body's closing delimiter (the last row is judged at the end of
+    // the file, before that delimiter): the server stores nothing. Only a chunk is held.
     let format = match check_file_name(config.name).map(|kind| kind.format()) {
         Ok(Some(format)) => format,
         Ok(None) => fail(
@@ -159,20 +160,15 @@ fn main() -> ! {
     let len = file
         .len()
         .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    if let Err(e) = check_size(len) {
+        fail(EXIT_CONFIG, config.package, &e);
+    }
     let mut package =
         SeekPackage::region(file, 0, len).unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
-    let rows = match validate_rows(&mut package, format, IO_BUF) {
-        Ok(summary) => summary.rows,
-        Err(e) => fail(EXIT_CONFIG, config.package, &e),
-    };
-    package
-        .rewind()
-        .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
     println!(
-        "package {}: {} bytes, {} rows, valid; RAM for the program: {} bytes",
+        "package {}: {} bytes, checked while sent; RAM for the program: {} bytes",
         config.package,
         package.len(),
-        rows,
         ram_len()
     );
 
@@ -211,7 +207,8 @@ fn main() -> ! {
     let result = match handshake {
         Err(e) => Err(TlsUploadError::Handshake(e)),
         Ok(mut stream) => {
-            let answer = upload_package(&mut stream, &job, &mut package, IO_BUF, progress);
+            let checked = CheckedSource::new(&mut package, format);
+            let answer = upload(&mut stream, &job, checked, len, IO_BUF, progress);
             // The answer is in: a failed close_notify changes nothing about it.
             let _ = stream.close();
             answer.map_err(TlsUploadError::Upload)
@@ -224,7 +221,7 @@ fn main() -> ! {
     let peak = startup.max(handshake_peak).max(upload_peak);
     println!(
         "serial line: {} bytes sent, {} received; package file: {} reads of at most {} bytes \
-         (largest {}), {} bytes over both passes",
+         (largest {}), {} bytes read in all",
         uart.sent, uart.received, file.reads, config.chunk, file.largest, file.bytes
     );
     println!(

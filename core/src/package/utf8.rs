@@ -1,0 +1,170 @@
+//! The word-at-a-time helpers of the row validator's fast path: where valid UTF-8 ends, how
+//! many characters a run of valid UTF-8 holds, and exact byte masks over 8-byte words (SWAR).
+//!
+//! With the `simd` feature, UTF-8 validation goes through `simdutf8` (SSE4.2/AVX2 picked at
+//! run time on x86, NEON on aarch64); without it, through `core::str::from_utf8`, which reads
+//! ASCII a word at a time and needs no `std`.
+
+/// `0x01` in every byte.
+pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
+/// The low seven bits of every byte.
+pub(super) const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+/// The high bit of every byte.
+pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The length of the longest prefix of `bytes` that is valid UTF-8 (it ends on a character
+/// boundary; a sequence cut by the end of `bytes` is left out).
+#[inline]
+pub(super) fn valid_prefix(bytes: &[u8]) -> usize {
+    #[cfg(feature = "simd")]
+    let checked = simdutf8::compat::from_utf8(bytes);
+    #[cfg(not(feature = "simd"))]
+    let checked = core::str::from_utf8(bytes);
+    match checked {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    }
+}
+
+/// The high bit of each byte of `x` that equals `b`, exact for any byte values (no carry
+/// crosses a byte: each byte of `(t & LOW7) + LOW7` is at most 0xFE).
+#[inline(always)]
+pub(super) const fn eq(x: u64, b: u8) -> u64 {
+    let t = x ^ (b as u64 * ONES);
+    !(((t & LOW7) + LOW7) | t) & HIGH
+}
+
+/// Whether `bytes` holds no CR (0x0D) and no VT (0x0B): then [`lf_mask_plain`] is exact and
+/// no CR mask is needed. With the `simd` feature, one SIMD scan (memchr); without it, `false`
+/// (the portable path always builds the exact masks).
+#[inline]
+pub(super) fn plain_lines(bytes: &[u8]) -> bool {
+    #[cfg(feature = "simd")]
+    {
+        memchr::memchr2(b'\r', 0x0B, bytes).is_none()
+    }
+    #[cfg(not(feature = "simd"))]
+    {
+        let _ = bytes;
+        false
+    }
+}
+
+/// The LF mask of `block` (8 or 64 bytes), one bit per byte, for a text without CR and VT (see
+/// [`plain_lines`]). The zero-byte test `(t - 1) & !t` is exact but for a byte just above a
+/// zero byte (an LF) whose `t` is 1, that is a VT (0x0B ^ 0x0A): absent here.
+#[inline(always)]
+pub(super) fn lf_mask_plain(block: &[u8]) -> u64 {
+    let (words, _) = block.as_chunks::<8>();
+    let mut lf = 0;
+    for &w in words {
+        let x = u64::from_le_bytes(w);
+        lf = (lf >> 8) | (pack(has(x, b'\n')) << 56);
+    }
+    lf >> (64 - 8 * words.len() as u32)
+}
+
+/// Bit masks of `block` (8 or 64 bytes), one bit per byte, bit `i` for byte `i`: its LFs and
+/// its CRs; and (if `CSV`) whether it holds a `"` or a `,`.
+///
+/// Most blocks hold no CR (LF line ends) and, in CSV, no quote or comma: for those only a
+/// cheap test runs (is there such a byte at all?), and the exact CR mask is built only for a
+/// block that has one.
+#[inline(always)]
+pub(super) fn masks<const CSV: bool>(block: &[u8]) -> (u64, u64, bool) {
+    let (mut lf, mut cr_seen, mut special) = (0, 0, 0);
+    let (words, _) = block.as_chunks::<8>();
+    for &w in words {
+        let x = u64::from_le_bytes(w);
+        // A serial chain (shift in from the top) rather than `<< 8 * k`: it keeps LLVM from
+        // vectorising the loop into SSE2 without a 64-bit multiply, which is slower.
+        lf = (lf >> 8) | (pack(eq(x, b'\n')) << 56);
+        cr_seen |= has(x, b'\r');
+        if CSV {
+            special |= has(x, b'"') | has(x, b',');
+        }
+    }
+    let unused = 64 - 8 * words.len() as u32;
+    let mut cr = 0;
+    if cr_seen != 0 {
+        for &w in words {
+            cr = (cr >> 8) | (pack(eq(u64::from_le_bytes(w), b'\r')) << 56);
+        }
+    }
+    (lf >> unused, cr >> unused, special != 0)
+}
+
+/// Non-zero if some byte of `x` equals `b`. Which bytes: exact but for a byte just above a
+/// matching one whose value is `b ^ 1`, which is flagged too (the borrow of `t - 1`).
+#[inline(always)]
+const fn has(x: u64, b: u8) -> u64 {
+    let t = x ^ (b as u64 * ONES);
+    t.wrapping_sub(ONES) & !t & HIGH
+}
+
+/// The high bits of the bytes of `m` (a mask from [`eq`]) as the low 8 bits: byte `i` to
+/// bit `i`. The multiplication moves each bit to its place in the top byte, with no carries
+/// (each partial product lands on a distinct bit).
+#[inline(always)]
+const fn pack(m: u64) -> u64 {
+    (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// The characters in `bytes`, which is valid UTF-8: the bytes that are not continuation bytes
+/// (`0b10xxxxxx`).
+#[inline]
+pub(super) fn chars(bytes: &[u8]) -> usize {
+    let mut continuation = 0;
+    let (words, rest) = bytes.as_chunks::<8>();
+    for &w in words {
+        let x = u64::from_le_bytes(w);
+        // Bit 7 set and bit 6 clear; the shift moves bit 6 of each byte onto its bit 7.
+        continuation += (x & !(x << 1) & HIGH).count_ones() as usize;
+    }
+    continuation += rest.iter().filter(|&&b| b & 0xC0 == 0x80).count();
+    bytes.len() - continuation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn masks_and_counts_are_exact(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            for w in bytes.chunks_exact(8) {
+                let x = u64::from_le_bytes(w.try_into().unwrap());
+                for b in [b'\n', b'\r', b'"', b',', 0x80, 0xFF, 0] {
+                    let expect = w.iter().enumerate()
+                        .fold(0u64, |m, (i, &c)| if c == b { m | 0x80 << (8 * i) } else { m });
+                    prop_assert_eq!(eq(x, b), expect);
+                }
+            }
+            if bytes.len() >= 8 {
+                let block = &bytes[..if bytes.len() >= 64 { 64 } else { 8 }];
+                let (lf, cr, special) = masks::<true>(block);
+                for (i, &c) in block.iter().enumerate() {
+                    prop_assert_eq!(lf >> i & 1 == 1, c == b'\n');
+                    prop_assert_eq!(cr >> i & 1 == 1, c == b'\r');
+                }
+                prop_assert_eq!(special, block.iter().any(|&c| c == b'"' || c == b','));
+                if !block.iter().any(|&c| c == b'\r' || c == 0x0B) {
+                    prop_assert_eq!(lf_mask_plain(block), lf);
+                }
+                let cr_or_vt = block.iter().any(|&c| c == b'\r' || c == 0x0B);
+                prop_assert!(!plain_lines(block) || !cr_or_vt);
+                let len = block.len() as u32;
+                let beyond = |m: u64| m.checked_shr(len).unwrap_or(0);
+                prop_assert_eq!(beyond(lf) | beyond(cr), 0);
+            }
+            let valid = valid_prefix(&bytes);
+            prop_assert_eq!(valid, match core::str::from_utf8(&bytes) {
+                Ok(_) => bytes.len(),
+                Err(e) => e.valid_up_to(),
+            });
+            let text = core::str::from_utf8(&bytes[..valid]).unwrap();
+            prop_assert_eq!(chars(&bytes[..valid]), text.chars().count());
+        }
+    }
+}
