@@ -1,6 +1,6 @@
 //! The flooding answers every transport must refuse: an endless response head, an endless
 //! body (close-delimited or with a huge length) and garbage instead of HTTP. Each transport's
-//! tests run the same table against a [`RawServer`](crate::raw::RawServer) that reads the
+//! tests run the same table against a [`RawServer`] that reads the
 //! request and then floods, and map their own error onto a [`Refusal`].
 
 use std::fmt::Debug;

@@ -179,9 +179,10 @@ impl<W: BorrowMut<[u8; ZIP_WINDOW]>> ZipStreamCheck<W> {
     ///
     /// # Errors
     ///
-    /// [`ZipError::Archive(ZipRule::Truncated)`] if the archive ended inside the entry's data, the damage found by
-    /// [`feed`](Self::feed), [`ZipError::Archive(ZipRule::CorruptData)`], [`ZipError::Archive(ZipRule::SizeMismatch)`] or
-    /// [`ZipError::Archive(ZipRule::CrcMismatch)`], then [`ZipError::Row`] for the first broken row.
+    /// [`ZipError::Archive`] with [`ZipRule::Truncated`] if the archive ended inside the entry's
+    /// data, the damage found by [`feed`](Self::feed), or [`ZipRule::CorruptData`],
+    /// [`ZipRule::SizeMismatch`] or [`ZipRule::CrcMismatch`]; then [`ZipError::Row`] for the
+    /// first broken row.
     pub fn finish(self) -> Result<RowSummary, ZipError<Infallible>> {
         if let Some(e) = self.failed {
             return Err(e);
