@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use tpns_core::json::JsonReader;
-use tpns_core::upload::UploadFields;
 use tpns_core::push::PushFields;
+use tpns_core::upload::UploadFields;
 
 type Fields = (Option<i64>, String, Option<i64>);
 

@@ -25,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
     let whole = validate_object(input);
     let split = usize::from(split).min(input.len());
     let mut v = JsonValidator::new();
-    let pieces = v.feed(&input[..split]).and_then(|()| v.feed(&input[split..]));
+    let pieces = v
+        .feed(&input[..split])
+        .and_then(|()| v.feed(&input[split..]));
     let pieces = pieces.and_then(|()| v.finish());
     assert_eq!(whole.is_ok(), pieces.is_ok(), "split at {split}");
     if let (Err(a), Err(b)) = (whole, pieces) {

@@ -37,7 +37,10 @@ fn each(input: &[u8], format: Format, kind: RowKind, split: usize) -> (String, S
     let tally = v.finish_each(|e| errors.push(e));
     let first = match errors.first() {
         Some(e) => format!("{:?}", Err::<(), _>(*e)),
-        None => format!("{:?}", Ok::<_, ()>(tpns_core::package::RowSummary { rows: tally.rows })),
+        None => format!(
+            "{:?}",
+            Ok::<_, ()>(tpns_core::package::RowSummary { rows: tally.rows })
+        ),
     };
     (first, format!("{errors:?} {tally:?}"))
 }
