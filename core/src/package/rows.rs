@@ -899,6 +899,20 @@ mod tests {
 
     type Verdict = Result<u64, (u64, RowRule)>;
 
+    /// `data` cut at the (sorted) points `cuts` pick: the pieces, in order, empty ones included.
+    fn split_at<'a>(data: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut prev = 0;
+        for p in points {
+            chunks.push(&data[prev..p]);
+            prev = p;
+        }
+        chunks.push(&data[prev..]);
+        chunks
+    }
+
     fn run_chunks<'a>(format: Format, chunks: impl IntoIterator<Item = &'a [u8]>) -> Verdict {
         let mut v = RowValidator::new(format);
         for c in chunks {
@@ -1330,15 +1344,7 @@ mod tests {
         ) {
             let format = if csv { Csv } else { Txt };
             let whole = run_chunks(format, [&data[..]]);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut prev = 0;
-            for p in points {
-                chunks.push(&data[prev..p]);
-                prev = p;
-            }
-            chunks.push(&data[prev..]);
+            let chunks = split_at(&data, &cuts);
             prop_assert_eq!(run_chunks(format, chunks), whole);
             prop_assert_eq!(run_chunks(format, data.chunks(1)), whole);
             prop_assert_eq!(whole.map_err(|(l, _)| l), reference(&data, format));
@@ -1413,15 +1419,7 @@ mod tests {
             let data = &text[..];
             let bytewise = run_chunks(format, data.chunks(1));
             prop_assert_eq!(run_chunks(format, [data]), bytewise);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut prev = 0;
-            for p in points {
-                chunks.push(&data[prev..p]);
-                prev = p;
-            }
-            chunks.push(&data[prev..]);
+            let chunks = split_at(data, &cuts);
             prop_assert_eq!(run_chunks(format, chunks.iter().copied()), bytewise);
             let each = each_chunks(format, RowKind::Account, data.chunks(1));
             prop_assert_eq!(&each_chunks(format, RowKind::Account, [data]), &each);
@@ -1472,15 +1470,7 @@ mod tests {
             let data = text.as_bytes();
             let bytewise = run_kind(format, RowKind::Token, data.chunks(1));
             prop_assert_eq!(run_kind(format, RowKind::Token, [data]), bytewise);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut prev = 0;
-            for p in points {
-                chunks.push(&data[prev..p]);
-                prev = p;
-            }
-            chunks.push(&data[prev..]);
+            let chunks = split_at(data, &cuts);
             prop_assert_eq!(run_kind(format, RowKind::Token, chunks), bytewise);
             // Every-error mode, any chunking, against the line-by-line oracle.
             prop_assert_eq!(each_chunks(format, RowKind::Token, [data]), each_oracle(format, RowKind::Token, data));
@@ -1500,15 +1490,7 @@ mod tests {
             let whole = each_chunks(format, kind, [&data[..]]);
             prop_assert_eq!(&whole, &each_oracle(format, kind, &data));
             prop_assert_eq!(&each_chunks(format, kind, data.chunks(1)), &whole);
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut prev = 0;
-            for p in points {
-                chunks.push(&data[prev..p]);
-                prev = p;
-            }
-            chunks.push(&data[prev..]);
+            let chunks = split_at(&data, &cuts);
             prop_assert_eq!(&each_chunks(format, kind, chunks), &whole);
             // The first error is the one the other mode stops at.
             let first = run_kind(format, kind, [&data[..]]);
