@@ -8,7 +8,7 @@ mod common;
 use core::ops::ControlFlow;
 use std::net::SocketAddr;
 
-use common::{HANG, Server, SystemClock, card, job, package, tls_upload};
+use common::{HANG, Server, SystemClock, card, job, package, tls_upload, with_trust};
 use embedded_io::{Read, Write};
 use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
@@ -49,8 +49,9 @@ fn upload<P: Package>(
     buf_len: usize,
     progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>> {
-    let ca = server.emulator().ca_der();
-    tls_upload(server.addr(), ca, job, package, buf_len, HANG, progress)
+    with_trust(server.emulator().ca_der(), |trust| {
+        tls_upload(server.addr(), *trust, job, package, buf_len, HANG, progress)
+    })
 }
 
 #[test]
@@ -169,15 +170,13 @@ fn a_certificate_from_another_ca_is_refused() {
     let endpoint = Endpoint::parse(&server.url).unwrap();
     let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
     let accounts = package(10);
-    let err = tls_upload(
-        server.addr(),
-        &other.ca_der,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        256,
-        HANG,
-        |_| go(),
-    )
+    let job = job(&endpoint, "a.txt");
+    let mut package = FlashPackage::new(&accounts);
+    let err = with_trust(&other.ca_der, |trust| {
+        tls_upload(server.addr(), *trust, &job, &mut package, 256, HANG, |_| {
+            go()
+        })
+    })
     .unwrap_err();
     assert!(
         matches!(

@@ -9,15 +9,15 @@
 
 mod common;
 
+use core::convert::Infallible;
 use core::ops::ControlFlow;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, Server, SystemClock, card, deadline, job, package, tls_upload};
+use common::{PATIENCE, Server, SystemClock, card, deadline, job, package, tls_upload, with_trust};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
-use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
@@ -28,12 +28,9 @@ use tpns_test_support::flood::{self, Refusal};
 use tpns_test_support::raw::{RawServer, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
-use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{FlashPackage, Package};
-use tpns_transport_embedded::tls::{
-    HandshakeError, READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
-};
-use tpns_transport_embedded::upload::{TlsUploadError, upload_package, upload_tls};
+use tpns_transport_embedded::tls::{HandshakeError, Trust, anchor_from_der};
+use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
 
 /// The upload buffer over TLS: smaller than one TLS record (`WRITE_RECORD_LEN`), so that
 /// the driver's first write, the one holding the request head, never sends a record by
@@ -97,6 +94,105 @@ fn plain<P: Package>(
     result
 }
 
+/// One plain upload of `accounts` as `name` to `http://{addr}/{path}` that must fail: its
+/// error.
+fn plain_err(
+    addr: SocketAddr,
+    path: &str,
+    name: &str,
+    accounts: &[u8],
+    buf_len: usize,
+    limit: Duration,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> UploadError<NalError<ErrorOf>, Infallible> {
+    let url = format!("http://{addr}/{path}");
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let mut package = FlashPackage::new(accounts);
+    plain(
+        addr,
+        &job(&endpoint, name),
+        &mut package,
+        buf_len,
+        limit,
+        progress,
+    )
+    .unwrap_err()
+}
+
+/// As [`plain_err`], to the emulator's plain HTTP side.
+fn emulator_plain_err(
+    server: &Server,
+    path: &str,
+    name: &str,
+    accounts: &[u8],
+    buf_len: usize,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> UploadError<NalError<ErrorOf>, Infallible> {
+    let addr = http_addr(server);
+    plain_err(addr, path, name, accounts, buf_len, PATIENCE, progress)
+}
+
+/// One upload over TLS of `accounts` as `name` to the emulator's `{url}{path}` that must
+/// fail: its error.
+fn emulator_tls_err(
+    server: &Server,
+    path: &str,
+    name: &str,
+    accounts: &[u8],
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> TlsUploadError<Infallible> {
+    let url = format!("{}{path}", server.url);
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let job = job(&endpoint, name);
+    let mut package = FlashPackage::new(accounts);
+    let addr = server.addr();
+    with_trust(server.emulator().ca_der(), |trust| {
+        tls_upload(
+            addr,
+            *trust,
+            &job,
+            &mut package,
+            TLS_BUF,
+            PATIENCE,
+            progress,
+        )
+    })
+    .unwrap_err()
+}
+
+/// One upload over TLS of `accounts` as `a.txt` to `https://localhost:{port}/` at `addr`,
+/// trusting `ca`, on a socket bounded by `limit`.
+fn tls_to_localhost(
+    addr: SocketAddr,
+    ca: &[u8],
+    accounts: &[u8],
+    limit: Duration,
+) -> Result<UploadResponse, TlsUploadError<Infallible>> {
+    let url = format!("https://localhost:{}/", addr.port());
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let job = job(&endpoint, "a.txt");
+    let mut package = FlashPackage::new(accounts);
+    with_trust(ca, |trust| {
+        tls_upload(addr, *trust, &job, &mut package, 512, limit, go)
+    })
+}
+
+/// One plain upload of `accounts` as `a.txt` to `addr` over `transport` (a socket connected
+/// to it, or a wrapper around one) with a `buf_len`-byte buffer, that must fail: its error.
+fn upload_through<T: Read + Write>(
+    addr: SocketAddr,
+    transport: &mut T,
+    accounts: &[u8],
+    buf_len: usize,
+) -> UploadError<T::Error, Infallible> {
+    let url = format!("http://{addr}/");
+    let endpoint = Endpoint::parse(&url).unwrap();
+    let job = job(&endpoint, "a.txt");
+    let mut package = FlashPackage::new(accounts);
+    let mut buf = vec![0u8; buf_len];
+    upload_package(transport, &job, &mut package, &mut buf, go).unwrap_err()
+}
+
 // --- 1. The connection dropped in each part of the request and during the response ---------
 
 #[test]
@@ -105,61 +201,21 @@ fn a_connection_reset_before_the_head_is_out_fails_in_send_head() {
     // resets it before the first request byte is written.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let url = format!("http://{addr}/");
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let job = job(&endpoint, "a.txt");
-    let accounts = package(100);
     let mut stack = Stack;
     let mut socket = NalStream::connect_with(&mut stack, addr, deadline(PATIENCE)).unwrap();
     drop(listener);
     std::thread::sleep(Duration::from_millis(100));
-    let mut buf = [0u8; 512];
-    let err = upload_package(
-        &mut socket,
-        &job,
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
+    let err = upload_through(addr, &mut socket, &package(100), 512);
+    assert_failed_in_send_head(&err);
+}
+
+/// A connection lost before the whole head is out: `SendHead`, from the stack, transient.
+fn assert_failed_in_send_head(err: &UploadError<NalError<ErrorOf>, Infallible>) {
     assert!(
         matches!(err, UploadError::SendHead(NalError::Stack(_))),
         "{err:?}"
     );
     assert!(err.is_transient());
-}
-
-/// A transport that stops after its first write until `gate` opens: the device's link
-/// stalls right there, so the server's drop lands in the middle of the request head.
-struct GateAfterFirstWrite<T> {
-    inner: T,
-    gate: Option<mpsc::Receiver<()>>,
-}
-
-impl<T: ErrorType> ErrorType for GateAfterFirstWrite<T> {
-    type Error = T::Error;
-}
-
-impl<T: Read> Read for GateAfterFirstWrite<T> {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, T::Error> {
-        self.inner.read(buf)
-    }
-}
-
-impl<T: Write> Write for GateAfterFirstWrite<T> {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, T::Error> {
-        let n = self.inner.write(buf)?;
-        if let Some(gate) = self.gate.take() {
-            gate.recv_timeout(PATIENCE).expect("the server closed");
-            // Let the reset arrive.
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> Result<(), T::Error> {
-        self.inner.flush()
-    }
 }
 
 #[test]
@@ -174,31 +230,13 @@ fn a_drop_in_the_middle_of_the_head_fails_in_send_head() {
         closed.send(()).unwrap();
         first
     });
-    let url = format!("http://{}/", server.addr);
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let job = job(&endpoint, "a.txt");
-    let accounts = package(100);
+    // The device's link stalls after its first write, until the server has closed.
     let mut stack = Stack;
     let socket = NalStream::connect_with(&mut stack, server.addr, deadline(PATIENCE)).unwrap();
-    let mut transport = GateAfterFirstWrite {
-        inner: socket,
-        gate: Some(gate),
-    };
-    let mut buf = [0u8; 64];
-    let err = upload_package(
-        &mut transport,
-        &job,
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
+    let mut transport = ShortWrites::new(socket, usize::MAX, 1, gate);
+    let err = upload_through(server.addr, &mut transport, &package(100), 64);
     assert_eq!(&server.join(), b"POST /v3/push/packag");
-    assert!(
-        matches!(err, UploadError::SendHead(NalError::Stack(_))),
-        "{err:?}"
-    );
-    assert!(err.is_transient());
+    assert_failed_in_send_head(&err);
 }
 
 #[test]
@@ -209,18 +247,9 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
     // (close-after, pause once this many package bytes are out)
     for (n, pause) in [(10u64, 1), (1_000_000, 1_100_000)] {
         let spec = format!("_fault/close-after={n}/");
+        let pause = || pause_at(pause, Duration::from_millis(300));
         // Plain.
-        let url = format!("http://{}/{spec}", http_addr(&server));
-        let endpoint = Endpoint::parse(&url).unwrap();
-        let err = plain(
-            http_addr(&server),
-            &job(&endpoint, "a.txt"),
-            &mut FlashPackage::new(&accounts),
-            4096,
-            PATIENCE,
-            pause_at(pause, Duration::from_millis(300)),
-        )
-        .unwrap_err();
+        let err = emulator_plain_err(&server, &spec, "a.txt", &accounts, 4096, pause());
         let UploadError::SendBody {
             sent,
             error: NalError::Stack(_),
@@ -230,18 +259,7 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
         };
         assert!(sent + 200 >= n && sent < len, "plain {n}: sent {sent}");
         // Over TLS.
-        let url = format!("{}{spec}", server.url);
-        let endpoint = Endpoint::parse(&url).unwrap();
-        let err = tls_upload(
-            server.addr(),
-            server.emulator().ca_der(),
-            &job(&endpoint, "a.txt"),
-            &mut FlashPackage::new(&accounts),
-            TLS_BUF,
-            PATIENCE,
-            pause_at(pause, Duration::from_millis(300)),
-        )
-        .unwrap_err();
+        let err = emulator_tls_err(&server, &spec, "a.txt", &accounts, pause());
         let TlsUploadError::Upload(UploadError::SendBody {
             sent,
             error: TlsError::Io(_),
@@ -257,13 +275,25 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
 
 /// A stack whose sends take at most `cap` bytes each (a smoltcp socket with a small TX
 /// buffer does this), and whose link pauses once, when `gate_at` bytes are out, until `gate`
-/// opens.
+/// opens: the server's drop lands right there.
 struct ShortWrites<T> {
     inner: T,
     cap: usize,
     written: usize,
     gate_at: usize,
     gate: Option<mpsc::Receiver<()>>,
+}
+
+impl<T> ShortWrites<T> {
+    fn new(inner: T, cap: usize, gate_at: usize, gate: mpsc::Receiver<()>) -> Self {
+        ShortWrites {
+            inner,
+            cap,
+            written: 0,
+            gate_at,
+            gate: Some(gate),
+        }
+    }
 }
 
 impl<T: ErrorType> ErrorType for ShortWrites<T> {
@@ -284,6 +314,7 @@ impl<T: Write> Write for ShortWrites<T> {
             && let Some(gate) = self.gate.take()
         {
             gate.recv_timeout(PATIENCE).expect("the server closed");
+            // Let the reset arrive.
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(n)
@@ -311,6 +342,7 @@ fn a_failure_after_the_head_left_is_reported_as_send_body() {
         drop(conn);
         closed.send(()).unwrap();
     });
+    // The head's length does not depend on the boundary's random bytes.
     let url = format!("http://{}/", server.addr);
     let endpoint = Endpoint::parse(&url).unwrap();
     let job = job(&endpoint, "a.txt");
@@ -321,22 +353,8 @@ fn a_failure_after_the_head_left_is_reported_as_send_body() {
     tell_taken.send(taken).unwrap();
     let mut stack = Stack;
     let socket = NalStream::connect_with(&mut stack, server.addr, deadline(PATIENCE)).unwrap();
-    let mut transport = ShortWrites {
-        inner: socket,
-        cap: 256,
-        written: 0,
-        gate_at: taken + 1,
-        gate: Some(gate),
-    };
-    let mut buf = [0u8; 4096];
-    let err = upload_package(
-        &mut transport,
-        &job,
-        &mut FlashPackage::new(&accounts),
-        &mut buf,
-        go,
-    )
-    .unwrap_err();
+    let mut transport = ShortWrites::new(socket, 256, taken + 1, gate);
+    let err = upload_through(server.addr, &mut transport, &accounts, 4096);
     server.join();
     assert!(transport.written > head_len + 512, "{}", transport.written);
     // The head and 512 body bytes were out: this is a body failure, after some package bytes.
@@ -355,17 +373,7 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
     // All but the last 5 bytes of the closing delimiter reach the server.
     let n = body_len(&job(&probe, "a.txt"), len) - 5;
     let spec = format!("_fault/close-after={n}/");
-    let url = format!("http://{}/{spec}", http_addr(&server));
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let err = plain(
-        http_addr(&server),
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        16 * 1024,
-        PATIENCE,
-        go,
-    )
-    .unwrap_err();
+    let err = emulator_plain_err(&server, &spec, "a.txt", &accounts, 16 * 1024, go);
     assert!(
         matches!(
             err,
@@ -375,18 +383,7 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
         "plain: {err:?}"
     );
     assert!(err.is_transient());
-    let url = format!("{}{spec}", server.url);
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let err = tls_upload(
-        server.addr(),
-        server.emulator().ca_der(),
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        TLS_BUF,
-        PATIENCE,
-        go,
-    )
-    .unwrap_err();
+    let err = emulator_tls_err(&server, &spec, "a.txt", &accounts, go);
     assert!(
         matches!(
             err,
@@ -418,18 +415,7 @@ fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
             read_request(&mut conn).unwrap();
             conn.write_all(answer).unwrap();
         });
-        let url = format!("http://{}/", server.addr);
-        let endpoint = Endpoint::parse(&url).unwrap();
-        let accounts = package(300);
-        let err = plain(
-            server.addr,
-            &job(&endpoint, "a.txt"),
-            &mut FlashPackage::new(&accounts),
-            512,
-            PATIENCE,
-            go,
-        )
-        .unwrap_err();
+        let err = plain_err(server.addr, "", "a.txt", &package(300), 512, PATIENCE, go);
         server.join();
         match &err {
             UploadError::Response(e) => assert_eq!(*e, want),
@@ -454,14 +440,9 @@ fn close_in_handshake() -> RawServer<usize> {
 }
 
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
-fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<core::convert::Infallible> {
+fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<Infallible> {
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let url = format!("https://localhost:{}/", addr.port());
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let accounts = package(300);
-    let job = job(&endpoint, "a.txt");
-    let mut pkg = FlashPackage::new(&accounts);
-    tls_upload(addr, &ca, &job, &mut pkg, 512, PATIENCE, go).unwrap_err()
+    tls_to_localhost(addr, &ca, &package(300), PATIENCE).unwrap_err()
 }
 
 #[test]
@@ -501,19 +482,9 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
         read_request(&mut conn).unwrap();
         drain(&mut conn);
     });
-    let url = format!("http://{}/", server.addr);
-    let endpoint = Endpoint::parse(&url).unwrap();
     let accounts = package(300);
     let started = Instant::now();
-    let err = plain(
-        server.addr,
-        &job(&endpoint, "a.txt"),
-        &mut FlashPackage::new(&accounts),
-        512,
-        bound,
-        go,
-    )
-    .unwrap_err();
+    let err = plain_err(server.addr, "", "a.txt", &accounts, 512, bound, go);
     let took = started.elapsed();
     assert!(
         matches!(err, UploadError::ReadResponse(NalError::TimedOut)),
@@ -526,12 +497,8 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
     let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    let url = format!("https://localhost:{}/", server.addr.port());
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let job = job(&endpoint, "a.txt");
-    let mut pkg = FlashPackage::new(&accounts);
     let started = Instant::now();
-    let err = tls_upload(server.addr, &ca, &job, &mut pkg, 512, bound, go).unwrap_err();
+    let err = tls_to_localhost(server.addr, &ca, &accounts, bound).unwrap_err();
     let took = started.elapsed();
     assert!(
         matches!(
@@ -593,17 +560,8 @@ fn a_device_retry_loop_gets_past_two_503s_with_exactly_one_copy_stored() {
 fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
     let server = emulator("faults-early");
     let accounts = package(150_000); // 2 100 000 bytes
-    let url = format!("http://{}/_fault/reject-early/", http_addr(&server));
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let err = plain(
-        http_addr(&server),
-        &job(&endpoint, "big.txt"),
-        &mut FlashPackage::new(&accounts),
-        4096,
-        PATIENCE,
-        go,
-    )
-    .unwrap_err();
+    let path = "_fault/reject-early/";
+    let err = emulator_plain_err(&server, path, "big.txt", &accounts, 4096, go);
     assert!(
         matches!(
             err,
@@ -616,18 +574,7 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
         "plain: {err:?}"
     );
     assert!(err.is_auth_failure() && !err.is_transient());
-    let url = format!("{}_fault/reject-early/", server.url);
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let err = tls_upload(
-        server.addr(),
-        server.emulator().ca_der(),
-        &job(&endpoint, "big.txt"),
-        &mut FlashPackage::new(&accounts),
-        TLS_BUF,
-        PATIENCE,
-        go,
-    )
-    .unwrap_err();
+    let err = emulator_tls_err(&server, path, "big.txt", &accounts, go);
     assert!(
         matches!(
             err,
@@ -648,19 +595,9 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
 fn every_flood_is_refused_in_bounded_time() {
     for case in flood::CASES {
         let server = case.serve();
-        let url = format!("http://{}/", server.addr);
-        let endpoint = Endpoint::parse(&url).unwrap();
         let accounts = package(300);
         let started = Instant::now();
-        let err = plain(
-            server.addr,
-            &job(&endpoint, "a.txt"),
-            &mut FlashPackage::new(&accounts),
-            512,
-            PATIENCE,
-            go,
-        )
-        .unwrap_err();
+        let err = plain_err(server.addr, "", "a.txt", &accounts, 512, PATIENCE, go);
         let took = started.elapsed();
         let got = match &err {
             UploadError::Response(e) => Refusal::of(e),
@@ -702,48 +639,16 @@ fn a_refused_certificate_sends_no_request_byte() {
         let ca_cert = CertificateDer::from(ca.as_slice());
         let anchors = [anchor_from_der(&ca_cert).unwrap()];
         let trust = Trust::new(&anchors, "localhost").unwrap();
-        let mut stack = Stack;
-        let mut socket = NalStream::connect_with(
-            &mut stack,
-            server.addr,
-            deadline(Duration::from_millis(1500)),
-        )
-        .unwrap();
-        let mut rx = vec![0u8; READ_RECORD_LEN];
-        let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let mut buf = [0u8; 512];
-        let buffers = TlsBuffers::new(&mut rx, &mut tx);
+        let (addr, limit) = (server.addr, Duration::from_millis(1500));
         let job = job(&endpoint, "a.txt");
         let mut pkg = FlashPackage::new(&accounts);
         let result = if check_time {
             let trust = trust.check_time::<SystemClock>();
-            upload_tls(
-                &mut socket,
-                &mut TlsSession {
-                    tls: buffers,
-                    http: &mut buf,
-                    trust,
-                    rng: OsRng,
-                },
-                &job,
-                &mut pkg,
-                go,
-            )
+            tls_upload(addr, trust, &job, &mut pkg, 512, limit, go)
         } else {
-            upload_tls(
-                &mut socket,
-                &mut TlsSession {
-                    tls: buffers,
-                    http: &mut buf,
-                    trust: trust.dangerous_skip_time_check(),
-                    rng: OsRng,
-                },
-                &job,
-                &mut pkg,
-                go,
-            )
+            let trust = trust.dangerous_skip_time_check();
+            tls_upload(addr, trust, &job, &mut pkg, 512, limit, go)
         };
-        let _ = socket.close();
         let received = server.join();
         if refused {
             let err = result.unwrap_err();
@@ -771,17 +676,9 @@ fn tls_server_with_chain(chain: Vec<Vec<u8>>, key_der: Vec<u8>) -> RawServer<usi
 }
 
 /// Runs a TLS upload to `server` trusting `ca` for `localhost`; returns the result.
-fn upload_to(
-    server: &RawServer<usize>,
-    ca: &[u8],
-) -> Result<(), TlsUploadError<core::convert::Infallible>> {
-    let accounts = package(100);
-    let url = format!("https://localhost:{}/", server.addr.port());
-    let endpoint = Endpoint::parse(&url).unwrap();
-    let job = job(&endpoint, "a.txt");
-    let mut pkg = FlashPackage::new(&accounts);
+fn upload_to(server: &RawServer<usize>, ca: &[u8]) -> Result<(), TlsUploadError<Infallible>> {
     let limit = Duration::from_millis(1500);
-    tls_upload(server.addr, ca, &job, &mut pkg, 512, limit, go).map(|_| ())
+    tls_to_localhost(server.addr, ca, &package(100), limit).map(|_| ())
 }
 
 /// A certificate the pinned CA issued to someone else (`evil.example`, not a CA) must not be

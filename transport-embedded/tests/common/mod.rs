@@ -23,7 +23,7 @@ use tpns_transport_embedded::nal::NalStream;
 use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{Package, SeekPackage};
 use tpns_transport_embedded::tls::{
-    READ_RECORD_LEN, SkipTime, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+    READ_RECORD_LEN, SkipTime, TimePolicy, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_tls, upload_tls_async};
 
@@ -119,42 +119,35 @@ pub fn with_trust<R>(ca_der: &[u8], f: impl FnOnce(&Trust<'_, SkipTime>) -> R) -
     f(&trust)
 }
 
-/// One upload over embedded-tls to `addr`, trusting `ca_der` for `localhost`, on a fresh
+/// One upload over embedded-tls to `addr` with `trust` (see [`with_trust`]), on a fresh
 /// socket bounded by `limit` and closed afterwards (cleanly, after an answer), with an upload
 /// buffer of `buf_len` bytes.
-pub fn tls_upload<P: Package>(
+pub fn tls_upload<P: Package, Tp: TimePolicy + Copy>(
     addr: SocketAddr,
-    ca_der: &[u8],
+    trust: Trust<'_, Tp>,
     job: &Upload<'_>,
     package: &mut P,
     buf_len: usize,
     limit: Duration,
     progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<UploadResponse, TlsUploadError<P::Error>> {
-    with_trust(ca_der, |trust| {
-        let mut stack = Stack;
-        let mut socket = NalStream::connect_with(&mut stack, addr, deadline(limit)).unwrap();
-        let mut rx = vec![0u8; READ_RECORD_LEN];
-        let mut tx = vec![0u8; WRITE_RECORD_LEN];
-        let mut buf = vec![0u8; buf_len];
-        let result = upload_tls(
-            &mut socket,
-            &mut TlsSession {
-                tls: TlsBuffers::new(&mut rx, &mut tx),
-                http: &mut buf,
-                trust: *trust,
-                rng: OsRng,
-            },
-            job,
-            package,
-            progress,
-        );
-        let closed = socket.close();
-        if result.is_ok() {
-            closed.expect("the socket closes cleanly after an answer");
-        }
-        result
-    })
+    let mut stack = Stack;
+    let mut socket = NalStream::connect_with(&mut stack, addr, deadline(limit)).unwrap();
+    let mut rx = vec![0u8; READ_RECORD_LEN];
+    let mut tx = vec![0u8; WRITE_RECORD_LEN];
+    let mut buf = vec![0u8; buf_len];
+    let session = &mut TlsSession {
+        tls: TlsBuffers::new(&mut rx, &mut tx),
+        http: &mut buf,
+        trust,
+        rng: OsRng,
+    };
+    let result = upload_tls(&mut socket, session, job, package, progress);
+    let closed = socket.close();
+    if result.is_ok() {
+        closed.expect("the socket closes cleanly after an answer");
+    }
+    result
 }
 
 /// As [`tls_upload`], over an async socket (tokio's, through embedded-io-adapters, where a
