@@ -6,7 +6,7 @@
 mod common;
 
 use core::ops::ControlFlow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{ACCESS_ID, SECRET, Server, package};
 use rand_core::OsRng;
@@ -15,7 +15,7 @@ use std_embedded_nal::Stack;
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::push::{PushRequest, PushResponse};
-use tpns_core::upload::UploadError;
+use tpns_core::upload::{UploadError, UploadResponse};
 use tpns_transport_embedded::nal::NalStream;
 use tpns_transport_embedded::push::TlsPushError;
 use tpns_transport_embedded::source::FlashPackage;
@@ -24,14 +24,22 @@ use tpns_transport_embedded::{DeviceBuffers, DeviceClient};
 
 /// A wait hook that gives up after 10 s, as a device's timer would: every exchange is bounded.
 fn deadline() -> impl FnMut() -> ControlFlow<()> {
-    let end = Instant::now() + Duration::from_secs(10);
-    move || {
-        if Instant::now() >= end {
-            return ControlFlow::Break(());
-        }
-        std::thread::sleep(Duration::from_micros(50));
-        ControlFlow::Continue(())
-    }
+    common::deadline(Duration::from_secs(10))
+}
+
+/// One upload of `accounts` as `devices.txt` by `client`, on a new connection closed cleanly
+/// after the answer.
+fn upload_on_a_new_connection(
+    client: &mut DeviceClient<'_, SkipTime, OsRng>,
+    server: &Server,
+    accounts: &[u8],
+) -> UploadResponse {
+    let mut stack = Stack;
+    let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
+    let mut package = FlashPackage::new(accounts);
+    let answer = client.upload(&mut socket, "devices.txt", &mut package);
+    socket.close().unwrap();
+    answer.unwrap()
 }
 
 fn trust<'a>(anchors: &'a [TrustAnchor<'a>]) -> Trust<'a, SkipTime> {
@@ -73,16 +81,8 @@ fn a_device_client_uploads_then_pushes_over_embedded_nal() {
     let mut client = DeviceClient::new(endpoint, credentials, trust(&anchors), &mut buffers, OsRng);
 
     let accounts = package(300);
+    let answer = upload_on_a_new_connection(&mut client, &server, &accounts);
     let mut stack = Stack;
-    let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
-    let answer = client
-        .upload(
-            &mut socket,
-            "devices.txt",
-            &mut FlashPackage::new(&accounts),
-        )
-        .unwrap();
-    socket.close().unwrap();
     server.assert_stored(answer.upload_id, &accounts, 300);
 
     let request = PushRequest {
@@ -125,17 +125,7 @@ fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
         let mut buffers: DeviceBuffers = DeviceBuffers::new();
         let mut client =
             DeviceClient::new(endpoint, credentials, trust(&anchors), &mut buffers, OsRng);
-        let mut stack = Stack;
-        let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
-        let answer = client
-            .upload(
-                &mut socket,
-                "devices.txt",
-                &mut FlashPackage::new(&accounts),
-            )
-            .unwrap();
-        socket.close().unwrap();
-        answer.upload_id
+        upload_on_a_new_connection(&mut client, &server, &accounts).upload_id
     };
     let request = PushRequest {
         upload_id,

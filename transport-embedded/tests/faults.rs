@@ -681,37 +681,41 @@ fn upload_to(server: &RawServer<usize>, ca: &[u8]) -> Result<(), TlsUploadError<
     tls_to_localhost(server.addr, ca, &package(100), limit).map(|_| ())
 }
 
+/// Certificate parameters for `names` with the common name `cn`.
+fn params(names: &[&str], cn: &str, is_ca: rcgen::IsCa) -> rcgen::CertificateParams {
+    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.is_ca = is_ca;
+    params
+}
+
 /// A certificate the pinned CA issued to someone else (`evil.example`, not a CA) must not be
 /// able to vouch for another host: the chain [forged leaf for localhost, that certificate]
 /// verifies signature by signature, so only the rule "the pinned CA signs the leaf itself"
 /// stops it. The leaf followed by the pinned CA itself stays accepted.
 #[test]
 fn a_chain_through_a_non_ca_certificate_is_refused() {
-    use rcgen::{CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use rcgen::{IsCa, Issuer, KeyPair};
     let good = tpns_emulator::generate_cert(&["localhost"]).unwrap();
     // Someone's ordinary leaf from the same CA (the CA's key is not in GeneratedCert, so make
     // the whole set here the same way).
     let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "pinned CA");
-    ca_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_params = params(
+        &[],
+        "pinned CA",
+        IsCa::Ca(rcgen::BasicConstraints::Unconstrained),
+    );
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let ca_issuer = Issuer::new(ca_params, ca_key);
     let other_key = KeyPair::generate().unwrap();
-    let mut other = CertificateParams::new(vec!["evil.example".to_owned()]).unwrap();
-    other
-        .distinguished_name
-        .push(DnType::CommonName, "evil.example");
-    other.is_ca = IsCa::ExplicitNoCa;
+    let other = params(&["evil.example"], "evil.example", IsCa::ExplicitNoCa);
     let other_cert = other.signed_by(&other_key, &ca_issuer).unwrap();
     let other_issuer = Issuer::new(other, other_key);
     let forged_key = KeyPair::generate().unwrap();
-    let mut forged = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    forged
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
+    let forged = params(&["localhost"], "localhost", IsCa::NoCa);
     let forged_cert = forged.signed_by(&forged_key, &other_issuer).unwrap();
 
     let server = tls_server_with_chain(
