@@ -15,11 +15,23 @@ use tpns_transport_std::{
     Timeouts,
 };
 
-use common::failed_upload;
+use common::{
+    assert_timed_out_in, client_for, counting, failed_upload, failed_upload_retries, quick_retries,
+};
 use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
 fn builder(emu: &Emulator) -> ClientBuilder {
     common::builder(emu, 3, 20, 100)
+}
+
+/// A push to package `upload_id` titled `t`.
+fn push_request(upload_id: u64, content: &str) -> PushRequest<'_> {
+    PushRequest {
+        upload_id,
+        title: "t",
+        content,
+        ..PushRequest::default()
+    }
 }
 
 #[test]
@@ -58,16 +70,6 @@ fn uploads_over_https_and_the_stored_bytes_are_identical() {
     drop(emu);
 }
 
-/// Counts the retry events of a request.
-fn counting(retries: &mut u32) -> impl FnMut(&Event<'_>) -> ControlFlow<()> + '_ {
-    move |e| {
-        if let Event::Retrying { .. } = e {
-            *retries += 1;
-        }
-        ControlFlow::Continue(())
-    }
-}
-
 #[test]
 fn uploads_20_mb_over_plain_http_from_a_reader_at_its_position() {
     let emu = Emu::start("http");
@@ -97,13 +99,9 @@ fn an_empty_package_is_refused_by_the_service_and_not_retried() {
     let emu = Emu::start("empty");
     let client = builder(&emu).build().unwrap();
     let mut retries = 0;
+    let empty = Cursor::new(Vec::new());
     let err = client
-        .upload_reader_with(
-            Cursor::new(Vec::new()),
-            0,
-            "empty.txt",
-            counting(&mut retries),
-        )
+        .upload_reader_with(empty, 0, "empty.txt", counting(&mut retries))
         .unwrap_err();
     assert!(
         matches!(
@@ -128,27 +126,12 @@ fn a_wrong_secret_is_an_auth_failure_and_never_retried() {
         .credentials(ID, "wrong-secret")
         .build()
         .unwrap();
-    let mut retries = 0;
-    let err = client
-        .upload_reader_with(
-            Cursor::new(package(1000)),
-            1000,
-            "a.txt",
-            counting(&mut retries),
-        )
-        .unwrap_err();
+    let (err, retries) = failed_upload_retries(&client, 1000);
     assert!(err.is_auth_failure(), "{err:?}");
     assert_eq!(err.ret_code(), Some(1_008_003));
     assert!(!err.is_transient());
     assert_eq!(retries, 0);
-    let err = client
-        .push(&PushRequest {
-            upload_id: 1,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        })
-        .unwrap_err();
+    let err = client.push(&push_request(1, "c")).unwrap_err();
     assert!(err.is_auth_failure(), "{err:?}");
     assert!(emu.uploads().is_empty() && emu.pushes().is_empty());
     drop(emu);
@@ -199,15 +182,7 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
     let emu = Emu::start("status");
     let url = format!("{}_fault/status=500/", emu.https_url());
     let client = builder(&emu).endpoint(url).build().unwrap();
-    let mut retries = 0;
-    let err = client
-        .upload_reader_with(
-            Cursor::new(package(100)),
-            100,
-            "a.txt",
-            counting(&mut retries),
-        )
-        .unwrap_err();
+    let (err, retries) = failed_upload_retries(&client, 100);
     assert!(
         matches!(
             err,
@@ -219,22 +194,10 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
     let url = format!("{}_fault/status=503/", emu.https_url());
     let client = builder(&emu)
         .endpoint(url)
-        .retry(RetryPolicy {
-            max_retries: 2,
-            initial_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(1),
-        })
+        .retry(quick_retries(2))
         .build()
         .unwrap();
-    let mut retries = 0;
-    let err = client
-        .upload_reader_with(
-            Cursor::new(package(100)),
-            100,
-            "a.txt",
-            counting(&mut retries),
-        )
-        .unwrap_err();
+    let (err, retries) = failed_upload_retries(&client, 100);
     assert!(
         matches!(
             err,
@@ -251,20 +214,8 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
 #[test]
 fn an_unknown_ca_fails_the_handshake_and_nothing_is_sent() {
     let emu = Emu::start("unknown-ca");
-    let client = Client::builder()
-        .endpoint(emu.https_url())
-        .credentials(ID, SECRET)
-        .build()
-        .unwrap();
-    let mut retries = 0;
-    let err = client
-        .upload_reader_with(
-            Cursor::new(package(100)),
-            100,
-            "a.txt",
-            counting(&mut retries),
-        )
-        .unwrap_err();
+    let client = client_for(emu.https_url()).build().unwrap();
+    let (err, retries) = failed_upload_retries(&client, 100);
     assert!(
         matches!(
             err,
@@ -289,9 +240,7 @@ fn an_unknown_ca_fails_the_handshake_and_nothing_is_sent() {
 }
 
 fn client_with_ca(emu: &Emulator, ca_der: Vec<u8>) -> Client {
-    Client::builder()
-        .endpoint(emu.https_url())
-        .credentials(ID, SECRET)
+    client_for(emu.https_url())
         .webpki_roots(false)
         .ca_der(ca_der)
         .retry(RetryPolicy::none())
@@ -334,9 +283,7 @@ fn connect_errors_are_retried_then_reported() {
         .local_addr()
         .unwrap()
         .port();
-    let client = Client::builder()
-        .endpoint(format!("http://127.0.0.1:{port}/"))
-        .credentials(ID, SECRET)
+    let client = client_for(format!("http://127.0.0.1:{port}/"))
         .retry(RetryPolicy {
             max_retries: 2,
             initial_delay: Duration::from_millis(1),
@@ -344,15 +291,7 @@ fn connect_errors_are_retried_then_reported() {
         })
         .build()
         .unwrap();
-    let mut retries = 0;
-    let err = client
-        .upload_reader_with(
-            Cursor::new(package(100)),
-            100,
-            "a.txt",
-            counting(&mut retries),
-        )
-        .unwrap_err();
+    let (err, retries) = failed_upload_retries(&client, 100);
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert!(err.is_transient());
     assert_eq!(err.phase(), Some(Phase::Connect));
@@ -367,25 +306,14 @@ fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
         connect: stall,
         stall,
     };
+    let client_with_fault = |spec: &str| {
+        let url = format!("{}_fault/{spec}/", emu.https_url());
+        let builder = builder(&emu).endpoint(url).timeouts(timeouts);
+        builder.retry(RetryPolicy::none()).build().unwrap()
+    };
     // No answer for 3 s: the read fails after the stall timeout.
-    let url = format!("{}_fault/delay=3000/", emu.https_url());
-    let client = builder(&emu)
-        .endpoint(url)
-        .timeouts(timeouts)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let (err, took) = failed_upload(&client, 1000);
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::ReadResponse,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let (err, took) = failed_upload(&client_with_fault("delay=3000"), 1000);
+    assert_timed_out_in(&err, Phase::ReadResponse);
     assert!(err.is_transient());
     assert!(
         took >= stall && took < Duration::from_millis(2500),
@@ -393,15 +321,8 @@ fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
     );
     // The answer trickles in a byte every 20 ms: slower in all than the stall timeout, but
     // never stalled.
-    let url = format!("{}_fault/slow=20/", emu.https_url());
-    let client = builder(&emu)
-        .endpoint(url)
-        .timeouts(timeouts)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
     let started = Instant::now();
-    let up = client
+    let up = client_with_fault("slow=20")
         .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
         .unwrap();
     assert!(started.elapsed() > stall, "{:?}", started.elapsed());
@@ -423,9 +344,7 @@ fn a_server_that_stops_reading_makes_the_upload_time_out() {
         let _ = conn.read_to_end(&mut rest);
     });
     let stall = Duration::from_millis(500);
-    let client = Client::builder()
-        .endpoint(format!("http://{addr}/"))
-        .credentials(ID, SECRET)
+    let client = client_for(format!("http://{addr}/"))
         .timeout(stall)
         .retry(RetryPolicy::none())
         .build()
@@ -473,36 +392,17 @@ fn push_to_an_uploaded_package() {
     assert_eq!(pushes[0].audience_type, "package_account_push");
     // Signed pushes too.
     let signed = builder(&emu).signed_push(true).build().unwrap();
-    signed
-        .push(&PushRequest {
-            upload_id: up.upload_id,
-            title: "t",
-            content: "signed",
-            ..PushRequest::default()
-        })
-        .unwrap();
+    signed.push(&push_request(up.upload_id, "signed")).unwrap();
     assert_eq!(emu.pushes().len(), 2);
     // An unknown package is the service's error; an invalid request sends nothing.
     let err = client
-        .push(&PushRequest {
-            upload_id: up.upload_id + 100,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        })
+        .push(&push_request(up.upload_id + 100, "c"))
         .unwrap_err();
     assert!(
         err.is_api_error() && !err.is_auth_failure() && !err.is_transient(),
         "{err:?}"
     );
-    let err = client
-        .push(&PushRequest {
-            upload_id: up.upload_id,
-            title: "t",
-            content: "",
-            ..PushRequest::default()
-        })
-        .unwrap_err();
+    let err = client.push(&push_request(up.upload_id, "")).unwrap_err();
     assert!(matches!(err, Error::InvalidPush(_)), "{err:?}");
     assert_eq!(emu.pushes().len(), 2);
     drop(emu);
@@ -606,9 +506,7 @@ fn tls_1_2_only_servers_are_accepted() {
         tls.flush().unwrap();
         tls.conn.protocol_version()
     });
-    let client = Client::builder()
-        .endpoint(format!("https://{addr}/"))
-        .credentials(ID, SECRET)
+    let client = client_for(format!("https://{addr}/"))
         .webpki_roots(false)
         .ca_der(cert.ca_der.clone())
         .build()
@@ -676,25 +574,11 @@ fn a_push_whose_answer_is_lost_is_not_sent_again() {
         .build()
         .unwrap();
     let mut retries = 0;
-    let request = PushRequest {
-        upload_id: up.upload_id,
-        title: "t",
-        content: "once",
-        ..PushRequest::default()
-    };
+    let request = push_request(up.upload_id, "once");
     let err = client
         .push_with(&request, counting(&mut retries))
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::ReadResponse,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_timed_out_in(&err, Phase::ReadResponse);
     assert_eq!(retries, 0);
     assert_eq!(emu.pushes().len(), 1);
     // A 503 means the service did not act: that is retried.
@@ -754,12 +638,7 @@ fn a_stale_signature_timestamp_is_an_auth_failure() {
             credentials: Credentials::new(ID, SECRET).unwrap(),
             timestamp,
         },
-        request: PushRequest {
-            upload_id: up.upload_id,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        },
+        request: push_request(up.upload_id, "c"),
         limits: Limits::default(),
     };
     let exchange = |timestamp| {

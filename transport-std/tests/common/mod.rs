@@ -4,24 +4,66 @@
 #![allow(dead_code)]
 
 use std::io::Cursor;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use tpns_emulator::Emulator;
 use tpns_test_support::{ID, SECRET, accounts};
-use tpns_transport_std::{Client, ClientBuilder, Error, RetryPolicy};
+use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
 
 /// A client for `emu` over HTTPS, trusting its CA, retrying `max_retries` times with pauses
 /// from `initial_ms` up to `max_ms` milliseconds.
 pub fn builder(emu: &Emulator, max_retries: u32, initial_ms: u64, max_ms: u64) -> ClientBuilder {
-    Client::builder()
-        .endpoint(emu.https_url())
-        .credentials(ID, SECRET)
+    client_for(emu.https_url())
         .ca_file(emu.ca_path())
         .retry(RetryPolicy {
             max_retries,
             initial_delay: Duration::from_millis(initial_ms),
             max_delay: Duration::from_millis(max_ms),
         })
+}
+
+/// A client for `url` with the test app's credentials and every other setting at its default.
+pub fn client_for(url: impl Into<String>) -> ClientBuilder {
+    Client::builder().endpoint(url).credentials(ID, SECRET)
+}
+
+/// `max_retries` retries, 1 ms apart: the retries without the wait.
+pub fn quick_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        initial_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+    }
+}
+
+/// Counts the retry events of a request.
+pub fn counting(retries: &mut u32) -> impl FnMut(&Event<'_>) -> ControlFlow<()> + '_ {
+    move |e| {
+        if let Event::Retrying { .. } = e {
+            *retries += 1;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// An upload of a valid package of `len` bytes that must fail: its error and the number of
+/// retries it made.
+pub fn failed_upload_retries(client: &Client, len: usize) -> (Error, u32) {
+    let mut retries = 0;
+    let package = Cursor::new(accounts(len));
+    let err = client
+        .upload_reader_with(package, len as u64, "a.txt", counting(&mut retries))
+        .unwrap_err();
+    (err, retries)
+}
+
+/// Asserts that `err` is a timeout in `phase`.
+pub fn assert_timed_out_in(err: &Error, phase: Phase) {
+    assert!(
+        matches!(err, Error::Timeout { phase: p, .. } if *p == phase),
+        "{phase:?}: {err:?}"
+    );
 }
 
 /// An upload of a valid package of `len` bytes that must fail: its error and how long it took.
