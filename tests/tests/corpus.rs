@@ -11,7 +11,6 @@ use hyper::Request;
 use hyper::body::Frame;
 use std::path::Path;
 use tokio::io::AsyncReadExt;
-use tpns_emulator::Emulator;
 use tpns_test_support::corpus::{self, SHARED_RULES};
 
 #[tokio::test]
@@ -25,8 +24,7 @@ async fn shared_corpus() {
         );
         return;
     }
-    let dir = TempDir::new("corpus");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("corpus");
     let t = Target::https(&emu);
     let cases = corpus::cases();
     assert!(
@@ -85,8 +83,7 @@ async fn shared_corpus() {
 /// 100 MiB + 1 byte: rejected with 1008011, the body streamed from a file on disk.
 #[tokio::test]
 async fn one_byte_over_100_mib_is_too_large() {
-    let dir = TempDir::new("big");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("big");
     let t = Target::http(&emu);
     let big = dir.path().join("big.txt");
     {

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
-use tpns_emulator::{Emulator, generate_cert};
+use tpns_emulator::generate_cert;
 
 fn has_curl() -> bool {
     let ok = Command::new("curl")
@@ -50,8 +50,7 @@ fn curl_uploads_over_https_and_http() {
     if !has_curl() {
         return;
     }
-    let dir = TempDir::new("curl");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("curl");
     let file = dir.path().join("accounts.txt");
     let content = rows(50_000); // ~750 KB
     std::fs::write(&file, &content).unwrap();
@@ -94,8 +93,7 @@ fn curl_sees_rejections_and_faults() {
     if !has_curl() {
         return;
     }
-    let dir = TempDir::new("curl-faults");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("curl-faults");
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, b"account\nx,y\n").unwrap();
     let base = format!("https://127.0.0.1:{}", emu.https_addr().port());
@@ -134,8 +132,7 @@ fn curl_refuses_an_untrusted_certificate() {
     if !has_curl() {
         return;
     }
-    let dir = TempDir::new("curl-ca");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("curl-ca");
     let other = generate_cert(&["localhost"]).unwrap();
     let other_ca = dir.path().join("other-ca.pem");
     std::fs::write(&other_ca, other.ca_pem).unwrap();

@@ -66,8 +66,7 @@ fn exchange(emu: &Emulator, ca_der: &[u8], request: &[u8]) -> Result<Vec<u8>, St
 
 #[test]
 fn embedded_tls_uploads_with_certificate_checks() {
-    let dir = TempDir::new("etls");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("etls");
     let content = rows(40);
     let req = raw_upload("/v3/push/package/upload", "device.txt", &content, "");
     let raw = exchange(&emu, emu.ca_der(), &req).unwrap();

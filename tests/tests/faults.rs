@@ -23,8 +23,7 @@ async fn upload_at(t: &Target, path: &str) -> Result<Answer, String> {
 
 #[tokio::test]
 async fn delay_before_answering() {
-    let dir = TempDir::new("delay");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("delay");
     for t in Target::both(&emu) {
         let start = Instant::now();
         let a = upload_at(&t, &fault_path("delay=300")).await.unwrap();
@@ -40,8 +39,7 @@ async fn delay_before_answering() {
 
 #[tokio::test]
 async fn slow_answers_byte_by_byte() {
-    let dir = TempDir::new("slow");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("slow");
     // On plain TCP with Nagle off, each byte is its own segment: count the reads.
     let t = Target::http(&emu);
     let mut io = t.connect().await;
@@ -82,8 +80,7 @@ async fn slow_answers_byte_by_byte() {
 
 #[tokio::test]
 async fn close_after_n_body_bytes() {
-    let dir = TempDir::new("close-after");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("close-after");
     for t in Target::both(&emu) {
         let err = upload_at(&t, &fault_path("close-after=100"))
             .await
@@ -104,8 +101,7 @@ async fn close_after_n_body_bytes() {
 
 #[tokio::test]
 async fn status_500_and_503() {
-    let dir = TempDir::new("status");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("status");
     for t in Target::both(&emu) {
         for status in [500u16, 503] {
             let a = upload_at(&t, &fault_path(&format!("status={status}")))
@@ -121,8 +117,7 @@ async fn status_500_and_503() {
 
 #[tokio::test]
 async fn chunked_answer_with_extensions_and_trailer() {
-    let dir = TempDir::new("chunked");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("chunked");
     for t in Target::both(&emu) {
         let req = raw_upload(&fault_path("chunked"), "f.txt", &rows(4), "");
         let raw = raw_exchange(&t, &req).await;
@@ -144,8 +139,7 @@ async fn chunked_answer_with_extensions_and_trailer() {
 
 #[tokio::test]
 async fn http10_close_delimited_answer() {
-    let dir = TempDir::new("http10");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("http10");
     for t in Target::both(&emu) {
         let req = raw_upload(&fault_path("http10"), "f.txt", &rows(4), "");
         let raw = raw_exchange(&t, &req).await;
@@ -162,8 +156,7 @@ async fn http10_close_delimited_answer() {
 
 #[tokio::test]
 async fn reject_early_before_the_body() {
-    let dir = TempDir::new("reject-early");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("reject-early");
     for t in Target::both(&emu) {
         // Only the head is sent; the answer comes anyway.
         let req = raw_upload(&fault_path("reject-early"), "f.txt", &rows(4), "");
@@ -186,8 +179,7 @@ async fn reject_early_before_the_body() {
 
 #[tokio::test]
 async fn rate_limit_on_upload_and_push() {
-    let dir = TempDir::new("rate");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("rate");
     let t = Target::https(&emu);
     let a = upload_at(&t, &fault_path("rate-limit")).await.unwrap();
     assert_eq!(a.status, 200);
@@ -205,8 +197,7 @@ async fn rate_limit_on_upload_and_push() {
 /// `times=N`: the first N requests with that exact SPEC fail, then a retry succeeds.
 #[tokio::test]
 async fn times_lets_a_retry_succeed() {
-    let dir = TempDir::new("times");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("times");
     let t = Target::http(&emu);
     let path = fault_path("status=503,times=2");
     assert_eq!(upload_at(&t, &path).await.unwrap().status, 503);
@@ -221,8 +212,7 @@ async fn times_lets_a_retry_succeed() {
 
 #[tokio::test]
 async fn fault_by_header() {
-    let dir = TempDir::new("header");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("header");
     let t = Target::https(&emu);
     let mut req = upload_request(UPLOAD, Some(APP), "f.txt", &rows(2));
     req.headers_mut()
@@ -264,8 +254,7 @@ async fn fault_for_every_request_from_the_start_flag() {
 
 #[tokio::test]
 async fn bad_fault_spec_is_a_400() {
-    let dir = TempDir::new("badspec");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("badspec");
     let a = upload_at(&Target::http(&emu), &fault_path("bogus=1"))
         .await
         .unwrap();
@@ -276,8 +265,7 @@ async fn bad_fault_spec_is_a_400() {
 /// Faults combine: slow + chunked + delay over TLS, read by hyper's client.
 #[tokio::test]
 async fn combined_faults_over_tls() {
-    let dir = TempDir::new("combined");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("combined");
     let start = Instant::now();
     let a = upload_at(
         &Target::https(&emu),
@@ -293,8 +281,7 @@ async fn combined_faults_over_tls() {
 /// HEAD gets GET's head and no body on both server sides.
 #[tokio::test]
 async fn head_requests_have_no_body() {
-    let dir = TempDir::new("head");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("head");
     let t = Target::http(&emu);
     for path in ["/", "/_fault/slow=0/"] {
         let raw = raw_exchange(
@@ -317,8 +304,7 @@ async fn head_requests_have_no_body() {
 #[test]
 fn reject_early_reaches_a_client_that_writes_everything_first() {
     use std::io::{Read, Write};
-    let dir = TempDir::new("reject-early-blocking");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("reject-early-blocking");
     let req = raw_upload(&fault_path("reject-early"), "big.txt", &rows(1_500_000), "");
     assert!(req.len() > 20_000_000);
     let mut tcp = std::net::TcpStream::connect(emu.http_addr().unwrap()).unwrap();

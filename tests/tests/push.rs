@@ -65,6 +65,11 @@ async fn push(t: &Target, auth: Auth<'_>, body: &[u8]) -> Answer {
         .unwrap()
 }
 
+/// A push signed by the test app with the TimeStamp `ts`.
+async fn push_signed_at(t: &Target, ts: u64, body: &[u8]) -> Answer {
+    push(t, Auth::Sign(APP.0, APP.1, &ts.to_string()), body).await
+}
+
 /// This machine's clock, in unix seconds: the emulator checks a signature's TimeStamp
 /// against it.
 fn now() -> u64 {
@@ -72,6 +77,46 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// Uploads `n` rows as `file_name` with the test app's credentials: the upload's id.
+async fn uploaded(t: &Target, file_name: &str, n: usize) -> u64 {
+    let answer = upload(t, file_name, &rows(n)).await.json();
+    answer["uploadId"].as_u64().unwrap()
+}
+
+/// Uploads two rows with the other app's credentials: the upload's id.
+async fn uploaded_by_the_other_app(t: &Target) -> u64 {
+    let request = upload_request(
+        "/v3/push/package/upload",
+        Some(OTHER_APP),
+        "o.txt",
+        &rows(2),
+    );
+    let answer = send(t, request).await.unwrap().json();
+    answer["uploadId"].as_u64().unwrap()
+}
+
+/// The test app's Basic credentials.
+fn basic_auth() -> Auth<'static> {
+    Auth::Basic(APP.0, APP.1)
+}
+
+/// `base` with the value at `path` (keys from the top) set to `value`, or removed where
+/// `value` is null: one wrong or missing field in an otherwise valid push.
+fn edited(base: &serde_json::Value, path: &[&str], value: serde_json::Value) -> serde_json::Value {
+    let mut v = base.clone();
+    let (last, parents) = path.split_last().unwrap();
+    let mut at = &mut v;
+    for key in parents {
+        at = &mut at[*key];
+    }
+    if value.is_null() {
+        at.as_object_mut().unwrap().remove(*last);
+    } else {
+        at[*last] = value;
+    }
+    v
 }
 
 fn push_body(upload_id: u64) -> Vec<u8> {
@@ -97,12 +142,9 @@ fn api_md_vector_by_an_independent_signer() {
 
 #[tokio::test]
 async fn package_push_with_both_auth_schemes() {
-    let dir = TempDir::new("push");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("push");
     let t = Target::https(&emu);
-    let id = upload(&t, "p.txt", &rows(3)).await.json()["uploadId"]
-        .as_u64()
-        .unwrap();
+    let id = uploaded(&t, "p.txt", 3).await;
 
     let a = push(&t, Auth::Basic(APP.0, APP.1), &push_body(id)).await;
     assert_eq!(a.status, 200);
@@ -166,132 +208,65 @@ async fn bad_credentials_and_signatures() {
     }
     // Tencent's test vector authenticates (its body is an account push, which the emulator
     // refuses as a parameter, not as auth); one changed byte of the body does not.
-    let a = push(
-        &t,
-        Auth::Raw(APP.0, "1565314789", VECTOR_SIGN),
-        VECTOR_BODY.as_bytes(),
-    )
-    .await;
+    let vector_auth = || Auth::Raw(APP.0, "1565314789", VECTOR_SIGN);
+    let a = push(&t, vector_auth(), VECTOR_BODY.as_bytes()).await;
     assert_eq!(a.ret_code(), 1_008_007, "{}", a.json());
     let tampered = VECTOR_BODY.replace("test title", "test titlf");
-    let a = push(
-        &t,
-        Auth::Raw(APP.0, "1565314789", VECTOR_SIGN),
-        tampered.as_bytes(),
-    )
-    .await;
+    let a = push(&t, vector_auth(), tampered.as_bytes()).await;
     assert_eq!(a.ret_code(), 1_008_003);
     assert!(emu.pushes().is_empty());
 }
 
 #[tokio::test]
 async fn fields_and_ownership_are_checked() {
-    let dir = TempDir::new("push-fields");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("push-fields");
     let t = Target::http(&emu);
-    let mine = upload(&t, "m.txt", &rows(2)).await.json()["uploadId"]
-        .as_u64()
-        .unwrap();
-    let theirs = send(
-        &t,
-        upload_request(
-            "/v3/push/package/upload",
-            Some(OTHER_APP),
-            "o.txt",
-            &rows(2),
-        ),
-    )
-    .await
-    .unwrap()
-    .json()["uploadId"]
-        .as_u64()
-        .unwrap();
-    let auth = || Auth::Basic(APP.0, APP.1);
-    let cases: Vec<(serde_json::Value, i64)> = vec![
+    let mine = uploaded(&t, "m.txt", 2).await;
+    let theirs = uploaded_by_the_other_app(&t).await;
+    let base = json!({"audience_type": "package_account_push", "upload_id": mine,
+                      "message_type": "notify", "message": {"title": "t", "content": "c"}});
+    let token = edited(&base, &["audience_type"], json!("package_token_push"));
+    let cases = [
+        (edited(&base, &["upload_id"], json!(theirs)), 1_008_007),
+        (edited(&base, &["upload_id"], json!(999)), 1_008_007),
+        (edited(&base, &["audience_type"], json!(null)), 1_008_002),
+        (edited(&base, &["upload_id"], json!(null)), 1_008_002),
+        (edited(&base, &["audience_type"], json!("all")), 1_008_007),
+        (edited(&token, &["message_type"], json!("toast")), 1_008_007),
         (
-            json!({"audience_type":"package_account_push","upload_id":theirs,"message_type":"notify",
-                "message":{"title":"t","content":"c"}}),
-            1_008_007,
-        ),
-        (
-            json!({"audience_type":"package_account_push","upload_id":999,"message_type":"notify",
-                "message":{"title":"t","content":"c"}}),
-            1_008_007,
-        ),
-        (
-            json!({"upload_id":mine,"message_type":"notify","message":{"title":"t","content":"c"}}),
+            edited(&token, &["message", "title"], json!(null)),
             1_008_002,
         ),
-        (
-            json!({"audience_type":"package_account_push","message_type":"notify",
-                "message":{"title":"t","content":"c"}}),
-            1_008_002,
-        ),
-        (
-            json!({"audience_type":"all","upload_id":mine,"message_type":"notify",
-                "message":{"title":"t","content":"c"}}),
-            1_008_007,
-        ),
-        (
-            json!({"audience_type":"package_token_push","upload_id":mine,"message_type":"toast",
-                "message":{"title":"t","content":"c"}}),
-            1_008_007,
-        ),
-        (
-            json!({"audience_type":"package_token_push","upload_id":mine,"message_type":"notify",
-                "message":{"content":"c"}}),
-            1_008_002,
-        ),
-        (
-            json!({"audience_type":"package_token_push","upload_id":mine,"message_type":"notify",
-                "message":{"title":"t","content":"c"},"expire_time":300000}),
-            1_008_007,
-        ),
+        (edited(&token, &["expire_time"], json!(300000)), 1_008_007),
     ];
     for (body, code) in cases {
-        let a = push(&t, auth(), body.to_string().as_bytes()).await;
+        let a = push(&t, basic_auth(), body.to_string().as_bytes()).await;
         assert_eq!(a.ret_code(), code, "{body} -> {}", a.json());
     }
-    assert_eq!(push(&t, auth(), b"{not json").await.ret_code(), 1_008_001);
-    assert_eq!(push(&t, auth(), b"[1,2]").await.ret_code(), 1_008_001);
+    assert_eq!(
+        push(&t, basic_auth(), b"{not json").await.ret_code(),
+        1_008_001
+    );
+    assert_eq!(push(&t, basic_auth(), b"[1,2]").await.ret_code(), 1_008_001);
     assert!(emu.pushes().is_empty());
     // A token push of the app's own package is fine.
     let ok = json!({"audience_type":"package_token_push","upload_id":mine,"message_type":"message",
                     "message":{"content":"c"},"environment":"dev"});
-    let a = push(&t, auth(), ok.to_string().as_bytes()).await;
+    let a = push(&t, basic_auth(), ok.to_string().as_bytes()).await;
     assert_eq!(a.ret_code(), 0, "{}", a.json());
     assert_eq!(a.json()["environment"], "dev");
 }
 
 #[tokio::test]
 async fn one_package_push_per_second_per_app() {
-    let dir = TempDir::new("push-rate");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("push-rate");
     let t = Target::http(&emu);
-    let mine = upload(&t, "m.txt", &rows(2)).await.json()["uploadId"]
-        .as_u64()
-        .unwrap();
-    let theirs = send(
-        &t,
-        upload_request(
-            "/v3/push/package/upload",
-            Some(OTHER_APP),
-            "o.txt",
-            &rows(2),
-        ),
-    )
-    .await
-    .unwrap()
-    .json()["uploadId"]
-        .as_u64()
-        .unwrap();
-    assert_eq!(
-        push(&t, Auth::Basic(APP.0, APP.1), &push_body(mine))
-            .await
-            .ret_code(),
-        0
-    );
-    let a = push(&t, Auth::Basic(APP.0, APP.1), &push_body(mine)).await;
+    let mine = uploaded(&t, "m.txt", 2).await;
+    let theirs = uploaded_by_the_other_app(&t).await;
+    let body = push_body(mine);
+    let push_mine = || push(&t, basic_auth(), &body);
+    assert_eq!(push_mine().await.ret_code(), 0);
+    let a = push_mine().await;
     assert_eq!(a.ret_code(), 1_008_028);
     // Another app has its own budget.
     let a = push(
@@ -302,36 +277,23 @@ async fn one_package_push_per_second_per_app() {
     .await;
     assert_eq!(a.ret_code(), 0);
     tokio::time::sleep(Duration::from_millis(1050)).await;
-    assert_eq!(
-        push(&t, Auth::Basic(APP.0, APP.1), &push_body(mine))
-            .await
-            .ret_code(),
-        0
-    );
+    assert_eq!(push_mine().await.ret_code(), 0);
     assert_eq!(emu.pushes().len(), 3);
 }
 
 #[tokio::test]
 async fn a_signature_timestamp_out_of_the_clock_skew_is_refused() {
-    let dir = TempDir::new("push-skew");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("push-skew");
     let t = Target::http(&emu);
-    let id = upload(&t, "s.txt", &rows(2)).await.json()["uploadId"]
-        .as_u64()
-        .unwrap();
+    let id = uploaded(&t, "s.txt", 2).await;
     let body = push_body(id);
     // Ten minutes either way by default; a margin of 60 s keeps the test off the edge.
     for ts in [now() - 660, now() + 660, 0] {
-        let a = push(&t, Auth::Sign(APP.0, APP.1, &ts.to_string()), &body).await;
+        let a = push_signed_at(&t, ts, &body).await;
         assert_eq!(a.ret_code(), 1_008_003, "{ts}: {}", a.json());
     }
     assert!(emu.pushes().is_empty());
-    let a = push(
-        &t,
-        Auth::Sign(APP.0, APP.1, &(now() - 540).to_string()),
-        &body,
-    )
-    .await;
+    let a = push_signed_at(&t, now() - 540, &body).await;
     assert_eq!(a.ret_code(), 0, "{}", a.json());
     emu.shutdown();
 
@@ -341,28 +303,17 @@ async fn a_signature_timestamp_out_of_the_clock_skew_is_refused() {
     cfg.limits.max_clock_skew = Duration::from_secs(30);
     let emu = Emulator::start(cfg).unwrap();
     let t = Target::http(&emu);
-    let id = upload(&t, "s.txt", &rows(2)).await.json()["uploadId"]
-        .as_u64()
-        .unwrap();
-    let a = push(
-        &t,
-        Auth::Sign(APP.0, APP.1, &(now() - 90).to_string()),
-        &push_body(id),
-    )
-    .await;
+    let id = uploaded(&t, "s.txt", 2).await;
+    let a = push_signed_at(&t, now() - 90, &push_body(id)).await;
     assert_eq!(a.ret_code(), 1_008_003);
     assert!(emu.pushes().is_empty());
 }
 
 #[tokio::test]
 async fn message_parts_are_checked_and_the_request_recorded() {
-    let dir = TempDir::new("push-parts");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("push-parts");
     let t = Target::http(&emu);
-    let id = upload(&t, "p.txt", &rows(2)).await.json()["uploadId"]
-        .as_u64()
-        .unwrap();
-    let auth = || Auth::Basic(APP.0, APP.1);
+    let id = uploaded(&t, "p.txt", 2).await;
     let full = json!({
         "audience_type": "package_account_push", "upload_id": id, "message_type": "notify",
         "message": {
@@ -375,15 +326,7 @@ async fn message_parts_are_checked_and_the_request_recorded() {
         "environment": "dev", "account_type": 1, "account_push_type": 1, "expire_time": 3600,
         "push_speed": 1000, "collapse_id": 5, "seq": 9, "send_time": "2026-12-01 08:00:00",
     });
-    let bad = |path: &[&str], value: serde_json::Value| {
-        let mut v = full.clone();
-        let mut at = &mut v;
-        for key in &path[..path.len() - 1] {
-            at = &mut at[*key];
-        }
-        at[path[path.len() - 1]] = value;
-        v
-    };
+    let bad = |path: &[&str], value| edited(&full, path, value);
     for body in [
         bad(
             &["message", "accept_time"],
@@ -396,11 +339,11 @@ async fn message_parts_are_checked_and_the_request_recorded() {
         bad(&["account_push_type"], json!(2)),
         bad(&["message", "content"], json!("x".repeat(4096))),
     ] {
-        let a = push(&t, auth(), body.to_string().as_bytes()).await;
+        let a = push(&t, basic_auth(), body.to_string().as_bytes()).await;
         assert_eq!(a.ret_code(), 1_008_007, "{body} -> {}", a.json());
     }
     assert!(emu.pushes().is_empty());
-    let a = push(&t, auth(), full.to_string().as_bytes()).await;
+    let a = push(&t, basic_auth(), full.to_string().as_bytes()).await;
     assert_eq!(a.ret_code(), 0, "{}", a.json());
     assert_eq!(a.json()["seq"], 9);
     let pushes = emu.pushes();

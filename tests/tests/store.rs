@@ -98,8 +98,7 @@ async fn crash_leftovers_are_cleaned_and_ids_never_reused() {
 /// A client that disconnects mid-upload leaves no file and no index entry.
 #[tokio::test]
 async fn cut_off_upload_leaves_nothing() {
-    let dir = TempDir::new("cutoff");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("cutoff");
     for t in Target::both(&emu) {
         let content = rows(20_000);
         let req = raw_upload("/v3/push/package/upload", "cut.txt", &content, "");
@@ -151,8 +150,7 @@ async fn discard_mode_validates_but_stores_nothing() {
 /// 32 uploads at once, each a different file: every one stored byte for byte, ids distinct.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_concurrent_uploads_are_stored_intact() {
-    let dir = TempDir::new("concurrent");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("concurrent");
     let targets = Target::both(&emu);
     let mut tasks = Vec::new();
     for i in 0..32usize {

@@ -9,12 +9,10 @@ use http_body_util::{Full, StreamBody};
 use hyper::Request;
 use hyper::body::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tpns_emulator::Emulator;
 
 #[tokio::test]
 async fn accepted_upload_is_stored_and_listed() {
-    let dir = TempDir::new("accept");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("accept");
     for (i, t) in Target::both(&emu).iter().enumerate() {
         let content = rows(5);
         let a = upload(t, "accounts.txt", &content).await;
@@ -53,8 +51,7 @@ async fn accepted_upload_is_stored_and_listed() {
 
 #[tokio::test]
 async fn authentication_is_checked() {
-    let dir = TempDir::new("auth");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("auth");
     let t = Target::https(&emu);
     let path = "/v3/push/package/upload";
     for auth in [None, Some((APP.0, "wrong")), Some(("42", APP.1))] {
@@ -75,8 +72,7 @@ async fn authentication_is_checked() {
 /// Small generated files for each rule; the shared corpus (corpus.rs) covers many more.
 #[tokio::test]
 async fn package_rules_and_codes() {
-    let dir = TempDir::new("rules");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("rules");
     let t = Target::http(&emu);
     let long_name = format!("{}.txt", "n".repeat(97));
     let cases: Vec<(&str, Vec<u8>, i64, &str)> = vec![
@@ -153,8 +149,7 @@ async fn package_rules_and_codes() {
 
 #[tokio::test]
 async fn malformed_requests() {
-    let dir = TempDir::new("malformed");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("malformed");
     let t = Target::http(&emu);
     let auth = basic(APP.0, APP.1);
     // Not multipart.
@@ -211,8 +206,7 @@ async fn malformed_requests() {
 /// A chunked request body (no Content-Length), sent by hyper's client from a stream.
 #[tokio::test]
 async fn chunked_request_body() {
-    let dir = TempDir::new("chunked-req");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("chunked-req");
     for t in Target::both(&emu) {
         // The second path goes through the emulator's own HTTP/1.1 reader.
         for path in [
@@ -245,8 +239,7 @@ async fn chunked_request_body() {
 /// before sending the body, on both server sides.
 #[tokio::test]
 async fn expect_100_continue() {
-    let dir = TempDir::new("expect");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("expect");
     for t in Target::both(&emu) {
         for path in [
             "/v3/push/package/upload",
@@ -284,8 +277,7 @@ async fn expect_100_continue() {
 /// A file name with quotes or path parts is stored under a safe name.
 #[tokio::test]
 async fn stored_names_are_sanitised() {
-    let dir = TempDir::new("names");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("names");
     let t = Target::http(&emu);
     let a = upload(&t, "../../evil name.txt", &rows(2)).await;
     assert_eq!(a.ret_code(), 0);
@@ -297,8 +289,7 @@ async fn stored_names_are_sanitised() {
 /// TLS 1.2 and TLS 1.3 are both served (rustls client pinned to each).
 #[tokio::test]
 async fn tls_1_2_and_1_3() {
-    let dir = TempDir::new("tls-versions");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("tls-versions");
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls_pki_types::CertificateDer::from(
@@ -331,8 +322,7 @@ async fn tls_1_2_and_1_3() {
 /// Garbage from a hostile client never stops the server: after each, it still answers.
 #[tokio::test]
 async fn hostile_inputs_do_not_stop_the_server() {
-    let dir = TempDir::new("hostile");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("hostile");
     let auth = basic(APP.0, APP.1);
     let ct = format!("multipart/form-data; boundary={BOUNDARY}");
     let mut inputs: Vec<Vec<u8>> = vec![
@@ -438,8 +428,7 @@ fn deflate_zip(name: &str, content: &[u8]) -> Vec<u8> {
 /// before the entry's compressed size".)
 #[tokio::test]
 async fn a_highly_compressed_zip_is_accepted() {
-    let dir = TempDir::new("deflate-ratio");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (_dir, emu) = start_emulator("deflate-ratio");
     let content = rows(60_000);
     let zip = deflate_zip("accounts.txt", &content);
     assert!(
@@ -470,8 +459,7 @@ fn raw_request_with_body(body: &[u8]) -> Vec<u8> {
 /// stored (and hands out no upload id).
 #[tokio::test]
 async fn nothing_is_stored_unless_the_whole_body_is_well_formed() {
-    let dir = TempDir::new("whole-body");
-    let emu = Emulator::start(config(dir.path())).unwrap();
+    let (dir, emu) = start_emulator("whole-body");
     let t = Target::http(&emu);
     let (head, tail) = multipart_parts("a.txt");
     let part = [&head[..], b"alice\nbob\n"].concat();

@@ -63,6 +63,14 @@ pub fn config(dir: &Path) -> EmulatorConfig {
         .http("127.0.0.1:0".parse().unwrap())
 }
 
+/// An emulator with the base configuration, in a new folder named after `tag` (removed when
+/// the returned `TempDir` is dropped: keep it as long as the emulator).
+pub fn start_emulator(tag: &str) -> (TempDir, Emulator) {
+    let dir = TempDir::new(tag);
+    let emu = Emulator::start(config(dir.path())).unwrap();
+    (dir, emu)
+}
+
 /// Where and how to reach the emulator.
 #[derive(Clone)]
 pub struct Target {
