@@ -11,14 +11,22 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 const MIB: f64 = 1024.0;
 
 /// Prints a case's memory figures: the binary's resident memory before and after, and its
-/// peak.
-fn report(case: &str, before: Memory, after: Memory) {
+/// peak. Returns the figures after.
+fn report(case: &str, before: Memory, r: &Running) -> Memory {
+    let after = r.memory();
     println!(
         "abuse {case}: VmRSS {:.1} MiB before, {:.1} MiB after; VmHWM {:.1} MiB",
         before.rss_kib as f64 / MIB,
         after.rss_kib as f64 / MIB,
         after.hwm_kib as f64 / MIB
     );
+    after
+}
+
+/// Asserts that `figure` (one of `after`'s, in KiB) stays below the resident memory `before`
+/// the case plus `mib` MiB.
+fn assert_grew_less_than(mib: u64, figure: u64, before: Memory, after: Memory) {
+    assert!(figure < before.rss_kib + mib * 1024, "{before:?} {after:?}");
 }
 
 /// Starts the binary on HTTPS and HTTP with the test apps and `extra` flags.
@@ -151,7 +159,7 @@ async fn requests_refused_from_the_head_get_their_answer_before_the_body() {
             assert_eq!((status, code(&j)), (200, *want), "{key} {name}: {j}");
         }
     }
-    report("refused-from-head", before, r.memory());
+    report("refused-from-head", before, &r);
 }
 
 /// What one slow client does after its head.
@@ -176,6 +184,20 @@ enum Ended {
 
 /// Runs one slow client until the emulator ends its connection; `None` if it did not within
 /// `within`.
+/// Every kind of slow client, in the order the tests cycle through them.
+const SLOW_KINDS: [Slow; 4] = [
+    Slow::StallBody,
+    Slow::DripBody,
+    Slow::StallPush,
+    Slow::DripHead,
+];
+
+/// The binary with a 1 s idle timeout and body and head timeouts of `seconds`.
+fn start_with_body_and_head_timeouts(dir: &TempDir, seconds: &str) -> Running {
+    let timeouts = ["--idle-timeout", "1", "--body-timeout", seconds];
+    start_binary(dir, &[&timeouts[..], &["--head-timeout", seconds]].concat())
+}
+
 async fn slow_client(t: Target, kind: Slow, within: Duration) -> Option<Ended> {
     let io = t.connect().await;
     let (mut rd, mut wr) = tokio::io::split(io);
@@ -225,29 +247,13 @@ async fn slow_client(t: Target, kind: Slow, within: Duration) -> Option<Ended> {
 #[tokio::test]
 async fn slow_bodies_and_heads_are_cut() {
     let dir = TempDir::new("abuse-slow");
-    let r = start_binary(
-        &dir,
-        &[
-            "--idle-timeout",
-            "1",
-            "--body-timeout",
-            "2",
-            "--head-timeout",
-            "2",
-        ],
-    );
+    let r = start_with_body_and_head_timeouts(&dir, "2");
     let targets = [target(&r, "http"), target(&r, "https")];
     let before = r.memory();
     let start = Instant::now();
-    let kinds = [
-        Slow::StallBody,
-        Slow::DripBody,
-        Slow::StallPush,
-        Slow::DripHead,
-    ];
     let clients: Vec<_> = (0..200)
         .map(|i| {
-            let kind = kinds[i % 4];
+            let kind = SLOW_KINDS[i % 4];
             let t = targets[(i / 4) % 2].clone();
             (
                 kind,
@@ -278,14 +284,10 @@ async fn slow_bodies_and_heads_are_cut() {
         }
     }
     let took = start.elapsed();
-    let after = r.memory();
-    report("slow-bodies (200 clients)", before, after);
+    let after = report("slow-bodies (200 clients)", before, &r);
     println!("abuse slow-bodies: {answered} answered 408, all cut in {took:.1?}");
     assert_eq!(answered, 150);
-    assert!(
-        after.hwm_kib < before.rss_kib + 64 * 1024,
-        "{before:?} {after:?}"
-    );
+    assert_grew_less_than(64, after.hwm_kib, before, after);
     let a = upload(&targets[0], "after.txt", &rows(3)).await;
     assert_eq!(a.ret_code(), 0, "{}", a.json());
 }
@@ -348,12 +350,8 @@ async fn an_endless_part_header_is_refused() {
     let (status, j) = parse_answer(&raw_exchange(&t, &req).await);
     assert_eq!((status, code(&j)), (200, 1_008_011), "{j}");
     assert!(j["errMsg"].as_str().unwrap().contains("\"comment\""), "{j}");
-    let after = r.memory();
-    report("endless-part-header (64 MiB, twice)", before, after);
-    assert!(
-        after.hwm_kib < before.rss_kib + 32 * 1024,
-        "{before:?} {after:?}"
-    );
+    let after = report("endless-part-header (64 MiB, twice)", before, &r);
+    assert_grew_less_than(32, after.hwm_kib, before, after);
 }
 
 /// 3000 distinct `times=N` SPECs: the first 256 are counted, the rest refused with a clear
@@ -396,12 +394,8 @@ async fn the_fault_budget_table_is_capped() {
         j["errMsg"].as_str().unwrap().contains("longer than 256"),
         "{j}"
     );
-    let after = r.memory();
-    report("fault-specs (3000 distinct)", before, after);
-    assert!(
-        after.rss_kib < before.rss_kib + 16 * 1024,
-        "{before:?} {after:?}"
-    );
+    let after = report("fault-specs (3000 distinct)", before, &r);
+    assert_grew_less_than(16, after.rss_kib, before, after);
 }
 
 /// The load test: 64 concurrent uploads of about 300 KB while 200 slow clients hold
@@ -409,30 +403,14 @@ async fn the_fault_budget_table_is_capped() {
 #[tokio::test]
 async fn load_uploads_and_slow_clients_together() {
     let dir = TempDir::new("abuse-load");
-    let r = start_binary(
-        &dir,
-        &[
-            "--idle-timeout",
-            "1",
-            "--body-timeout",
-            "3",
-            "--head-timeout",
-            "3",
-        ],
-    );
+    let r = start_with_body_and_head_timeouts(&dir, "3");
     let targets = [target(&r, "http"), target(&r, "https")];
     let before = r.memory();
     let start = Instant::now();
-    let kinds = [
-        Slow::StallBody,
-        Slow::DripBody,
-        Slow::StallPush,
-        Slow::DripHead,
-    ];
     let slow: Vec<_> = (0..200)
         .map(|i| {
             let t = targets[i % 2].clone();
-            tokio::spawn(slow_client(t, kinds[i % 4], Duration::from_secs(20)))
+            tokio::spawn(slow_client(t, SLOW_KINDS[i % 4], Duration::from_secs(20)))
         })
         .collect();
     let content = rows(25_000); // 350 000 bytes
@@ -458,12 +436,7 @@ async fn load_uploads_and_slow_clients_together() {
         assert!(s.await.unwrap().is_some(), "a slow client was never cut");
     }
     let took = start.elapsed();
-    let after = r.memory();
-    report(
-        "load (64 uploads of 350 kB + 200 slow clients)",
-        before,
-        after,
-    );
+    let after = report("load (64 uploads of 350 kB + 200 slow clients)", before, &r);
     println!("abuse load: uploads done in {uploads_took:.1?}, slow clients cut in {took:.1?}");
     assert_eq!(
         get_as(&targets[0], "/_emulator/uploads", APP)
@@ -474,10 +447,7 @@ async fn load_uploads_and_slow_clients_together() {
             .len(),
         64
     );
-    assert!(
-        after.hwm_kib < before.rss_kib + 128 * 1024,
-        "{before:?} {after:?}"
-    );
+    assert_grew_less_than(128, after.hwm_kib, before, after);
 }
 
 /// At the connection cap, a new client waits in the listen queue and is served once a slot
@@ -523,18 +493,13 @@ async fn listings_need_credentials_and_show_one_app() {
     );
     assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
     for path in ["/_emulator/uploads", "/_emulator/pushes"] {
-        let a = get(&t, path).await;
-        assert_eq!(
-            (a.status.as_u16(), a.ret_code()),
-            (401, 1_008_003),
-            "{path}"
-        );
-        let a = get_as(&t, path, (APP.0, "wrong")).await;
-        assert_eq!(
-            (a.status.as_u16(), a.ret_code()),
-            (401, 1_008_003),
-            "{path}"
-        );
+        for (who, a) in [
+            ("no credentials", get(&t, path).await),
+            ("a wrong secret", get_as(&t, path, (APP.0, "wrong")).await),
+        ] {
+            let got = (a.status.as_u16(), a.ret_code());
+            assert_eq!(got, (401, 1_008_003), "{path}, {who}");
+        }
     }
     let mine = get_as(&t, "/_emulator/uploads", APP).await.json();
     assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
