@@ -192,10 +192,13 @@ const SLOW_KINDS: [Slow; 4] = [
     Slow::DripHead,
 ];
 
-/// The binary with a 1 s idle timeout and body and head timeouts of `seconds`.
-fn start_with_body_and_head_timeouts(dir: &TempDir, seconds: &str) -> Running {
+/// The binary with a 1 s idle timeout and body and head timeouts of `seconds`, and its plain
+/// and TLS targets.
+fn start_with_body_and_head_timeouts(dir: &TempDir, seconds: &str) -> (Running, [Target; 2]) {
     let timeouts = ["--idle-timeout", "1", "--body-timeout", seconds];
-    start_binary(dir, &[&timeouts[..], &["--head-timeout", seconds]].concat())
+    let r = start_binary(dir, &[&timeouts[..], &["--head-timeout", seconds]].concat());
+    let targets = [target(&r, "http"), target(&r, "https")];
+    (r, targets)
 }
 
 async fn slow_client(t: Target, kind: Slow, within: Duration) -> Option<Ended> {
@@ -247,8 +250,7 @@ async fn slow_client(t: Target, kind: Slow, within: Duration) -> Option<Ended> {
 #[tokio::test]
 async fn slow_bodies_and_heads_are_cut() {
     let dir = TempDir::new("abuse-slow");
-    let r = start_with_body_and_head_timeouts(&dir, "2");
-    let targets = [target(&r, "http"), target(&r, "https")];
+    let (r, targets) = start_with_body_and_head_timeouts(&dir, "2");
     let before = r.memory();
     let start = Instant::now();
     let clients: Vec<_> = (0..200)
@@ -403,8 +405,7 @@ async fn the_fault_budget_table_is_capped() {
 #[tokio::test]
 async fn load_uploads_and_slow_clients_together() {
     let dir = TempDir::new("abuse-load");
-    let r = start_with_body_and_head_timeouts(&dir, "3");
-    let targets = [target(&r, "http"), target(&r, "https")];
+    let (r, targets) = start_with_body_and_head_timeouts(&dir, "3");
     let before = r.memory();
     let start = Instant::now();
     let slow: Vec<_> = (0..200)

@@ -7,7 +7,6 @@ use bytes::Bytes;
 use common::*;
 use futures_util::StreamExt;
 use http_body_util::StreamBody;
-use hyper::Request;
 use hyper::body::Frame;
 use std::path::Path;
 use tokio::io::AsyncReadExt;
@@ -110,13 +109,7 @@ async fn one_byte_over_100_mib_is_too_large() {
         .chain(futures_util::stream::once(async move {
             Ok(Frame::data(Bytes::from(tail)))
         }));
-    let req = Request::post("/v3/push/package/upload")
-        .header("host", "localhost")
-        .header("authorization", basic(APP.0, APP.1))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
+    let req = multipart_post("/v3/push/package/upload")
         .header("content-length", len)
         .body(StreamBody::new(body))
         .unwrap();

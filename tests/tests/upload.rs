@@ -164,13 +164,7 @@ async fn malformed_requests() {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
     );
-    let req = Request::post("/v3/push/package/upload")
-        .header("host", "localhost")
-        .header("authorization", &auth)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
+    let req = multipart_post("/v3/push/package/upload")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     let a = send(&t, req).await.unwrap();
@@ -180,13 +174,7 @@ async fn malformed_requests() {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nabc\n"
     );
-    let req = Request::post("/v3/push/package/upload")
-        .header("host", "localhost")
-        .header("authorization", &auth)
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
+    let req = multipart_post("/v3/push/package/upload")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     assert_eq!(send(&t, req).await.unwrap().ret_code(), 1_008_001);
@@ -218,13 +206,7 @@ async fn chunked_request_body() {
                 .chunks(333)
                 .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
                 .collect();
-            let req = Request::post(path)
-                .header("host", "localhost")
-                .header("authorization", basic(APP.0, APP.1))
-                .header(
-                    "content-type",
-                    format!("multipart/form-data; boundary={BOUNDARY}"),
-                )
+            let req = multipart_post(path)
                 .body(StreamBody::new(futures_util::stream::iter(pieces)))
                 .unwrap();
             let a = send(&t, req).await.unwrap();

@@ -226,6 +226,18 @@ pub fn basic(id: &str, secret: &str) -> String {
     )
 }
 
+/// A multipart POST to `path` with the test app's Basic credentials, before its body (and
+/// any length: the body decides how it is framed).
+pub fn multipart_post(path: &str) -> hyper::http::request::Builder {
+    Request::post(path)
+        .header("host", "localhost")
+        .header("authorization", basic(APP.0, APP.1))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+}
+
 /// An upload request with a Content-Length body.
 pub fn upload_request(
     path: &str,
