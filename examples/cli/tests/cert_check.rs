@@ -36,6 +36,23 @@ fn tpns(args: &[&str]) -> Run {
     run(Command::new(TPNS).args(args), LIMIT)
 }
 
+/// `--roots ROOTS --chain CHAIN --host localhost`, then `more`.
+fn chain_args<'a>(roots: &'a str, chain: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let args = ["--roots", roots, "--chain", chain, "--host", "localhost"];
+    [&args[..], more].concat()
+}
+
+/// `tpns cert-check` of the chain in the file `chain` against the roots in `roots`, for
+/// `localhost`, with `more` arguments.
+fn check_chain(roots: &str, chain: &str, more: &[&str]) -> Run {
+    tpns(&[&["cert-check"][..], &chain_args(roots, chain, more)].concat())
+}
+
+/// `tpns cert-check --roots ROOTS --from FROM` with `more` arguments.
+fn check_from(roots: &str, from: &str, more: &[&str]) -> Run {
+    tpns(&[&["cert-check", "--roots", roots, "--from", from][..], more].concat())
+}
+
 /// PEM text of DER certificates (RFC 7468), written here so the test does not trust the
 /// program's own reader to define the format.
 fn pem(ders: &[&[u8]]) -> String {
@@ -190,16 +207,7 @@ fn every_emulator_mode_is_accepted_from_a_pem_chain() {
                 "{run:?}"
             );
         }
-        let run = tpns(&[
-            "cert-check",
-            "--roots",
-            &f.roots,
-            "--chain",
-            &f.chain,
-            "--host",
-            "localhost",
-            "--json",
-        ]);
+        let run = check_chain(&f.roots, &f.chain, &["--json"]);
         assert_eq!(run.code, 0, "{mode:?}: {run:?}");
         assert_json(&json(&run), mode, None);
     }
@@ -208,16 +216,7 @@ fn every_emulator_mode_is_accepted_from_a_pem_chain() {
 #[test]
 fn at_is_the_validation_time() {
     let f = files(PkiMode::PublicRsa);
-    let base = [
-        "cert-check",
-        "--roots",
-        &f.roots,
-        "--chain",
-        &f.chain,
-        "--host",
-        "localhost",
-    ];
-    let at = |time: &str| tpns(&[&base[..], &["--at", time]].concat());
+    let at = |time: &str| check_chain(&f.roots, &f.chain, &["--at", time]);
     // The leaf is valid from January of last year for three years: now is inside.
     let year: u64 = 1970
         + std::time::SystemTime::now()
@@ -246,7 +245,11 @@ fn at_is_the_validation_time() {
         "{run:?}"
     );
 
-    let run = tpns(&[&base[..], &["--at", "2099-01-01T00:00:00Z", "--json"]].concat());
+    let run = check_chain(
+        &f.roots,
+        &f.chain,
+        &["--at", "2099-01-01T00:00:00Z", "--json"],
+    );
     assert_eq!(run.code, 6);
     assert_json(
         &json(&run),
@@ -286,29 +289,13 @@ fn an_unknown_root_or_an_impostor_is_refused_and_any_root_of_several_is_enough()
     let other = pki::generate(PkiMode::Simple, HOSTS).unwrap();
     let mine = pki::generate(PkiMode::PublicEcdsa, HOSTS).unwrap();
     let stranger = f.dir.write("stranger.pem", pem(&[&mine.root_der]));
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &stranger,
-        "--chain",
-        &f.chain,
-        "--host",
-        "localhost",
-    ]);
+    let run = check_chain(&stranger, &f.chain, &[]);
     assert_refused(
         &run,
         "the chain does not lead to a trusted root (unknown issuer)",
     );
     let impostor = f.dir.write("impostor.pem", pem(&[&other.root_der]));
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &impostor,
-        "--chain",
-        &f.chain,
-        "--host",
-        "localhost",
-    ]);
+    let run = check_chain(&impostor, &f.chain, &[]);
     assert_refused(&run, "a signature does not verify");
 
     // The right root after two others in the same file.
@@ -317,15 +304,7 @@ fn an_unknown_root_or_an_impostor_is_refused_and_any_root_of_several_is_enough()
         "several.pem",
         format!("{}{roots}", pem(&[&other.root_der, &mine.root_der])),
     );
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &several,
-        "--chain",
-        &f.chain,
-        "--host",
-        "localhost",
-    ]);
+    let run = check_chain(&several, &f.chain, &[]);
     assert_eq!(run.code, 0, "{run:?}");
 }
 
@@ -335,15 +314,7 @@ fn a_chain_missing_its_intermediate_is_refused() {
     let g = pki::generate(PkiMode::PublicRsa, HOSTS).unwrap();
     let roots = dir.write("roots.pem", pem(&[&g.root_der]));
     let chain = dir.write("chain.pem", pem(&[&g.served[0]]));
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &roots,
-        "--chain",
-        &chain,
-        "--host",
-        "localhost",
-    ]);
+    let run = check_chain(&roots, &chain, &[]);
     assert_refused(&run, "unknown issuer");
 }
 
@@ -355,16 +326,7 @@ fn an_unreadable_certificate_is_described_as_null_and_refused() {
     let mut truncated = g.served[0].clone();
     truncated.truncate(truncated.len() / 2);
     let chain = dir.write("chain.pem", pem(&[&truncated, &g.served[1]]));
-    let args = [
-        "cert-check",
-        "--roots",
-        &roots,
-        "--chain",
-        &chain,
-        "--host",
-        "localhost",
-    ];
-    let run = tpns(&args);
+    let run = check_chain(&roots, &chain, &[]);
     assert_refused(&run, "a certificate is not well-formed DER");
     let half = truncated.len();
     assert!(
@@ -373,7 +335,7 @@ fn an_unreadable_certificate_is_described_as_null_and_refused() {
         )),
         "{run:?}"
     );
-    let run = tpns(&[&args[..], &["--json"]].concat());
+    let run = check_chain(&roots, &chain, &["--json"]);
     assert_eq!(run.code, 6, "{run:?}");
     let v = json(&run);
     assert_eq!(v["accepted"], false);
@@ -400,110 +362,18 @@ fn usage_errors_and_unreadable_files_exit_2() {
     );
     let missing = f.dir.join("missing.pem").to_str().unwrap().to_owned();
     let folder = f.dir.path().to_str().unwrap().to_owned();
+    let at = |time| chain_args(&f.roots, &f.chain, &["--at", time]);
+    let roots_from = |more: &[&'static str]| [&["--roots", f.roots.as_str()][..], more].concat();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec![
-                "--roots",
-                &missing,
-                "--chain",
-                &f.chain,
-                "--host",
-                "localhost",
-            ],
-            "--roots",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &missing,
-                "--host",
-                "localhost",
-            ],
-            "--chain",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &folder,
-                "--host",
-                "localhost",
-            ],
-            "not a regular",
-        ),
-        (
-            vec![
-                "--roots",
-                &empty,
-                "--chain",
-                &f.chain,
-                "--host",
-                "localhost",
-            ],
-            "no PEM certif",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &empty,
-                "--host",
-                "localhost",
-            ],
-            "no PEM certif",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &no_cert,
-                "--host",
-                "localhost",
-            ],
-            "no PEM certif",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &bad_base64,
-                "--host",
-                "localhost",
-            ],
-            "not a valid PEM",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &f.chain,
-                "--host",
-                "localhost",
-                "--at",
-                "tomorrow",
-            ],
-            "RFC 3339",
-        ),
-        (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &f.chain,
-                "--host",
-                "localhost",
-                "--at",
-                "2026-02-30T00:00:00Z",
-            ],
-            "no such date",
-        ),
+        (chain_args(&missing, &f.chain, &[]), "--roots"),
+        (chain_args(&f.roots, &missing, &[]), "--chain"),
+        (chain_args(&f.roots, &folder, &[]), "not a regular"),
+        (chain_args(&empty, &f.chain, &[]), "no PEM certif"),
+        (chain_args(&f.roots, &empty, &[]), "no PEM certif"),
+        (chain_args(&f.roots, &no_cert, &[]), "no PEM certif"),
+        (chain_args(&f.roots, &bad_base64, &[]), "not a valid PEM"),
+        (at("tomorrow"), "RFC 3339"),
+        (at("2026-02-30T00:00:00Z"), "no such date"),
         (
             vec![
                 "--roots",
@@ -519,30 +389,14 @@ fn usage_errors_and_unreadable_files_exit_2() {
         (vec!["--roots", &f.roots, "--host", "localhost"], "--chain"),
         (vec!["--chain", &f.chain, "--host", "localhost"], "--roots"),
         (
-            vec![
-                "--roots",
-                &f.roots,
-                "--chain",
-                &f.chain,
-                "--from",
-                "127.0.0.1:1",
-                "--host",
-                "localhost",
-            ],
+            chain_args(&f.roots, &f.chain, &["--from", "127.0.0.1:1"]),
             "cannot be used with",
         ),
-        (vec!["--roots", &f.roots, "--from", "127.0.0.1:0"], "port"),
-        (vec!["--roots", &f.roots, "--from", "[::1"], "closing ]"),
-        (vec!["--roots", &f.roots, "--from", ":443"], "no host"),
+        (roots_from(&["--from", "127.0.0.1:0"]), "port"),
+        (roots_from(&["--from", "[::1"]), "closing ]"),
+        (roots_from(&["--from", ":443"]), "no host"),
         (
-            vec![
-                "--roots",
-                &f.roots,
-                "--from",
-                "localhost:1",
-                "--timeout",
-                "0",
-            ],
+            roots_from(&["--from", "localhost:1", "--timeout", "0"]),
             "timeout",
         ),
     ];
@@ -592,41 +446,16 @@ fn from_fetches_the_chain_of_a_running_emulator() {
         let ca = emu.ca_path().to_str().unwrap().to_owned();
         let from = emu.https_addr().to_string();
         // --host defaults to HOST of --from: 127.0.0.1, an IP SAN of the leaf.
-        let run = tpns(&["cert-check", "--roots", &ca, "--from", &from]);
+        let run = check_from(&ca, &from, &[]);
         assert_eq!(run.code, 0, "{mode:?}: {run:?}");
         assert!(run.stdout.ends_with("\n") && run.stdout.contains("accepted for 127.0.0.1 at "));
-        let run = tpns(&[
-            "cert-check",
-            "--roots",
-            &ca,
-            "--from",
-            &from,
-            "--host",
-            "localhost",
-            "--json",
-        ]);
+        let run = check_from(&ca, &from, &["--host", "localhost", "--json"]);
         assert_eq!(run.code, 0, "{mode:?}: {run:?}");
         assert_json(&json(&run), mode, None);
 
-        let run = tpns(&[
-            "cert-check",
-            "--roots",
-            &ca,
-            "--from",
-            &from,
-            "--host",
-            "example.com",
-        ]);
+        let run = check_from(&ca, &from, &["--host", "example.com"]);
         assert_refused(&run, "the certificate is not valid for the host name");
-        let run = tpns(&[
-            "cert-check",
-            "--roots",
-            &ca,
-            "--from",
-            &from,
-            "--at",
-            "2099-01-01T00:00:00Z",
-        ]);
+        let run = check_from(&ca, &from, &["--at", "2099-01-01T00:00:00Z"]);
         assert_refused(&run, "a certificate expired at ");
         // The handshake does not count as an upload or a push.
         assert!(emu.uploads().is_empty() && emu.pushes().is_empty());
@@ -640,14 +469,7 @@ fn from_a_closed_port_or_a_silent_server_is_refused_within_the_timeout() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
     };
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &f.roots,
-        "--from",
-        &closed,
-        "--json",
-    ]);
+    let run = check_from(&f.roots, &closed, &["--json"]);
     assert_refused(&run, "could not fetch the chain: cannot connect to ");
     let v = json(&run);
     assert_eq!(v["accepted"], false);
@@ -669,15 +491,7 @@ fn from_a_closed_port_or_a_silent_server_is_refused_within_the_timeout() {
         let _ = s.read_to_end(&mut sink);
     });
     let started = Instant::now();
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &f.roots,
-        "--from",
-        &addr,
-        "--timeout",
-        "1",
-    ]);
+    let run = check_from(&f.roots, &addr, &["--timeout", "1"]);
     let took = started.elapsed();
     assert_refused(&run, "the TLS handshake with 127.0.0.1:");
     assert!(run.stderr.contains("failed: timed out"), "{run:?}");
@@ -752,16 +566,11 @@ fn a_tls12_only_server_is_refused_with_its_chain_shown() {
     let (addr, root, server) = tls_server(PkiMode::PublicRsa, &[&rustls::version::TLS12]);
     let dir = TempDir::new("certcheck-tls12");
     let roots = dir.write("roots.pem", pem(&[&root]));
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
+    let run = check_from(
         &roots,
-        "--from",
         &addr.to_string(),
-        "--host",
-        "localhost",
-        "--json",
-    ]);
+        &["--host", "localhost", "--json"],
+    );
     assert_refused(&run, "speaks TLS 1.2 but not TLS 1.3");
     // The chain is valid: the refusal is the protocol version alone.
     assert_json(
@@ -780,7 +589,7 @@ fn from_sends_nothing_but_a_handshake() {
     let (addr, root, server) = tls_server(PkiMode::Mixed, &[&rustls::version::TLS13]);
     let dir = TempDir::new("certcheck-tls13");
     let roots = dir.write("roots.pem", pem(&[&root]));
-    let run = tpns(&["cert-check", "--roots", &roots, "--from", &addr.to_string()]);
+    let run = check_from(&roots, &addr.to_string(), &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout
@@ -808,16 +617,7 @@ fn hostile_subjects_are_escaped_on_the_terminal_and_kept_in_the_json() {
     let dir = TempDir::new("certcheck-hostile");
     let roots = dir.write("roots.pem", pem(&[ca_cert.der()]));
     let chain = dir.write("chain.pem", pem(&[leaf_cert.der()]));
-    let args = [
-        "cert-check",
-        "--roots",
-        &roots,
-        "--chain",
-        &chain,
-        "--host",
-        "localhost",
-    ];
-    let run = tpns(&args);
+    let run = check_chain(&roots, &chain, &[]);
     assert_eq!(run.code, 0, "{run:?}");
     let raw = |c: char| c.is_control() && c != '\n' || c == '\u{202e}';
     assert!(!run.stdout.chars().any(raw), "{run:?}");
@@ -826,7 +626,7 @@ fn hostile_subjects_are_escaped_on_the_terminal_and_kept_in_the_json() {
             .contains("OU=evil\\u{1b}[2J\\u{7}\\u{202e}gnp.exe"),
         "{run:?}"
     );
-    let run = tpns(&[&args[..], &["--json"]].concat());
+    let run = check_chain(&roots, &chain, &["--json"]);
     assert!(!run.stdout.trim_end().chars().any(raw), "{run:?}");
     let subject = json(&run)["chain"][0]["subject"]
         .as_str()
@@ -886,15 +686,7 @@ fn a_server_that_cannot_sign_as_a_device_needs_is_refused() {
     );
     let dir = TempDir::new("certcheck-ed25519");
     let roots = dir.write("roots.pem", pem(&[ca_cert.der()]));
-    let run = tpns(&[
-        "cert-check",
-        "--roots",
-        &roots,
-        "--from",
-        &addr.to_string(),
-        "--host",
-        "localhost",
-    ]);
+    let run = check_from(&roots, &addr.to_string(), &["--host", "localhost"]);
     assert_refused(&run, "a device could not connect");
     assert!(
         run.stderr.contains("ECDSA P-256/P-384 or RSA-PSS"),
@@ -926,7 +718,7 @@ fn a_server_without_the_devices_cipher_suite_or_group_is_refused() {
     for provider in [only_aes256, only_x25519] {
         let (addr, server) =
             tls_server_with(&g.served, &g.key_der, &[&rustls::version::TLS13], provider);
-        let run = tpns(&["cert-check", "--roots", &roots, "--from", &addr.to_string()]);
+        let run = check_from(&roots, &addr.to_string(), &[]);
         assert_refused(&run, "a device could not connect");
         assert!(
             run.stderr.contains("TLS_AES_128_GCM_SHA256, secp256r1"),
