@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{GENEROUS, Run, TPNS, run, tpns_command, with_env};
+use common::{GENEROUS, Run, TPNS, push_args, run, tpns_command, with_env};
 use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
 const WRONG_SECRET: &str = "0000aaaabbbbccccddddeeeeffff9999";
@@ -378,104 +378,63 @@ fn usage_and_configuration_errors_exit_2() {
     let file = env.write("ok.txt", b"alice\nbob\n");
     let https = env.https();
     let ca = env.ca();
+    let upload = ["upload", "--endpoint", &https, "--ca-file", ca];
+    let upload_ok = [&upload[..], &[&file]].concat();
     let cases: Vec<UsageCase<'_>> = vec![
         (vec![], vec![], "Usage"),
         (vec!["frobnicate"], vec![], "unrecognized subcommand"),
         (vec!["upload"], vec![], "FILE"),
         (vec!["check"], vec![], "FILE"),
         (
-            vec!["upload", "--endpoint", &https, "--ca-file", ca, &file],
+            upload_ok.clone(),
             vec![("TPNS_ACCESS_ID", None)],
             "no AccessID",
         ),
-        (
-            vec!["upload", "--endpoint", &https, "--ca-file", ca, &file],
-            vec![("TPNS_SECRET_KEY", None)],
-            "no SecretKey",
-        ),
+        (upload_ok, vec![("TPNS_SECRET_KEY", None)], "no SecretKey"),
+    ];
+    // Arguments and a text the message must hold, with the environment as it is.
+    let more_cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["upload", "--secret-key", SECRET, &file],
-            vec![],
             "unexpected argument",
         ),
-        (
-            vec!["upload", "--region", "bj", &file],
-            vec![],
-            "invalid value",
-        ),
+        (vec!["upload", "--region", "bj", &file], "invalid value"),
         (
             vec!["upload", "--endpoint", "ftp://127.0.0.1/", &file],
-            vec![],
             "invalid --endpoint",
         ),
-        (vec!["upload", "--timeout", "0", &file], vec![], "timeout"),
-        (vec!["upload", "--retries", "x", &file], vec![], "--retries"),
+        (vec!["upload", "--timeout", "0", &file], "timeout"),
+        (vec!["upload", "--retries", "x", &file], "--retries"),
         (
             vec!["upload", "--access-id", "12ab", &file],
-            vec![],
             "AccessID must be",
         ),
         (
             vec!["upload", "--secret-key-file", "/nonexistent/key", &file],
-            vec![],
             "cannot read the SecretKey file",
         ),
         (
             vec!["upload", "--ca-file", "/nonexistent/ca.pem", &file],
-            vec![],
             "CA file",
         ),
         (
-            vec![
-                "upload",
-                "--endpoint",
-                &https,
-                "--ca-file",
-                ca,
-                "/nonexistent/x.txt",
-            ],
-            vec![],
+            [&upload[..], &["/nonexistent/x.txt"]].concat(),
             "cannot read /nonexistent/x.txt",
         ),
         (
             vec!["push", "--upload-id", "1", "--title", "t"],
-            vec![],
             "--content",
         ),
+        (push_args("1", &["--message-type", "sms"]), "invalid value"),
         (
-            vec![
-                "push",
-                "--upload-id",
-                "1",
-                "--title",
-                "t",
-                "--content",
-                "c",
-                "--message-type",
-                "sms",
-            ],
-            vec![],
-            "invalid value",
-        ),
-        (
-            vec![
-                "push",
-                "--upload-id",
-                "0",
-                "--title",
-                "t",
-                "--content",
-                "c",
-                "--endpoint",
-                &https,
-                "--ca-file",
-                ca,
-            ],
-            vec![],
+            push_args("0", &["--endpoint", &https, "--ca-file", ca]),
             "upload_id",
         ),
     ];
-    for (args, vars, want) in cases {
+    let more_cases = more_cases
+        .into_iter()
+        .map(|(args, want)| (args, vec![], want));
+    for (args, vars, want) in cases.into_iter().chain(more_cases) {
         let run = tpns_env(&args, &vars);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert_eq!(run.stdout, "", "{args:?}");
@@ -510,20 +469,9 @@ fn a_rejected_secret_exits_4() {
     assert_eq!(run.code, 4, "{run:?}");
     assert!(run.stderr.contains("retCode 1008003"), "{run:?}");
     assert!(!run.stderr.contains("retrying"), "never retried: {run:?}");
+    let https = env.https();
     let run = tpns_env(
-        &[
-            "push",
-            "--upload-id",
-            "1",
-            "--title",
-            "t",
-            "--content",
-            "c",
-            "--endpoint",
-            &env.https(),
-            "--ca-file",
-            env.ca(),
-        ],
+        &push_args("1", &["--endpoint", &https, "--ca-file", env.ca()]),
         &wrong,
     );
     assert_eq!(run.code, 4, "{run:?}");
@@ -546,19 +494,11 @@ fn other_api_errors_exit_5() {
     assert!(run.stderr.contains("after 2 attempts"), "{run:?}");
     assert_eq!(run.stderr.matches("retrying").count(), 1, "{run:?}");
     // A push to a package that does not exist.
-    let run = tpns(&[
-        "push",
-        "--upload-id",
+    let https = env.https();
+    let run = tpns(&push_args(
         "999",
-        "--title",
-        "t",
-        "--content",
-        "c",
-        "--endpoint",
-        &env.https(),
-        "--ca-file",
-        env.ca(),
-    ]);
+        &["--endpoint", &https, "--ca-file", env.ca()],
+    ));
     assert_eq!(run.code, 5, "{run:?}");
     assert!(run.stderr.contains("retCode 1008007"), "{run:?}");
     assert!(env.emu.uploads().is_empty() && env.emu.pushes().is_empty());

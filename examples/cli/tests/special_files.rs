@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Run, run, tpns_command, with_env};
+use common::{Run, push_args, run, tpns_command, with_env};
 use tpns_test_support::{Emu, SECRET, TempDir};
 
 /// How long a run may take before it counts as a hang. Each refusal here takes milliseconds.
@@ -130,19 +130,7 @@ fn a_secret_key_file_that_is_a_device_or_a_fifo_is_refused_at_once() {
             &no_env,
         );
         assert_refused(&run, &want);
-        let push = [
-            "push",
-            "--upload-id",
-            "1",
-            "--title",
-            "t",
-            "--content",
-            "c",
-            "--endpoint",
-            &url,
-            "--secret-key-file",
-            key,
-        ];
+        let push = push_args("1", &["--endpoint", &url, "--secret-key-file", key]);
         assert_refused(&tpns_env(&push, &no_env), &want);
     }
     server.assert_untouched();
@@ -407,19 +395,7 @@ fn server_text_prints_escaped() {
     let (url, server) = answer_once(
         r#"{"ret_code":10110001,"err_msg":"bad \u001b[2J\u0007\u202eobviously","push_id":""}"#,
     );
-    let run = tpns(&[
-        "push",
-        "--upload-id",
-        "1",
-        "--title",
-        "t",
-        "--content",
-        "c",
-        "--retries",
-        "0",
-        "--endpoint",
-        &url,
-    ]);
+    let run = tpns(&push_args("1", &["--retries", "0", "--endpoint", &url]));
     server.join().unwrap();
     assert_eq!(run.code, 5, "{run:?}");
     assert!(!has_raw_control(&run.stderr), "{run:?}");

@@ -11,6 +11,21 @@ pub use tpns_test_support::run::{GENEROUS, Run, run, with_env};
 /// The binary Cargo built for these tests.
 pub const TPNS: &str = env!("CARGO_BIN_EXE_tpns");
 
+/// `push --upload-id ID --title t --content c`, then `more`: a valid push of package `upload_id`
+/// but for what `more` adds.
+pub fn push_args<'a>(upload_id: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let push = [
+        "push",
+        "--upload-id",
+        upload_id,
+        "--title",
+        "t",
+        "--content",
+        "c",
+    ];
+    [&push[..], more].concat()
+}
+
 /// `tpns` with the test app's AccessID and SecretKey in the environment, `RUST_LOG` removed.
 pub fn tpns_command() -> Command {
     tpns_test_support::run::command(TPNS)
