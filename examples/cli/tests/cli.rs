@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{GENEROUS, Run, TPNS, push_args, run, tpns_command, with_env};
+use common::{GENEROUS, Run, TPNS, push_args, run, tpns_command, upload_with_key_file, with_env};
 use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
 const WRONG_SECRET: &str = "0000aaaabbbbccccddddeeeeffff9999";
@@ -66,6 +66,25 @@ impl Env {
         args.push(file);
         tpns(&args)
     }
+
+    /// Uploads `file` (case `name`) without retries and checks that it is refused as an
+    /// invalid package found while sending (exit 3), `want` following the file's name in the
+    /// message, and that nothing is stored.
+    fn assert_refused_while_sending(&self, name: &str, file: &str, want: &str) {
+        let run = self.upload(&self.https(), file, &["--retries", "0"]);
+        assert_eq!(run.code, 3, "{name}: {run:?}");
+        assert_eq!(run.stdout, "", "{name}");
+        assert!(
+            run.stderr.contains(&format!("{file}{want}")),
+            "{name}: {run:?}"
+        );
+        assert!(
+            run.stderr.contains("found while sending"),
+            "{name}: {run:?}"
+        );
+        assert!(run.stderr.contains("nothing stored"), "{name}: {run:?}");
+        assert!(self.emu.uploads().is_empty(), "{name}: stored");
+    }
 }
 
 fn upload_id(run: &Run) -> u64 {
@@ -118,14 +137,7 @@ fn upload_over_http_20_mb_with_the_secret_from_a_file() {
     let key = env.write("secret", format!("{SECRET}\n").as_bytes());
     let url = env.emu.http_url().unwrap();
     let run = tpns_env(
-        &[
-            "upload",
-            "--endpoint",
-            &url,
-            "--secret-key-file",
-            &key,
-            &file,
-        ],
+        &upload_with_key_file(&url, &key, &file),
         &[("TPNS_SECRET_KEY", None)],
     );
     let id = upload_id(&run);
@@ -238,19 +250,7 @@ fn a_row_broken_mid_stream_stops_the_upload_and_nothing_is_stored() {
         ),
     ] {
         let file = env.write(name, bytes);
-        let run = env.upload(&env.https(), &file, &["--retries", "0"]);
-        assert_eq!(run.code, 3, "{name}: {run:?}");
-        assert_eq!(run.stdout, "", "{name}");
-        assert!(
-            run.stderr.contains(&format!("{file}{want}")),
-            "{name}: {run:?}"
-        );
-        assert!(
-            run.stderr.contains("found while sending"),
-            "{name}: {run:?}"
-        );
-        assert!(run.stderr.contains("nothing stored"), "{name}: {run:?}");
-        assert!(env.emu.uploads().is_empty(), "{name}: stored");
+        env.assert_refused_while_sending(name, &file, &want);
         let run = env.upload(&env.https(), &file, &["--check-first"]);
         assert_eq!(run.code, 3, "{name}: {run:?}");
         assert!(
@@ -337,18 +337,7 @@ fn a_zip_is_checked_while_it_is_sent() {
         ("damaged.zip", damaged, ": "),
     ] {
         let file = env.write(name, &bytes);
-        let run = env.upload(&env.https(), &file, &["--retries", "0"]);
-        assert_eq!(run.code, 3, "{name}: {run:?}");
-        assert!(
-            run.stderr.contains(&format!("{file}{want}")),
-            "{name}: {run:?}"
-        );
-        assert!(
-            run.stderr.contains("found while sending"),
-            "{name}: {run:?}"
-        );
-        assert!(run.stderr.contains("nothing stored"), "{name}: {run:?}");
-        assert!(env.emu.uploads().is_empty(), "{name}: stored");
+        env.assert_refused_while_sending(name, &file, want);
     }
     // A zip of at most 1 MiB is checked first: nothing sent.
     let small = zip_of(&middle, zip::CompressionMethod::Deflated);

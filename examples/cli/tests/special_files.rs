@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Run, push_args, run, tpns_command, with_env};
+use common::{Run, push_args, run, tpns_command, upload_with_key_file, with_env};
 use tpns_test_support::{Emu, SECRET, TempDir};
 
 /// How long a run may take before it counts as a hang. Each refusal here takes milliseconds.
@@ -118,17 +118,7 @@ fn a_secret_key_file_that_is_a_device_or_a_fifo_is_refused_at_once() {
     let no_env = [("TPNS_SECRET_KEY", None)];
     for (key, kind) in [("/dev/zero", "a character device"), (&fifo, "a FIFO")] {
         let want = format!("cannot read the SecretKey file {key}: not a regular file: {kind}");
-        let run = tpns_env(
-            &[
-                "upload",
-                "--endpoint",
-                &url,
-                "--secret-key-file",
-                key,
-                &package,
-            ],
-            &no_env,
-        );
+        let run = tpns_env(&upload_with_key_file(&url, key, &package), &no_env);
         assert_refused(&run, &want);
         let push = push_args("1", &["--endpoint", &url, "--secret-key-file", key]);
         assert_refused(&tpns_env(&push, &no_env), &want);
@@ -151,14 +141,7 @@ fn a_secret_key_file_too_large_not_utf8_or_blank_is_refused() {
         (&blank, format!("the SecretKey file {blank} is empty")),
     ] {
         let run = tpns_env(
-            &[
-                "upload",
-                "--endpoint",
-                &url,
-                "--secret-key-file",
-                key,
-                &package,
-            ],
+            &upload_with_key_file(&url, key, &package),
             &[("TPNS_SECRET_KEY", None)],
         );
         assert_refused(&run, &want);
@@ -177,14 +160,7 @@ fn a_secret_key_file_loses_its_bom_and_surrounding_whitespace() {
     let key = dir.write("key", padded.as_bytes());
     let url = emu.http_url().unwrap();
     let run = tpns_env(
-        &[
-            "upload",
-            "--endpoint",
-            &url,
-            "--secret-key-file",
-            &key,
-            &package,
-        ],
+        &upload_with_key_file(&url, &key, &package),
         &[("TPNS_SECRET_KEY", None)],
     );
     assert_eq!(run.code, 0, "the key authenticates once trimmed: {run:?}");
@@ -294,40 +270,29 @@ fn hostile_file_names_print_escaped() {
     let path = dir.write(name, b"alice\n");
     let dir_shown = dir.path().to_str().unwrap();
 
-    // The package rules refuse such a name (exit 3), and the message shows it escaped.
-    let run = tpns(&["check", &path]);
-    assert_eq!(run.code, 3, "{run:?}");
-    assert!(
-        !has_raw_control(&run.stdout) && !has_raw_control(&run.stderr),
-        "{run:?}"
-    );
-    assert!(
-        run.stdout
-            .starts_with(&format!("{dir_shown}/{shown}: file name")),
-        "{run:?}"
-    );
-
-    let run = tpns(&["pack", &path]);
-    assert_eq!(run.code, 3, "{run:?}");
-    assert!(
-        !has_raw_control(&run.stdout) && !has_raw_control(&run.stderr),
-        "{run:?}"
-    );
-    assert!(
-        run.stderr
-            .contains(&format!("{dir_shown}/{shown}: file name")),
-        "{run:?}"
-    );
-
+    // The package rules refuse such a name (exit 3), and the message shows it escaped:
+    // `check` on stdout, `pack` and `upload` (before sending anything) on stderr.
     let server = Silent::new();
-    let run = tpns(&["upload", "--endpoint", &server.url(), &path]);
-    assert_eq!(run.code, 3, "{run:?}");
-    assert!(!has_raw_control(&run.stderr), "{run:?}");
-    assert!(
-        run.stderr
-            .contains(&format!("{dir_shown}/{shown}: file name")),
-        "{run:?}"
-    );
+    let url = server.url();
+    let named = format!("{dir_shown}/{shown}: file name");
+    for (args, on_stdout) in [
+        (vec!["check", &path], true),
+        (vec!["pack", &path], false),
+        (vec!["upload", "--endpoint", &url, &path], false),
+    ] {
+        let run = tpns(&args);
+        assert_eq!(run.code, 3, "{args:?}: {run:?}");
+        assert!(
+            !has_raw_control(&run.stdout) && !has_raw_control(&run.stderr),
+            "{args:?}: {run:?}"
+        );
+        let shown_right = if on_stdout {
+            run.stdout.starts_with(&named)
+        } else {
+            run.stderr.contains(&named)
+        };
+        assert!(shown_right, "{args:?}: {run:?}");
+    }
 
     // A valid name in a hostile folder: printed with `ok`, with the folder escaped.
     let folder = dir.join("d\u{1b}[31m\u{202e}");

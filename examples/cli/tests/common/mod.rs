@@ -26,6 +26,12 @@ pub fn push_args<'a>(upload_id: &'a str, more: &[&'a str]) -> Vec<&'a str> {
     [&push[..], more].concat()
 }
 
+/// `upload --endpoint URL --secret-key-file KEY FILE`: an upload whose SecretKey comes from a
+/// file.
+pub fn upload_with_key_file<'a>(url: &'a str, key: &'a str, file: &'a str) -> [&'a str; 6] {
+    ["upload", "--endpoint", url, "--secret-key-file", key, file]
+}
+
 /// `tpns` with the test app's AccessID and SecretKey in the environment, `RUST_LOG` removed.
 pub fn tpns_command() -> Command {
     tpns_test_support::run::command(TPNS)
