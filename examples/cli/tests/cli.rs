@@ -87,6 +87,27 @@ impl Env {
     }
 }
 
+/// The rows of `package`: its line ends, and a last row without one.
+fn rows_of(package: &[u8]) -> u64 {
+    let line_ends = package.iter().filter(|&&b| b == b'\n').count() as u64;
+    line_ends + u64::from(package.last() != Some(&b'\n'))
+}
+
+/// `package` (of 17-byte rows) with row 100000 cut to one character, `x`: a row too short,
+/// about 1.7 MB in.
+fn with_row_100000_of_one_character(package: &[u8]) -> Vec<u8> {
+    let mut broken = package.to_vec();
+    let at = broken
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(99_998)
+        .unwrap()
+        .0;
+    broken.splice(at + 1..at + 1 + 17, b"x\n".iter().copied());
+    broken
+}
+
 fn upload_id(run: &Run) -> u64 {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -220,18 +241,10 @@ fn a_row_broken_mid_stream_stops_the_upload_and_nothing_is_stored() {
     let env = Env::new("midstream");
     let good = package(3 << 20);
     let line_ends = good.iter().filter(|&&b| b == b'\n').count() as u64;
-    let rows = line_ends + u64::from(good.last() != Some(&b'\n'));
+    let rows = rows_of(&good);
     // Line 100000 (about 1.7 MB in) holds one character; the last row, without a line end,
     // holds one character.
-    let mut middle = good.clone();
-    let at = middle
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(99_998)
-        .unwrap()
-        .0;
-    middle.splice(at + 1..at + 1 + 17, b"x\n".iter().copied());
+    let middle = with_row_100000_of_one_character(&good);
     let mut last = good.clone();
     let cut = last.iter().rposition(|&b| b == b'\n').unwrap();
     last.truncate(cut + 1);
@@ -290,17 +303,8 @@ fn a_zip_is_checked_while_it_is_sent() {
     };
     let env = Env::new("zipstream");
     let good = package(3 << 20);
-    let rows = good.iter().filter(|&&b| b == b'\n').count() as u64
-        + u64::from(good.last() != Some(&b'\n'));
-    let mut middle = good.clone();
-    let at = middle
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(99_998)
-        .unwrap()
-        .0;
-    middle.splice(at + 1..at + 1 + 17, b"x\n".iter().copied());
+    let rows = rows_of(&good);
+    let middle = with_row_100000_of_one_character(&good);
     // Rows of 32 pseudo-random hex digits, which deflate cannot squeeze below 1 MiB; row
     // 100000 holds one character.
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
