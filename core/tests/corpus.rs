@@ -8,6 +8,7 @@ use tpns_core::package::{
     check_size, inspect_zip, validate_rows, validate_zip_rows,
 };
 use tpns_test_support::corpus::{SHARED_RULES, cases, dir as corpus_dir};
+use tpns_test_support::random::xorshift;
 
 /// A seekable in-memory file (the corpus files are small).
 struct Cursor {
@@ -213,13 +214,7 @@ fn every_corpus_zip_seeds_the_fuzzer() {
 #[test]
 fn mutated_corpus_zips_never_panic() {
     let rounds = if cfg!(miri) { 2 } else { 300 };
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
     for entry in std::fs::read_dir(corpus_dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "zip") {

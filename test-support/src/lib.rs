@@ -7,18 +7,23 @@
 //! - `emulator` (feature `emulator`): the emulator with the test app in a temporary folder;
 //! - [`run`]: a run of a binary with a time limit and its outputs;
 //! - [`raw`]: one-connection misbehaving HTTP servers on 127.0.0.1;
-//! - [`flood`]: the flooding answers every transport must refuse, as a table.
+//! - [`flood`]: the flooding answers every transport must refuse, as a table;
+//! - [`random`]: a reproducible pseudo-random sequence for mutation tests;
+//! - `deflate` (feature `deflate`): deflate streams that inflate a thousandfold, for zip bombs.
 //!
 //! It depends on no tpns crate but the emulator (feature `emulator`), and never on the core:
 //! the expected refusals are named by [`flood::Refusal`], and each transport's tests map their
 //! own error onto it.
 
 pub mod corpus;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod dir;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod flood;
 pub mod package;
+pub mod random;
 pub mod raw;
 pub mod run;
 

@@ -872,6 +872,8 @@ pub(crate) mod writer {
 mod tests {
     use super::writer::{EntrySpec, zip};
     use super::*;
+    use tpns_test_support::deflate::deflate_repeated;
+    use tpns_test_support::random::xorshift;
 
     fn inspect(bytes: &[u8]) -> Result<u64, (Rule, u64)> {
         let mut z = ZipInspector::new();
@@ -1109,26 +1111,6 @@ mod tests {
         assert_eq!(z("d/.DS_Store"), Err((Rule::ZipMacMetadata, 0)));
     }
 
-    /// A deflate stream of `chunks` copies of `chunk`, made by repeating one sync-flushed block:
-    /// a gigabyte of text from a megabyte of stream and milliseconds of work.
-    fn deflate_repeated(chunk: &[u8], chunks: usize) -> Vec<u8> {
-        use flate2::{Compress, Compression, FlushCompress};
-        let mut c = Compress::new(Compression::best(), false);
-        let mut block = || {
-            let mut out = Vec::with_capacity(chunk.len() + 1024);
-            c.compress_vec(chunk, &mut out, FlushCompress::Sync)
-                .unwrap();
-            out
-        };
-        let (first, next) = (block(), block());
-        let mut out = first;
-        for _ in 1..chunks {
-            out.extend_from_slice(&next);
-        }
-        out.extend_from_slice(&[0x01, 0x00, 0x00, 0xFF, 0xFF]); // an empty final stored block
-        out
-    }
-
     #[test]
     fn zip_bombs_stop_at_the_cap() {
         let chunk = b"ab\n".repeat(1 << 12);
@@ -1195,13 +1177,7 @@ mod tests {
     /// Mutated and cut archives, fed in random chunk sizes, never panic the inspector.
     #[test]
     fn mutations_never_panic() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         let mut bases = Vec::new();
         for (deflate, descriptor) in [(false, false), (true, false), (true, true)] {
             let mut e = EntrySpec::new("a.csv", b"\"x,y\"\nabc\r\nzzz\n");

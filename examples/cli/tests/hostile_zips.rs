@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use common::{Run, tpns_within};
 use tpns_test_support::corpus::{self, SHARED_RULES, dir as corpus_dir};
+use tpns_test_support::deflate::deflate_repeated;
+use tpns_test_support::random::xorshift;
 use tpns_test_support::{Emu, TempDir};
 
 /// Runs `tpns` with `args`; kills it and fails the test if it is not done within `deadline`.
@@ -118,26 +120,6 @@ fn crc32_combine(crc_a: u32, crc_b: u32, len_b: u64) -> u32 {
         bits >>= 1;
     }
     mul_mod_p(shift, crc_a) ^ crc_b
-}
-
-/// A deflate stream of `copies` copies of `chunk`, made by repeating one sync-flushed block:
-/// a gigabyte of text from a megabyte of stream and milliseconds of work.
-fn deflate_repeated(chunk: &[u8], copies: usize) -> Vec<u8> {
-    use flate2::{Compress, Compression, FlushCompress};
-    let mut c = Compress::new(Compression::best(), false);
-    let mut block = || {
-        let mut out = Vec::with_capacity(chunk.len() + 1024);
-        c.compress_vec(chunk, &mut out, FlushCompress::Sync)
-            .unwrap();
-        out
-    };
-    let (first, next) = (block(), block());
-    let mut out = first;
-    for _ in 1..copies {
-        out.extend_from_slice(&next);
-    }
-    out.extend_from_slice(&[0x01, 0x00, 0x00, 0xFF, 0xFF]); // an empty final stored block
-    out
 }
 
 /// A one-entry zip (`accounts.txt`) holding `stream`, whose headers give `crc` and `size`.
@@ -269,13 +251,7 @@ fn emulator_verdict(zip: &[u8]) -> Result<u64, String> {
 /// a directory reader (the client) and a streaming reader (the emulator) must not pass either.
 #[test]
 fn client_and_emulator_accept_the_same_mutated_zips() {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
     let (mut accepted, mut tried) = (0, 0);
     let mut disagreements = Vec::new();
     for (name, _, _) in zip_cases() {
