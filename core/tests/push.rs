@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Script, ok_response};
+use common::{Script, head_end, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::json::{JsonError, JsonErrorKind};
@@ -21,6 +21,20 @@ fn request() -> PushRequest<'static> {
     }
 }
 
+/// A push of `request` to `endpoint` with Basic authentication as `(id, secret)`.
+fn basic_push<'a>(
+    endpoint: &'a Endpoint<'a>,
+    app: (&'a str, &'a str),
+    request: PushRequest<'a>,
+) -> Push<'a> {
+    Push {
+        endpoint,
+        auth: PushAuth::Basic(Credentials::new(app.0, app.1).unwrap()),
+        request,
+        limits: Limits::default(),
+    }
+}
+
 fn split(written: &[u8]) -> (String, String) {
     let text = String::from_utf8(written.to_vec()).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
@@ -30,12 +44,7 @@ fn split(written: &[u8]) -> (String, String) {
 #[test]
 fn basic_push_with_every_buffer_size() {
     let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
-        request: request(),
-        limits: Limits::default(),
-    };
+    let job = basic_push(&endpoint, ("1500001048", "s3cret"), request());
     let mut reference = None;
     for buf_len in [1, 2, 63, 64, 500, 4096] {
         let mut script = Script::new(&ok_response(ANSWER));
@@ -82,12 +91,7 @@ fn platform_parts_are_spliced_whole_with_every_buffer_size() {
         ..request()
     };
     request.check().unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
-        request,
-        limits: Limits::default(),
-    };
+    let job = basic_push(&endpoint, ("1500001048", "s3cret"), request);
     let mut reference: Option<Vec<u8>> = None;
     let mut buf_len = 1;
     // Every buffer size up to one that holds the whole request.
@@ -191,12 +195,7 @@ fn invalid_requests_send_nothing_and_api_errors_are_reported() {
 #[test]
 fn odd_successes_are_errors_through_the_driver() {
     let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("1", "s").unwrap()),
-        request: request(),
-        limits: Limits::default(),
-    };
+    let job = basic_push(&endpoint, ("1", "s"), request());
     for answer in [
         r#"{"ret_code":0,"err_msg":"NO_ERROR","push_id":""}"#,
         r#"{"ret_code":0,"push_id":null}"#,
@@ -238,20 +237,10 @@ fn odd_successes_are_errors_through_the_driver() {
 #[test]
 fn write_failures_name_their_phase() {
     let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
-        request: request(),
-        limits: Limits::default(),
-    };
+    let job = basic_push(&endpoint, ("1500001048", "s3cret"), request());
     let mut reference = Script::new(&ok_response(ANSWER));
     push(&mut reference, &job, &mut [0u8; 64]).unwrap();
-    let head_len = reference
-        .written
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap()
-        + 4;
+    let head_len = head_end(&reference.written);
     for (at, head) in [(10, true), (head_len + 70, false)] {
         let mut script = Script::new(b"");
         script.fail_write_at = Some(at);

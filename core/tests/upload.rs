@@ -5,7 +5,7 @@ mod common;
 
 use core::ops::ControlFlow;
 
-use common::{MockError, Script, ok_response};
+use common::{MockError, Script, head_end, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::json::{JsonError, JsonErrorKind};
@@ -115,12 +115,7 @@ fn each_phase_reports_its_own_failure() {
     let mut reference = Script::new(&ok_response(OK));
     run(&mut reference, false, &pkg, 64).unwrap();
     let total = reference.written.len();
-    let head_len = reference
-        .written
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap()
-        + 4;
+    let head_len = head_end(&reference.written);
     for at in [0, 10, head_len - 1] {
         let mut script = Script::new(b"");
         script.fail_write_at = Some(at);
@@ -222,12 +217,7 @@ fn expect_continue_waits_for_the_go_ahead() {
         "{err:?}"
     );
     assert!(err.is_auth_failure());
-    let head_end = script
-        .written
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap()
-        + 4;
+    let head_end = head_end(&script.written);
     assert_eq!(
         script.written.len(),
         head_end,

@@ -4,14 +4,15 @@
 
 mod common;
 
+use core::convert::Infallible;
 use core::ops::ControlFlow;
 
-use common::{Script, block_on, ok_response};
+use common::{MockError, Script, block_on, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
-use tpns_core::upload::{Upload, UploadError, upload};
+use tpns_core::upload::{Upload, UploadError, UploadResponse, upload};
 
 const OK: &str = r#"{"retCode":0,"errMsg":"","uploadId":77}"#;
 
@@ -26,9 +27,36 @@ fn job<'a>(endpoint: &'a Endpoint<'a>, expect_continue: bool) -> Upload<'a> {
     }
 }
 
+type Outcome = Result<UploadResponse, UploadError<MockError, Infallible>>;
+
+/// The blocking driver's upload of `pkg` over `script`.
+fn blocking(script: &mut Script, expect: bool, pkg: &[u8], buf: &mut [u8]) -> Outcome {
+    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+    let len = pkg.len() as u64;
+    upload(script, &job(&endpoint, expect), pkg, len, buf, |_| go())
+}
+
+/// The async driver's upload of `pkg` over `script`, run to its end.
+fn asynchronous(script: &mut Script, expect: bool, pkg: &[u8], buf: &mut [u8]) -> Outcome {
+    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+    let job = job(&endpoint, expect);
+    let len = pkg.len() as u64;
+    block_on(tpns_core::upload_async::upload(
+        script,
+        &job,
+        pkg,
+        len,
+        buf,
+        |_| go(),
+    ))
+}
+
+fn go() -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
 #[test]
 fn async_and_blocking_send_the_same_bytes() {
-    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
     let pkg: Vec<u8> = (0..2000).map(|i| b'a' + (i % 26) as u8).collect();
     for expect in [false, true] {
         let response = if expect {
@@ -40,30 +68,14 @@ fn async_and_blocking_send_the_same_bytes() {
             let mut blocking = Script::new(&response);
             blocking.read_chunk = 25;
             let mut buf = vec![0u8; buf_len];
-            let a = upload(
-                &mut blocking,
-                &job(&endpoint, expect),
-                &pkg[..],
-                2000,
-                &mut buf,
-                |_| ControlFlow::Continue(()),
-            )
-            .unwrap();
-            let mut asynchronous = Script::new(&response);
-            asynchronous.read_chunk = 25;
-            let b = block_on(tpns_core::upload_async::upload(
-                &mut asynchronous,
-                &job(&endpoint, expect),
-                &pkg[..],
-                2000,
-                &mut buf,
-                |_| ControlFlow::Continue(()),
-            ))
-            .unwrap();
+            let a = self::blocking(&mut blocking, expect, &pkg, &mut buf).unwrap();
+            let mut async_script = Script::new(&response);
+            async_script.read_chunk = 25;
+            let b = asynchronous(&mut async_script, expect, &pkg, &mut buf).unwrap();
             assert_eq!(a, b);
             assert_eq!(b.upload_id, 77);
             assert_eq!(
-                blocking.written, asynchronous.written,
+                blocking.written, async_script.written,
                 "buffer {buf_len}, expect {expect}"
             );
         }
@@ -72,7 +84,6 @@ fn async_and_blocking_send_the_same_bytes() {
 
 #[test]
 fn async_reports_early_answers_and_phases() {
-    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
     let pkg = vec![b'x'; 4000];
     let json = r#"{"retCode":1008003,"errMsg":"auth"}"#;
     let response = format!(
@@ -82,15 +93,7 @@ fn async_reports_early_answers_and_phases() {
     let mut script = Script::new(response.as_bytes());
     script.fail_write_at = Some(1000);
     let mut buf = [0u8; 128];
-    let err = block_on(tpns_core::upload_async::upload(
-        &mut script,
-        &job(&endpoint, false),
-        &pkg[..],
-        4000,
-        &mut buf,
-        |_| ControlFlow::Continue(()),
-    ))
-    .unwrap_err();
+    let err = asynchronous(&mut script, false, &pkg, &mut buf).unwrap_err();
     assert!(
         matches!(err, UploadError::Status { status: 401, .. }),
         "{err:?}"
@@ -99,14 +102,6 @@ fn async_reports_early_answers_and_phases() {
 
     let mut script = Script::new(b"");
     script.fail_write_at = Some(1000);
-    let err = block_on(tpns_core::upload_async::upload(
-        &mut script,
-        &job(&endpoint, false),
-        &pkg[..],
-        4000,
-        &mut buf,
-        |_| ControlFlow::Continue(()),
-    ))
-    .unwrap_err();
+    let err = asynchronous(&mut script, false, &pkg, &mut buf).unwrap_err();
     assert!(matches!(err, UploadError::SendBody { .. }), "{err:?}");
 }

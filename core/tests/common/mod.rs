@@ -22,6 +22,11 @@ impl embedded_io::Error for MockError {
     }
 }
 
+/// Where the request head in `written` ends: the length of the head, blank line included.
+pub fn head_end(written: &[u8]) -> usize {
+    written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
+}
+
 /// A transport that serves a canned response and records what is written, with short reads
 /// and writes and failures at chosen byte offsets.
 #[derive(Debug, Default)]
