@@ -5,26 +5,14 @@ mod common;
 
 use core::ops::ControlFlow;
 
-use common::{MockError, Script, head_end, ok_response};
-use tpns_core::auth::Credentials;
+use common::{MockError, Script, head_end, job, ok_response};
 use tpns_core::endpoint::Endpoint;
 use tpns_core::json::{JsonError, JsonErrorKind};
-use tpns_core::multipart::{BodyError, Boundary};
-use tpns_core::response::{Limits, ResponseError};
-use tpns_core::upload::{Progress, Upload, UploadError, upload};
+use tpns_core::multipart::BodyError;
+use tpns_core::response::ResponseError;
+use tpns_core::upload::{Progress, UploadError, upload};
 
 const OK: &str = r#"{"retCode":0,"errMsg":"","uploadId":4242}"#;
-
-fn job<'a>(endpoint: &'a Endpoint<'a>, expect_continue: bool) -> Upload<'a> {
-    Upload {
-        endpoint,
-        credentials: Credentials::new("1500001048", "1452fcebae9f3115ba794fb0fff2fd73").unwrap(),
-        file_name: "accounts.txt",
-        boundary: Boundary::from_random([0x42; 16]),
-        expect_continue,
-        limits: Limits::default(),
-    }
-}
 
 fn package(len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
@@ -41,16 +29,21 @@ type Result2 =
     Result<tpns_core::upload::UploadResponse, UploadError<MockError, core::convert::Infallible>>;
 
 fn run(script: &mut Script, expect: bool, pkg: &[u8], buf_len: usize) -> Result2 {
+    run_with_progress(script, expect, pkg, buf_len, |_| ControlFlow::Continue(()))
+}
+
+/// [`run`], with `progress` called as the package leaves.
+fn run_with_progress(
+    script: &mut Script,
+    expect: bool,
+    pkg: &[u8],
+    buf_len: usize,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result2 {
     let endpoint = Endpoint::parse("https://127.0.0.1:8443/").unwrap();
     let mut buf = vec![0u8; buf_len];
-    upload(
-        script,
-        &job(&endpoint, expect),
-        pkg,
-        pkg.len() as u64,
-        &mut buf,
-        |_| ControlFlow::Continue(()),
-    )
+    let job = job(&endpoint, expect);
+    upload(script, &job, pkg, pkg.len() as u64, &mut buf, progress)
 }
 
 #[test]
@@ -359,22 +352,13 @@ fn sources_of_the_wrong_length_are_errors() {
 
 #[test]
 fn progress_is_monotonic_and_cancel_stops_the_upload() {
-    let endpoint = Endpoint::parse("http://127.0.0.1:1/").unwrap();
     let pkg = package(10_000);
     let mut seen: Vec<Progress> = Vec::new();
     let mut script = Script::new(&ok_response(OK));
-    let mut buf = [0u8; 512];
-    upload(
-        &mut script,
-        &job(&endpoint, false),
-        &pkg[..],
-        10_000,
-        &mut buf,
-        |p| {
-            seen.push(p);
-            ControlFlow::Continue(())
-        },
-    )
+    run_with_progress(&mut script, false, &pkg, 512, |p| {
+        seen.push(p);
+        ControlFlow::Continue(())
+    })
     .unwrap();
     assert!(seen.len() > 10);
     assert!(seen.windows(2).all(|w| w[0].sent <= w[1].sent));
@@ -388,20 +372,13 @@ fn progress_is_monotonic_and_cancel_stops_the_upload() {
     );
 
     let mut script = Script::new(&ok_response(OK));
-    let err = upload(
-        &mut script,
-        &job(&endpoint, false),
-        &pkg[..],
-        10_000,
-        &mut buf,
-        |p| {
-            if p.sent > 3000 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        },
-    )
+    let err = run_with_progress(&mut script, false, &pkg, 512, |p| {
+        if p.sent > 3000 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
     .unwrap_err();
     let UploadError::Cancelled { sent } = err else {
         panic!("{err:?}")

@@ -7,25 +7,11 @@ mod common;
 use core::convert::Infallible;
 use core::ops::ControlFlow;
 
-use common::{MockError, Script, block_on, ok_response};
-use tpns_core::auth::Credentials;
+use common::{MockError, Script, block_on, job, ok_response};
 use tpns_core::endpoint::Endpoint;
-use tpns_core::multipart::Boundary;
-use tpns_core::response::Limits;
-use tpns_core::upload::{Upload, UploadError, UploadResponse, upload};
+use tpns_core::upload::{UploadError, UploadResponse, upload};
 
 const OK: &str = r#"{"retCode":0,"errMsg":"","uploadId":77}"#;
-
-fn job<'a>(endpoint: &'a Endpoint<'a>, expect_continue: bool) -> Upload<'a> {
-    Upload {
-        endpoint,
-        credentials: Credentials::new("42", "secret").unwrap(),
-        file_name: "tokens.csv",
-        boundary: Boundary::from_random([9; 16]),
-        expect_continue,
-        limits: Limits::default(),
-    }
-}
 
 type Outcome = Result<UploadResponse, UploadError<MockError, Infallible>>;
 

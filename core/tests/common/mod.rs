@@ -22,6 +22,25 @@ impl embedded_io::Error for MockError {
     }
 }
 
+/// The upload job every scripted upload sends: the test app, `accounts.txt`, a fixed boundary.
+pub fn job<'a>(
+    endpoint: &'a tpns_core::endpoint::Endpoint<'a>,
+    expect_continue: bool,
+) -> tpns_core::upload::Upload<'a> {
+    tpns_core::upload::Upload {
+        endpoint,
+        credentials: tpns_core::auth::Credentials::new(
+            "1500001048",
+            "1452fcebae9f3115ba794fb0fff2fd73",
+        )
+        .unwrap(),
+        file_name: "accounts.txt",
+        boundary: tpns_core::multipart::Boundary::from_random([0x42; 16]),
+        expect_continue,
+        limits: tpns_core::response::Limits::default(),
+    }
+}
+
 /// Where the request head in `written` ends: the length of the head, blank line included.
 pub fn head_end(written: &[u8]) -> usize {
     written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
