@@ -103,12 +103,8 @@ const RULES: &[&str] = &[
 
 #[test]
 fn every_corpus_case() {
+    // `cases` refuses a truncated manifest.
     let cases = cases();
-    assert!(
-        cases.len() >= 60,
-        "corpus looks truncated: {} cases",
-        cases.len()
-    );
     let mut failures = Vec::new();
     for case in &cases {
         let data = std::fs::read(corpus_dir().join(&case.name)).expect(&case.name);

@@ -34,7 +34,8 @@ pub fn dir() -> PathBuf {
 }
 
 /// Every case of `cases.tsv`, in order; panics on a malformed line, so that a typo in the
-/// manifest fails every test that reads it.
+/// manifest fails every test that reads it, and on fewer than [`MIN_CASES`] cases, so that a
+/// truncated manifest does too.
 pub fn cases() -> Vec<Case> {
     let tsv = std::fs::read_to_string(dir().join("cases.tsv")).expect("read cases.tsv");
     let mut cases = Vec::new();
@@ -60,5 +61,13 @@ pub fn cases() -> Vec<Case> {
             why: std::mem::take(&mut why),
         });
     }
+    assert!(
+        cases.len() >= MIN_CASES,
+        "cases.tsv looks truncated: {} cases",
+        cases.len()
+    );
     cases
 }
+
+/// Fewer cases than this in `cases.tsv` means the manifest was cut short.
+pub const MIN_CASES: usize = 60;

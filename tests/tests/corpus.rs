@@ -25,12 +25,8 @@ async fn shared_corpus() {
     }
     let (_dir, emu) = start_emulator("corpus");
     let t = Target::https(&emu);
+    // `cases` refuses a truncated manifest.
     let cases = corpus::cases();
-    assert!(
-        cases.len() >= 20,
-        "the corpus has only {} cases",
-        cases.len()
-    );
     let mut failures = Vec::new();
     for c in &cases {
         let content = std::fs::read(folder.join(&c.name)).unwrap();
