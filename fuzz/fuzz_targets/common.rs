@@ -1,4 +1,6 @@
-//! Shared by the fuzz targets: feeding a response reader in pieces.
+//! Shared by the fuzz targets: feeding a response reader in pieces, and the nesting depth of a
+//! JSON value. Each target includes this file and uses part of it.
+#![allow(dead_code)]
 
 use tpns_core::response::{Event, Limits, ResponseError, ResponseReader};
 
@@ -46,4 +48,13 @@ pub fn read_response(input: &[u8], split: usize, limits: Limits) -> Result<Read,
     }
     reader.finish()?;
     Ok(out)
+}
+
+/// How deeply `v` nests arrays and objects (0 for a scalar).
+pub fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }

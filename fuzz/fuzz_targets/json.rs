@@ -3,6 +3,10 @@
 //! and refuses every document that gives a wanted key of an upload or push answer twice.
 #![no_main]
 
+#[path = "common.rs"]
+mod common;
+
+use common::depth;
 use libfuzzer_sys::fuzz_target;
 use tpns_core::json::JsonReader;
 use tpns_core::push::PushFields;
@@ -44,14 +48,6 @@ impl<'de> serde::Deserialize<'de> for Pairs {
             }
         }
         d.deserialize_map(V)
-    }
-}
-
-fn depth(v: &serde_json::Value) -> usize {
-    match v {
-        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
     }
 }
 

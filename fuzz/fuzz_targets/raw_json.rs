@@ -4,19 +4,15 @@
 //! written as a push's `message.android` reads back as the same value.
 #![no_main]
 
+#[path = "common.rs"]
+mod common;
+
+use common::depth;
 use libfuzzer_sys::fuzz_target;
 use tpns_core::json::MAX_DEPTH;
 use tpns_core::push::PushRequest;
 use tpns_core::raw_json::{JsonValidator, RawJson, validate_object};
 use tpns_core::sink::SliceSink;
-
-fn depth(v: &serde_json::Value) -> usize {
-    match v {
-        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, input)) = data.split_first() else {
