@@ -60,15 +60,16 @@ pub fn signature(
     now: u64,
     max_skew: Duration,
 ) -> Option<String> {
-    let id = headers.get("AccessId")?.to_str().ok()?.trim();
-    let ts = headers.get("TimeStamp")?.to_str().ok()?.trim();
-    let given = headers.get("Sign")?.to_str().ok()?.trim();
-    if !fresh(ts, now, max_skew) {
-        return None;
-    }
-    let secret = apps.get(id)?;
-    let expected = sign(secret, ts, id, body);
-    constant_time_eq(expected.as_bytes(), given.as_bytes()).then(|| id.to_owned())
+    let id = signature_head(headers, apps, now, max_skew)?;
+    let ts = header(headers, "TimeStamp")?;
+    let given = header(headers, "Sign")?;
+    let expected = sign(apps.get(&id)?, ts, &id, body);
+    constant_time_eq(expected.as_bytes(), given.as_bytes()).then_some(id)
+}
+
+/// The value of header `name`, trimmed; `None` if absent or not text.
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    Some(headers.get(name)?.to_str().ok()?.trim())
 }
 
 /// What can be checked of signature auth before the body is read: `AccessId` names an app,
@@ -80,8 +81,8 @@ pub fn signature_head(
     now: u64,
     max_skew: Duration,
 ) -> Option<String> {
-    let id = headers.get("AccessId")?.to_str().ok()?.trim();
-    let ts = headers.get("TimeStamp")?.to_str().ok()?.trim();
+    let id = header(headers, "AccessId")?;
+    let ts = header(headers, "TimeStamp")?;
     if !fresh(ts, now, max_skew) {
         return None;
     }
