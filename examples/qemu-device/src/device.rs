@@ -34,18 +34,10 @@ const IO_BUF_LEN: usize = 1024;
 const CA_CAPACITY: usize = 2048;
 /// The firmware's build time (Unix seconds, from build.rs): a floor for certificate dates on a
 /// board with no real-time clock.
-const BUILD_TIME: u64 = parse_decimal(env!("TPNS_BUILD_TIME"));
-
-const fn parse_decimal(s: &str) -> u64 {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut n = 0u64;
-    while i < b.len() {
-        n = n * 10 + (b[i] - b'0') as u64;
-        i += 1;
-    }
-    n
-}
+const BUILD_TIME: u64 = match u64::from_str_radix(env!("TPNS_BUILD_TIME"), 10) {
+    Ok(seconds) => seconds,
+    Err(_) => panic!("TPNS_BUILD_TIME is not a number of seconds"),
+};
 /// Room for the semihosting command line.
 const ARGS_LEN: usize = 512;
 /// Give up when the line is silent this long (the emulator answers within a second or so).
