@@ -26,6 +26,10 @@ pub const AUTH_FAILED: u32 = 1_008_003;
 pub const INTERNAL: u32 = 1_008_004;
 /// retCode: invalid parameter.
 pub const INVALID_PARAMETER: u32 = 1_008_007;
+/// retCode: a package the service refuses (size, content, zip structure).
+pub const UPLOAD_FAILED: u32 = 1_008_011;
+/// retCode: an empty package.
+pub const EMPTY_FILE: u32 = 1_008_012;
 /// retCode: request too fast.
 pub const TOO_FAST: u32 = 1_008_028;
 

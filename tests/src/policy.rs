@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::api;
+
 /// Largest accepted package, in bytes (100 MiB). Larger is "too large" (retCode 1008011).
 pub const MAX_PACKAGE_SIZE: u64 = 100 * 1024 * 1024;
 /// Longest accepted file name, in Unicode scalar values, extension included.
@@ -14,13 +16,6 @@ pub const MAX_NAME_CHARS: usize = 100;
 pub const MIN_ROW_CHARS: u64 = 2;
 /// Longest accepted row, in characters.
 pub const MAX_ROW_CHARS: u64 = 100;
-
-/// retCode for a bad parameter (the file name rules).
-pub const CODE_INVALID_PARAMETER: u32 = 1_008_007;
-/// retCode for a package the service refuses (size, content, zip structure).
-pub const CODE_UPLOAD_FAILED: u32 = 1_008_011;
-/// retCode for an empty package.
-pub const CODE_EMPTY_FILE: u32 = 1_008_012;
 
 /// The kind of package, chosen by the file name's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,9 +91,10 @@ impl Rule {
     /// The retCode the emulator answers for this rule (see the policy's last paragraph).
     pub fn ret_code(self) -> u32 {
         match self {
-            Rule::NameEmpty | Rule::NameTooLong | Rule::NameExtension => CODE_INVALID_PARAMETER,
-            Rule::EmptyFile => CODE_EMPTY_FILE,
-            _ => CODE_UPLOAD_FAILED,
+            // The file name rules: a bad parameter.
+            Rule::NameEmpty | Rule::NameTooLong | Rule::NameExtension => api::INVALID_PARAMETER,
+            Rule::EmptyFile => api::EMPTY_FILE,
+            _ => api::UPLOAD_FAILED,
         }
     }
 
