@@ -12,20 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::failed_upload;
+use common::{assert_deadline_in, client_for, failed_upload};
 use tpns_test_support::raw::{BOUND, RawServer, dripping_server, read_request};
 use tpns_transport_std::tpns_core::upload::UploadError;
-use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
+use tpns_transport_std::{ClientBuilder, Error, Event, Phase, RetryPolicy};
 
-use tpns_test_support::{ID, SECRET, accounts as package};
+use tpns_test_support::accounts as package;
 
 const STALL: Duration = Duration::from_secs(1);
 
 /// A client for `addr` over plain HTTP with a 1 s stall timeout and `deadline`.
 fn client(addr: SocketAddr, deadline: Duration) -> ClientBuilder {
-    Client::builder()
-        .endpoint(format!("http://{addr}/"))
-        .credentials(ID, SECRET)
+    client_for(format!("http://{addr}/"))
         .timeout(STALL)
         .deadline(deadline)
         .retry(RetryPolicy::none())
@@ -38,16 +36,7 @@ fn a_server_dripping_one_header_byte_at_a_time_is_cut_off_at_the_deadline() {
     let client = client(server.addr, deadline).build().unwrap();
     assert_eq!(client.deadline_for(1000), deadline);
     let (err, took) = failed_upload(&client, 1000);
-    assert!(
-        matches!(
-            err,
-            Error::Deadline {
-                phase: Phase::ReadResponse,
-                after
-            } if after == deadline
-        ),
-        "{err:?}"
-    );
+    assert_deadline_in(&err, Phase::ReadResponse, Some(deadline));
     assert!(!err.is_transient());
     assert_eq!(
         err.to_string(),
@@ -111,10 +100,7 @@ fn the_deadline_covers_every_attempt_and_the_pauses_between() {
     let connections = server.join().unwrap();
     // Two attempts stall for the full second each; the third is cut off by the deadline,
     // although seven retries were left.
-    assert!(
-        matches!(err, Error::Deadline { phase: Phase::ReadResponse, after } if after == deadline),
-        "{err:?}"
-    );
+    assert_deadline_in(&err, Phase::ReadResponse, Some(deadline));
     assert_eq!(retries.len(), 2, "{retries:?}");
     assert!(
         retries.iter().all(|e| e.contains("timed out")),
@@ -266,32 +252,17 @@ fn pushes_have_a_deadline_too() {
             ..Default::default()
         })
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Deadline {
-                phase: Phase::ReadResponse,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_deadline_in(&err, Phase::ReadResponse, None);
     assert!(started.elapsed() < Duration::from_secs(3));
     server.join();
 }
 
 #[test]
 fn the_default_deadline_follows_the_package_size() {
-    let client = Client::builder()
-        .endpoint("http://127.0.0.1:9/")
-        .credentials(ID, SECRET)
-        .build()
-        .unwrap();
+    let client = client_for("http://127.0.0.1:9/").build().unwrap();
     assert_eq!(client.deadline_for(0), Duration::from_secs(60));
     assert_eq!(client.deadline_for(10 << 20), Duration::from_secs(100));
-    let client = Client::builder()
-        .endpoint("http://127.0.0.1:9/")
-        .credentials(ID, SECRET)
+    let client = client_for("http://127.0.0.1:9/")
         .timeout(Duration::from_secs(45))
         .build()
         .unwrap();

@@ -17,12 +17,14 @@ use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::tpns_core::multipart::{Boundary, Form};
 use tpns_transport_std::tpns_core::response::ResponseError;
 use tpns_transport_std::tpns_core::upload::UploadError;
-use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
+use tpns_transport_std::{ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
 
-use common::failed_upload;
+use common::{
+    assert_timed_out_after, assert_timed_out_in, client_for, counting, failed_upload, quick_retries,
+};
 use tpns_test_support::flood::{self, Refusal};
 use tpns_test_support::raw::{RawServer, drain, read_request};
-use tpns_test_support::{Emu, ID, SECRET, accounts as package, sha256_hex};
+use tpns_test_support::{Emu, accounts as package, sha256_hex};
 
 /// Both base URLs of `emu`, plain first, each with `/_fault/SPEC/` appended.
 fn urls(emu: &Emu, spec: &str) -> [String; 2] {
@@ -32,9 +34,7 @@ fn urls(emu: &Emu, spec: &str) -> [String; 2] {
 /// A client for `url` trusting the emulator's CA, without retries (so the first failure is
 /// what the test sees).
 fn builder(emu: &Emu, url: &str) -> ClientBuilder {
-    Client::builder()
-        .endpoint(url)
-        .credentials(ID, SECRET)
+    client_for(url)
         .ca_file(emu.ca_path())
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::none())
@@ -42,9 +42,7 @@ fn builder(emu: &Emu, url: &str) -> ClientBuilder {
 
 /// A client for a raw server at `addr` over plain HTTP.
 fn raw_client(addr: std::net::SocketAddr) -> ClientBuilder {
-    Client::builder()
-        .endpoint(format!("http://{addr}/"))
-        .credentials(ID, SECRET)
+    client_for(format!("http://{addr}/"))
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::none())
 }
@@ -214,9 +212,7 @@ fn a_drop_during_the_tls_handshake_fails_in_the_tls_phase_and_is_transient() {
         conn.read_exact(&mut hello).unwrap();
         hello
     });
-    let client = Client::builder()
-        .endpoint(format!("https://{}/", server.addr))
-        .credentials(ID, SECRET)
+    let client = client_for(format!("https://{}/", server.addr))
         .timeout(Duration::from_secs(5))
         .retry(RetryPolicy::none())
         .build()
@@ -255,24 +251,13 @@ fn a_server_that_never_answers_times_out_within_the_stall_bound() {
     });
     let client = raw_client(server.addr).timeout(stall).build().unwrap();
     let (err, took) = failed_upload(&client, 5000);
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::ReadResponse,
-                after
-            } if after == stall
-        ),
-        "{err:?}"
-    );
+    assert_timed_out_after(&err, Phase::ReadResponse, stall);
     assert!(took >= stall && took < Duration::from_secs(5), "{took:?}");
     server.join();
 
     // HTTPS: the server accepts the connection but never speaks TLS.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
-    let client = Client::builder()
-        .endpoint(format!("https://{}/", server.addr))
-        .credentials(ID, SECRET)
+    let client = client_for(format!("https://{}/", server.addr))
         .timeouts(Timeouts {
             connect: stall,
             stall,
@@ -281,16 +266,7 @@ fn a_server_that_never_answers_times_out_within_the_stall_bound() {
         .build()
         .unwrap();
     let (err, took) = failed_upload(&client, 5000);
-    assert!(
-        matches!(
-            err,
-            Error::Timeout {
-                phase: Phase::Tls,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_timed_out_in(&err, Phase::Tls);
     assert!(err.is_transient());
     assert!(took >= stall && took < Duration::from_secs(5), "{took:?}");
     // The client closed: the server's read ends with the end of the stream, having seen only
@@ -306,22 +282,10 @@ fn an_early_401_is_reported_rather_than_the_broken_pipe() {
     let pkg = package(2_000_000);
     let len = pkg.len() as u64;
     for url in urls(&emu, "reject-early") {
-        let client = builder(&emu, &url)
-            .retry(RetryPolicy {
-                max_retries: 2,
-                initial_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(1),
-            })
-            .build()
-            .unwrap();
+        let client = builder(&emu, &url).retry(quick_retries(2)).build().unwrap();
         let mut retries = 0;
         let err = client
-            .upload_reader_with(Cursor::new(&pkg), len, "big.txt", |e| {
-                if let Event::Retrying { .. } = e {
-                    retries += 1;
-                }
-                ControlFlow::Continue(())
-            })
+            .upload_reader_with(Cursor::new(&pkg), len, "big.txt", counting(&mut retries))
             .unwrap_err();
         assert!(
             matches!(
@@ -393,9 +357,7 @@ fn a_refused_certificate_sends_no_request_byte() {
     ];
     for (i, (cert, ca)) in cases.into_iter().enumerate() {
         let server = tls_server(&cert);
-        let client = Client::builder()
-            .endpoint(format!("https://{}/", server.addr))
-            .credentials(ID, SECRET)
+        let client = client_for(format!("https://{}/", server.addr))
             .webpki_roots(false)
             .ca_der(ca)
             .retry(RetryPolicy::default())

@@ -66,6 +66,24 @@ pub fn assert_timed_out_in(err: &Error, phase: Phase) {
     );
 }
 
+/// Asserts that `err` is a timeout in `phase`, of the timeout `after`.
+pub fn assert_timed_out_after(err: &Error, phase: Phase, after: Duration) {
+    assert!(
+        matches!(err, Error::Timeout { phase: p, after: a } if *p == phase && *a == after),
+        "{phase:?} after {after:?}: {err:?}"
+    );
+}
+
+/// Asserts that `err` is the whole exchange's deadline running out in `phase`, that deadline
+/// being `after` where given.
+pub fn assert_deadline_in(err: &Error, phase: Phase, after: Option<Duration>) {
+    assert!(
+        matches!(err, Error::Deadline { phase: p, after: a }
+            if *p == phase && after.is_none_or(|after| *a == after)),
+        "{phase:?} after {after:?}: {err:?}"
+    );
+}
+
 /// An upload of a valid package of `len` bytes that must fail: its error and how long it took.
 pub fn failed_upload(client: &Client, len: usize) -> (Error, Duration) {
     let started = Instant::now();
