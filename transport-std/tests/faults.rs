@@ -20,7 +20,8 @@ use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{ClientBuilder, Error, Event, Phase, RetryPolicy, Timeouts};
 
 use common::{
-    assert_timed_out_after, assert_timed_out_in, client_for, counting, failed_upload, quick_retries,
+    assert_timed_out_after, assert_timed_out_in, client_for, counting, failed_upload,
+    quick_retries, status_of,
 };
 use tpns_test_support::flood::{self, Refusal};
 use tpns_test_support::raw::{RawServer, drain, read_request};
@@ -287,17 +288,8 @@ fn an_early_401_is_reported_rather_than_the_broken_pipe() {
         let err = client
             .upload_reader_with(Cursor::new(&pkg), len, "big.txt", counting(&mut retries))
             .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Exchange(UploadError::Status {
-                    status: 401,
-                    ret_code: Some(1_008_003),
-                    ..
-                })
-            ),
-            "{url}: {err:?}"
-        );
+        assert_eq!(status_of(&err), Some(401), "{url}: {err:?}");
+        assert_eq!(err.ret_code(), Some(1_008_003), "{url}");
         assert!(err.is_auth_failure() && !err.is_transient(), "{url}");
         assert_eq!(retries, 0, "{url}: an auth failure is not retried");
     }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tpns_emulator::Emulator;
 use tpns_test_support::{ID, SECRET, accounts};
+use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
 
 /// A client for `emu` over HTTPS, trusting its CA, retrying `max_retries` times with pauses
@@ -56,6 +57,14 @@ pub fn failed_upload_retries(client: &Client, len: usize) -> (Error, u32) {
         .upload_reader_with(package, len as u64, "a.txt", counting(&mut retries))
         .unwrap_err();
     (err, retries)
+}
+
+/// The HTTP status of `err` where it is the service's status error (not 2xx, any retCode).
+pub fn status_of(err: &Error) -> Option<u16> {
+    match err {
+        Error::Exchange(UploadError::Status { status, .. }) => Some(*status),
+        _ => None,
+    }
 }
 
 /// Asserts that `err` is a timeout in `phase`.
