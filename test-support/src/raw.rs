@@ -120,6 +120,34 @@ pub fn flood(conn: &mut TcpStream, first: &[u8], filler: &[u8]) -> usize {
     written
 }
 
+/// Where an answer that the server's close cuts short stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Inside the head.
+    InHead,
+    /// Inside a body whose `Content-Length` promised more.
+    InBody,
+}
+
+/// Answers cut short by the server's close, and where each stops: every transport must report
+/// them as incomplete (each maps [`Cut`] onto its own error).
+pub const CUT_ANSWERS: [(&[u8], Cut); 2] = [
+    (b"HTTP/1.1 200 OK\r\nContent-Type: appli", Cut::InHead),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,",
+        Cut::InBody,
+    ),
+];
+
+/// A raw server that reads the whole request, writes `answer`, and closes.
+pub fn answer_then_close(answer: &'static [u8]) -> RawServer<()> {
+    RawServer::spawn(move |mut conn: TcpStream| {
+        read_request(&mut conn).unwrap();
+        conn.write_all(answer).unwrap();
+        conn.flush().unwrap();
+    })
+}
+
 /// After the request, sends a response head one byte every 300 ms (each gap well inside a 1 s
 /// stall timeout) until the client goes away or [`BOUND`] passes. Its result is the bytes sent.
 pub fn dripping_server() -> RawServer<usize> {

@@ -11,7 +11,6 @@ mod common;
 
 use core::convert::Infallible;
 use core::ops::ControlFlow;
-use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -25,7 +24,7 @@ use tpns_core::multipart::Form;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_test_support::flood::{self, Refusal};
-use tpns_test_support::raw::{RawServer, drain, read_request};
+use tpns_test_support::raw::{CUT_ANSWERS, Cut, RawServer, answer_then_close, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package};
@@ -401,20 +400,12 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
 
 #[test]
 fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
-    for (answer, want) in [
-        (
-            &b"HTTP/1.1 200 OK\r\nContent-Type: appli"[..],
-            ResponseError::IncompleteHead,
-        ),
-        (
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,"[..],
-            ResponseError::IncompleteBody,
-        ),
-    ] {
-        let server = RawServer::spawn(move |mut conn: TcpStream| {
-            read_request(&mut conn).unwrap();
-            conn.write_all(answer).unwrap();
-        });
+    for (answer, cut) in CUT_ANSWERS {
+        let want = match cut {
+            Cut::InHead => ResponseError::IncompleteHead,
+            Cut::InBody => ResponseError::IncompleteBody,
+        };
+        let server = answer_then_close(answer);
         let err = plain_err(server.addr, "", "a.txt", &package(300), 512, PATIENCE, go);
         server.join();
         match &err {

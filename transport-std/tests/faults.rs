@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Read};
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use common::{
     quick_retries, status_of,
 };
 use tpns_test_support::flood::{self, Refusal};
-use tpns_test_support::raw::{RawServer, drain, read_request};
+use tpns_test_support::raw::{CUT_ANSWERS, Cut, RawServer, answer_then_close, drain, read_request};
 use tpns_test_support::{Emu, accounts as package, sha256_hex};
 
 /// Both base URLs of `emu`, plain first, each with `/_fault/SPEC/` appended.
@@ -168,27 +168,13 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
     assert!(emu.uploads().is_empty());
 }
 
-/// A raw server that reads the whole request, writes `answer`, and closes.
-fn answer_then_close(answer: &'static [u8]) -> RawServer<()> {
-    RawServer::spawn(move |mut conn: TcpStream| {
-        read_request(&mut conn).unwrap();
-        conn.write_all(answer).unwrap();
-        conn.flush().unwrap();
-    })
-}
-
 #[test]
 fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
-    for (answer, want) in [
-        (
-            &b"HTTP/1.1 200 OK\r\nContent-Type: appli"[..],
-            ResponseError::IncompleteHead,
-        ),
-        (
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,"[..],
-            ResponseError::IncompleteBody,
-        ),
-    ] {
+    for (answer, cut) in CUT_ANSWERS {
+        let want = match cut {
+            Cut::InHead => ResponseError::IncompleteHead,
+            Cut::InBody => ResponseError::IncompleteBody,
+        };
         let server = answer_then_close(answer);
         let err = raw_client(server.addr)
             .build()
