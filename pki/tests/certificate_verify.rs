@@ -5,6 +5,10 @@ mod common;
 
 use common::der::flipped;
 use common::{Ca, HOST, now, p256, p384, pkcs8, ring_ecdsa_sign, ring_rsa_sign, rsa};
+use ring::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, RSA_PKCS1_SHA256,
+    RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384, RSA_PSS_SHA512,
+};
 use tpns_emulator::pki::{PkiMode, generate, keys};
 use tpns_pki::{Error, KeyKind, LeafKey, Time, scheme};
 
@@ -15,6 +19,11 @@ fn signed_content(hash_len: usize) -> Vec<u8> {
     m.extend_from_slice(b"TLS 1.3, server CertificateVerify\0");
     m.extend((0..hash_len).map(|i| i as u8 ^ 0x5a));
     m
+}
+
+/// Asserts that `key` takes `sig` as its signature over `msg` under `code`.
+fn assert_verifies(key: &LeafKey, code: u16, msg: &[u8], sig: &[u8]) {
+    assert_eq!(key.verify_tls13(code, msg, sig), Ok(()), "{code:#06x}");
 }
 
 /// The leaf key of an emulator chain, and its private key (PKCS#8).
@@ -31,15 +40,8 @@ fn p256_and_p384_signatures_verify() {
     let (key, private) = leaf_of(PkiMode::PublicEcdsa);
     assert_eq!(key.kind(), KeyKind::P256);
     let msg = signed_content(32);
-    let sig = ring_ecdsa_sign(
-        &private,
-        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        &msg,
-    );
-    assert_eq!(
-        key.verify_tls13(scheme::ECDSA_SECP256R1_SHA256, &msg, &sig),
-        Ok(())
-    );
+    let sig = ring_ecdsa_sign(&private, &ECDSA_P256_SHA256_ASN1_SIGNING, &msg);
+    assert_verifies(&key, scheme::ECDSA_SECP256R1_SHA256, &msg, &sig);
 
     // P-384: a leaf made here.
     let root = Ca::root("root", p384());
@@ -50,15 +52,8 @@ fn p256_and_p384_signatures_verify() {
     let key = common::verify(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())).unwrap();
     assert_eq!(key.kind(), KeyKind::P384);
     let msg = signed_content(48);
-    let sig = ring_ecdsa_sign(
-        &private,
-        &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-        &msg,
-    );
-    assert_eq!(
-        key.verify_tls13(scheme::ECDSA_SECP384R1_SHA384, &msg, &sig),
-        Ok(())
-    );
+    let sig = ring_ecdsa_sign(&private, &ECDSA_P384_SHA384_ASN1_SIGNING, &msg);
+    assert_verifies(&key, scheme::ECDSA_SECP384R1_SHA384, &msg, &sig);
 }
 
 #[test]
@@ -67,21 +62,12 @@ fn rsa_pss_signatures_verify_with_each_hash() {
     assert_eq!(key.kind(), KeyKind::Rsa(2048));
     let msg = signed_content(32);
     for (code, padding) in [
-        (
-            scheme::RSA_PSS_RSAE_SHA256,
-            &ring::signature::RSA_PSS_SHA256,
-        ),
-        (
-            scheme::RSA_PSS_RSAE_SHA384,
-            &ring::signature::RSA_PSS_SHA384,
-        ),
-        (
-            scheme::RSA_PSS_RSAE_SHA512,
-            &ring::signature::RSA_PSS_SHA512,
-        ),
+        (scheme::RSA_PSS_RSAE_SHA256, &RSA_PSS_SHA256),
+        (scheme::RSA_PSS_RSAE_SHA384, &RSA_PSS_SHA384),
+        (scheme::RSA_PSS_RSAE_SHA512, &RSA_PSS_SHA512),
     ] {
         let sig = ring_rsa_sign(&private, padding, &msg);
-        assert_eq!(key.verify_tls13(code, &msg, &sig), Ok(()), "{code:#06x}");
+        assert_verifies(&key, code, &msg, &sig);
         // The same signature claimed under another hash does not verify.
         let other = match code {
             scheme::RSA_PSS_RSAE_SHA256 => scheme::RSA_PSS_RSAE_SHA384,
@@ -101,15 +87,8 @@ fn an_rsa_4096_leaf_signs_too() {
     let key = common::verify(&[&leaf], &root.der, HOST, Time::At(now())).unwrap();
     assert_eq!(key.kind(), KeyKind::Rsa(4096));
     let msg = signed_content(64);
-    let sig = ring_rsa_sign(
-        &pkcs8(keys::INTER_RSA4096),
-        &ring::signature::RSA_PSS_SHA512,
-        &msg,
-    );
-    assert_eq!(
-        key.verify_tls13(scheme::RSA_PSS_RSAE_SHA512, &msg, &sig),
-        Ok(())
-    );
+    let sig = ring_rsa_sign(&pkcs8(keys::INTER_RSA4096), &RSA_PSS_SHA512, &msg);
+    assert_verifies(&key, scheme::RSA_PSS_RSAE_SHA512, &msg, &sig);
 }
 
 #[test]
@@ -117,12 +96,8 @@ fn a_flipped_byte_in_the_signature_or_the_message_is_refused() {
     let (ec, ec_private) = leaf_of(PkiMode::Mixed);
     let (rsa, rsa_private) = leaf_of(PkiMode::PublicRsa);
     let msg = signed_content(32);
-    let ec_sig = ring_ecdsa_sign(
-        &ec_private,
-        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        &msg,
-    );
-    let rsa_sig = ring_rsa_sign(&rsa_private, &ring::signature::RSA_PSS_SHA256, &msg);
+    let ec_sig = ring_ecdsa_sign(&ec_private, &ECDSA_P256_SHA256_ASN1_SIGNING, &msg);
+    let rsa_sig = ring_rsa_sign(&rsa_private, &RSA_PSS_SHA256, &msg);
     for (key, code, sig) in [
         (&ec, scheme::ECDSA_SECP256R1_SHA256, &ec_sig),
         (&rsa, scheme::RSA_PSS_RSAE_SHA256, &rsa_sig),
@@ -185,9 +160,9 @@ fn rsa_pkcs1_is_not_a_tls13_scheme() {
     let (key, private) = leaf_of(PkiMode::PublicRsa);
     let msg = signed_content(32);
     for (code, padding) in [
-        (0x0401, &ring::signature::RSA_PKCS1_SHA256),
-        (0x0501, &ring::signature::RSA_PKCS1_SHA384),
-        (0x0601, &ring::signature::RSA_PKCS1_SHA512),
+        (0x0401, &RSA_PKCS1_SHA256),
+        (0x0501, &RSA_PKCS1_SHA384),
+        (0x0601, &RSA_PKCS1_SHA512),
     ] {
         let sig = ring_rsa_sign(&private, padding, &msg);
         assert_eq!(
@@ -209,21 +184,13 @@ fn another_keys_signature_is_refused() {
     let (key, _) = leaf_of(PkiMode::PublicEcdsa);
     let msg = signed_content(32);
     let stranger = p256().serialize_der();
-    let sig = ring_ecdsa_sign(
-        &stranger,
-        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        &msg,
-    );
+    let sig = ring_ecdsa_sign(&stranger, &ECDSA_P256_SHA256_ASN1_SIGNING, &msg);
     assert_eq!(
         key.verify_tls13(scheme::ECDSA_SECP256R1_SHA256, &msg, &sig),
         Err(Error::BadSignature)
     );
     let (key, _) = leaf_of(PkiMode::PublicRsa);
-    let sig = ring_rsa_sign(
-        &pkcs8(keys::OTHER_RSA2048),
-        &ring::signature::RSA_PSS_SHA256,
-        &msg,
-    );
+    let sig = ring_rsa_sign(&pkcs8(keys::OTHER_RSA2048), &RSA_PSS_SHA256, &msg);
     assert_eq!(
         key.verify_tls13(scheme::RSA_PSS_RSAE_SHA256, &msg, &sig),
         Err(Error::BadSignature)

@@ -9,6 +9,11 @@ use common::{
     ring_rsa_sign, rsa, rsa_chain,
 };
 use rcgen::{ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose};
+use ring::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
+    ECDSA_P384_SHA384_FIXED_SIGNING, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512,
+    RSA_PSS_SHA256, RSA_PSS_SHA384, RSA_PSS_SHA512,
+};
 use tpns_emulator::pki::{PkiMode, ca_params, generate, keys, leaf_params};
 use tpns_pki::{Error, KeyKind, Time, verify_server_chain};
 
@@ -20,6 +25,16 @@ const MODES: [PkiMode; 4] = [
 ];
 
 const DAY: u64 = 86_400;
+
+/// [`check`] for [`HOST`], now.
+fn check_now(chain: &[&[u8]], root: &[u8]) -> Result<(), Error> {
+    check(chain, root, HOST, Time::At(now()))
+}
+
+/// [`check_now`] of `leaf` sent with the intermediate `inter`, under `root`.
+fn check_leaf(leaf: &[u8], inter: &Ca, root: &Ca) -> Result<(), Error> {
+    check_now(&[leaf, &inter.der], &root.der)
+}
 
 fn refs(chain: &[Vec<u8>]) -> Vec<&[u8]> {
     chain.iter().map(Vec::as_slice).collect()
@@ -54,13 +69,12 @@ fn intermediates_in_reverse_order_are_accepted() {
     let upper = root.sub("upper", Some(1), p384());
     let lower = upper.sub("lower", Some(0), p256());
     let leaf = lower.leaf(&p256());
-    let at = Time::At(now());
     assert_eq!(
-        check(&[&leaf, &lower.der, &upper.der], &root.der, HOST, at),
+        check_now(&[&leaf, &lower.der, &upper.der], &root.der),
         Ok(())
     );
     assert_eq!(
-        check(&[&leaf, &upper.der, &lower.der], &root.der, HOST, at),
+        check_now(&[&leaf, &upper.der, &lower.der], &root.der),
         Ok(())
     );
 }
@@ -70,18 +84,28 @@ fn a_wildcard_san_matches_one_label_only() {
     let (root, inter, key) = ecdsa_chain();
     let leaf = inter.sign(&leaf_params(&["*.tpns.example"], 0).unwrap(), &key);
     let chain = [leaf.as_slice(), &inter.der];
+    assert_hosts(
+        &chain,
+        &root.der,
+        &["api.tpns.example", "push.tpns.example", "API.TPNS.Example"],
+        &["a.b.tpns.example", "tpns.example"],
+    );
+}
+
+/// Asserts that `chain` is accepted for each of the `matching` host names and refused as
+/// [`Error::WrongHost`] for each of the `other` ones.
+fn assert_hosts(chain: &[&[u8]], root: &[u8], matching: &[&str], other: &[&str]) {
     let at = Time::At(now());
-    assert_eq!(check(&chain, &root.der, "api.tpns.example", at), Ok(()));
-    assert_eq!(check(&chain, &root.der, "push.tpns.example", at), Ok(()));
-    assert_eq!(check(&chain, &root.der, "API.TPNS.Example", at), Ok(()));
-    assert_eq!(
-        check(&chain, &root.der, "a.b.tpns.example", at),
-        Err(Error::WrongHost)
-    );
-    assert_eq!(
-        check(&chain, &root.der, "tpns.example", at),
-        Err(Error::WrongHost)
-    );
+    for host in matching {
+        assert_eq!(check(chain, root, host, at), Ok(()), "{host}");
+    }
+    for host in other {
+        assert_eq!(
+            check(chain, root, host, at),
+            Err(Error::WrongHost),
+            "{host}"
+        );
+    }
 }
 
 #[test]
@@ -89,17 +113,8 @@ fn ip_sans_match_v4_and_v6_addresses() {
     let (root, inter, key) = ecdsa_chain();
     let leaf = inter.sign(&leaf_params(&["127.0.0.1", "::1"], 0).unwrap(), &key);
     let chain = [leaf.as_slice(), &inter.der];
-    let at = Time::At(now());
-    assert_eq!(check(&chain, &root.der, "127.0.0.1", at), Ok(()));
-    assert_eq!(check(&chain, &root.der, "::1", at), Ok(()));
-    assert_eq!(
-        check(&chain, &root.der, "127.0.0.2", at),
-        Err(Error::WrongHost)
-    );
-    assert_eq!(
-        check(&chain, &root.der, "localhost", at),
-        Err(Error::WrongHost)
-    );
+    let (matching, other) = (["127.0.0.1", "::1"], ["127.0.0.2", "localhost"]);
+    assert_hosts(&chain, &root.der, &matching, &other);
 }
 
 #[test]
@@ -107,15 +122,11 @@ fn a_leaf_with_200_sans_and_the_host_last_is_accepted() {
     let (root, inter, key) = rsa_chain();
     let leaf = inter.sign(&leaf_params(&[HOST], 199).unwrap(), &key);
     let chain = [leaf.as_slice(), &inter.der];
-    assert_eq!(check(&chain, &root.der, HOST, Time::At(now())), Ok(()));
-    assert_eq!(
-        check(
-            &chain,
-            &root.der,
-            "svc199.push.tpns-emulator.test",
-            Time::At(now())
-        ),
-        Err(Error::WrongHost)
+    assert_hosts(
+        &chain,
+        &root.der,
+        &[HOST],
+        &["svc199.push.tpns-emulator.test"],
     );
 }
 
@@ -128,31 +139,27 @@ fn rsa_pss_signed_certificates_are_accepted() {
     let (root, inter, key) = rsa_chain();
     let leaf = inter.leaf(&key);
     let inter_key = pkcs8(keys::INTER_RSA4096);
-    let at = Time::At(now());
     for (alg, padding) in [
-        (alg_id::RSA_PSS_SHA256, &ring::signature::RSA_PSS_SHA256),
-        (alg_id::RSA_PSS_SHA384, &ring::signature::RSA_PSS_SHA384),
-        (alg_id::RSA_PSS_SHA512, &ring::signature::RSA_PSS_SHA512),
+        (alg_id::RSA_PSS_SHA256, &RSA_PSS_SHA256),
+        (alg_id::RSA_PSS_SHA384, &RSA_PSS_SHA384),
+        (alg_id::RSA_PSS_SHA512, &RSA_PSS_SHA512),
     ] {
         let pss = resign(&leaf, &alg, |tbs| ring_rsa_sign(&inter_key, padding, tbs));
         assert_eq!(
             tpns_pki::describe(&pss).unwrap().signature.get(..9),
             Some("RSASSA-PS")
         );
-        assert_eq!(check(&[&pss, &inter.der], &root.der, HOST, at), Ok(()));
+        assert_eq!(check_leaf(&pss, &inter, &root), Ok(()));
         let bad = flipped(&pss, pss.len() - 3);
-        assert_eq!(
-            check(&[&bad, &inter.der], &root.der, HOST, at),
-            Err(Error::BadSignature)
-        );
+        assert_eq!(check_leaf(&bad, &inter, &root), Err(Error::BadSignature));
     }
     // PKCS#1 v1.5 with SHA-384 and SHA-512 too.
     for (alg, padding) in [
-        (alg_id::RSA_PKCS1_SHA384, &ring::signature::RSA_PKCS1_SHA384),
-        (alg_id::RSA_PKCS1_SHA512, &ring::signature::RSA_PKCS1_SHA512),
+        (alg_id::RSA_PKCS1_SHA384, &RSA_PKCS1_SHA384),
+        (alg_id::RSA_PKCS1_SHA512, &RSA_PKCS1_SHA512),
     ] {
         let cert = resign(&leaf, &alg, |tbs| ring_rsa_sign(&inter_key, padding, tbs));
-        assert_eq!(check(&[&cert, &inter.der], &root.der, HOST, at), Ok(()));
+        assert_eq!(check_leaf(&cert, &inter, &root), Ok(()));
     }
 }
 
@@ -167,7 +174,7 @@ fn ecdsa_keys_of_one_curve_sign_leaves_of_the_other() {
         tpns_pki::describe(&leaf).unwrap().signature,
         "ecdsa-with-SHA384"
     );
-    assert_eq!(check(&[&leaf, &inter.der], &root.der, HOST, at), Ok(()));
+    assert_eq!(check_leaf(&leaf, &inter, &root), Ok(()));
     // A P-384 leaf signed with ecdsa-with-SHA256 by a P-256 CA.
     let root = Ca::root("root", p256());
     let inter = root.sub("P-256 intermediate", Some(0), p256());
@@ -197,7 +204,7 @@ fn six_chained_intermediates_are_accepted_seven_are_too_many() {
     // With ca 1 as well, the path from the root holds seven intermediates.
     chain.push(&cas[0].der);
     assert_eq!(
-        check(&chain, &root.der, HOST, at),
+        check_now(&chain, &root.der),
         Err(Error::TooManyCertificates(8))
     );
 }
@@ -297,10 +304,7 @@ fn an_intermediate_without_the_ca_bit_is_refused() {
         params.is_ca = is_ca;
         let inter = root.sub_with(params, p384());
         let leaf = inter.leaf(&p256());
-        assert_eq!(
-            check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-            Err(Error::NotCa)
-        );
+        assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::NotCa));
     }
 }
 
@@ -311,10 +315,7 @@ fn a_ca_as_the_leaf_is_refused() {
     params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.key_usages.push(KeyUsagePurpose::KeyCertSign);
     let leaf = inter.sign(&params, &p256());
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Err(Error::NotCa)
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::NotCa));
 }
 
 #[test]
@@ -325,27 +326,14 @@ fn an_exceeded_path_length_is_refused() {
     let below = zero.sub("below pathlen 0", None, p384());
     let leaf = below.leaf(&p256());
     assert_eq!(
-        check(
-            &[&leaf, &below.der, &zero.der],
-            &root.der,
-            HOST,
-            Time::At(now())
-        ),
+        check_now(&[&leaf, &below.der, &zero.der], &root.der),
         Err(Error::PathLenExceeded)
     );
     // pathlen 1 allows it.
     let one = root.sub("pathlen 1", Some(1), p384());
     let below = one.sub("below pathlen 1", None, p384());
     let leaf = below.leaf(&p256());
-    assert_eq!(
-        check(
-            &[&leaf, &below.der, &one.der],
-            &root.der,
-            HOST,
-            Time::At(now())
-        ),
-        Ok(())
-    );
+    assert_eq!(check_now(&[&leaf, &below.der, &one.der], &root.der), Ok(()));
 }
 
 #[test]
@@ -354,19 +342,13 @@ fn a_leaf_for_client_auth_only_is_refused() {
     let mut params = leaf_params(&[HOST], 0).unwrap();
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let leaf = inter.sign(&params, &key);
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Err(Error::WrongUsage)
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::WrongUsage));
     // An intermediate limited to clientAuth cannot issue a server leaf either.
     let mut params = ca_params("client CA", Some(0)).unwrap();
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let inter = root.sub_with(params, p384());
     let leaf = inter.leaf(&p256());
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Err(Error::WrongUsage)
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::WrongUsage));
 }
 
 #[test]
@@ -377,27 +359,18 @@ fn key_usages_that_forbid_the_use_are_refused() {
     params.key_usages = vec![KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let inter = root.sub_with(params, p384());
     let leaf = inter.leaf(&p256());
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Err(Error::KeyUsage)
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::KeyUsage));
     // A leaf with keyUsage but no digitalSignature.
     let inter = root.sub("intermediate", Some(0), p384());
     let mut params = leaf_params(&[HOST], 0).unwrap();
     params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
     let leaf = inter.sign(&params, &p256());
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Err(Error::KeyUsage)
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::KeyUsage));
     // No keyUsage at all allows both (RFC 5280 §4.2.1.3 makes it optional).
     let mut params = leaf_params(&[HOST], 0).unwrap();
     params.key_usages = vec![];
     let leaf = inter.sign(&params, &p256());
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Ok(())
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Ok(()));
 }
 
 #[test]
@@ -407,7 +380,7 @@ fn an_unknown_root_is_refused() {
         let chain = generate(mode, &[HOST]).unwrap();
         let served = refs(&chain.served);
         assert_eq!(
-            check(&served, &stranger.der, HOST, Time::At(now())),
+            check_now(&served, &stranger.der),
             Err(Error::UnknownIssuer),
             "{mode:?}"
         );
@@ -420,7 +393,7 @@ fn an_unknown_root_is_refused() {
             _ => generate(mode, &[HOST]).unwrap().root_der,
         };
         assert_eq!(
-            check(&served, &namesake, HOST, Time::At(now())),
+            check_now(&served, &namesake),
             Err(Error::BadSignature),
             "{mode:?} namesake"
         );
@@ -428,10 +401,7 @@ fn an_unknown_root_is_refused() {
     // An intermediate missing from what the server sent.
     let (root, inter, key) = rsa_chain();
     let leaf = inter.leaf(&key);
-    assert_eq!(
-        check(&[&leaf], &root.der, HOST, Time::At(now())),
-        Err(Error::UnknownIssuer)
-    );
+    assert_eq!(check_now(&[&leaf], &root.der), Err(Error::UnknownIssuer));
     // An impostor intermediate, with the right name and another key: the leaf's signature
     // fails under its key.
     let impostor = Ca::root("test root", rsa(keys::OTHER_RSA2048)).sub(
@@ -440,7 +410,7 @@ fn an_unknown_root_is_refused() {
         rsa(keys::OTHER_RSA2048),
     );
     assert_eq!(
-        check(&[&leaf, &impostor.der], &root.der, HOST, Time::At(now())),
+        check_now(&[&leaf, &impostor.der], &root.der),
         Err(Error::BadSignature)
     );
 }
@@ -449,10 +419,9 @@ fn an_unknown_root_is_refused() {
 /// or in the TBS (the serial number) of the leaf or the intermediate, in RSA and ECDSA chains.
 #[test]
 fn one_flipped_byte_in_a_signature_or_the_signed_part_is_refused() {
-    let at = Time::At(now());
     for (name, (root, inter, key)) in [("rsa", rsa_chain()), ("ecdsa", ecdsa_chain())] {
         let leaf = inter.leaf(&key);
-        assert_eq!(check(&[&leaf, &inter.der], &root.der, HOST, at), Ok(()));
+        assert_eq!(check_leaf(&leaf, &inter, &root), Ok(()));
         for back in 1..=4 {
             let bad_leaf = flipped(&leaf, leaf.len() - back);
             let bad_inter = flipped(&inter.der, inter.der.len() - back);
@@ -460,7 +429,7 @@ fn one_flipped_byte_in_a_signature_or_the_signed_part_is_refused() {
                 ("leaf", [bad_leaf.as_slice(), &inter.der]),
                 ("intermediate", [leaf.as_slice(), &bad_inter]),
             ] {
-                let got = check(&chain, &root.der, HOST, at);
+                let got = check_now(&chain, &root.der);
                 assert!(
                     matches!(got, Err(Error::BadSignature | Error::Malformed)),
                     "{name} {which} -{back}: {got:?}"
@@ -470,13 +439,13 @@ fn one_flipped_byte_in_a_signature_or_the_signed_part_is_refused() {
         // The last byte of either signature keeps the DER whole: exactly BadSignature.
         let bad_leaf = flipped(&leaf, leaf.len() - 1);
         assert_eq!(
-            check(&[&bad_leaf, &inter.der], &root.der, HOST, at),
+            check_leaf(&bad_leaf, &inter, &root),
             Err(Error::BadSignature),
             "{name}"
         );
         let bad_inter = flipped(&inter.der, inter.der.len() - 1);
         assert_eq!(
-            check(&[&leaf, &bad_inter], &root.der, HOST, at),
+            check_now(&[&leaf, &bad_inter], &root.der),
             Err(Error::BadSignature),
             "{name}"
         );
@@ -490,7 +459,7 @@ fn one_flipped_byte_in_a_signature_or_the_signed_part_is_refused() {
                 [leaf.as_slice(), &bad]
             };
             assert_eq!(
-                check(&chain, &root.der, HOST, at),
+                check_now(&chain, &root.der),
                 Err(Error::BadSignature),
                 "{name} TBS"
             );
@@ -508,28 +477,17 @@ fn an_ecdsa_signature_that_is_not_der_is_refused() {
     let cert = ca.leaf(&p256());
     let alg = rustls_pki_types::alg_id::ECDSA_SHA384;
     let raw = resign(&cert, &alg, |tbs| {
-        ring_ecdsa_sign(
-            &ca_pkcs8,
-            &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-            tbs,
-        )
+        ring_ecdsa_sign(&ca_pkcs8, &ECDSA_P384_SHA384_FIXED_SIGNING, tbs)
     });
     assert_eq!(
-        check(&[&raw, &ca.der], &root.der, HOST, Time::At(now())),
+        check_now(&[&raw, &ca.der], &root.der),
         Err(Error::BadSignature)
     );
     // The DER form by the same signer passes.
     let good = resign(&cert, &alg, |tbs| {
-        ring_ecdsa_sign(
-            &ca_pkcs8,
-            &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
-            tbs,
-        )
+        ring_ecdsa_sign(&ca_pkcs8, &ECDSA_P384_SHA384_ASN1_SIGNING, tbs)
     });
-    assert_eq!(
-        check(&[&good, &ca.der], &root.der, HOST, Time::At(now())),
-        Ok(())
-    );
+    assert_eq!(check_now(&[&good, &ca.der], &root.der), Ok(()));
 }
 
 #[test]
@@ -565,7 +523,7 @@ fn truncated_der_is_malformed_at_every_length() {
         let mut long = leaf.clone();
         long.push(0);
         assert_eq!(
-            check(&[&long, inter], &chain.root_der, HOST, Time::At(now())),
+            check_now(&[&long, inter], &chain.root_der),
             Err(Error::Malformed)
         );
     }
@@ -578,26 +536,20 @@ fn an_rsa_1024_leaf_is_refused_for_its_size() {
     let leaf = inter.leaf(&weak);
     assert_eq!(tpns_pki::describe(&leaf).unwrap().key, KeyKind::Rsa(1024));
     assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        check_leaf(&leaf, &inter, &root),
         Err(Error::RsaKeySize(1024))
     );
     // The same leaf code path with the 2048-bit key passes (the refusal is the size).
     let strong = RsaPublicKey::from_pkcs8_pem(keys::LEAF_RSA2048);
     let leaf = inter.leaf(&strong);
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Ok(())
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Ok(()));
 }
 
 #[test]
 fn empty_inputs_are_refused() {
     let chain = generate(PkiMode::PublicEcdsa, &[HOST]).unwrap();
     let served = refs(&chain.served);
-    assert_eq!(
-        check(&[], &chain.root_der, HOST, Time::At(now())),
-        Err(Error::NoCertificate)
-    );
+    assert_eq!(check_now(&[], &chain.root_der), Err(Error::NoCertificate));
     assert_eq!(
         verify_server_chain(&served, &[], HOST, Time::At(now())).map(|_| ()),
         Err(Error::NoTrustAnchor)
@@ -643,21 +595,14 @@ fn an_rsa_signature_of_the_wrong_length_is_refused() {
     let alg = rustls_pki_types::alg_id::RSA_PKCS1_SHA256;
     let long = resign(&leaf, &alg, |tbs| {
         let mut sig = vec![0];
-        sig.extend(ring_rsa_sign(
-            &inter_key,
-            &ring::signature::RSA_PKCS1_SHA256,
-            tbs,
-        ));
+        sig.extend(ring_rsa_sign(&inter_key, &RSA_PKCS1_SHA256, tbs));
         sig
     });
     let short = resign(&leaf, &alg, |tbs| {
-        ring_rsa_sign(&inter_key, &ring::signature::RSA_PKCS1_SHA256, tbs)[1..].to_vec()
+        ring_rsa_sign(&inter_key, &RSA_PKCS1_SHA256, tbs)[1..].to_vec()
     });
     for cert in [long, short] {
-        assert_eq!(
-            check(&[&cert, &inter.der], &root.der, HOST, Time::At(now())),
-            Err(Error::BadSignature)
-        );
+        assert_eq!(check_leaf(&cert, &inter, &root), Err(Error::BadSignature));
     }
 }
 
@@ -669,13 +614,9 @@ fn an_rsa_leaf_signed_by_an_ecdsa_key_is_not_confused() {
     let leaf = inter.leaf(&key);
     let other = p256().serialize_der();
     let forged = resign(&leaf, &rustls_pki_types::alg_id::ECDSA_SHA256, |tbs| {
-        ring_ecdsa_sign(
-            &other,
-            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            tbs,
-        )
+        ring_ecdsa_sign(&other, &ECDSA_P256_SHA256_ASN1_SIGNING, tbs)
     });
-    let got = check(&[&forged, &inter.der], &root.der, HOST, Time::At(now()));
+    let got = check_leaf(&forged, &inter, &root);
     assert!(
         matches!(got, Err(Error::UnsupportedAlgorithm | Error::BadSignature)),
         "{got:?}"
@@ -692,14 +633,13 @@ fn extra_certificates_off_the_path_do_not_matter() {
     let mut params = leaf_params(&["stray.example"], 0).unwrap();
     params.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
     let stray_leaf = stray.sign(&params, &p256());
-    let at = Time::At(now());
     for chain in [
         [leaf.as_slice(), &leaf, &inter.der],
         [leaf.as_slice(), &inter.der, &stray_leaf],
         [leaf.as_slice(), &stray.der, &inter.der],
         [leaf.as_slice(), &inter.der, &root.der],
     ] {
-        assert_eq!(check(&chain, &root.der, HOST, at), Ok(()));
+        assert_eq!(check_now(&chain, &root.der), Ok(()));
     }
 }
 
@@ -712,17 +652,16 @@ fn a_path_refused_for_key_usage_leaves_room_for_another() {
     let mut params = ca_params("test intermediate", Some(0)).unwrap();
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let unfit = root.sub_with(params, rsa(keys::INTER_RSA4096));
-    let at = Time::At(now());
     assert_eq!(
-        check(&[&leaf, &unfit.der], &root.der, HOST, at),
+        check_now(&[&leaf, &unfit.der], &root.der),
         Err(Error::KeyUsage)
     );
     assert_eq!(
-        check(&[&leaf, &unfit.der, &inter.der], &root.der, HOST, at),
+        check_now(&[&leaf, &unfit.der, &inter.der], &root.der),
         Ok(())
     );
     assert_eq!(
-        check(&[&leaf, &inter.der, &unfit.der], &root.der, HOST, at),
+        check_now(&[&leaf, &inter.der, &unfit.der], &root.der),
         Ok(())
     );
 }
@@ -737,7 +676,7 @@ fn any_single_flipped_bit_of_a_leaf_is_refused_without_panic() {
         for bit in [0x01, 0x80] {
             let mut bad = leaf.clone();
             bad[at] ^= bit;
-            let got = check(&[&bad], &chain.root_der, HOST, Time::At(now()));
+            let got = check_now(&[&bad], &chain.root_der);
             assert!(got.is_err(), "byte {at} ^ {bit:#04x} passed");
         }
     }
@@ -753,16 +692,15 @@ fn a_name_outside_an_issuers_constraints_is_refused() {
         excluded_subtrees: vec![],
     });
     let inter = root.sub_with(params, p384());
-    let at = Time::At(now());
     let inside = inter.leaf(&p256());
-    assert_eq!(check(&[&inside, &inter.der], &root.der, HOST, at), Ok(()));
+    assert_eq!(check_leaf(&inside, &inter, &root), Ok(()));
     // Every SAN counts, not only the host asked for.
     let outside = inter.sign(
         &leaf_params(&[HOST, "tpns.elsewhere.example"], 0).unwrap(),
         &p256(),
     );
     assert_eq!(
-        check(&[&outside, &inter.der], &root.der, HOST, at),
+        check_leaf(&outside, &inter, &root),
         Err(Error::NameConstraints)
     );
 }
@@ -778,16 +716,13 @@ fn an_unknown_critical_extension_is_refused() {
     params.custom_extensions.push(ext);
     let leaf = inter.sign(&params, &key);
     assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+        check_leaf(&leaf, &inter, &root),
         Err(Error::UnsupportedCriticalExtension)
     );
     // The same extension, not critical, is ignored.
     params.custom_extensions[0].set_criticality(false);
     let leaf = inter.sign(&params, &key);
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Ok(())
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Ok(()));
 }
 
 #[test]
@@ -813,17 +748,14 @@ fn ed25519_is_not_supported() {
     let root = Ca::root("ed25519 root", ed());
     let leaf = root.leaf(&p256());
     assert_eq!(
-        check(&[&leaf], &root.der, HOST, Time::At(now())),
+        check_now(&[&leaf], &root.der),
         Err(Error::UnsupportedAlgorithm)
     );
     // An Ed25519 leaf under an ECDSA CA: the path holds, but the key cannot sign a TLS 1.3
     // handshake here.
     let (root, inter, _) = ecdsa_chain();
     let leaf = inter.leaf(&ed());
-    assert_eq!(
-        check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
-        Err(Error::UnsupportedKey)
-    );
+    assert_eq!(check_leaf(&leaf, &inter, &root), Err(Error::UnsupportedKey));
 }
 
 #[test]
@@ -837,7 +769,7 @@ fn an_rsa_1024_intermediate_is_refused_for_its_size() {
     let inter = root.sign(&params, &weak);
     let leaf = root.leaf(&rsa(keys::LEAF_RSA2048));
     assert_eq!(
-        check(&[&leaf, &inter], &root.der, HOST, Time::At(now())),
+        check_now(&[&leaf, &inter], &root.der),
         Err(Error::RsaKeySize(1024))
     );
 }
@@ -879,7 +811,7 @@ fn an_rsa_key_with_an_unusable_exponent_is_named_for_what_it_is() {
         let leaf = inter.leaf(&odd);
         assert_eq!(tpns_pki::describe(&leaf).unwrap().key, KeyKind::Other);
         assert_eq!(
-            check(&[&leaf, &inter.der], &root.der, HOST, Time::At(now())),
+            check_leaf(&leaf, &inter, &root),
             Err(Error::UnsupportedKey),
             "e = {e:02x?}"
         );
