@@ -165,26 +165,21 @@ fn rsa_pss_signed_certificates_are_accepted() {
 
 #[test]
 fn ecdsa_keys_of_one_curve_sign_leaves_of_the_other() {
-    let at = Time::At(now());
-    // A P-256 leaf signed with ecdsa-with-SHA384 by a P-384 CA.
-    let root = Ca::root("root", p384());
-    let inter = root.sub("P-384 intermediate", Some(0), p384());
-    let leaf = inter.leaf(&p256());
-    assert_eq!(
-        tpns_pki::describe(&leaf).unwrap().signature,
-        "ecdsa-with-SHA384"
-    );
-    assert_eq!(check_leaf(&leaf, &inter, &root), Ok(()));
-    // A P-384 leaf signed with ecdsa-with-SHA256 by a P-256 CA.
-    let root = Ca::root("root", p256());
-    let inter = root.sub("P-256 intermediate", Some(0), p256());
-    let leaf = inter.leaf(&p384());
-    assert_eq!(
-        tpns_pki::describe(&leaf).unwrap().signature,
-        "ecdsa-with-SHA256"
-    );
-    let key = common::verify(&[&leaf, &inter.der], &root.der, HOST, at).unwrap();
-    assert_eq!(key.kind(), KeyKind::P384);
+    // A P-256 leaf signed with ecdsa-with-SHA384 by a P-384 CA, and a P-384 leaf signed with
+    // ecdsa-with-SHA256 by a P-256 CA.
+    let curves: [(fn() -> rcgen::KeyPair, fn() -> rcgen::KeyPair, _, _); 2] = [
+        (p384, p256, "ecdsa-with-SHA384", KeyKind::P256),
+        (p256, p384, "ecdsa-with-SHA256", KeyKind::P384),
+    ];
+    for (ca_key, leaf_key, signature, kind) in curves {
+        let root = Ca::root("root", ca_key());
+        let inter = root.sub("intermediate", Some(0), ca_key());
+        let leaf = inter.leaf(&leaf_key());
+        let described = tpns_pki::describe(&leaf).unwrap();
+        assert_eq!(described.signature, signature);
+        let key = common::verify(&[&leaf, &inter.der], &root.der, HOST, Time::At(now()));
+        assert_eq!(key.unwrap().kind(), kind, "{signature}");
+    }
 }
 
 #[test]
