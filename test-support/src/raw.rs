@@ -129,6 +129,16 @@ pub enum Cut {
     InBody,
 }
 
+impl Cut {
+    /// `in_head` or `in_body`, by where the answer stops: a transport's own error for it.
+    pub fn pick<T>(self, in_head: T, in_body: T) -> T {
+        match self {
+            Cut::InHead => in_head,
+            Cut::InBody => in_body,
+        }
+    }
+}
+
 /// Answers cut short by the server's close, and where each stops: every transport must report
 /// them as incomplete (each maps [`Cut`] onto its own error).
 pub const CUT_ANSWERS: [(&[u8], Cut); 2] = [

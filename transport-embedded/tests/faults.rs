@@ -24,7 +24,7 @@ use tpns_core::multipart::Form;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_test_support::flood::{self, Refusal};
-use tpns_test_support::raw::{CUT_ANSWERS, Cut, RawServer, answer_then_close, drain, read_request};
+use tpns_test_support::raw::{CUT_ANSWERS, RawServer, answer_then_close, drain, read_request};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package};
@@ -401,10 +401,7 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
 #[test]
 fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
     for (answer, cut) in CUT_ANSWERS {
-        let want = match cut {
-            Cut::InHead => ResponseError::IncompleteHead,
-            Cut::InBody => ResponseError::IncompleteBody,
-        };
+        let want = cut.pick(ResponseError::IncompleteHead, ResponseError::IncompleteBody);
         let server = answer_then_close(answer);
         let err = plain_err(server.addr, "", "a.txt", &package(300), 512, PATIENCE, go);
         server.join();
