@@ -149,6 +149,15 @@ pub const CUT_ANSWERS: [(&[u8], Cut); 2] = [
     ),
 ];
 
+/// A raw server that reads the whole request and never answers, reading on until the client
+/// goes away.
+pub fn silent_after_request() -> RawServer<()> {
+    RawServer::spawn(|mut conn: TcpStream| {
+        read_request(&mut conn).unwrap();
+        drain(&mut conn);
+    })
+}
+
 /// A raw server that reads the whole request, writes `answer`, and closes.
 pub fn answer_then_close(answer: &'static [u8]) -> RawServer<()> {
     RawServer::spawn(move |mut conn: TcpStream| {

@@ -24,7 +24,9 @@ use tpns_core::multipart::Form;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_test_support::flood::{self, Refusal};
-use tpns_test_support::raw::{CUT_ANSWERS, RawServer, answer_then_close, drain, read_request};
+use tpns_test_support::raw::{
+    CUT_ANSWERS, RawServer, answer_then_close, drain, silent_after_request,
+};
 use tpns_transport_embedded::TlsError;
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::source::{FlashPackage, Package};
@@ -466,10 +468,7 @@ fn a_drop_during_the_tls_handshake_is_transient() {
 fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     let bound = Duration::from_secs(1);
     // Plain: the server reads the request and says nothing.
-    let server = RawServer::spawn(|mut conn: TcpStream| {
-        read_request(&mut conn).unwrap();
-        drain(&mut conn);
-    });
+    let server = silent_after_request();
     let accounts = package(300);
     let started = Instant::now();
     let err = plain_err(server.addr, "", "a.txt", &accounts, 512, bound, go);

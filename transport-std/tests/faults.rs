@@ -24,7 +24,9 @@ use common::{
     quick_retries, status_of,
 };
 use tpns_test_support::flood::{self, Refusal};
-use tpns_test_support::raw::{CUT_ANSWERS, RawServer, answer_then_close, drain, read_request};
+use tpns_test_support::raw::{
+    CUT_ANSWERS, RawServer, answer_then_close, drain, silent_after_request,
+};
 use tpns_test_support::{Emu, accounts as package, sha256_hex};
 
 /// Both base URLs of `emu`, plain first, each with `/_fault/SPEC/` appended.
@@ -229,10 +231,7 @@ fn a_drop_during_the_tls_handshake_fails_in_the_tls_phase_and_is_transient() {
 fn a_server_that_never_answers_times_out_within_the_stall_bound() {
     let stall = Duration::from_secs(1);
     // Plain HTTP: the server reads the request and says nothing.
-    let server = RawServer::spawn(|mut conn: TcpStream| {
-        read_request(&mut conn).unwrap();
-        drain(&mut conn);
-    });
+    let server = silent_after_request();
     let client = raw_client(server.addr).timeout(stall).build().unwrap();
     let (err, took) = failed_upload(&client, 5000);
     assert_timed_out_after(&err, Phase::ReadResponse, stall);
