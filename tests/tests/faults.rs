@@ -21,12 +21,34 @@ async fn upload_at(t: &Target, path: &str) -> Result<Answer, String> {
     send(t, upload_request(path, Some(APP), "f.txt", &rows(4))).await
 }
 
+/// An upload of four rows with the fault `spec`, through hyper's client.
+async fn upload_with_fault(t: &Target, spec: &str) -> Result<Answer, String> {
+    upload_at(t, &fault_path(spec)).await
+}
+
+/// Asserts that hyper's client uploads four rows with the fault `spec` (one that only changes
+/// how the answer is sent).
+async fn assert_uploads_with_fault(t: &Target, spec: &str) {
+    let a = upload_with_fault(t, spec).await.unwrap();
+    assert_eq!(a.ret_code(), 0, "{spec} over {}", t.name());
+}
+
+/// The answer, head and body, to the raw bytes of an upload of four rows with the fault `spec`.
+async fn raw_exchange_with_fault(t: &Target, spec: &str) -> (String, Vec<u8>) {
+    split_response(&raw_exchange(t, &raw_upload_with_fault(spec)).await)
+}
+
+/// The raw bytes of an upload of four rows with the fault `spec`.
+fn raw_upload_with_fault(spec: &str) -> Vec<u8> {
+    raw_upload(&fault_path(spec), "f.txt", &rows(4), "")
+}
+
 #[tokio::test]
 async fn delay_before_answering() {
     let (_dir, emu) = start_emulator("delay");
     for t in Target::both(&emu) {
         let start = Instant::now();
-        let a = upload_at(&t, &fault_path("delay=300")).await.unwrap();
+        let a = upload_with_fault(&t, "delay=300").await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_millis(300),
             "{:?}",
@@ -71,10 +93,7 @@ async fn slow_answers_byte_by_byte() {
     );
     assert!(start.elapsed() >= Duration::from_millis(3 * total.len() as u64 / 2));
     // hyper's client reads a slow answer over TLS.
-    let a = upload_at(&Target::https(&emu), &fault_path("slow=1"))
-        .await
-        .unwrap();
-    assert_eq!(a.ret_code(), 0);
+    assert_uploads_with_fault(&Target::https(&emu), "slow=1").await;
     assert_eq!(emu.uploads().len(), 1);
 }
 
@@ -82,15 +101,13 @@ async fn slow_answers_byte_by_byte() {
 async fn close_after_n_body_bytes() {
     let (dir, emu) = start_emulator("close-after");
     for t in Target::both(&emu) {
-        let err = upload_at(&t, &fault_path("close-after=100"))
-            .await
-            .unwrap_err();
+        let err = upload_with_fault(&t, "close-after=100").await.unwrap_err();
         assert!(!err.is_empty());
         // Raw: no byte of answer at all.
-        let req = raw_upload(&fault_path("close-after=10"), "f.txt", &rows(4), "");
+        let req = raw_upload_with_fault("close-after=10");
         assert_eq!(raw_exchange(&t, &req).await, b"", "{}", t.name());
         // A body shorter than N is cut too: never stored, never answered.
-        let req = raw_upload(&fault_path("close-after=100000"), "f.txt", &rows(4), "");
+        let req = raw_upload_with_fault("close-after=100000");
         assert_eq!(raw_exchange(&t, &req).await, b"", "{}", t.name());
     }
     assert!(emu.uploads().is_empty());
@@ -104,7 +121,7 @@ async fn status_500_and_503() {
     let (_dir, emu) = start_emulator("status");
     for t in Target::both(&emu) {
         for status in [500u16, 503] {
-            let a = upload_at(&t, &fault_path(&format!("status={status}")))
+            let a = upload_with_fault(&t, &format!("status={status}"))
                 .await
                 .unwrap();
             assert_eq!(a.status.as_u16(), status);
@@ -119,9 +136,7 @@ async fn status_500_and_503() {
 async fn chunked_answer_with_extensions_and_trailer() {
     let (_dir, emu) = start_emulator("chunked");
     for t in Target::both(&emu) {
-        let req = raw_upload(&fault_path("chunked"), "f.txt", &rows(4), "");
-        let raw = raw_exchange(&t, &req).await;
-        let (head, body) = split_response(&raw);
+        let (head, body) = raw_exchange_with_fault(&t, "chunked").await;
         assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
         assert!(!head.contains("Content-Length"));
         let body = String::from_utf8(body).unwrap();
@@ -131,8 +146,7 @@ async fn chunked_answer_with_extensions_and_trailer() {
             "{body}"
         );
         // hyper's client decodes it.
-        let a = upload_at(&t, &fault_path("chunked")).await.unwrap();
-        assert_eq!(a.ret_code(), 0);
+        assert_uploads_with_fault(&t, "chunked").await;
     }
     assert_eq!(emu.uploads().len(), 4);
 }
@@ -141,15 +155,12 @@ async fn chunked_answer_with_extensions_and_trailer() {
 async fn http10_close_delimited_answer() {
     let (_dir, emu) = start_emulator("http10");
     for t in Target::both(&emu) {
-        let req = raw_upload(&fault_path("http10"), "f.txt", &rows(4), "");
-        let raw = raw_exchange(&t, &req).await;
-        let (head, body) = split_response(&raw);
+        let (head, body) = raw_exchange_with_fault(&t, "http10").await;
         assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
         assert!(!head.contains("Content-Length") && !head.contains("chunked"));
         let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(j["retCode"], 0);
-        let a = upload_at(&t, &fault_path("http10")).await.unwrap();
-        assert_eq!(a.ret_code(), 0, "{}", t.name());
+        assert_uploads_with_fault(&t, "http10").await;
     }
     assert_eq!(emu.uploads().len(), 4);
 }
@@ -159,7 +170,7 @@ async fn reject_early_before_the_body() {
     let (_dir, emu) = start_emulator("reject-early");
     for t in Target::both(&emu) {
         // Only the head is sent; the answer comes anyway.
-        let req = raw_upload(&fault_path("reject-early"), "f.txt", &rows(4), "");
+        let req = raw_upload_with_fault("reject-early");
         let split = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         let mut io = t.connect().await;
         io.write_all(&req[..split]).await.unwrap();
@@ -171,7 +182,7 @@ async fn reject_early_before_the_body() {
         let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(j["retCode"], 1_008_003);
         // hyper's client, sending the whole body, still reads the 401.
-        let a = upload_at(&t, &fault_path("reject-early")).await.unwrap();
+        let a = upload_with_fault(&t, "reject-early").await.unwrap();
         assert_eq!(a.status, 401);
     }
     assert!(emu.uploads().is_empty());
@@ -181,7 +192,7 @@ async fn reject_early_before_the_body() {
 async fn rate_limit_on_upload_and_push() {
     let (_dir, emu) = start_emulator("rate");
     let t = Target::https(&emu);
-    let a = upload_at(&t, &fault_path("rate-limit")).await.unwrap();
+    let a = upload_with_fault(&t, "rate-limit").await.unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(a.ret_code(), 1_008_028);
     let req = Request::post("/_fault/rate-limit/v3/push/app")
@@ -255,7 +266,7 @@ async fn fault_for_every_request_from_the_start_flag() {
 #[tokio::test]
 async fn bad_fault_spec_is_a_400() {
     let (_dir, emu) = start_emulator("badspec");
-    let a = upload_at(&Target::http(&emu), &fault_path("bogus=1"))
+    let a = upload_with_fault(&Target::http(&emu), "bogus=1")
         .await
         .unwrap();
     assert_eq!(a.status, 400);
