@@ -125,6 +125,16 @@ impl Env {
     }
 
     /// Checks that the emulator stored `pkg` whole as the upload `run` printed.
+    /// [`Env::upload`] to the emulator's HTTPS endpoint.
+    fn upload_https(&self, file: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        self.upload(&self.emu.https_url(), file, extra, env)
+    }
+
+    /// [`Env::push`] to the emulator's HTTPS endpoint.
+    fn push_https(&self, upload_id: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+        self.push(&self.emu.https_url(), upload_id, extra, env)
+    }
+
     fn stored(&self, run: &Run, pkg: &[u8]) -> String {
         assert_eq!(run.code, 0, "{run:?}");
         let id = run.stdout.trim().to_owned();
@@ -142,6 +152,13 @@ fn proxy_with(config: ProxyConfig) -> ConnectProxy {
     ConnectProxy::start(config).expect("start the proxy")
 }
 
+/// The first `n` connections `proxy` records (waiting for them), checking there are no more.
+fn connections(proxy: &ConnectProxy, n: usize) -> Vec<tpns_emulator::proxy::Connect> {
+    let seen = proxy.wait_for(n, RECORD_WAIT);
+    assert_eq!(seen.len(), n, "{seen:?}");
+    seen
+}
+
 fn with_auth() -> ProxyConfig {
     ProxyConfig {
         credentials: Some((PROXY_USER.into(), PROXY_PASS.into())),
@@ -156,10 +173,9 @@ fn upload_and_push_through_a_connect_proxy_from_https_proxy() {
     let (file, pkg) = env.package(2_000_000);
     let via = [("HTTPS_PROXY", proxy.url(None))];
     let via: Vec<(&str, &str)> = via.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let run = env.upload(&env.emu.https_url(), &file, &[], &via);
+    let run = env.upload_https(&file, &[], &via);
     let id = env.stored(&run, &pkg);
-    let seen = proxy.wait_for(1, RECORD_WAIT);
-    assert_eq!(seen.len(), 1, "{seen:?}");
+    let seen = connections(&proxy, 1);
     let target = env.emu.https_addr().to_string();
     assert_eq!(seen[0].line, format!("CONNECT {target} HTTP/1.1"));
     assert_eq!(seen[0].host.as_deref(), Some(target.as_str()));
@@ -172,7 +188,7 @@ fn upload_and_push_through_a_connect_proxy_from_https_proxy() {
 
     // The lowercase variable and ALL_PROXY work too, and so does a push.
     for var in ["https_proxy", "ALL_PROXY"] {
-        let run = env.push(&env.emu.https_url(), &id, &[], &[(var, &proxy.url(None))]);
+        let run = env.push_https(&id, &[], &[(var, &proxy.url(None))]);
         assert_eq!(run.code, 0, "{var}: {run:?}");
     }
     assert_eq!(env.emu.pushes().len(), 2);
@@ -191,10 +207,9 @@ fn proxy_basic_auth_comes_from_the_url_percent_decoded() {
     let proxy = proxy_with(with_auth());
     let (file, pkg) = env.package(300_000);
     let url = format!("http://{PROXY_USERINFO}@{}", proxy.addr());
-    let run = env.upload(&env.emu.https_url(), &file, &["--proxy", &url], &[]);
+    let run = env.upload_https(&file, &["--proxy", &url], &[]);
     let id = env.stored(&run, &pkg);
-    let run = env.push(
-        &env.emu.https_url(),
+    let run = env.push_https(
         &id,
         &[],
         &[
@@ -203,8 +218,7 @@ fn proxy_basic_auth_comes_from_the_url_percent_decoded() {
         ],
     );
     assert_eq!(run.code, 0, "{run:?}");
-    let seen = proxy.wait_for(2, RECORD_WAIT);
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    let seen = connections(&proxy, 2);
     for c in &seen {
         assert_eq!(
             c.authorization.as_deref(),
@@ -221,7 +235,7 @@ fn a_wrong_proxy_password_is_a_clear_network_error_and_not_retried() {
     let proxy = proxy_with(with_auth());
     let (file, _) = env.package(10_000);
     let url = format!("http://gw%20user:wrong%40pass@{}", proxy.addr());
-    let run = env.upload(&env.emu.https_url(), &file, &[], &[("HTTPS_PROXY", &url)]);
+    let run = env.upload_https(&file, &[], &[("HTTPS_PROXY", &url)]);
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("proxy"), "{run:?}");
     assert!(run.stderr.contains("407"), "{run:?}");
@@ -229,8 +243,7 @@ fn a_wrong_proxy_password_is_a_clear_network_error_and_not_retried() {
     assert!(!run.stderr.contains("wrong"), "{run:?}");
     assert!(!run.stderr.contains("retrying"), "{run:?}");
     assert!(env.emu.uploads().is_empty());
-    let seen = proxy.wait_for(1, RECORD_WAIT);
-    assert_eq!(seen.len(), 1, "{seen:?}");
+    let seen = connections(&proxy, 1);
     assert_eq!(seen[0].status, 407);
     // No credentials at all: the same.
     let run = env.upload(
@@ -252,7 +265,7 @@ fn a_proxy_answering_502_is_retried_for_uploads_and_pushes() {
     });
     let (file, pkg) = env.package(100_000);
     let via = proxy.url(None);
-    let run = env.upload(&env.emu.https_url(), &file, &[], &[("HTTPS_PROXY", &via)]);
+    let run = env.upload_https(&file, &[], &[("HTTPS_PROXY", &via)]);
     let id = env.stored(&run, &pkg);
     assert!(
         run.stderr
@@ -267,12 +280,7 @@ fn a_proxy_answering_502_is_retried_for_uploads_and_pushes() {
         refusals: vec![504],
         ..ProxyConfig::default()
     });
-    let run = env.push(
-        &env.emu.https_url(),
-        &id,
-        &[],
-        &[("HTTPS_PROXY", &push_proxy.url(None))],
-    );
+    let run = env.push_https(&id, &[], &[("HTTPS_PROXY", &push_proxy.url(None))]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stderr.contains("attempt 1 failed: proxy CONNECT") && run.stderr.contains("504"),
@@ -378,9 +386,9 @@ fn unsupported_or_broken_proxy_urls_are_usage_errors() {
     ] {
         for how in ["flag", "env"] {
             let run = if how == "flag" {
-                env.upload(&env.emu.https_url(), &file, &["--proxy", url], &[])
+                env.upload_https(&file, &["--proxy", url], &[])
             } else {
-                env.upload(&env.emu.https_url(), &file, &[], &[("HTTPS_PROXY", url)])
+                env.upload_https(&file, &[], &[("HTTPS_PROXY", url)])
             };
             assert_eq!(run.code, 2, "{url} ({how}): {run:?}");
             assert!(run.stderr.contains(says), "{url} ({how}): {run:?}");
@@ -451,7 +459,7 @@ fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
     ] {
         assert!(run.stderr.contains(item), "no `{item}` in:\n{}", run.stderr);
     }
-    let run = env.push(&env.emu.https_url(), &id, &["-vv"], &[]);
+    let run = env.push_https(&id, &["-vv"], &[]);
     assert_eq!(run.code, 0, "{run:?}");
     for item in [
         "(no proxy)",
@@ -508,8 +516,7 @@ fn uploads_reach_ipv6_and_localhost() {
     let proxy = proxy_with(ProxyConfig::default());
     let run = v6.upload(&url, &file, &["--proxy", &proxy.url(None)], &[]);
     v6.stored(&run, &pkg);
-    let seen = proxy.wait_for(1, RECORD_WAIT);
-    assert_eq!(seen.len(), 1, "{seen:?}");
+    let seen = connections(&proxy, 1);
     assert_eq!(
         seen[0].line,
         format!("CONNECT {} HTTP/1.1", v6.emu.https_addr())
