@@ -223,7 +223,7 @@ fn mutated_corpus_zips_never_panic() {
                 let i = (next() % z.len() as u64) as usize;
                 z[i] = next() as u8;
             }
-            if next() % 4 == 0 {
+            if next().is_multiple_of(4) {
                 z.truncate((next() % z.len() as u64) as usize);
             }
             let _ = judge("m.zip", &z);

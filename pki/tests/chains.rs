@@ -167,7 +167,8 @@ fn rsa_pss_signed_certificates_are_accepted() {
 fn ecdsa_keys_of_one_curve_sign_leaves_of_the_other() {
     // A P-256 leaf signed with ecdsa-with-SHA384 by a P-384 CA, and a P-384 leaf signed with
     // ecdsa-with-SHA256 by a P-256 CA.
-    let curves: [(fn() -> rcgen::KeyPair, fn() -> rcgen::KeyPair, _, _); 2] = [
+    type MakeKey = fn() -> rcgen::KeyPair;
+    let curves: [(MakeKey, MakeKey, _, _); 2] = [
         (p384, p256, "ecdsa-with-SHA384", KeyKind::P256),
         (p256, p384, "ecdsa-with-SHA256", KeyKind::P384),
     ];

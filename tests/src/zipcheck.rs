@@ -1192,7 +1192,7 @@ mod tests {
                 let i = (next() % z.len() as u64) as usize;
                 z[i] = next() as u8;
             }
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 z.truncate((next() % z.len() as u64) as usize);
             }
             let mut inspector = ZipInspector::new();
