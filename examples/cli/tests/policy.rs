@@ -417,13 +417,23 @@ fn fix_lists_bad_rows_up_to_max_errors_and_drops_them_only_when_asked() {
     // An existing output is replaced only with --force; the input itself may be the output.
     let run = tpns(&["fix", &input, "-o", &out, "--drop-bad"]);
     assert_eq!(run.code, 2, "{run:?}");
-    let run = tpns(&["fix", &input, "-o", &input, "--drop-bad", "--force"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(std::fs::read_to_string(&input).unwrap(), want);
+    assert_writes(
+        &["fix", &input, "-o", &input, "--drop-bad", "--force"],
+        &input,
+        &want,
+    );
     // Not a text package, or a zip as the output: usage errors.
     assert_eq!(tpns(&["fix", &dir.file("x.zip"), "-o", &out]).code, 2);
     assert_eq!(tpns(&["fix", &input, "-o", &dir.file("o.zip")]).code, 2);
     assert_eq!(tpns(&["fix", &input, "-o", &dir.file("o.xlsx")]).code, 2);
+}
+
+/// Runs `tpns ARGS`, which must succeed and leave `written` holding `want`.
+fn assert_writes(args: &[&str], written: &str, want: &str) -> Run {
+    let run = tpns(args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(std::fs::read_to_string(written).unwrap(), want, "{args:?}");
+    run
 }
 
 #[test]
@@ -435,28 +445,16 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
         b"alice\nbob\n\"alice\"\ncarol\nbob\nbob\n\"dave\"\n",
     );
     let out = dir.file("out.csv");
-    let run = tpns(&["fix", &input, "-o", &out]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        std::fs::read_to_string(&out).unwrap(),
-        "alice\nbob\nalice\ncarol\nbob\nbob\ndave\n"
-    );
-    let run = tpns(&["fix", &input, "-o", &out, "--force", "--dedupe"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        std::fs::read_to_string(&out).unwrap(),
-        "alice\nbob\ncarol\ndave\n"
-    );
-    assert!(
-        run.stdout
-            .contains("\n  3 duplicate rows removed (first: line 3)\n"),
-        "{run:?}"
-    );
-    assert!(
-        run.stdout
-            .contains("\n  1 quoted CSV field unquoted (first: line 7)\n"),
-        "{run:?}"
-    );
+    let all = "alice\nbob\nalice\ncarol\nbob\nbob\ndave\n";
+    assert_writes(&["fix", &input, "-o", &out], &out, all);
+    let dedupe = ["fix", &input, "-o", &out, "--force", "--dedupe"];
+    let run = assert_writes(&dedupe, &out, "alice\nbob\ncarol\ndave\n");
+    for says in [
+        "\n  3 duplicate rows removed (first: line 3)\n",
+        "\n  1 quoted CSV field unquoted (first: line 7)\n",
+    ] {
+        assert!(run.stdout.contains(says), "{says:?}: {run:?}");
+    }
     // Many rows, all distinct but one: nothing else is taken for a duplicate.
     let mut big = String::new();
     for i in 0..200_000 {
