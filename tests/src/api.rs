@@ -301,24 +301,16 @@ fn listing(shared: &Shared, path: &str, headers: &HeaderMap) -> Outcome {
                                credentials"}),
         ));
     };
-    let value = if path == "/_emulator/uploads" {
-        let mine: Vec<UploadRecord> = shared
-            .store
-            .uploads()
-            .into_iter()
-            .filter(|u| u.access_id == app)
-            .collect();
-        json!(mine)
+    let all = if path == "/_emulator/uploads" {
+        json!(shared.store.uploads())
     } else {
-        let mine: Vec<PushRecord> = shared
-            .store
-            .pushes()
-            .into_iter()
-            .filter(|p| p.access_id == app)
-            .collect();
-        json!(mine)
+        json!(shared.store.pushes())
     };
-    Outcome::Reply(Reply::json(200, &value))
+    // Both kinds of record name the app that made them in `access_id`.
+    let mine: Vec<&Value> = (all.as_array().into_iter().flatten())
+        .filter(|record| record["access_id"] == app)
+        .collect();
+    Outcome::Reply(Reply::json(200, &json!(mine)))
 }
 
 /// `POST /v3/push/package/upload`: Basic auth, multipart with a `file` part, every package
