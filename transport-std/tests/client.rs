@@ -16,23 +16,13 @@ use tpns_transport_std::{
 };
 
 use common::{
-    assert_timed_out_in, client_for, counting, failed_upload, failed_upload_retries, quick_retries,
-    status_of,
+    assert_timed_out_in, client_for, counting, failed_upload, failed_upload_retries, push_request,
+    quick_retries, status_of,
 };
 use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
 fn builder(emu: &Emulator) -> ClientBuilder {
     common::builder(emu, 3, 20, 100)
-}
-
-/// A push to package `upload_id` titled `t`.
-fn push_request(upload_id: u64, content: &str) -> PushRequest<'_> {
-    PushRequest {
-        upload_id,
-        title: "t",
-        content,
-        ..PushRequest::default()
-    }
 }
 
 #[test]

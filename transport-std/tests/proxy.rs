@@ -5,16 +5,14 @@
 
 mod common;
 
-use common::assert_timed_out_in;
+use common::{assert_timed_out_in, push_request};
 use std::io::Cursor;
 use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tpns_emulator::Emulator;
 use tpns_emulator::proxy::{ConnectProxy, ProxyConfig};
-use tpns_transport_std::{
-    BuildError, ClientBuilder, Error, Event, Phase, ProxyError, PushRequest, RetryPolicy,
-};
+use tpns_transport_std::{BuildError, ClientBuilder, Error, Event, Phase, ProxyError, RetryPolicy};
 
 use tpns_test_support::{Emu, SECRET, accounts as package, sha256_hex};
 
@@ -113,14 +111,7 @@ fn an_upload_and_a_push_go_through_the_tunnel_with_tls_inside() {
     }
     assert!(!all.contains("s3cr") && !all.contains(SECRET), "{all}");
 
-    let pushed = client
-        .push(&PushRequest {
-            upload_id: up.upload_id,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        })
-        .unwrap();
+    let pushed = client.push(&push_request(up.upload_id, "c")).unwrap();
     assert_eq!(emu.pushes()[0].push_id, pushed.push_id);
     let seen = proxy.wait_for(2, Duration::from_secs(10));
     assert_eq!(seen.len(), 2, "{seen:?}");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tpns_emulator::Emulator;
 use tpns_test_support::{ID, SECRET, accounts};
 use tpns_transport_std::tpns_core::upload::UploadError;
-use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, RetryPolicy};
+use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy};
 
 /// A client for `emu` over HTTPS, trusting its CA, retrying `max_retries` times with pauses
 /// from `initial_ms` up to `max_ms` milliseconds.
@@ -35,6 +35,16 @@ pub fn quick_retries(max_retries: u32) -> RetryPolicy {
         max_retries,
         initial_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(1),
+    }
+}
+
+/// A push to package `upload_id` titled `t`.
+pub fn push_request(upload_id: u64, content: &str) -> PushRequest<'_> {
+    PushRequest {
+        upload_id,
+        title: "t",
+        content,
+        ..PushRequest::default()
     }
 }
 
