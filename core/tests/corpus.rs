@@ -2,44 +2,13 @@
 //! checks, the way an uploader would: file name, size, then rows (or the zip inspector and the
 //! entry's rows). The emulator is tested against the same file.
 
-use embedded_io::{ErrorType, Read, Seek, SeekFrom};
+use embedded_io_adapters::std::FromStd;
 use tpns_core::package::{
     Format, PackageKind, RowValidator, SizeError, ValidateError, ZIP_WINDOW, check_file_name,
     check_size, inspect_zip, validate_rows, validate_zip_rows,
 };
 use tpns_test_support::corpus::{SHARED_RULES, cases, dir as corpus_dir};
 use tpns_test_support::random::xorshift;
-
-/// A seekable in-memory file (the corpus files are small).
-struct Cursor {
-    data: Vec<u8>,
-    pos: usize,
-}
-
-impl ErrorType for Cursor {
-    type Error = core::convert::Infallible;
-}
-
-impl Read for Cursor {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let start = self.pos.min(self.data.len());
-        let n = buf.len().min(self.data.len() - start);
-        buf[..n].copy_from_slice(&self.data[start..start + n]);
-        self.pos = start + n;
-        Ok(n)
-    }
-}
-
-impl Seek for Cursor {
-    fn seek(&mut self, pos: SeekFrom) -> Result<u64, Self::Error> {
-        self.pos = match pos {
-            SeekFrom::Start(o) => o as usize,
-            SeekFrom::End(o) => (self.data.len() as i64 + o) as usize,
-            SeekFrom::Current(o) => (self.pos as i64 + o) as usize,
-        };
-        Ok(self.pos as u64)
-    }
-}
 
 /// `Ok(rows)` or `Err((line, message))`, the message being the error's `Display` text.
 type Verdict = Result<u64, (u64, String)>;
@@ -73,10 +42,8 @@ fn judge(name: &str, data: &[u8]) -> Verdict {
         }
         None => {
             assert_eq!(kind, PackageKind::Zip);
-            let mut file = Cursor {
-                data: data.to_vec(),
-                pos: 0,
-            };
+            // A seekable in-memory file (the corpus files are small).
+            let mut file = FromStd::new(std::io::Cursor::new(data));
             let mut window = Box::new([0u8; ZIP_WINDOW]);
             inspect_zip(&mut file, &mut buf)
                 .and_then(|entry| validate_zip_rows(&mut file, &entry, &mut window, &mut buf))
