@@ -47,6 +47,19 @@ impl embedded_io::Write for Recorder {
     }
 }
 
+/// The example's upload of its package over `socket`, with the replay settings for `endpoint`
+/// and `ca` and the random generator seeded with `seed`: its upload id.
+fn upload_seeded<T: embedded_io::Read + embedded_io::Write>(
+    socket: T,
+    seed: u64,
+    endpoint: &Endpoint<'_>,
+    ca: &[u8],
+) -> Result<u64, impl std::fmt::Debug> {
+    let settings = replay_settings(endpoint, ca);
+    let rng = ChaCha20Rng::seed_from_u64(seed);
+    upload_over_tls(socket, rng, &settings, &mut FlashPackage::new(PACKAGE))
+}
+
 fn record() -> (Vec<u8>, Vec<u8>, String, u64) {
     let data = std::env::temp_dir().join(format!("tpns-fw-record-{}", std::process::id()));
     let emulator = Emulator::start(EmulatorConfig::new(&data).app(DEMO_APP.0, DEMO_APP.1)).unwrap();
@@ -57,13 +70,7 @@ fn record() -> (Vec<u8>, Vec<u8>, String, u64) {
         tcp: std::net::TcpStream::connect(emulator.https_addr()).unwrap(),
         server: Vec::new(),
     };
-    let id = upload_over_tls(
-        &mut socket,
-        ChaCha20Rng::seed_from_u64(REPLAY_SEED),
-        &replay_settings(&endpoint, &ca),
-        &mut FlashPackage::new(PACKAGE),
-    )
-    .unwrap();
+    let id = upload_seeded(&mut socket, REPLAY_SEED, &endpoint, &ca).unwrap();
     let stored = std::fs::read(emulator.stored_path(id)).unwrap();
     assert_eq!(stored, PACKAGE);
     emulator.shutdown();
@@ -88,25 +95,11 @@ fn the_recorded_session_replays_exactly() {
     let id: u64 = lines.next().unwrap().parse().unwrap();
     let endpoint = Endpoint::parse(url).unwrap();
     let mut socket = Replay::new(&server);
-    let replayed = upload_over_tls(
-        &mut socket,
-        ChaCha20Rng::seed_from_u64(REPLAY_SEED),
-        &replay_settings(&endpoint, &ca),
-        &mut FlashPackage::new(PACKAGE),
-    )
-    .unwrap();
+    let replayed = upload_seeded(&mut socket, REPLAY_SEED, &endpoint, &ca).unwrap();
     assert_eq!(replayed, id);
     assert!(socket.written > PACKAGE.len() as u64);
 
     // Another seed is another session: the server's recorded records no longer decrypt.
     let mut socket = Replay::new(&server);
-    assert!(
-        upload_over_tls(
-            &mut socket,
-            ChaCha20Rng::seed_from_u64(REPLAY_SEED + 1),
-            &replay_settings(&endpoint, &ca),
-            &mut FlashPackage::new(PACKAGE),
-        )
-        .is_err()
-    );
+    assert!(upload_seeded(&mut socket, REPLAY_SEED + 1, &endpoint, &ca).is_err());
 }
