@@ -7,11 +7,9 @@ mod common;
 
 use core::ops::ControlFlow;
 
-use common::{Server, job, package, tls_upload_async};
+use common::{Server, assert_certificate_refused, job, package, tls_upload_async};
 use tpns_core::endpoint::Endpoint;
 use tpns_transport_embedded::source::FlashPackage;
-use tpns_transport_embedded::tls::HandshakeError;
-use tpns_transport_embedded::upload::TlsUploadError;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -67,12 +65,6 @@ fn async_path_refuses_a_certificate_from_another_ca() {
         .await
         .unwrap_err()
     });
-    assert!(
-        matches!(
-            err,
-            TlsUploadError::Handshake(HandshakeError::Certificate(_))
-        ),
-        "{err:?}"
-    );
+    assert_certificate_refused(&err, "another CA");
     assert!(server.emulator().uploads().is_empty());
 }

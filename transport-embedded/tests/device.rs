@@ -42,6 +42,13 @@ fn upload_on_a_new_connection(
     answer.unwrap()
 }
 
+/// An emulator, the CA to trust for it, and the test app's credentials.
+fn start(name: &str) -> (Server, CertificateDer<'static>, Credentials<'static>) {
+    let server = Server::start(name);
+    let ca = CertificateDer::from(server.emulator().ca_der().to_vec());
+    (server, ca, Credentials::new(ACCESS_ID, SECRET).unwrap())
+}
+
 fn trust<'a>(anchors: &'a [TrustAnchor<'a>]) -> Trust<'a, SkipTime> {
     // The emulator's certificates are made now; dates are tested in blocking.rs.
     Trust::new(anchors, "localhost")
@@ -72,11 +79,9 @@ fn push_with_retries(
 
 #[test]
 fn a_device_client_uploads_then_pushes_over_embedded_nal() {
-    let server = Server::start("device-client");
+    let (server, ca, credentials) = start("device-client");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let ca = CertificateDer::from(server.emulator().ca_der());
     let anchors = [anchor_from_der(&ca).unwrap()];
-    let credentials = Credentials::new(ACCESS_ID, SECRET).unwrap();
     let mut buffers: DeviceBuffers = DeviceBuffers::new();
     let mut client = DeviceClient::new(endpoint, credentials, trust(&anchors), &mut buffers, OsRng);
 
@@ -115,10 +120,8 @@ fn a_device_client_uploads_then_pushes_over_embedded_nal() {
 
 #[test]
 fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
-    let server = Server::start("device-retry");
-    let ca = CertificateDer::from(server.emulator().ca_der());
+    let (server, ca, credentials) = start("device-retry");
     let anchors = [anchor_from_der(&ca).unwrap()];
-    let credentials = Credentials::new(ACCESS_ID, SECRET).unwrap();
     let accounts = package(20);
     let upload_id = {
         let endpoint = Endpoint::parse(&server.url).unwrap();
@@ -174,11 +177,9 @@ fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
 #[test]
 fn a_device_client_uploads_over_an_async_socket_and_a_refused_server_is_not_transient() {
     use embedded_io_adapters::tokio_1::FromTokio;
-    let server = Server::start("device-async");
+    let (server, ca, credentials) = start("device-async");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let ca = CertificateDer::from(server.emulator().ca_der());
     let anchors = [anchor_from_der(&ca).unwrap()];
-    let credentials = Credentials::new(ACCESS_ID, SECRET).unwrap();
     let accounts = package(100);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()

@@ -23,7 +23,8 @@ use tpns_transport_embedded::nal::NalStream;
 use tpns_transport_embedded::session::TlsSession;
 use tpns_transport_embedded::source::{Package, SeekPackage};
 use tpns_transport_embedded::tls::{
-    READ_RECORD_LEN, SkipTime, TimePolicy, TlsBuffers, Trust, WRITE_RECORD_LEN, anchor_from_der,
+    HandshakeError, READ_RECORD_LEN, SkipTime, TimePolicy, TlsBuffers, Trust, WRITE_RECORD_LEN,
+    anchor_from_der,
 };
 use tpns_transport_embedded::upload::{TlsUploadError, upload_tls, upload_tls_async};
 
@@ -182,6 +183,19 @@ pub async fn tls_upload_async<P: Package>(
         progress,
     )
     .await
+}
+
+/// Asserts that `err` is the server's certificate refused at the handshake, which no new
+/// attempt changes; `case` names the case in the message.
+pub fn assert_certificate_refused<E: core::fmt::Debug>(err: &TlsUploadError<E>, case: &str) {
+    assert!(
+        matches!(
+            err,
+            TlsUploadError::Handshake(HandshakeError::Certificate(_))
+        ),
+        "{case}: {err:?}"
+    );
+    assert!(!err.is_transient(), "{case}");
 }
 
 /// An SD-card-style source: `package` written to `card.bin` in `dir` between `header` and
