@@ -51,9 +51,8 @@ fn curl_uploads_over_https_and_http() {
         return;
     }
     let (dir, emu) = start_emulator("curl");
-    let file = dir.path().join("accounts.txt");
     let content = rows(50_000); // ~750 KB
-    std::fs::write(&file, &content).unwrap();
+    let file = dir.write("accounts.txt", &content);
     let port = emu.https_addr().port();
     let urls = [
         format!("https://127.0.0.1:{port}/v3/push/package/upload"),
@@ -94,8 +93,7 @@ fn curl_sees_rejections_and_faults() {
         return;
     }
     let (dir, emu) = start_emulator("curl-faults");
-    let bad = dir.path().join("bad.csv");
-    std::fs::write(&bad, b"account\nx,y\n").unwrap();
+    let bad = dir.write("bad.csv", b"account\nx,y\n");
     let base = format!("https://127.0.0.1:{}", emu.https_addr().port());
     let (code, out) = curl_upload(
         &format!("{base}/v3/push/package/upload"),
@@ -108,8 +106,7 @@ fn curl_sees_rejections_and_faults() {
     assert_eq!(j["retCode"], 1_008_011);
     assert!(j["errMsg"].as_str().unwrap().contains("line 2"), "{j}");
 
-    let good = dir.path().join("good.txt");
-    std::fs::write(&good, rows(3)).unwrap();
+    let good = dir.write("good.txt", rows(3));
     for spec in ["chunked", "http10", "slow=0", "delay=20"] {
         let url = format!("{base}/_fault/{spec}/v3/push/package/upload");
         let (code, out) = curl_upload(&url, emu.ca_path(), &good, &[]);
@@ -134,8 +131,7 @@ fn curl_refuses_an_untrusted_certificate() {
     }
     let (dir, emu) = start_emulator("curl-ca");
     let other = generate_cert(&["localhost"]).unwrap();
-    let other_ca = dir.path().join("other-ca.pem");
-    std::fs::write(&other_ca, other.ca_pem).unwrap();
+    let other_ca = dir.write("other-ca.pem", other.ca_pem);
     let url = format!("https://127.0.0.1:{}/", emu.https_addr().port());
     let (code, _) = curl(&["--cacert", &other_ca.display().to_string(), &url]);
     assert_eq!(code, 60, "curl must refuse a certificate from another CA");
