@@ -486,12 +486,7 @@ async fn listings_need_credentials_and_show_one_app() {
     let emu = tpns_emulator::Emulator::start(config(dir.path())).unwrap();
     let t = Target::http(&emu);
     assert_eq!(upload(&t, "mine.txt", &rows(2)).await.ret_code(), 0);
-    let req = upload_request(
-        "/v3/push/package/upload",
-        Some(OTHER_APP),
-        "theirs.txt",
-        &rows(2),
-    );
+    let req = upload_request(UPLOAD, Some(OTHER_APP), "theirs.txt", &rows(2));
     assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
     for path in ["/_emulator/uploads", "/_emulator/pushes"] {
         for (who, a) in [

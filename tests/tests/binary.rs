@@ -36,16 +36,11 @@ async fn first_line_and_serving() {
         let t = target(&r, key);
         assert_eq!(get(&t, "/").await.json()["status"], "ok");
         for (id, secret) in [("111", "aaa"), ("222", "bbb")] {
-            let req = upload_request(
-                "/v3/push/package/upload",
-                Some((id, secret)),
-                "b.txt",
-                &rows(2),
-            );
+            let req = upload_request(UPLOAD, Some((id, secret)), "b.txt", &rows(2));
             assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
         }
         // The demo app is not configured when --app is given.
-        let req = upload_request("/v3/push/package/upload", Some(APP), "b.txt", &rows(2));
+        let req = upload_request(UPLOAD, Some(APP), "b.txt", &rows(2));
         assert_eq!(send(&t, req).await.unwrap().ret_code(), 1_008_003);
     }
     assert_eq!(common::files_in(&data.join("packages")).len(), 4);
@@ -57,9 +52,9 @@ async fn defaults_demo_app_discard_and_fault() {
     assert!(r.first_line["http"].is_null());
     let ca = r.first_line["ca"].as_str().unwrap().to_owned();
     let t = target(&r, "https");
-    let req = upload_request("/v3/push/package/upload", Some(APP), "b.txt", &rows(2));
+    let req = upload_request(UPLOAD, Some(APP), "b.txt", &rows(2));
     assert_eq!(send(&t, req).await.unwrap().status, 503);
-    let req = upload_request("/v3/push/package/upload", Some(APP), "b.txt", &rows(2));
+    let req = upload_request(UPLOAD, Some(APP), "b.txt", &rows(2));
     assert_eq!(send(&t, req).await.unwrap().ret_code(), 0);
     // Discard mode: the fresh temp data dir holds only the CA.
     let data = std::path::Path::new(&ca).parent().unwrap().to_owned();
@@ -148,7 +143,7 @@ async fn killed_mid_upload_leaves_nothing_after_restart() {
     ];
     let mut r = start(&args);
     let t = target(&r, "http");
-    let req = raw_upload("/v3/push/package/upload", "k.txt", &rows(50_000), "");
+    let req = raw_upload(UPLOAD, "k.txt", &rows(50_000), "");
     let mut io = t.connect().await;
     io.write_all(&req[..req.len() / 2]).await.unwrap();
     io.flush().await.unwrap();

@@ -105,7 +105,7 @@ async fn one_byte_over_100_mib_is_too_large() {
         .chain(futures_util::stream::once(async move {
             Ok(Frame::data(Bytes::from(tail)))
         }));
-    let req = multipart_post("/v3/push/package/upload")
+    let req = multipart_post(UPLOAD)
         .header("content-length", len)
         .body(StreamBody::new(body))
         .unwrap();

@@ -68,7 +68,7 @@ fn exchange(emu: &Emulator, ca_der: &[u8], request: &[u8]) -> Result<Vec<u8>, St
 fn embedded_tls_uploads_with_certificate_checks() {
     let (_dir, emu) = start_emulator("etls");
     let content = rows(40);
-    let req = raw_upload("/v3/push/package/upload", "device.txt", &content, "");
+    let req = raw_upload(UPLOAD, "device.txt", &content, "");
     let raw = exchange(&emu, emu.ca_der(), &req).unwrap();
     let (head, body) = split_response(&raw);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");

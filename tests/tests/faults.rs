@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tpns_emulator::Emulator;
 
-const UPLOAD: &str = "/v3/push/package/upload";
-
 fn fault_path(spec: &str) -> String {
     format!("/_fault/{spec}{UPLOAD}")
 }

@@ -87,12 +87,7 @@ async fn uploaded(t: &Target, file_name: &str, n: usize) -> u64 {
 
 /// Uploads two rows with the other app's credentials: the upload's id.
 async fn uploaded_by_the_other_app(t: &Target) -> u64 {
-    let request = upload_request(
-        "/v3/push/package/upload",
-        Some(OTHER_APP),
-        "o.txt",
-        &rows(2),
-    );
+    let request = upload_request(UPLOAD, Some(OTHER_APP), "o.txt", &rows(2));
     let answer = send(t, request).await.unwrap().json();
     answer["uploadId"].as_u64().unwrap()
 }

@@ -101,7 +101,7 @@ async fn cut_off_upload_leaves_nothing() {
     let (dir, emu) = start_emulator("cutoff");
     for t in Target::both(&emu) {
         let content = rows(20_000);
-        let req = raw_upload("/v3/push/package/upload", "cut.txt", &content, "");
+        let req = raw_upload(UPLOAD, "cut.txt", &content, "");
         let mut io = t.connect().await;
         io.write_all(&req[..req.len() / 2]).await.unwrap();
         io.flush().await.unwrap();

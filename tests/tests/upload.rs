@@ -53,7 +53,7 @@ async fn accepted_upload_is_stored_and_listed() {
 async fn authentication_is_checked() {
     let (_dir, emu) = start_emulator("auth");
     let t = Target::https(&emu);
-    let path = "/v3/push/package/upload";
+    let path = UPLOAD;
     for auth in [None, Some((APP.0, "wrong")), Some(("42", APP.1))] {
         let a = send(&t, upload_request(path, auth, "a.txt", b"abc\n"))
             .await
@@ -153,7 +153,7 @@ async fn malformed_requests() {
     let t = Target::http(&emu);
     let auth = basic(APP.0, APP.1);
     // Not multipart.
-    let req = Request::post("/v3/push/package/upload")
+    let req = Request::post(UPLOAD)
         .header("host", "localhost")
         .header("authorization", &auth)
         .header("content-type", "application/json")
@@ -164,7 +164,7 @@ async fn malformed_requests() {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
     );
-    let req = multipart_post("/v3/push/package/upload")
+    let req = multipart_post(UPLOAD)
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     let a = send(&t, req).await.unwrap();
@@ -174,7 +174,7 @@ async fn malformed_requests() {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nabc\n"
     );
-    let req = multipart_post("/v3/push/package/upload")
+    let req = multipart_post(UPLOAD)
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     assert_eq!(send(&t, req).await.unwrap().ret_code(), 1_008_001);
@@ -182,7 +182,7 @@ async fn malformed_requests() {
     let a = get(&t, "/v3/nothing").await;
     assert_eq!(a.status, 404);
     assert!(a.json()["errMsg"].as_str().unwrap().contains("/v3/nothing"));
-    assert_eq!(get(&t, "/v3/push/package/upload").await.status, 405);
+    assert_eq!(get(&t, UPLOAD).await.status, 405);
     // A broken request head gets a 400 JSON answer.
     let raw = raw_exchange(&t, b"GARBAGE\r\n\r\n").await;
     let (head, body) = split_response(&raw);
@@ -197,10 +197,7 @@ async fn chunked_request_body() {
     let (_dir, emu) = start_emulator("chunked-req");
     for t in Target::both(&emu) {
         // The second path goes through the emulator's own HTTP/1.1 reader.
-        for path in [
-            "/v3/push/package/upload",
-            "/_fault/chunked/v3/push/package/upload",
-        ] {
+        for path in [UPLOAD, "/_fault/chunked/v3/push/package/upload"] {
             let body = multipart("c.txt", &rows(100));
             let pieces: Vec<Result<Frame<Bytes>, std::io::Error>> = body
                 .chunks(333)
@@ -223,10 +220,7 @@ async fn chunked_request_body() {
 async fn expect_100_continue() {
     let (_dir, emu) = start_emulator("expect");
     for t in Target::both(&emu) {
-        for path in [
-            "/v3/push/package/upload",
-            "/_fault/slow=0/v3/push/package/upload",
-        ] {
+        for path in [UPLOAD, "/_fault/slow=0/v3/push/package/upload"] {
             let req = raw_upload(path, "e.txt", &rows(3), "Expect: 100-continue\r\n");
             let split = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
             let mut io = t.connect().await;

@@ -62,6 +62,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The upload endpoint's path.
+pub const UPLOAD: &str = "/v3/push/package/upload";
+
 /// The base configuration of a test: both apps, plain HTTP on too.
 pub fn config(dir: &Path) -> EmulatorConfig {
     EmulatorConfig::new(dir)
@@ -268,12 +271,9 @@ pub fn upload_request(
 
 /// Uploads `content` as `file_name` with the test app's credentials.
 pub async fn upload(t: &Target, file_name: &str, content: &[u8]) -> Answer {
-    send(
-        t,
-        upload_request("/v3/push/package/upload", Some(APP), file_name, content),
-    )
-    .await
-    .unwrap()
+    send(t, upload_request(UPLOAD, Some(APP), file_name, content))
+        .await
+        .unwrap()
 }
 
 /// A GET request.
