@@ -85,6 +85,15 @@ async fn uploaded(t: &Target, file_name: &str, n: usize) -> u64 {
     answer["uploadId"].as_u64().unwrap()
 }
 
+/// An emulator with the base configuration reached over plain HTTP, with a package of two
+/// rows that the test app uploaded: its id.
+async fn start_with_a_package(tag: &str) -> (TempDir, Emulator, Target, u64) {
+    let (dir, emu) = start_emulator(tag);
+    let t = Target::http(&emu);
+    let id = uploaded(&t, "p.txt", 2).await;
+    (dir, emu, t, id)
+}
+
 /// Uploads two rows with the other app's credentials: the upload's id.
 async fn uploaded_by_the_other_app(t: &Target) -> u64 {
     let request = upload_request(UPLOAD, Some(OTHER_APP), "o.txt", &rows(2));
@@ -214,9 +223,7 @@ async fn bad_credentials_and_signatures() {
 
 #[tokio::test]
 async fn fields_and_ownership_are_checked() {
-    let (_dir, emu) = start_emulator("push-fields");
-    let t = Target::http(&emu);
-    let mine = uploaded(&t, "m.txt", 2).await;
+    let (_dir, emu, t, mine) = start_with_a_package("push-fields").await;
     let theirs = uploaded_by_the_other_app(&t).await;
     let base = json!({"audience_type": "package_account_push", "upload_id": mine,
                       "message_type": "notify", "message": {"title": "t", "content": "c"}});
@@ -254,9 +261,7 @@ async fn fields_and_ownership_are_checked() {
 
 #[tokio::test]
 async fn one_package_push_per_second_per_app() {
-    let (_dir, emu) = start_emulator("push-rate");
-    let t = Target::http(&emu);
-    let mine = uploaded(&t, "m.txt", 2).await;
+    let (_dir, emu, t, mine) = start_with_a_package("push-rate").await;
     let theirs = uploaded_by_the_other_app(&t).await;
     let body = push_body(mine);
     let push_mine = || push(&t, basic_auth(), &body);
@@ -278,9 +283,7 @@ async fn one_package_push_per_second_per_app() {
 
 #[tokio::test]
 async fn a_signature_timestamp_out_of_the_clock_skew_is_refused() {
-    let (_dir, emu) = start_emulator("push-skew");
-    let t = Target::http(&emu);
-    let id = uploaded(&t, "s.txt", 2).await;
+    let (_dir, emu, t, id) = start_with_a_package("push-skew").await;
     let body = push_body(id);
     // Ten minutes either way by default; a margin of 60 s keeps the test off the edge.
     for ts in [now() - 660, now() + 660, 0] {
@@ -306,9 +309,7 @@ async fn a_signature_timestamp_out_of_the_clock_skew_is_refused() {
 
 #[tokio::test]
 async fn message_parts_are_checked_and_the_request_recorded() {
-    let (dir, emu) = start_emulator("push-parts");
-    let t = Target::http(&emu);
-    let id = uploaded(&t, "p.txt", 2).await;
+    let (dir, emu, t, id) = start_with_a_package("push-parts").await;
     let full = json!({
         "audience_type": "package_account_push", "upload_id": id, "message_type": "notify",
         "message": {
