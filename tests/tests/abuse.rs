@@ -192,13 +192,33 @@ const SLOW_KINDS: [Slow; 4] = [
     Slow::DripHead,
 ];
 
-/// The binary with a 1 s idle timeout and body and head timeouts of `seconds`, and its plain
-/// and TLS targets.
-fn start_with_body_and_head_timeouts(dir: &TempDir, seconds: &str) -> (Running, [Target; 2]) {
+/// The binary, in a new folder named after `tag`, with a 1 s idle timeout and body and head
+/// timeouts of `seconds`, and its plain and TLS targets.
+fn start_with_body_and_head_timeouts(tag: &str, seconds: &str) -> (TempDir, Running, [Target; 2]) {
+    let dir = TempDir::new(tag);
     let timeouts = ["--idle-timeout", "1", "--body-timeout", seconds];
-    let r = start_binary(dir, &[&timeouts[..], &["--head-timeout", seconds]].concat());
+    let r = start_binary(
+        &dir,
+        &[&timeouts[..], &["--head-timeout", seconds]].concat(),
+    );
     let targets = [target(&r, "http"), target(&r, "https")];
-    (r, targets)
+    (dir, r, targets)
+}
+
+/// 200 slow clients, of each kind in turn, client `i` on `targets[target_of(i)]`, each given
+/// up on after `within`: their kinds and tasks.
+fn spawn_slow_clients(
+    targets: &[Target; 2],
+    target_of: fn(usize) -> usize,
+    within: Duration,
+) -> Vec<(Slow, tokio::task::JoinHandle<Option<Ended>>)> {
+    (0..200)
+        .map(|i| {
+            let kind = SLOW_KINDS[i % 4];
+            let t = targets[target_of(i)].clone();
+            (kind, tokio::spawn(slow_client(t, kind, within)))
+        })
+        .collect()
 }
 
 async fn slow_client(t: Target, kind: Slow, within: Duration) -> Option<Ended> {
@@ -249,20 +269,10 @@ async fn slow_client(t: Target, kind: Slow, within: Duration) -> Option<Ended> {
 /// serves the next upload.
 #[tokio::test]
 async fn slow_bodies_and_heads_are_cut() {
-    let dir = TempDir::new("abuse-slow");
-    let (r, targets) = start_with_body_and_head_timeouts(&dir, "2");
+    let (_dir, r, targets) = start_with_body_and_head_timeouts("abuse-slow", "2");
     let before = r.memory();
     let start = Instant::now();
-    let clients: Vec<_> = (0..200)
-        .map(|i| {
-            let kind = SLOW_KINDS[i % 4];
-            let t = targets[(i / 4) % 2].clone();
-            (
-                kind,
-                tokio::spawn(slow_client(t, kind, Duration::from_secs(15))),
-            )
-        })
-        .collect();
+    let clients = spawn_slow_clients(&targets, |i| (i / 4) % 2, Duration::from_secs(15));
     let mut answered = 0;
     for (kind, c) in clients {
         let ended = c
@@ -404,16 +414,10 @@ async fn the_fault_budget_table_is_capped() {
 /// connections; every upload is stored, every slow client is cut, and memory stays bounded.
 #[tokio::test]
 async fn load_uploads_and_slow_clients_together() {
-    let dir = TempDir::new("abuse-load");
-    let (r, targets) = start_with_body_and_head_timeouts(&dir, "3");
+    let (_dir, r, targets) = start_with_body_and_head_timeouts("abuse-load", "3");
     let before = r.memory();
     let start = Instant::now();
-    let slow: Vec<_> = (0..200)
-        .map(|i| {
-            let t = targets[i % 2].clone();
-            tokio::spawn(slow_client(t, SLOW_KINDS[i % 4], Duration::from_secs(20)))
-        })
-        .collect();
+    let slow = spawn_slow_clients(&targets, |i| i % 2, Duration::from_secs(20));
     let content = rows(25_000); // 350 000 bytes
     let uploads: Vec<_> = (0..64)
         .map(|i| {
@@ -433,7 +437,7 @@ async fn load_uploads_and_slow_clients_together() {
         assert_eq!(a.ret_code(), 0, "{}", a.json());
     }
     let uploads_took = start.elapsed();
-    for s in slow {
+    for (_, s) in slow {
         assert!(s.await.unwrap().is_some(), "a slow client was never cut");
     }
     let took = start.elapsed();
