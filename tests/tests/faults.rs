@@ -130,11 +130,23 @@ async fn status_500_and_503() {
     assert!(emu.uploads().is_empty());
 }
 
+/// Over both targets: the raw answer to an upload with the fault `spec` (one that only changes
+/// how the answer is framed), its head and body given to `check`; then hyper's client uploads
+/// with it too. Four packages are stored in all.
+async fn check_answer_framing(spec: &str, check: impl Fn(&str, Vec<u8>)) {
+    let (_dir, emu) = start_emulator(spec);
+    for t in Target::both(&emu) {
+        let (head, body) = raw_exchange_with_fault(&t, spec).await;
+        check(&head, body);
+        // hyper's client decodes it.
+        assert_uploads_with_fault(&t, spec).await;
+    }
+    assert_eq!(emu.uploads().len(), 4);
+}
+
 #[tokio::test]
 async fn chunked_answer_with_extensions_and_trailer() {
-    let (_dir, emu) = start_emulator("chunked");
-    for t in Target::both(&emu) {
-        let (head, body) = raw_exchange_with_fault(&t, "chunked").await;
+    check_answer_framing("chunked", |head, body| {
         assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
         assert!(!head.contains("Content-Length"));
         let body = String::from_utf8(body).unwrap();
@@ -143,24 +155,19 @@ async fn chunked_answer_with_extensions_and_trailer() {
             body.ends_with("0;emulator=last\r\nX-Emulator-Trailer: done\r\n\r\n"),
             "{body}"
         );
-        // hyper's client decodes it.
-        assert_uploads_with_fault(&t, "chunked").await;
-    }
-    assert_eq!(emu.uploads().len(), 4);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn http10_close_delimited_answer() {
-    let (_dir, emu) = start_emulator("http10");
-    for t in Target::both(&emu) {
-        let (head, body) = raw_exchange_with_fault(&t, "http10").await;
+    check_answer_framing("http10", |head, body| {
         assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
         assert!(!head.contains("Content-Length") && !head.contains("chunked"));
         let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(j["retCode"], 0);
-        assert_uploads_with_fault(&t, "http10").await;
-    }
-    assert_eq!(emu.uploads().len(), 4);
+    })
+    .await;
 }
 
 #[tokio::test]
