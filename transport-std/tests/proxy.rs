@@ -195,15 +195,10 @@ fn refusals_are_proxy_errors_and_only_gateway_errors_are_retried() {
 #[test]
 fn unsupported_proxy_urls_fail_the_build_without_credentials() {
     let emu = emulator("proxy-build");
+    let unsupported = |scheme: &str| ProxyError::UnsupportedScheme(scheme.into());
     for (url, expected) in [
-        (
-            "socks5://u:hunter2@127.0.0.1:1080",
-            ProxyError::UnsupportedScheme("socks5".into()),
-        ),
-        (
-            "https://u:hunter2@127.0.0.1:3128",
-            ProxyError::UnsupportedScheme("https".into()),
-        ),
+        ("socks5://u:hunter2@127.0.0.1:1080", unsupported("socks5")),
+        ("https://u:hunter2@127.0.0.1:3128", unsupported("https")),
         ("http://u:hunter2@127.0.0.1:0", ProxyError::BadPort),
     ] {
         let err = builder(&emu).proxy(url).build().unwrap_err();
