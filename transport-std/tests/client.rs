@@ -25,13 +25,17 @@ fn builder(emu: &Emulator) -> ClientBuilder {
     common::builder(emu, 3, 20, 100)
 }
 
+/// Asserts that `emu` stored no package, and stops it (before any client of the test goes).
+fn assert_nothing_stored(emu: Emu) {
+    assert!(emu.uploads().is_empty());
+    drop(emu);
+}
+
 #[test]
 fn uploads_over_https_and_the_stored_bytes_are_identical() {
     let emu = Emu::start("https");
-    let dir = emu.dir();
     let pkg = package(1_000_000);
-    let path = dir.join("accounts.txt");
-    std::fs::write(&path, &pkg).unwrap();
+    let path = emu.dir().write("accounts.txt", &pkg);
     let client = builder(&emu).build().unwrap();
     let mut last = 0;
     let mut tls = None;
@@ -101,8 +105,7 @@ fn an_empty_package_is_refused_by_the_service_and_not_retried() {
     assert_eq!(err.ret_code(), Some(1_008_012));
     assert!(!err.is_transient() && !err.is_auth_failure() && err.is_api_error());
     assert_eq!(retries, 0);
-    assert!(emu.uploads().is_empty());
-    drop(emu);
+    assert_nothing_stored(emu);
 }
 
 #[test]
@@ -126,10 +129,8 @@ fn a_wrong_secret_is_an_auth_failure_and_never_retried() {
 #[test]
 fn retries_recover_from_injected_faults_with_exactly_one_copy_stored() {
     let emu = Emu::start("retry");
-    let dir = emu.dir();
     let pkg = package(300_000);
-    let path = dir.join("accounts.txt");
-    std::fs::write(&path, &pkg).unwrap();
+    let path = emu.dir().write("accounts.txt", &pkg);
     // 503 twice, then the connection dropped mid-body once, then a rate limit once.
     for (spec, tries) in [
         ("status=503,times=2", 3),
@@ -181,8 +182,7 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
     assert_eq!(status_of(&err), Some(503), "{err:?}");
     assert!(err.is_transient() && err.is_api_error());
     assert_eq!(retries, 2);
-    assert!(emu.uploads().is_empty());
-    drop(emu);
+    assert_nothing_stored(emu);
 }
 
 #[test]
@@ -209,8 +209,7 @@ fn an_unknown_ca_fails_the_handshake_and_nothing_is_sent() {
         client.upload_reader(Cursor::new(package(100)), 100, "a.txt"),
         Err(Error::Tls(TlsError::InvalidCertificate(_)))
     ));
-    assert!(emu.uploads().is_empty());
-    drop(emu);
+    assert_nothing_stored(emu);
 }
 
 fn client_with_ca(emu: &Emulator, ca_der: Vec<u8>) -> Client {
