@@ -25,6 +25,14 @@ fn builder(emu: &Emulator) -> ClientBuilder {
     common::builder(emu, 3, 20, 100)
 }
 
+/// An emulator, and a valid package of `len` bytes written to `accounts.txt` in its folder.
+fn start_with_package(name: &str, len: usize) -> (Emu, Vec<u8>, String) {
+    let emu = Emu::start(name);
+    let pkg = package(len);
+    let path = emu.dir().write("accounts.txt", &pkg);
+    (emu, pkg, path)
+}
+
 /// Asserts that `emu` stored no package, and stops it (before any client of the test goes).
 fn assert_nothing_stored(emu: Emu) {
     assert!(emu.uploads().is_empty());
@@ -33,9 +41,7 @@ fn assert_nothing_stored(emu: Emu) {
 
 #[test]
 fn uploads_over_https_and_the_stored_bytes_are_identical() {
-    let emu = Emu::start("https");
-    let pkg = package(1_000_000);
-    let path = emu.dir().write("accounts.txt", &pkg);
+    let (emu, pkg, path) = start_with_package("https", 1_000_000);
     let client = builder(&emu).build().unwrap();
     let mut last = 0;
     let mut tls = None;
@@ -128,9 +134,7 @@ fn a_wrong_secret_is_an_auth_failure_and_never_retried() {
 
 #[test]
 fn retries_recover_from_injected_faults_with_exactly_one_copy_stored() {
-    let emu = Emu::start("retry");
-    let pkg = package(300_000);
-    let path = emu.dir().write("accounts.txt", &pkg);
+    let (emu, pkg, path) = start_with_package("retry", 300_000);
     // 503 twice, then the connection dropped mid-body once, then a rate limit once.
     for (spec, tries) in [
         ("status=503,times=2", 3),
