@@ -17,7 +17,7 @@ use tpns_transport_std::{
 
 use common::{
     assert_timed_out_in, client_for, counting, failed_upload, failed_upload_retries, push_request,
-    quick_retries, status_of,
+    quick_retries, status_of, uploaded,
 };
 use tpns_test_support::{Emu, ID, SECRET, TempDir, accounts as package, sha256_hex};
 
@@ -299,9 +299,7 @@ fn a_stalled_response_times_out_but_a_slow_moving_one_does_not() {
     // The answer trickles in a byte every 20 ms: slower in all than the stall timeout, but
     // never stalled.
     let started = Instant::now();
-    let up = client_with_fault("slow=20")
-        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
-        .unwrap();
+    let up = uploaded(&client_with_fault("slow=20"), 1000);
     assert!(started.elapsed() > stall, "{:?}", started.elapsed());
     assert!(up.upload_id > 0);
     drop(emu);
@@ -348,9 +346,7 @@ fn a_server_that_stops_reading_makes_the_upload_time_out() {
 fn push_to_an_uploaded_package() {
     let emu = Emu::start("push");
     let client = builder(&emu).build().unwrap();
-    let up = client
-        .upload_reader(Cursor::new(package(1000)), 1000, "a.txt")
-        .unwrap();
+    let up = uploaded(&client, 1000);
     let pushed = client
         .push(&PushRequest {
             upload_id: up.upload_id,
@@ -597,9 +593,7 @@ fn a_stale_signature_timestamp_is_an_auth_failure() {
     use tpns_transport_std::{Endpoint, Io};
     let emu = Emu::start("stale-sign");
     let client = builder(&emu).build().unwrap();
-    let up = client
-        .upload_reader(Cursor::new(package(100)), 100, "a.txt")
-        .unwrap();
+    let up = uploaded(&client, 100);
     let url = emu.http_url().unwrap();
     let endpoint = Endpoint::parse(&url).unwrap();
     let now = std::time::SystemTime::now()

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{assert_deadline_in, client_for, failed_upload, status_of};
+use common::{assert_deadline_in, client_for, failed_upload, status_of, uploaded};
 use tpns_test_support::raw::{BOUND, RawServer, dripping_server, read_request};
 use tpns_transport_std::{ClientBuilder, Error, Event, Phase, RetryPolicy};
 
@@ -162,9 +162,7 @@ fn a_slow_exchange_that_keeps_moving_and_ends_in_time_succeeds() {
     });
     let client = client(server.addr, Duration::from_secs(4)).build().unwrap();
     let started = Instant::now();
-    let uploaded = client
-        .upload_reader(Cursor::new(package(5000)), 5000, "a.txt")
-        .unwrap();
+    let uploaded = uploaded(&client, 5000);
     server.join();
     assert_eq!(uploaded.upload_id, 42);
     assert!(

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use tpns_emulator::Emulator;
 use tpns_test_support::{ID, SECRET, accounts};
 use tpns_transport_std::tpns_core::upload::UploadError;
-use tpns_transport_std::{Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy};
+use tpns_transport_std::{
+    Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy, Uploaded,
+};
 
 /// A client for `emu` over HTTPS, trusting its CA, retrying `max_retries` times with pauses
 /// from `initial_ms` up to `max_ms` milliseconds.
@@ -101,6 +103,12 @@ pub fn assert_deadline_in(err: &Error, phase: Phase, after: Option<Duration>) {
             if *p == phase && after.is_none_or(|after| *a == after)),
         "{phase:?} after {after:?}: {err:?}"
     );
+}
+
+/// An upload of a valid package of `len` bytes as `a.txt` that must succeed: its answer.
+pub fn uploaded(client: &Client, len: usize) -> Uploaded {
+    let package = Cursor::new(accounts(len));
+    client.upload_reader(package, len as u64, "a.txt").unwrap()
 }
 
 /// An upload of a valid package of `len` bytes that must fail: its error and how long it took.
