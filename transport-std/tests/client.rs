@@ -399,35 +399,40 @@ fn debug_output_never_shows_the_secret() {
 
 #[test]
 fn build_errors_name_the_setting() {
-    assert!(matches!(
-        Client::builder().build(),
-        Err(BuildError::NoCredentials)
-    ));
-    assert!(matches!(
-        Client::builder().credentials("abc", "s").build(),
-        Err(BuildError::Credentials(_))
-    ));
-    assert!(matches!(
-        Client::builder()
-            .credentials(ID, "s")
-            .endpoint("ftp://x/")
-            .build(),
-        Err(BuildError::Endpoint(_))
-    ));
-    assert!(matches!(
-        Client::builder()
-            .credentials(ID, "s")
-            .ca_file("/nonexistent/ca.pem")
-            .build(),
-        Err(BuildError::CaFile { .. })
-    ));
     let dir = TempDir::new("pem");
-    let pem = dir.join("ca.pem");
-    std::fs::write(&pem, "not a certificate\n").unwrap();
-    assert!(matches!(
-        Client::builder().credentials(ID, "s").ca_file(&pem).build(),
-        Err(BuildError::CaPem { .. })
-    ));
+    let pem = dir.write("ca.pem", "not a certificate\n");
+    let with_secret = || Client::builder().credentials(ID, "s");
+    // (what is wrong, the build's result, the error it must be)
+    let cases = [
+        ("no credentials", Client::builder().build()),
+        (
+            "a bad AccessID",
+            Client::builder().credentials("abc", "s").build(),
+        ),
+        (
+            "an FTP endpoint",
+            with_secret().endpoint("ftp://x/").build(),
+        ),
+        (
+            "a missing CA file",
+            with_secret().ca_file("/nonexistent/ca.pem").build(),
+        ),
+        (
+            "a CA file that is not PEM",
+            with_secret().ca_file(&pem).build(),
+        ),
+    ];
+    for (what, result) in cases {
+        let named = match result {
+            Err(BuildError::NoCredentials) => "no credentials",
+            Err(BuildError::Credentials(_)) => "a bad AccessID",
+            Err(BuildError::Endpoint(_)) => "an FTP endpoint",
+            Err(BuildError::CaFile { .. }) => "a missing CA file",
+            Err(BuildError::CaPem { .. }) => "a CA file that is not PEM",
+            other => panic!("{what}: {other:?}"),
+        };
+        assert_eq!(named, what);
+    }
 }
 
 #[test]
