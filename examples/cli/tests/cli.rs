@@ -67,6 +67,19 @@ impl Env {
         tpns(&args)
     }
 
+    /// Uploads `bytes` as `name` and checks the answer counts `rows` and the emulator stored
+    /// the file whole.
+    fn assert_stored_whole(&self, name: &str, bytes: &[u8], rows: u64) {
+        let file = self.write(name, bytes);
+        let run = self.upload(&self.https(), &file, &["--json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(answer["rows"], rows, "{run:?}");
+        let id = answer["uploadId"].as_u64().unwrap();
+        let stored = std::fs::read(self.emu.stored_path(id)).unwrap();
+        assert_eq!(sha256_hex(&stored), sha256_hex(bytes), "{name}");
+    }
+
     /// Uploads `file` (case `name`) without retries and checks that it is refused as an
     /// invalid package found while sending (exit 3), `want` following the file's name in the
     /// message, and that nothing is stored.
@@ -277,14 +290,7 @@ fn a_row_broken_mid_stream_stops_the_upload_and_nothing_is_stored() {
         .unwrap_or(0);
     assert_eq!(in_progress, 0, "a temporary upload was left behind");
     // The valid package: stored whole, its rows counted while it was sent.
-    let file = env.write("good.txt", &good);
-    let run = env.upload(&env.https(), &file, &["--json"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    assert_eq!(answer["rows"], rows, "{run:?}");
-    let id = answer["uploadId"].as_u64().unwrap();
-    let stored = std::fs::read(env.emu.stored_path(id)).unwrap();
-    assert_eq!(sha256_hex(&stored), sha256_hex(&good));
+    env.assert_stored_whole("good.txt", &good, rows);
 }
 
 /// A zip above 1 MiB is checked while it is sent too: its structure first, then its entry
@@ -352,14 +358,7 @@ fn a_zip_is_checked_while_it_is_sent() {
     assert!(run.stderr.contains("nothing sent"), "{run:?}");
     let zip = zip_of(&good, stored);
     assert!(zip.len() > 1 << 20);
-    let file = env.write("good.zip", &zip);
-    let run = env.upload(&env.https(), &file, &["--json"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    assert_eq!(answer["rows"], rows, "{run:?}");
-    let id = answer["uploadId"].as_u64().unwrap();
-    let kept = std::fs::read(env.emu.stored_path(id)).unwrap();
-    assert_eq!(sha256_hex(&kept), sha256_hex(&zip));
+    env.assert_stored_whole("good.zip", &zip, rows);
 }
 
 /// Arguments, environment changes, and a text the message must hold.
