@@ -157,11 +157,9 @@ fn check_lists_violations_up_to_max_errors_then_counts_them() {
     assert_eq!(
         run.stdout,
         format!(
-            "{bad_zip}:2: row shorter than 2 characters\n\
-             {bad_zip}:4: row shorter than 2 characters\n\
-             {bad_zip}:6: row shorter than 2 characters\n\
-             {bad_zip}: 30 violations in 30 rows (row shorter than 2 characters: 25; \
-             blank line: 5); the first 3 shown\n"
+            "{}{bad_zip}: 30 violations in 30 rows (row shorter than 2 characters: 25; \
+             blank line: 5); the first 3 shown\n",
+            short_rows_2_4_6(&bad_zip)
         )
     );
 }
@@ -388,10 +386,8 @@ fn fix_lists_bad_rows_up_to_max_errors_and_drops_them_only_when_asked() {
     assert_eq!(
         run.stdout,
         format!(
-            "{input}:2: row shorter than 2 characters\n\
-             {input}:4: row shorter than 2 characters\n\
-             {input}:6: row shorter than 2 characters\n\
-             {input}: 10 bad rows, the first 3 listed\n"
+            "{}{input}: 10 bad rows, the first 3 listed\n",
+            short_rows_2_4_6(&input)
         )
     );
     assert!(run.stderr.contains("nothing written"), "{run:?}");
@@ -428,6 +424,13 @@ fn fix_lists_bad_rows_up_to_max_errors_and_drops_them_only_when_asked() {
     assert_eq!(tpns(&["fix", &input, "-o", &dir.file("o.xlsx")]).code, 2);
 }
 
+/// The lines that report rows 2, 4 and 6 of `file` as too short.
+fn short_rows_2_4_6(file: &str) -> String {
+    [2, 4, 6]
+        .map(|line| format!("{file}:{line}: row shorter than 2 characters\n"))
+        .concat()
+}
+
 /// Runs `tpns ARGS`, which must succeed and leave `written` holding `want`.
 fn assert_writes(args: &[&str], written: &str, want: &str) -> Run {
     let run = tpns(args);
@@ -440,10 +443,8 @@ fn assert_writes(args: &[&str], written: &str, want: &str) -> Run {
 fn fix_dedupe_keeps_the_first_of_each_row() {
     let dir = TempDir::new("dedupe");
     // Quoted and unquoted forms of the same value are the same row.
-    let input = dir.write(
-        "in.csv",
-        b"alice\nbob\n\"alice\"\ncarol\nbob\nbob\n\"dave\"\n",
-    );
+    let rows = b"alice\nbob\n\"alice\"\ncarol\nbob\nbob\n\"dave\"\n";
+    let input = dir.write("in.csv", rows);
     let out = dir.file("out.csv");
     let all = "alice\nbob\nalice\ncarol\nbob\nbob\ndave\n";
     assert_writes(&["fix", &input, "-o", &out], &out, all);
@@ -475,10 +476,9 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
 #[test]
 fn pack_fix_repairs_on_the_way_into_the_zip() {
     let dir = TempDir::new("packfix");
-    let input = dir.write(
-        "list.csv",
-        b"\xEF\xBB\xBF\"alice\"\r\n\r\nbob\r\nbob\r\nx\r\n",
-    );
+    // A BOM, a quoted row, a blank line, a duplicate and a row too short, with CRLF ends.
+    let rows = b"\xEF\xBB\xBF\"alice\"\r\n\r\nbob\r\nbob\r\nx\r\n";
+    let input = dir.write("list.csv", rows);
     let zip = dir.file("list.zip");
     // Without --fix the input is refused as it is.
     let run = tpns(&["pack", &input, "-o", &zip]);
