@@ -424,6 +424,13 @@ fn fix_lists_bad_rows_up_to_max_errors_and_drops_them_only_when_asked() {
     assert_eq!(tpns(&["fix", &input, "-o", &dir.file("o.xlsx")]).code, 2);
 }
 
+/// A new folder named after `tag` with `rows` in its file `name`: the folder and the file.
+fn folder_with(tag: &str, name: &str, rows: &[u8]) -> (TempDir, String) {
+    let dir = TempDir::new(tag);
+    let file = dir.write(name, rows);
+    (dir, file)
+}
+
 /// The lines that report rows 2, 4 and 6 of `file` as too short.
 fn short_rows_2_4_6(file: &str) -> String {
     [2, 4, 6]
@@ -441,10 +448,9 @@ fn assert_writes(args: &[&str], written: &str, want: &str) -> Run {
 
 #[test]
 fn fix_dedupe_keeps_the_first_of_each_row() {
-    let dir = TempDir::new("dedupe");
     // Quoted and unquoted forms of the same value are the same row.
     let rows = b"alice\nbob\n\"alice\"\ncarol\nbob\nbob\n\"dave\"\n";
-    let input = dir.write("in.csv", rows);
+    let (dir, input) = folder_with("dedupe", "in.csv", rows);
     let out = dir.file("out.csv");
     let all = "alice\nbob\nalice\ncarol\nbob\nbob\ndave\n";
     assert_writes(&["fix", &input, "-o", &out], &out, all);
@@ -475,10 +481,9 @@ fn fix_dedupe_keeps_the_first_of_each_row() {
 
 #[test]
 fn pack_fix_repairs_on_the_way_into_the_zip() {
-    let dir = TempDir::new("packfix");
     // A BOM, a quoted row, a blank line, a duplicate and a row too short, with CRLF ends.
     let rows = b"\xEF\xBB\xBF\"alice\"\r\n\r\nbob\r\nbob\r\nx\r\n";
-    let input = dir.write("list.csv", rows);
+    let (dir, input) = folder_with("packfix", "list.csv", rows);
     let zip = dir.file("list.zip");
     // Without --fix the input is refused as it is.
     let run = tpns(&["pack", &input, "-o", &zip]);
