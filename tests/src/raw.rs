@@ -351,15 +351,8 @@ pub async fn serve_one<IO>(
             let item = b.next().await?;
             Some((item, b))
         });
-        api::handle(
-            shared,
-            &head.method,
-            path,
-            &head.headers,
-            Box::pin(stream),
-            fault,
-        )
-        .await
+        let body = Box::pin(stream);
+        api::handle(shared, &head.method, path, &head.headers, body, fault).await
     };
     match outcome {
         // Dropping the stream without close_notify or FIN-after-answer is the fault.

@@ -191,17 +191,8 @@ async fn serve_hyper(
 ) -> io::Result<Response<Full<Bytes>>> {
     let (parts, body) = req.into_parts();
     let (_, path) = split_path(parts.uri.path());
-    let stream = body.into_data_stream().map_err(io::Error::other);
-    match api::handle(
-        shared,
-        &parts.method,
-        path,
-        &parts.headers,
-        Box::pin(stream),
-        fault,
-    )
-    .await
-    {
+    let body = Box::pin(body.into_data_stream().map_err(io::Error::other));
+    match api::handle(shared, &parts.method, path, &parts.headers, body, fault).await {
         Outcome::Reply(r) => Response::builder()
             .status(r.status)
             .header(hyper::header::CONTENT_TYPE, "application/json")
