@@ -43,16 +43,24 @@ const ARGS_LEN: usize = 512;
 /// Give up when the line is silent this long (the emulator answers within a second or so).
 const IDLE_SECONDS: u32 = 30;
 
-/// Exit codes, for the script.
-const EXIT_CONFIG: i32 = 2;
-const EXIT_HANDSHAKE: i32 = 3;
-const EXIT_UPLOAD: i32 = 4;
-const EXIT_STACK: i32 = 5;
-const EXIT_FAULT: i32 = 134;
+/// Exit codes, for the script (0 is an upload done).
+#[derive(Debug, Clone, Copy)]
+enum Exit {
+    /// Bad arguments or input files.
+    Config = 2,
+    /// The TLS handshake failed.
+    Handshake = 3,
+    /// The upload failed.
+    Upload = 4,
+    /// The stack self-test reached its floor.
+    Stack = 5,
+    /// A fault (a stack overflow into the guard is reported as such).
+    Fault = 134,
+}
 
-fn fail(code: i32, what: &str, error: &dyn core::fmt::Display) -> ! {
+fn fail(code: Exit, what: &str, error: &dyn core::fmt::Display) -> ! {
     eprintln!("tpns-qemu-device: error: {what}: {error}");
-    process::exit(code)
+    process::exit(code as i32)
 }
 
 #[entry]
@@ -65,52 +73,52 @@ fn main() -> ! {
     static mut CA_DER: [u8; CA_CAPACITY] = [0; CA_CAPACITY];
 
     let Some(core) = cortex_m::Peripherals::take() else {
-        fail(EXIT_CONFIG, "peripherals", &"taken twice")
+        fail(Exit::Config, "peripherals", &"taken twice")
     };
     guard_stack(&core.MPU);
     let args = match semihosting::experimental::env::args::<ARGS_LEN>() {
         Ok(args) => args,
-        Err(e) => fail(EXIT_CONFIG, "reading the command line", &e),
+        Err(e) => fail(Exit::Config, "reading the command line", &e),
     };
     let config = match Config::parse((&args).filter_map(Result::ok)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{USAGE}");
-            fail(EXIT_CONFIG, "arguments", &e)
+            fail(Exit::Config, "arguments", &e)
         }
     };
 
     if config.overflow_test {
         println!("selftest: recursing until the stack guard stops the program");
         let depth = recurse(0);
-        fail(EXIT_STACK, "selftest", &depth)
+        fail(Exit::Stack, "selftest", &depth)
     }
 
     // Whom to trust: the CA file, decoded as it is read, 64 bytes at a time.
     let ca_der = {
         let mut file =
-            HostFile::open(config.ca, 64).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+            HostFile::open(config.ca, 64).unwrap_or_else(|e| fail(Exit::Config, config.ca, &e));
         let mut decoder = PemDecoder::new(CA_DER);
         let mut chunk = [0u8; 64];
         loop {
             let n = file
                 .read(&mut chunk)
-                .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+                .unwrap_or_else(|e| fail(Exit::Config, config.ca, &e));
             if n == 0 {
                 break;
             }
             decoder
                 .feed(&chunk[..n])
-                .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e));
+                .unwrap_or_else(|e| fail(Exit::Config, config.ca, &e));
         }
         decoder
             .finish()
-            .unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))
+            .unwrap_or_else(|e| fail(Exit::Config, config.ca, &e))
     };
     let ca_cert = CertificateDer::from(&ca_der[..]);
-    let anchors = [anchor_from_der(&ca_cert).unwrap_or_else(|e| fail(EXIT_CONFIG, config.ca, &e))];
+    let anchors = [anchor_from_der(&ca_cert).unwrap_or_else(|e| fail(Exit::Config, config.ca, &e))];
     let trust = Trust::new(&anchors, config.server_name)
-        .unwrap_or_else(|e| fail(EXIT_CONFIG, "trust", &e))
+        .unwrap_or_else(|e| fail(Exit::Config, "trust", &e))
         // The emulated board has no real-time clock: the firmware's build time is the floor,
         // so a certificate that expired before this firmware was built is refused. A device
         // with a trusted clock uses `check_time`.
@@ -121,16 +129,16 @@ fn main() -> ! {
     let mut rng = {
         let mut seed = [0u8; 32];
         let mut file =
-            HostFile::open(config.seed, 32).unwrap_or_else(|e| fail(EXIT_CONFIG, config.seed, &e));
+            HostFile::open(config.seed, 32).unwrap_or_else(|e| fail(Exit::Config, config.seed, &e));
         match file.read_exact(&mut seed) {
             Ok(()) => {}
             Err(embedded_io::ReadExactError::UnexpectedEof) => {
-                fail(EXIT_CONFIG, config.seed, &"fewer than 32 bytes")
+                fail(Exit::Config, config.seed, &"fewer than 32 bytes")
             }
-            Err(embedded_io::ReadExactError::Other(e)) => fail(EXIT_CONFIG, config.seed, &e),
+            Err(embedded_io::ReadExactError::Other(e)) => fail(Exit::Config, config.seed, &e),
         }
         if seed.iter().all(|&b| b == seed[0]) {
-            fail(EXIT_CONFIG, config.seed, &"a constant seed is no seed");
+            fail(Exit::Config, config.seed, &"a constant seed is no seed");
         }
         ChaCha20Rng::from_seed(seed)
     };
@@ -141,22 +149,22 @@ fn main() -> ! {
     let format = match check_file_name(config.name).map(|kind| kind.format()) {
         Ok(Some(format)) => format,
         Ok(None) => fail(
-            EXIT_CONFIG,
+            Exit::Config,
             config.name,
             &"zip packages are not handled by this program",
         ),
-        Err(e) => fail(EXIT_CONFIG, config.name, &e),
+        Err(e) => fail(Exit::Config, config.name, &e),
     };
     let file = HostFile::open(config.package, config.chunk)
-        .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+        .unwrap_or_else(|e| fail(Exit::Config, config.package, &e));
     let len = file
         .len()
-        .unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+        .unwrap_or_else(|e| fail(Exit::Config, config.package, &e));
     if let Err(e) = check_size(len) {
-        fail(EXIT_CONFIG, config.package, &e);
+        fail(Exit::Config, config.package, &e);
     }
-    let mut package =
-        SeekPackage::region(file, 0, len).unwrap_or_else(|e| fail(EXIT_CONFIG, config.package, &e));
+    let mut package = SeekPackage::region(file, 0, len)
+        .unwrap_or_else(|e| fail(Exit::Config, config.package, &e));
     println!(
         "package {}: {} bytes, checked while sent; RAM for the program: {} bytes",
         config.package,
@@ -165,9 +173,9 @@ fn main() -> ! {
     );
 
     let endpoint =
-        Endpoint::parse(config.url).unwrap_or_else(|e| fail(EXIT_CONFIG, config.url, &e));
+        Endpoint::parse(config.url).unwrap_or_else(|e| fail(Exit::Config, config.url, &e));
     let credentials = Credentials::new(config.access_id, config.secret_key)
-        .unwrap_or_else(|e| fail(EXIT_CONFIG, "app", &e));
+        .unwrap_or_else(|e| fail(Exit::Config, "app", &e));
     let mut boundary = [0u8; 16];
     rng.fill_bytes(&mut boundary);
     let job = Upload {
@@ -228,7 +236,7 @@ fn main() -> ! {
     );
     if peak >= stack_room {
         fail(
-            EXIT_STACK,
+            Exit::Stack,
             "stack",
             &"the stack reached the statics: overflow",
         );
@@ -242,9 +250,9 @@ fn main() -> ! {
             let mut line = Line::default();
             let _ = write!(line, "{e}");
             let code = match e {
-                TlsUploadError::Handshake(_) => EXIT_HANDSHAKE,
+                TlsUploadError::Handshake(_) => Exit::Handshake,
                 // The exchange failed (or a failure this program does not know yet).
-                _ => EXIT_UPLOAD,
+                _ => Exit::Upload,
             };
             fail(code, "upload", &line.as_str())
         }
@@ -425,7 +433,7 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
             frame.pc()
         );
     }
-    process::exit(EXIT_FAULT)
+    process::exit(Exit::Fault as i32)
 }
 
 #[panic_handler]
