@@ -152,6 +152,14 @@ fn proxy_with(config: ProxyConfig) -> ConnectProxy {
     ConnectProxy::start(config).expect("start the proxy")
 }
 
+/// An emulator and a proxy with `config`, and a package of about `len` bytes written for the
+/// test: the environment, the proxy, the package's path and its bytes.
+fn with_proxy(tag: &str, config: ProxyConfig, len: usize) -> (Env, ConnectProxy, String, Vec<u8>) {
+    let env = Env::new(tag);
+    let (file, pkg) = env.package(len);
+    (env, proxy_with(config), file, pkg)
+}
+
 /// The first `n` connections `proxy` records (waiting for them), checking there are no more.
 fn connections(proxy: &ConnectProxy, n: usize) -> Vec<tpns_emulator::proxy::Connect> {
     let seen = proxy.wait_for(n, RECORD_WAIT);
@@ -168,9 +176,7 @@ fn with_auth() -> ProxyConfig {
 
 #[test]
 fn upload_and_push_through_a_connect_proxy_from_https_proxy() {
-    let env = Env::new("proxy");
-    let proxy = proxy_with(ProxyConfig::default());
-    let (file, pkg) = env.package(2_000_000);
+    let (env, proxy, file, pkg) = with_proxy("proxy", ProxyConfig::default(), 2_000_000);
     let via = [("HTTPS_PROXY", proxy.url(None))];
     let via: Vec<(&str, &str)> = via.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let run = env.upload_https(&file, &[], &via);
@@ -203,9 +209,7 @@ fn upload_and_push_through_a_connect_proxy_from_https_proxy() {
 
 #[test]
 fn proxy_basic_auth_comes_from_the_url_percent_decoded() {
-    let env = Env::new("proxy-auth");
-    let proxy = proxy_with(with_auth());
-    let (file, pkg) = env.package(300_000);
+    let (env, proxy, file, pkg) = with_proxy("proxy-auth", with_auth(), 300_000);
     let url = format!("http://{PROXY_USERINFO}@{}", proxy.addr());
     let run = env.upload_https(&file, &["--proxy", &url], &[]);
     let id = env.stored(&run, &pkg);
@@ -231,9 +235,7 @@ fn proxy_basic_auth_comes_from_the_url_percent_decoded() {
 
 #[test]
 fn a_wrong_proxy_password_is_a_clear_network_error_and_not_retried() {
-    let env = Env::new("proxy-407");
-    let proxy = proxy_with(with_auth());
-    let (file, _) = env.package(10_000);
+    let (env, proxy, file, _) = with_proxy("proxy-407", with_auth(), 10_000);
     let url = format!("http://gw%20user:wrong%40pass@{}", proxy.addr());
     let run = env.upload_https(&file, &[], &[("HTTPS_PROXY", &url)]);
     assert_eq!(run.code, 6, "{run:?}");
@@ -407,9 +409,7 @@ fn unsupported_or_broken_proxy_urls_are_usage_errors() {
 
 #[test]
 fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
-    let env = Env::new("verbose");
-    let proxy = proxy_with(with_auth());
-    let (file, pkg) = env.package(20_000);
+    let (env, proxy, file, pkg) = with_proxy("verbose", with_auth(), 20_000);
     let url = format!("http://{PROXY_USERINFO}@{}", proxy.addr());
     let run = env.upload(
         &env.emu.https_url(),
