@@ -160,6 +160,19 @@ fn with_proxy(tag: &str, config: ProxyConfig, len: usize) -> (Env, ConnectProxy,
     (env, proxy_with(config), file, pkg)
 }
 
+/// Asserts that `run`'s stderr holds `item`.
+fn assert_stderr_has(run: &Run, item: &str) {
+    assert!(run.stderr.contains(item), "no `{item}` in:\n{}", run.stderr);
+}
+
+/// Asserts that `run` succeeded and its stderr holds every one of `items`.
+fn assert_succeeded_saying(run: &Run, items: &[&str]) {
+    assert_eq!(run.code, 0, "{run:?}");
+    for item in items {
+        assert_stderr_has(run, item);
+    }
+}
+
 /// The first `n` connections `proxy` records (waiting for them), checking there are no more.
 fn connections(proxy: &ConnectProxy, n: usize) -> Vec<tpns_emulator::proxy::Connect> {
     let seen = proxy.wait_for(n, RECORD_WAIT);
@@ -248,12 +261,7 @@ fn a_wrong_proxy_password_is_a_clear_network_error_and_not_retried() {
     let seen = connections(&proxy, 1);
     assert_eq!(seen[0].status, 407);
     // No credentials at all: the same.
-    let run = env.upload(
-        &env.emu.https_url(),
-        &file,
-        &["--proxy", &proxy.url(None)],
-        &[],
-    );
+    let run = env.upload_https(&file, &["--proxy", &proxy.url(None)], &[]);
     assert_eq!(run.code, 6, "{run:?}");
     assert!(run.stderr.contains("407"), "{run:?}");
 }
@@ -398,12 +406,7 @@ fn unsupported_or_broken_proxy_urls_are_usage_errors() {
     }
     assert!(env.emu.uploads().is_empty());
     // --proxy and --no-proxy together make no sense.
-    let run = env.upload(
-        &env.emu.https_url(),
-        &file,
-        &["--proxy", DEAD_PROXY, "--no-proxy"],
-        &[],
-    );
+    let run = env.upload_https(&file, &["--proxy", DEAD_PROXY, "--no-proxy"], &[]);
     assert_eq!(run.code, 2, "{run:?}");
 }
 
@@ -411,12 +414,7 @@ fn unsupported_or_broken_proxy_urls_are_usage_errors() {
 fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
     let (env, proxy, file, pkg) = with_proxy("verbose", with_auth(), 20_000);
     let url = format!("http://{PROXY_USERINFO}@{}", proxy.addr());
-    let run = env.upload(
-        &env.emu.https_url(),
-        &file,
-        &["-v"],
-        &[("HTTPS_PROXY", &url)],
-    );
+    let run = env.upload_https(&file, &["-v"], &[("HTTPS_PROXY", &url)]);
     let id = env.stored(&run, &pkg);
     let p = proxy.addr().to_string();
     for item in [
@@ -432,50 +430,34 @@ fn verbose_output_tells_where_an_exchange_went_and_hides_every_secret() {
         ", send ".to_owned(),
         ", answer ".to_owned(),
     ] {
-        assert!(
-            run.stderr.contains(&item),
-            "no `{item}` in:\n{}",
-            run.stderr
-        );
+        assert_stderr_has(&run, &item);
     }
     // -v shows no heads, so no Authorization header at all.
     assert!(!run.stderr.contains("Authorization"), "{}", run.stderr);
 
     // -vv: the heads, credentials redacted; for a push too, without a proxy.
-    let run = env.upload(
-        &env.emu.https_url(),
-        &file,
-        &["-vv"],
-        &[("HTTPS_PROXY", &url)],
+    let run = env.upload_https(&file, &["-vv"], &[("HTTPS_PROXY", &url)]);
+    assert_succeeded_saying(
+        &run,
+        &[
+            "tpns: > CONNECT 127.0.0.1:",
+            "tpns: > Proxy-Authorization: Basic <redacted>",
+            "tpns: < HTTP/1.1 200 Connection established",
+            "tpns: > POST /v3/push/package/upload HTTP/1.1",
+            "tpns: > Authorization: Basic <redacted>",
+            "tpns: < HTTP/1.1 200 OK",
+        ],
     );
-    assert_eq!(run.code, 0, "{run:?}");
-    for item in [
-        "tpns: > CONNECT 127.0.0.1:",
-        "tpns: > Proxy-Authorization: Basic <redacted>",
-        "tpns: < HTTP/1.1 200 Connection established",
-        "tpns: > POST /v3/push/package/upload HTTP/1.1",
-        "tpns: > Authorization: Basic <redacted>",
-        "tpns: < HTTP/1.1 200 OK",
-    ] {
-        assert!(run.stderr.contains(item), "no `{item}` in:\n{}", run.stderr);
-    }
     let run = env.push_https(&id, &["-vv"], &[]);
-    assert_eq!(run.code, 0, "{run:?}");
-    for item in [
+    let push_says = [
         "(no proxy)",
         "tpns: > POST /v3/push/app HTTP/1.1",
         "tpns: > Authorization: Basic <redacted>",
         "status: HTTP/1.1 200",
-    ] {
-        assert!(run.stderr.contains(item), "no `{item}` in:\n{}", run.stderr);
-    }
+    ];
+    assert_succeeded_saying(&run, &push_says);
     // A failure says where it happened: the proxy's refusal, before any TLS.
-    let run = env.upload(
-        &env.emu.https_url(),
-        &file,
-        &["-v", "--proxy", &proxy.url(None)],
-        &[],
-    );
+    let run = env.upload_https(&file, &["-v", "--proxy", &proxy.url(None)], &[]);
     assert_eq!(run.code, 6, "{run:?}");
     assert!(
         run.stderr.contains("proxy answered CONNECT: HTTP/1.1 407")
