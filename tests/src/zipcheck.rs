@@ -928,34 +928,32 @@ mod tests {
     #[test]
     fn structure_rules() {
         assert_eq!(inspect(&zip(&[])), Err((Rule::ZipNotExactlyOne, 0)));
-        let two = zip(&[EntrySpec::new("a.txt", ROWS), EntrySpec::new("b.txt", ROWS)]);
-        assert_eq!(inspect(&two), Err((Rule::ZipNotExactlyOne, 0)));
+        let e = EntrySpec::new;
+        // A zip of `entries` is refused for `rule`, before any row.
+        let refused = |entries: &[EntrySpec<'_>], rule| {
+            assert_eq!(inspect(&zip(entries)), Err((rule, 0)), "{rule:?}");
+        };
+        refused(
+            &[e("a.txt", ROWS), e("b.txt", ROWS)],
+            Rule::ZipNotExactlyOne,
+        );
         // Structure outranks a bad row in the first entry.
-        let two_bad = zip(&[
-            EntrySpec::new("a.txt", b"x\n"),
-            EntrySpec::new("b.txt", ROWS),
-        ]);
-        assert_eq!(inspect(&two_bad), Err((Rule::ZipNotExactlyOne, 0)));
-        let folder = zip(&[
-            EntrySpec::new("dir/", b""),
-            EntrySpec::new("dir/a.txt", ROWS),
-        ]);
-        assert_eq!(inspect(&folder), Err((Rule::ZipFolders, 0)));
-        let nested = zip(&[EntrySpec::new("dir/a.txt", ROWS)]);
-        assert_eq!(inspect(&nested), Err((Rule::ZipFolders, 0)));
-        let mac = zip(&[
-            EntrySpec::new("a.txt", ROWS),
-            EntrySpec::new("__MACOSX/", b""),
-            EntrySpec::new("__MACOSX/._a.txt", b"\0\x05\x16\x07"),
-        ]);
-        assert_eq!(inspect(&mac), Err((Rule::ZipMacMetadata, 0)));
-        let ds = zip(&[
-            EntrySpec::new(".DS_Store", b"x"),
-            EntrySpec::new("a.txt", ROWS),
-        ]);
-        assert_eq!(inspect(&ds), Err((Rule::ZipMacMetadata, 0)));
-        let ext = zip(&[EntrySpec::new("a.json", ROWS)]);
-        assert_eq!(inspect(&ext), Err((Rule::ZipEntryExtension, 0)));
+        refused(
+            &[e("a.txt", b"x\n"), e("b.txt", ROWS)],
+            Rule::ZipNotExactlyOne,
+        );
+        refused(&[e("dir/", b""), e("dir/a.txt", ROWS)], Rule::ZipFolders);
+        refused(&[e("dir/a.txt", ROWS)], Rule::ZipFolders);
+        let mac_fork = e("__MACOSX/._a.txt", b"\0\x05\x16\x07");
+        refused(
+            &[e("a.txt", ROWS), e("__MACOSX/", b""), mac_fork],
+            Rule::ZipMacMetadata,
+        );
+        refused(
+            &[e(".DS_Store", b"x"), e("a.txt", ROWS)],
+            Rule::ZipMacMetadata,
+        );
+        refused(&[e("a.json", ROWS)], Rule::ZipEntryExtension);
         let mut enc = EntrySpec::new("a.txt", ROWS);
         enc.flags = 1;
         assert_eq!(inspect(&zip(&[enc])), Err((Rule::ZipEncrypted, 0)));
