@@ -555,12 +555,19 @@ fn upload(emu: &Emu, file: &str, extra: &[&str]) -> Run {
     tpns(&args)
 }
 
+/// Writes two rows to `file_name` in `emu`'s folder and uploads them `--name NAME`, which must
+/// succeed: the file's path and the run.
+fn upload_as(emu: &Emu, file_name: &str, name: &str) -> (String, Run) {
+    let file = emu.dir().write(file_name, b"alice\nbob\n");
+    let run = upload(emu, &file, &["--name", name]);
+    assert_eq!(run.code, 0, "{name}: {run:?}");
+    (file, run)
+}
+
 #[test]
 fn upload_name_sends_the_file_under_another_name() {
     let env = Emu::https_only("policy-name");
-    let file = env.dir().write("export-2026-11-28.dat", b"alice\nbob\n");
-    let run = upload(&env, &file, &["--name", "accounts.txt"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let (file, run) = upload_as(&env, "export-2026-11-28.dat", "accounts.txt");
     assert_eq!(run.stderr, "");
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["file"], "accounts.txt");
@@ -607,9 +614,7 @@ fn upload_name_sends_the_file_under_another_name() {
 #[test]
 fn upload_name_quotes_are_escaped_and_counted_escaped() {
     let env = Emu::https_only("policy-quote");
-    let file = env.dir().write("list.txt", b"alice\nbob\n");
-    let run = upload(&env, &file, &["--name", "my \"best\" list.txt"]);
-    assert_eq!(run.code, 0, "{run:?}");
+    let (file, _) = upload_as(&env, "list.txt", "my \"best\" list.txt");
     let records = env.uploads();
     // The service receives the escaped form, %22 for each quote.
     assert_eq!(records[0].file_name, "my %22best%22 list.txt");
