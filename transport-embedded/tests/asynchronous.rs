@@ -7,7 +7,7 @@ mod common;
 
 use core::ops::ControlFlow;
 
-use common::{Server, assert_certificate_refused, job, package, tls_upload_async};
+use common::{Server, assert_certificate_refused, foreign_ca, job, package, tls_upload_async};
 use tpns_core::endpoint::Endpoint;
 use tpns_transport_embedded::source::FlashPackage;
 
@@ -51,12 +51,11 @@ fn async_tls_upload_with_each_buffer_size() {
 fn async_path_refuses_a_certificate_from_another_ca() {
     let server = Server::start("async-wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
     let accounts = package(10);
     let err = runtime().block_on(async {
         tls_upload_async(
             server.addr(),
-            &other.ca_der,
+            &foreign_ca(),
             &job(&endpoint, "a.txt"),
             &mut FlashPackage::new(&accounts),
             512,

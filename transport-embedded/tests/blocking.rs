@@ -9,8 +9,8 @@ use core::ops::ControlFlow;
 use std::net::SocketAddr;
 
 use common::{
-    HANG, Server, SystemClock, assert_certificate_refused, card, job, package, tls_upload,
-    with_trust,
+    HANG, Server, SystemClock, assert_certificate_refused, card, foreign_ca, job, package,
+    tls_upload, with_trust,
 };
 use embedded_io::{Read, Write};
 use rand_core::OsRng;
@@ -171,11 +171,10 @@ fn sd_card_style_source_is_rewound_for_a_retry() {
 fn a_certificate_from_another_ca_is_refused() {
     let server = Server::start("wrong-ca");
     let endpoint = Endpoint::parse(&server.url).unwrap();
-    let other = tpns_emulator::generate_cert(&["localhost"]).unwrap();
     let accounts = package(10);
     let job = job(&endpoint, "a.txt");
     let mut package = FlashPackage::new(&accounts);
-    let err = with_trust(&other.ca_der, |trust| {
+    let err = with_trust(&foreign_ca(), |trust| {
         tls_upload(server.addr(), *trust, &job, &mut package, 256, HANG, |_| {
             go()
         })

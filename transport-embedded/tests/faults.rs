@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{
-    PATIENCE, Server, SystemClock, assert_certificate_refused, card, deadline, job, package,
-    tls_upload, with_trust,
+    PATIENCE, Server, SystemClock, assert_certificate_refused, card, deadline, foreign_ca, job,
+    package, tls_upload, with_trust,
 };
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rustls::pki_types::CertificateDer;
@@ -434,8 +434,7 @@ fn close_in_handshake() -> RawServer<usize> {
 
 /// An upload over TLS to `addr`, where a server that is no TLS server listens.
 fn tls_to_raw(addr: SocketAddr) -> TlsUploadError<Infallible> {
-    let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
-    tls_to_localhost(addr, &ca, &package(300), PATIENCE).unwrap_err()
+    tls_to_localhost(addr, &foreign_ca(), &package(300), PATIENCE).unwrap_err()
 }
 
 #[test]
@@ -486,7 +485,7 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
 
     // TLS: the server accepts but never speaks TLS; the handshake waits in the hook.
     let server = RawServer::spawn(|mut conn: TcpStream| drain(&mut conn));
-    let ca = tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der;
+    let ca = foreign_ca();
     let started = Instant::now();
     let err = tls_to_localhost(server.addr, &ca, &accounts, bound).unwrap_err();
     let took = started.elapsed();

@@ -185,6 +185,11 @@ pub async fn tls_upload_async<P: Package>(
     .await
 }
 
+/// A CA certificate (DER) for `localhost` that signed nothing any test server shows.
+pub fn foreign_ca() -> Vec<u8> {
+    tpns_emulator::generate_cert(&["localhost"]).unwrap().ca_der
+}
+
 /// Asserts that `err` is the server's certificate refused at the handshake, which no new
 /// attempt changes; `case` names the case in the message.
 pub fn assert_certificate_refused<E: core::fmt::Debug>(err: &TlsUploadError<E>, case: &str) {
