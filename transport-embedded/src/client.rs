@@ -165,7 +165,6 @@ where
     }
 
     /// Pushes `request` (Basic auth, with the client's credentials) over TLS on `socket`.
-    /// There is no async push: `tpns-core` has no async push driver yet.
     ///
     /// Retry only when [`TlsPushError::is_transient`] says so: it is false once the push may
     /// have gone out, so a retry loop sends a push at most once.
@@ -181,13 +180,27 @@ where
     where
         T: Read + Write,
     {
-        let job = Push {
-            endpoint: &self.endpoint,
-            auth: PushAuth::Basic(self.credentials),
-            request: *request,
-            limits: self.limits,
-        };
+        let job = push_job(&self.endpoint, self.credentials, self.limits, request);
         push_tls(socket, &mut self.session, &job)
+    }
+
+    /// [`push`](Self::push) over an `embedded_io_async` socket (feature `async`), such as an
+    /// embassy-net `TcpSocket`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`push_tls`].
+    #[cfg(feature = "async")]
+    pub async fn push_async<T>(
+        &mut self,
+        socket: T,
+        request: &PushRequest<'_>,
+    ) -> Result<PushResponse, TlsPushError>
+    where
+        T: embedded_io_async::Read + embedded_io_async::Write,
+    {
+        let job = push_job(&self.endpoint, self.credentials, self.limits, request);
+        crate::push::push_tls_async(socket, &mut self.session, &job).await
     }
 
     /// A fresh multipart boundary: 128 bits from the RNG.
@@ -195,6 +208,21 @@ where
         let mut random = [0u8; 16];
         self.session.rng.fill_bytes(&mut random);
         Boundary::from_random(random)
+    }
+}
+
+/// A push's request from the client's settings (Basic auth).
+fn push_job<'j>(
+    endpoint: &'j Endpoint<'j>,
+    credentials: Credentials<'j>,
+    limits: Limits,
+    request: &PushRequest<'j>,
+) -> Push<'j> {
+    Push {
+        endpoint,
+        auth: PushAuth::Basic(credentials),
+        request: *request,
+        limits,
     }
 }
 

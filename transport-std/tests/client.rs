@@ -6,6 +6,7 @@ use std::io::{Cursor, Read, Write};
 use std::net::TcpListener;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
+use tpns_core::exchange::ExchangeError;
 
 use tpns_emulator::Emulator;
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
@@ -108,10 +109,10 @@ fn an_empty_package_is_refused_by_the_service_and_not_retried() {
     assert!(
         matches!(
             err,
-            Error::Exchange(UploadError::Api {
+            Error::Exchange(UploadError::Exchange(ExchangeError::Api {
                 ret_code: 1_008_012,
                 ..
-            })
+            }))
         ),
         "{err:?}"
     );
@@ -211,7 +212,10 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
     assert!(
         matches!(
             err,
-            Error::Exchange(UploadError::Status { status: 500, .. })
+            Error::Exchange(UploadError::Exchange(ExchangeError::Status {
+                status: 500,
+                ..
+            }))
         ),
         "{err:?}"
     );
@@ -238,7 +242,10 @@ fn a_non_transient_status_or_spent_retries_end_with_the_status() {
     assert!(
         matches!(
             err,
-            Error::Exchange(UploadError::Status { status: 503, .. })
+            Error::Exchange(UploadError::Exchange(ExchangeError::Status {
+                status: 503,
+                ..
+            }))
         ),
         "{err:?}"
     );
@@ -721,7 +728,7 @@ fn a_push_whose_answer_is_lost_is_not_sent_again() {
             .push_with(&request, counting(&mut retries))
             .unwrap_err();
         assert!(
-            matches!(err, Error::Exchange(UploadError::Status { status: s, .. }) if s == status),
+            matches!(err, Error::Exchange(UploadError::Exchange(ExchangeError::Status { status: s, .. })) if s == status),
             "{err:?}"
         );
         assert_eq!(retries, 0, "a {status} answer to a push is not retried");

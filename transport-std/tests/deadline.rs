@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tpns_core::exchange::ExchangeError;
 
 use common::failed_upload;
 use tpns_test_support::raw::{BOUND, RawServer, dripping_server, read_request};
@@ -157,7 +158,10 @@ fn a_retry_pause_that_would_outlive_the_deadline_is_not_taken() {
     assert!(
         matches!(
             err,
-            Error::Exchange(UploadError::Status { status: 503, .. })
+            Error::Exchange(UploadError::Exchange(ExchangeError::Status {
+                status: 503,
+                ..
+            }))
         ),
         "{err:?}"
     );
