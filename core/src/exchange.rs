@@ -584,6 +584,7 @@ where
     }
 
     /// Reports progress; true when the callback cancelled (the exchange is then over).
+    #[inline(never)]
     fn report_progress(&mut self) -> bool {
         let p = self.request.progress(self.written);
         match (self.progress)(p) {
@@ -706,10 +707,11 @@ where
     ///
     /// [`Stopped`]: the exchange's error by phase, the body source's, or the cancellation.
     pub fn finish(self) -> Outcome<V::Response, T, Q::Error, C> {
-        self.outcome
-            .unwrap_or(Err(Stopped::Exchange(ExchangeError::Response(
+        self.outcome.unwrap_or_else(|| {
+            Err(Stopped::Exchange(ExchangeError::Response(
                 ResponseError::IncompleteHead,
-            ))))
+            )))
+        })
     }
 }
 
