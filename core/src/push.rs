@@ -3,7 +3,7 @@
 //! [`PushRequest`] writes the JSON body with no allocation (strings escaped per RFC 8259 §7);
 //! [`push`] sends it over any `embedded_io::{Read, Write}` stream with one caller buffer
 //! (`push_async` over `embedded_io_async`, feature `async`: both run the one
-//! [`Exchange`](crate::exchange::Exchange)) and reads the snake_case answer: `ret_code`, `err_msg`, `push_id` (a string, or an array for
+//! [`Exchange`]) and reads the snake_case answer: `ret_code`, `err_msg`, `push_id` (a string, or an array for
 //! loop pushes), `seq`; `result` and unknown fields are ignored. Each of those fields may
 //! appear once (a second one is a malformed answer), and a success must carry a usable
 //! `push_id`: present, not null, not empty, no empty id in an array.

@@ -2,7 +2,7 @@
 //! request's bytes ([`UploadBytes`]), the answer's fields ([`UploadFields`]) and the blocking
 //! driver ([`upload`]); `upload_async` (feature `async`) is its async twin.
 //!
-//! Both drivers run the one [`Exchange`](crate::exchange::Exchange) state machine: the request
+//! Both drivers run the one [`Exchange`] state machine: the request
 //! head, the part head and the package bytes go through the caller's one buffer, so they leave
 //! in as few `write` calls as the buffer allows, and the response is read through the same
 //! buffer with no copy of the input. Only the moving of bytes differs between them.
