@@ -725,6 +725,31 @@ impl<T> ExchangeError<T> {
     }
 }
 
+/// The driver loop, written once for both drivers: do what the exchange says, hand back the
+/// result, until it is done. The async driver passes `await`, which puts `.await` after each
+/// transport call; nothing else differs.
+macro_rules! drive {
+    ($transport:ident, $exchange:ident $(, $await:tt)?) => {
+        loop {
+            match $exchange.next_action() {
+                Action::Write(bytes) => {
+                    let result = $transport.write(bytes)$(.$await)?;
+                    $exchange.wrote(result);
+                }
+                Action::Flush => {
+                    let result = $transport.flush()$(.$await)?;
+                    $exchange.flushed(result);
+                }
+                Action::Read(buf) => {
+                    let result = $transport.read(buf)$(.$await)?;
+                    $exchange.received(result);
+                }
+                Action::Done => return $exchange.finish(),
+            }
+        }
+    };
+}
+
 /// Runs `exchange` over a blocking transport.
 ///
 /// # Errors
@@ -740,23 +765,7 @@ where
     V: Reply,
     P: FnMut(Progress) -> ControlFlow<C>,
 {
-    loop {
-        match exchange.next_action() {
-            Action::Write(bytes) => {
-                let result = transport.write(bytes);
-                exchange.wrote(result);
-            }
-            Action::Flush => {
-                let result = transport.flush();
-                exchange.flushed(result);
-            }
-            Action::Read(buf) => {
-                let result = transport.read(buf);
-                exchange.received(result);
-            }
-            Action::Done => return exchange.finish(),
-        }
-    }
+    drive!(transport, exchange)
 }
 
 /// Runs `exchange` over an async transport (feature `async`).
@@ -775,21 +784,5 @@ where
     V: Reply,
     P: FnMut(Progress) -> ControlFlow<C>,
 {
-    loop {
-        match exchange.next_action() {
-            Action::Write(bytes) => {
-                let result = transport.write(bytes).await;
-                exchange.wrote(result);
-            }
-            Action::Flush => {
-                let result = transport.flush().await;
-                exchange.flushed(result);
-            }
-            Action::Read(buf) => {
-                let result = transport.read(buf).await;
-                exchange.received(result);
-            }
-            Action::Done => return exchange.finish(),
-        }
-    }
+    drive!(transport, exchange, await)
 }

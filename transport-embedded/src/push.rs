@@ -20,9 +20,7 @@ use tpns_core::push::{Push, PushError, PushResponse};
 
 use crate::TlsError;
 use crate::session::TlsSession;
-#[cfg(feature = "async")]
-use crate::tls::AsyncTlsStream;
-use crate::tls::{HandshakeError, TimePolicy, TlsStream};
+use crate::tls::{HandshakeError, TimePolicy};
 
 /// Why a TLS push failed.
 #[derive(Debug)]
@@ -96,18 +94,10 @@ where
     Tp: TimePolicy + Copy,
 {
     checked(job)?;
-    let TlsSession {
-        tls,
-        http,
-        trust,
-        rng,
-    } = session;
-    let mut stream = TlsStream::new(socket, &mut *tls.read, &mut *tls.write);
-    crate::tls::open(&mut stream, trust, &mut *rng).map_err(TlsPushError::Handshake)?;
-    let answer = push_in_own_frame(&mut stream, job, http);
-    // The answer is in: a failed close_notify changes nothing about it.
-    let _ = stream.close();
-    answer.map_err(TlsPushError::Push)
+    session
+        .over_tls(socket, |stream, http| push_in_own_frame(stream, job, http))
+        .map_err(TlsPushError::Handshake)?
+        .map_err(TlsPushError::Push)
 }
 
 /// [`push_tls`] over an `embedded_io_async` socket (feature `async`), such as an embassy-net
@@ -129,19 +119,13 @@ where
     Tp: TimePolicy + Copy,
 {
     checked(job)?;
-    let TlsSession {
-        tls,
-        http,
-        trust,
-        rng,
-    } = session;
-    let mut stream = AsyncTlsStream::new(socket, &mut *tls.read, &mut *tls.write);
-    crate::tls::open_async(&mut stream, trust, &mut *rng)
+    session
+        .over_tls_async(socket, async |stream, http| {
+            tpns_core::push::push_async(stream, job, http).await
+        })
         .await
-        .map_err(TlsPushError::Handshake)?;
-    let answer = tpns_core::push::push_async(&mut stream, job, http).await;
-    let _ = stream.close().await;
-    answer.map_err(TlsPushError::Push)
+        .map_err(TlsPushError::Handshake)?
+        .map_err(TlsPushError::Push)
 }
 
 /// The API's rules, before any connection is opened: an invalid push costs no handshake.

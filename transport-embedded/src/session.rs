@@ -9,7 +9,14 @@
 
 use core::fmt;
 
-use crate::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use embedded_io::{Read, Write};
+use rand_core::{CryptoRng, RngCore};
+
+#[cfg(feature = "async")]
+use crate::tls::AsyncTlsStream;
+use crate::tls::{
+    HandshakeError, READ_RECORD_LEN, TimePolicy, TlsBuffers, TlsStream, Trust, WRITE_RECORD_LEN,
+};
 
 /// The default size of the HTTP layer's buffer: request bytes out, response bytes in. Over TLS
 /// it can be small (64 bytes and up): the TLS write record gathers the bytes into records
@@ -114,6 +121,41 @@ impl<'b, 't, Tp, R> TlsSession<'b, 't, Tp, R> {
             trust,
             rng,
         }
+    }
+}
+
+impl<Tp: TimePolicy + Copy, R: CryptoRng + RngCore> TlsSession<'_, '_, Tp, R> {
+    /// One exchange over TLS on `socket`: the handshake (the server checked against the
+    /// session's [`Trust`]), `exchange` with the connection and the HTTP buffer, then TLS
+    /// `close_notify`. The error is the handshake's; the exchange's outcome is returned as it
+    /// was, since a failed `close_notify` after the answer changes nothing about it.
+    pub(crate) fn over_tls<T: Read + Write, A>(
+        &mut self,
+        socket: T,
+        exchange: impl FnOnce(&mut TlsStream<'_, T>, &mut [u8]) -> A,
+    ) -> Result<A, HandshakeError> {
+        let mut stream = TlsStream::new(socket, &mut *self.tls.read, &mut *self.tls.write);
+        crate::tls::open(&mut stream, &self.trust, &mut self.rng)?;
+        let outcome = exchange(&mut stream, self.http);
+        let _ = stream.close();
+        Ok(outcome)
+    }
+
+    /// [`over_tls`](Self::over_tls) over an `embedded_io_async` socket (feature `async`).
+    #[cfg(feature = "async")]
+    pub(crate) async fn over_tls_async<T, A>(
+        &mut self,
+        socket: T,
+        exchange: impl AsyncFnOnce(&mut AsyncTlsStream<'_, T>, &mut [u8]) -> A,
+    ) -> Result<A, HandshakeError>
+    where
+        T: embedded_io_async::Read + embedded_io_async::Write,
+    {
+        let mut stream = AsyncTlsStream::new(socket, &mut *self.tls.read, &mut *self.tls.write);
+        crate::tls::open_async(&mut stream, &self.trust, &mut self.rng).await?;
+        let outcome = exchange(&mut stream, self.http).await;
+        let _ = stream.close().await;
+        Ok(outcome)
     }
 }
 

@@ -17,9 +17,7 @@ use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 
 use crate::session::TlsSession;
 use crate::source::Package;
-#[cfg(feature = "async")]
-use crate::tls::AsyncTlsStream;
-use crate::tls::{HandshakeError, TimePolicy, TlsStream};
+use crate::tls::{HandshakeError, TimePolicy};
 
 /// Why a TLS upload failed.
 ///
@@ -144,18 +142,12 @@ where
     Tp: TimePolicy + Copy,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let TlsSession {
-        tls,
-        http,
-        trust,
-        rng,
-    } = session;
-    let mut stream = TlsStream::new(socket, &mut *tls.read, &mut *tls.write);
-    crate::tls::open(&mut stream, trust, &mut *rng).map_err(TlsUploadError::Handshake)?;
-    let answer = upload_in_own_frame(&mut stream, job, package, http, progress);
-    // The answer is in: a failed close_notify changes nothing about it.
-    let _ = stream.close();
-    answer.map_err(TlsUploadError::Upload)
+    session
+        .over_tls(socket, |stream, http| {
+            upload_in_own_frame(stream, job, package, http, progress)
+        })
+        .map_err(TlsUploadError::Handshake)?
+        .map_err(TlsUploadError::Upload)
 }
 
 /// [`upload_package`] in a frame of its own, so that its state and the handshake's (in
@@ -220,17 +212,11 @@ where
     Tp: TimePolicy + Copy,
     F: FnMut(Progress) -> ControlFlow<()>,
 {
-    let TlsSession {
-        tls,
-        http,
-        trust,
-        rng,
-    } = session;
-    let mut stream = AsyncTlsStream::new(socket, &mut *tls.read, &mut *tls.write);
-    crate::tls::open_async(&mut stream, trust, &mut *rng)
+    session
+        .over_tls_async(socket, async |stream, http| {
+            upload_package_async(stream, job, package, http, progress).await
+        })
         .await
-        .map_err(TlsUploadError::Handshake)?;
-    let answer = upload_package_async(&mut stream, job, package, http, progress).await;
-    let _ = stream.close().await;
-    answer.map_err(TlsUploadError::Upload)
+        .map_err(TlsUploadError::Handshake)?
+        .map_err(TlsUploadError::Upload)
 }
