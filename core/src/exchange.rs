@@ -416,6 +416,7 @@ pub trait Outgoing {
 /// Why an exchange stopped short of an answer: the exchange failed, the body source failed, or
 /// the progress callback returned `Break(reason)` after `sent` body bytes.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Stopped<T, S, C> {
     /// The exchange failed.
     Exchange(ExchangeError<T>),
@@ -785,4 +786,142 @@ where
     P: FnMut(Progress) -> ControlFlow<C>,
 {
     drive!(transport, exchange, await)
+}
+
+#[cfg(test)]
+mod tests {
+    use core::convert::Infallible;
+    use core::ops::ControlFlow;
+
+    use super::*;
+    use crate::push::{Push, PushAuth, PushBytes, PushFields, PushRequest};
+    use crate::{auth::Credentials, endpoint::Endpoint};
+
+    const ANSWER: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 28\r\n\r\n{\"ret_code\":0,\"push_id\":\"7\"}";
+
+    fn job<'a>(endpoint: &'a Endpoint<'a>) -> Push<'a> {
+        Push {
+            endpoint,
+            auth: PushAuth::Basic(Credentials::new("1", "s").unwrap()),
+            request: PushRequest {
+                upload_id: 1,
+                title: "t",
+                content: "c",
+                ..PushRequest::default()
+            },
+            limits: Limits::default(),
+        }
+    }
+
+    fn never(_: Progress) -> ControlFlow<Infallible> {
+        ControlFlow::Continue(())
+    }
+
+    /// Driven by hand: the whole request in writes (any size accepted), one flush, then reads
+    /// until the answer is whole; no read is asked for before the flush.
+    #[test]
+    fn the_machine_writes_flushes_then_reads() {
+        let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+        let job = job(&endpoint);
+        let mut buf = [0u8; 100];
+        let request = PushBytes::new(&job).unwrap();
+        let mut exchange: Exchange<'_, _, PushFields, _, &str, _> =
+            Exchange::new(&mut buf, request, job.limits, false, never);
+        let mut sent = std::vec::Vec::new();
+        let mut flushed = false;
+        let mut answer = ANSWER;
+        loop {
+            match exchange.next_action() {
+                Action::Write(bytes) => {
+                    assert!(!flushed, "a write after the flush");
+                    // Take a few bytes at a time, as a busy socket would.
+                    let n = bytes.len().min(7);
+                    sent.extend_from_slice(&bytes[..n]);
+                    exchange.wrote(Ok(n));
+                }
+                Action::Flush => {
+                    assert!(!flushed, "a second flush");
+                    flushed = true;
+                    exchange.flushed(Ok(()));
+                }
+                Action::Read(into) => {
+                    assert!(flushed, "a read before the request was out");
+                    let n = into.len().min(answer.len()).min(3);
+                    into[..n].copy_from_slice(&answer[..n]);
+                    answer = &answer[n..];
+                    exchange.received(Ok(n));
+                }
+                Action::Done => break,
+            }
+        }
+        let response = exchange.finish().unwrap();
+        assert_eq!(response.push_id.as_str(), "7");
+        let text = std::string::String::from_utf8(sent).unwrap();
+        assert!(text.starts_with("POST /v3/push/app HTTP/1.1\r\n"), "{text}");
+        assert!(
+            text.ends_with("\"message\":{\"title\":\"t\",\"content\":\"c\"}}"),
+            "{text}"
+        );
+    }
+
+    /// A failed write turns the machine to reading: an answer already there (a refusal) is
+    /// the outcome; with none, the write error is, in the phase it happened.
+    #[test]
+    fn a_failed_write_reads_the_early_answer() {
+        let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+        let job = job(&endpoint);
+        let refusal: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n";
+        type Expected = fn(&Stopped<&'static str, Infallible, Infallible>) -> bool;
+        let cases: [(&str, &[u8], usize, Expected); 3] = [
+            ("a refusal waiting", refusal, 0, |e| {
+                matches!(
+                    e,
+                    Stopped::Exchange(ExchangeError::Status { status: 401, .. })
+                )
+            }),
+            ("no answer, first write", b"", 0, |e| {
+                matches!(e, Stopped::Exchange(ExchangeError::SendHead("broken pipe")))
+            }),
+            ("no answer, in the body", b"", 3, |e| {
+                matches!(
+                    e,
+                    Stopped::Exchange(ExchangeError::SendBody {
+                        error: "broken pipe",
+                        ..
+                    })
+                )
+            }),
+        ];
+        for (case, answer, fail_at_write, expected) in cases {
+            let mut buf = [0u8; 64];
+            let request = PushBytes::new(&job).unwrap();
+            let mut exchange: Exchange<'_, _, PushFields, _, &str, _> =
+                Exchange::new(&mut buf, request, job.limits, false, never);
+            let mut writes = 0;
+            let mut answer = answer;
+            loop {
+                match exchange.next_action() {
+                    Action::Write(_) if writes == fail_at_write => {
+                        exchange.wrote(Err("broken pipe"));
+                    }
+                    Action::Write(bytes) => {
+                        let n = bytes.len();
+                        writes += 1;
+                        exchange.wrote(Ok(n));
+                    }
+                    Action::Flush => exchange.flushed(Ok(())),
+                    Action::Read(into) => {
+                        let n = into.len().min(answer.len());
+                        into[..n].copy_from_slice(&answer[..n]);
+                        answer = &answer[n..];
+                        exchange.received(Ok(n));
+                    }
+                    Action::Done => break,
+                }
+            }
+            let outcome = exchange.finish();
+            assert!(outcome.as_ref().is_err_and(expected), "{case}: {outcome:?}");
+        }
+    }
 }
