@@ -726,67 +726,60 @@ impl<T> ExchangeError<T> {
     }
 }
 
-/// The driver loop, written once for both drivers: do what the exchange says, hand back the
-/// result, until it is done. The async driver passes `await`, which puts `.await` after each
-/// transport call; nothing else differs.
-macro_rules! drive {
-    ($transport:ident, $exchange:ident $(, $await:tt)?) => {
-        loop {
-            match $exchange.next_action() {
-                Action::Write(bytes) => {
-                    let result = $transport.write(bytes)$(.$await)?;
-                    $exchange.wrote(result);
+/// Defines a driver from one text: the blocking `run` over `embedded_io`, and the async
+/// `run_async` over `embedded_io_async`, which puts `.await` after each transport call.
+/// Nothing else differs: do what the exchange says, hand back the result, until it is done.
+macro_rules! driver {
+    ($(#[$attr:meta])* $name:ident, $io:ident $(, $async:tt $await:tt)?) => {
+        $(#[$attr])*
+        ///
+        /// # Errors
+        ///
+        /// See [`Exchange::finish`].
+        pub $($async)? fn $name<X, Q, V, P, C>(
+            transport: &mut X,
+            mut exchange: Exchange<'_, Q, V, P, X::Error, C>,
+        ) -> Outcome<V::Response, X::Error, Q::Error, C>
+        where
+            X: $io::Read + $io::Write,
+            Q: Outgoing,
+            V: Reply,
+            P: FnMut(Progress) -> ControlFlow<C>,
+        {
+            loop {
+                match exchange.next_action() {
+                    Action::Write(bytes) => {
+                        let result = transport.write(bytes)$(.$await)?;
+                        exchange.wrote(result);
+                    }
+                    Action::Flush => {
+                        let result = transport.flush()$(.$await)?;
+                        exchange.flushed(result);
+                    }
+                    Action::Read(buf) => {
+                        let result = transport.read(buf)$(.$await)?;
+                        exchange.received(result);
+                    }
+                    Action::Done => return exchange.finish(),
                 }
-                Action::Flush => {
-                    let result = $transport.flush()$(.$await)?;
-                    $exchange.flushed(result);
-                }
-                Action::Read(buf) => {
-                    let result = $transport.read(buf)$(.$await)?;
-                    $exchange.received(result);
-                }
-                Action::Done => return $exchange.finish(),
             }
         }
     };
 }
 
-/// Runs `exchange` over a blocking transport.
-///
-/// # Errors
-///
-/// See [`Exchange::finish`].
-pub fn run<X, Q, V, P, C>(
-    transport: &mut X,
-    mut exchange: Exchange<'_, Q, V, P, X::Error, C>,
-) -> Outcome<V::Response, X::Error, Q::Error, C>
-where
-    X: embedded_io::Read + embedded_io::Write,
-    Q: Outgoing,
-    V: Reply,
-    P: FnMut(Progress) -> ControlFlow<C>,
-{
-    drive!(transport, exchange)
-}
+driver!(
+    /// Runs `exchange` over a blocking transport.
+    run,
+    embedded_io
+);
 
-/// Runs `exchange` over an async transport (feature `async`).
-///
-/// # Errors
-///
-/// See [`Exchange::finish`].
-#[cfg(feature = "async")]
-pub async fn run_async<X, Q, V, P, C>(
-    transport: &mut X,
-    mut exchange: Exchange<'_, Q, V, P, X::Error, C>,
-) -> Outcome<V::Response, X::Error, Q::Error, C>
-where
-    X: embedded_io_async::Read + embedded_io_async::Write,
-    Q: Outgoing,
-    V: Reply,
-    P: FnMut(Progress) -> ControlFlow<C>,
-{
-    drive!(transport, exchange, await)
-}
+driver!(
+    /// Runs `exchange` over an async transport (feature `async`).
+    #[cfg(feature = "async")]
+    run_async,
+    embedded_io_async,
+    async await
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@
 use core::fmt;
 use core::ops::ControlFlow;
 
-use embedded_io::{Read, Write};
+use embedded_io::Read;
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
@@ -298,78 +298,94 @@ impl<R: Read> Outgoing for UploadBytes<'_, R> {
     }
 }
 
-/// Uploads `file_len` bytes read from `source` as the package `job.file_name`.
-///
-/// `buf` is the only buffer used for sending and receiving; any size works, larger is faster
-/// (64 bytes is enough; 4 KiB or more keeps system calls few). `progress` is called after each
-/// write with the package bytes sent so far; returning [`ControlFlow::Break`] cancels.
-///
-/// The package is not validated here: check it first with [`crate::package`]. The connection
-/// is not reused afterwards: close it.
-///
-/// # Errors
-///
-/// [`UploadError`] says which phase failed and keeps the transport's or source's error. If the
-/// server answers before the whole body was sent (a 401 before reading the body) and the write
-/// then fails, the server's answer is reported rather than the broken pipe.
-///
-/// # Examples
-///
-/// See the crate documentation for a whole upload over a `std::net::TcpStream`; on a device
-/// the transport is a TLS connection over the TCP stack, and the source a flash region:
-///
-/// ```
-/// # use core::ops::ControlFlow;
-/// # use tpns_core::{auth::Credentials, endpoint::Endpoint, multipart::Boundary, response::Limits};
-/// # use tpns_core::upload::{upload, Upload};
-/// # struct Loopback<'a>(&'a [u8], usize);
-/// # impl embedded_io::ErrorType for Loopback<'_> { type Error = embedded_io::ErrorKind; }
-/// # impl embedded_io::Read for Loopback<'_> {
-/// #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> {
-/// #         let n = b.len().min(self.0.len() - self.1);
-/// #         b[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
-/// #         self.1 += n;
-/// #         Ok(n)
-/// #     }
-/// # }
-/// # impl embedded_io::Write for Loopback<'_> {
-/// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
-/// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
-/// # }
-/// # let mut socket = Loopback(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,\"errMsg\":\"\",\"uploadId\":123}", 0);
-/// static PACKAGE: &[u8] = b"device-0001\ndevice-0002\n"; // in flash
-/// let endpoint = Endpoint::parse("https://api.tpns.tencent.com/").unwrap();
-/// let job = Upload {
-///     endpoint: &endpoint,
-///     credentials: Credentials::new("1500001048", "secret").unwrap(),
-///     file_name: "devices.txt",
-///     boundary: Boundary::from_random([0x5a; 16]), // use the TRNG
-///     expect_continue: false,
-///     limits: Limits::default(),
-/// };
-/// let mut buf = [0u8; 512];
-/// let answer = upload(&mut socket, &job, PACKAGE, PACKAGE.len() as u64, &mut buf, |_| {
-///     ControlFlow::Continue(())
-/// })
-/// .unwrap();
-/// assert_eq!(answer.upload_id, 123);
-/// ```
-pub fn upload<T, R, F>(
-    transport: &mut T,
-    job: &Upload<'_>,
-    source: R,
-    file_len: u64,
-    buf: &mut [u8],
-    progress: F,
-) -> Result<UploadResponse, UploadError<T::Error, R::Error>>
-where
-    T: Read + Write,
-    R: Read,
-    F: FnMut(Progress) -> ControlFlow<()>,
-{
-    let exchange = upload_exchange(job, source, file_len, buf, progress)?;
-    exchange::run(transport, exchange).map_err(UploadError::from)
+/// Defines an upload driver from one text: the blocking [`upload`] here over `embedded_io`,
+/// and `upload_async::upload` over `embedded_io_async` (feature `async`), which awaits the
+/// exchange. The package source is a blocking `embedded_io::Read` for both: flash and SD-card
+/// drivers on microcontrollers are synchronous, and their reads are short.
+macro_rules! upload_driver {
+    ($(#[$attr:meta])* $run:path, $io:ident $(, $async:tt $await:tt)?) => {
+        $(#[$attr])*
+        pub $($async)? fn upload<T, R, F>(
+            transport: &mut T,
+            job: &Upload<'_>,
+            source: R,
+            file_len: u64,
+            buf: &mut [u8],
+            progress: F,
+        ) -> Result<UploadResponse, UploadError<T::Error, R::Error>>
+        where
+            T: $io::Read + $io::Write,
+            R: embedded_io::Read,
+            F: FnMut(Progress) -> ControlFlow<()>,
+        {
+            let exchange = upload_exchange(job, source, file_len, buf, progress)?;
+            $run(transport, exchange)$(.$await)?.map_err(UploadError::from)
+        }
+    };
 }
+#[cfg(feature = "async")]
+pub(crate) use upload_driver;
+
+upload_driver!(
+    /// Uploads `file_len` bytes read from `source` as the package `job.file_name`.
+    ///
+    /// `buf` is the only buffer used for sending and receiving; any size works, larger is faster
+    /// (64 bytes is enough; 4 KiB or more keeps system calls few). `progress` is called after each
+    /// write with the package bytes sent so far; returning [`ControlFlow::Break`] cancels.
+    ///
+    /// The package is not validated here: check it first with [`crate::package`]. The connection
+    /// is not reused afterwards: close it.
+    ///
+    /// # Errors
+    ///
+    /// [`UploadError`] says which phase failed and keeps the transport's or source's error. If the
+    /// server answers before the whole body was sent (a 401 before reading the body) and the write
+    /// then fails, the server's answer is reported rather than the broken pipe.
+    ///
+    /// # Examples
+    ///
+    /// See the crate documentation for a whole upload over a `std::net::TcpStream`; on a device
+    /// the transport is a TLS connection over the TCP stack, and the source a flash region:
+    ///
+    /// ```
+    /// # use core::ops::ControlFlow;
+    /// # use tpns_core::{auth::Credentials, endpoint::Endpoint, multipart::Boundary, response::Limits};
+    /// # use tpns_core::upload::{upload, Upload};
+    /// # struct Loopback<'a>(&'a [u8], usize);
+    /// # impl embedded_io::ErrorType for Loopback<'_> { type Error = embedded_io::ErrorKind; }
+    /// # impl embedded_io::Read for Loopback<'_> {
+    /// #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> {
+    /// #         let n = b.len().min(self.0.len() - self.1);
+    /// #         b[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+    /// #         self.1 += n;
+    /// #         Ok(n)
+    /// #     }
+    /// # }
+    /// # impl embedded_io::Write for Loopback<'_> {
+    /// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
+    /// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # let mut socket = Loopback(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,\"errMsg\":\"\",\"uploadId\":123}", 0);
+    /// static PACKAGE: &[u8] = b"device-0001\ndevice-0002\n"; // in flash
+    /// let endpoint = Endpoint::parse("https://api.tpns.tencent.com/").unwrap();
+    /// let job = Upload {
+    ///     endpoint: &endpoint,
+    ///     credentials: Credentials::new("1500001048", "secret").unwrap(),
+    ///     file_name: "devices.txt",
+    ///     boundary: Boundary::from_random([0x5a; 16]), // use the TRNG
+    ///     expect_continue: false,
+    ///     limits: Limits::default(),
+    /// };
+    /// let mut buf = [0u8; 512];
+    /// let answer = upload(&mut socket, &job, PACKAGE, PACKAGE.len() as u64, &mut buf, |_| {
+    ///     ControlFlow::Continue(())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(answer.upload_id, 123);
+    /// ```
+    exchange::run,
+    embedded_io
+);
 
 /// The exchange of an upload, for either driver.
 pub(crate) fn upload_exchange<'b, R: Read, P, T>(
