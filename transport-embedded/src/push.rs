@@ -95,7 +95,9 @@ where
 {
     checked(job)?;
     session
-        .over_tls(socket, |stream, http| push_in_own_frame(stream, job, http))
+        .over_tls(socket, |stream, http| {
+            tpns_core::push::push(stream, job, http)
+        })
         .map_err(TlsPushError::Handshake)?
         .map_err(TlsPushError::Push)
 }
@@ -133,17 +135,6 @@ fn checked(job: &Push<'_>) -> Result<(), TlsPushError> {
     job.request
         .check()
         .map_err(|e| TlsPushError::Push(PushError::Invalid(e)))
-}
-
-/// [`tpns_core::push::push`] in a frame of its own, so that its state and the handshake's are
-/// never on the stack together (as for uploads).
-#[inline(never)]
-fn push_in_own_frame<T: Read + Write>(
-    transport: &mut T,
-    job: &Push<'_>,
-    buf: &mut [u8],
-) -> Result<PushResponse, PushError<T::Error>> {
-    tpns_core::push::push(transport, job, buf)
 }
 
 #[cfg(test)]

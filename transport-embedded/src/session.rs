@@ -129,6 +129,7 @@ impl<Tp: TimePolicy + Copy, R: CryptoRng + RngCore> TlsSession<'_, '_, Tp, R> {
     /// session's [`Trust`]), `exchange` with the connection and the HTTP buffer, then TLS
     /// `close_notify`. The error is the handshake's; the exchange's outcome is returned as it
     /// was, since a failed `close_notify` after the answer changes nothing about it.
+    #[inline(never)]
     pub(crate) fn over_tls<T: Read + Write, A>(
         &mut self,
         socket: T,
@@ -136,9 +137,7 @@ impl<Tp: TimePolicy + Copy, R: CryptoRng + RngCore> TlsSession<'_, '_, Tp, R> {
     ) -> Result<A, HandshakeError> {
         let mut stream = TlsStream::new(socket, &mut *self.tls.read, &mut *self.tls.write);
         crate::tls::open(&mut stream, &self.trust, &mut self.rng)?;
-        let outcome = exchange(&mut stream, self.http);
-        let _ = stream.close();
-        Ok(outcome)
+        Ok(exchange_then_close(exchange, stream, self.http))
     }
 
     /// [`over_tls`](Self::over_tls) over an `embedded_io_async` socket (feature `async`).
@@ -157,6 +156,22 @@ impl<Tp: TimePolicy + Copy, R: CryptoRng + RngCore> TlsSession<'_, '_, Tp, R> {
         let _ = stream.close().await;
         Ok(outcome)
     }
+}
+
+/// Runs the exchange `f` on the open connection, then sends `close_notify`, in a frame of its
+/// own: the exchange's state and its outcome then never share the stack with the handshake's
+/// (in [`crate::tls::open`], called just before from the caller's frame). On a device the
+/// stack is most of the RAM.
+#[inline(never)]
+fn exchange_then_close<T: Read + Write, O>(
+    f: impl FnOnce(&mut TlsStream<'_, T>, &mut [u8]) -> O,
+    mut stream: TlsStream<'_, T>,
+    http: &mut [u8],
+) -> O {
+    let outcome = f(&mut stream, http);
+    // The answer is in: a failed close_notify changes nothing about it.
+    let _ = stream.close();
+    outcome
 }
 
 impl<Tp: fmt::Debug, R> fmt::Debug for TlsSession<'_, '_, Tp, R> {
