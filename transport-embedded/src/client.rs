@@ -29,18 +29,48 @@ use crate::upload::{TlsUploadError, upload_tls};
 /// request the caller builds, for what the client does not set (`Expect: 100-continue`, a
 /// signed push).
 pub struct DeviceClient<'a, Tp, R> {
+    service: Service<'a>,
+    session: TlsSession<'a, 'a, Tp, R>,
+}
+
+/// The settings every request is made from: where, who, and the bounds on the answers.
+#[derive(Debug)]
+struct Service<'a> {
     endpoint: Endpoint<'a>,
     credentials: Credentials<'a>,
     limits: Limits,
-    session: TlsSession<'a, 'a, Tp, R>,
+}
+
+impl Service<'_> {
+    /// An upload's request (Basic auth, no `Expect: 100-continue`).
+    fn upload_job<'j>(&'j self, file_name: &'j str, boundary: Boundary) -> Upload<'j> {
+        Upload {
+            endpoint: &self.endpoint,
+            credentials: self.credentials,
+            file_name,
+            boundary,
+            expect_continue: false,
+            limits: self.limits,
+        }
+    }
+
+    /// A push's request (Basic auth).
+    fn push_job<'j>(&'j self, request: &PushRequest<'j>) -> Push<'j> {
+        Push {
+            endpoint: &self.endpoint,
+            auth: PushAuth::Basic(self.credentials),
+            request: *request,
+            limits: self.limits,
+        }
+    }
 }
 
 impl<Tp: fmt::Debug, R> fmt::Debug for DeviceClient<'_, Tp, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceClient")
-            .field("endpoint", &self.endpoint)
-            .field("credentials", &self.credentials)
-            .field("limits", &self.limits)
+            .field("endpoint", &self.service.endpoint)
+            .field("credentials", &self.service.credentials)
+            .field("limits", &self.service.limits)
             .field("session", &self.session)
             .finish()
     }
@@ -62,16 +92,18 @@ where
         rng: R,
     ) -> Self {
         DeviceClient {
-            endpoint,
-            credentials,
-            limits: Limits::default(),
+            service: Service {
+                endpoint,
+                credentials,
+                limits: Limits::default(),
+            },
             session: TlsSession::new(buffers, trust, rng),
         }
     }
 
     /// Sets other bounds on the answers (default: [`Limits::default`]).
     pub fn set_limits(&mut self, limits: Limits) {
-        self.limits = limits;
+        self.service.limits = limits;
     }
 
     /// The session, for the lower-level functions.
@@ -81,7 +113,7 @@ where
 
     /// The endpoint.
     pub fn endpoint(&self) -> &Endpoint<'a> {
-        &self.endpoint
+        &self.service.endpoint
     }
 
     /// Uploads `package` (from its first byte) as `file_name` over TLS on `socket`.
@@ -123,13 +155,7 @@ where
         F: FnMut(Progress) -> ControlFlow<()>,
     {
         let boundary = self.boundary();
-        let job = upload_job(
-            &self.endpoint,
-            self.credentials,
-            self.limits,
-            file_name,
-            boundary,
-        );
+        let job = self.service.upload_job(file_name, boundary);
         upload_tls(socket, &mut self.session, &job, package, progress)
     }
 
@@ -151,13 +177,7 @@ where
         P: Package,
     {
         let boundary = self.boundary();
-        let job = upload_job(
-            &self.endpoint,
-            self.credentials,
-            self.limits,
-            file_name,
-            boundary,
-        );
+        let job = self.service.upload_job(file_name, boundary);
         crate::upload::upload_tls_async(socket, &mut self.session, &job, package, |_| {
             ControlFlow::Continue(())
         })
@@ -180,7 +200,7 @@ where
     where
         T: Read + Write,
     {
-        let job = push_job(&self.endpoint, self.credentials, self.limits, request);
+        let job = self.service.push_job(request);
         push_tls(socket, &mut self.session, &job)
     }
 
@@ -199,7 +219,7 @@ where
     where
         T: embedded_io_async::Read + embedded_io_async::Write,
     {
-        let job = push_job(&self.endpoint, self.credentials, self.limits, request);
+        let job = self.service.push_job(request);
         crate::push::push_tls_async(socket, &mut self.session, &job).await
     }
 
@@ -208,38 +228,5 @@ where
         let mut random = [0u8; 16];
         self.session.rng.fill_bytes(&mut random);
         Boundary::from_random(random)
-    }
-}
-
-/// A push's request from the client's settings (Basic auth).
-fn push_job<'j>(
-    endpoint: &'j Endpoint<'j>,
-    credentials: Credentials<'j>,
-    limits: Limits,
-    request: &PushRequest<'j>,
-) -> Push<'j> {
-    Push {
-        endpoint,
-        auth: PushAuth::Basic(credentials),
-        request: *request,
-        limits,
-    }
-}
-
-/// An upload's request from the client's settings.
-fn upload_job<'j>(
-    endpoint: &'j Endpoint<'j>,
-    credentials: Credentials<'j>,
-    limits: Limits,
-    file_name: &'j str,
-    boundary: Boundary,
-) -> Upload<'j> {
-    Upload {
-        endpoint,
-        credentials,
-        file_name,
-        boundary,
-        expect_continue: false,
-        limits,
     }
 }
