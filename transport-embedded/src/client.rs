@@ -76,6 +76,47 @@ impl<Tp: fmt::Debug, R> fmt::Debug for DeviceClient<'_, Tp, R> {
     }
 }
 
+/// Defines a client's upload and push from one text: the blocking `upload` and `push`, and
+/// (feature `async`) `upload_async` and `push_async`, which await the async TLS functions.
+/// Nothing else differs.
+macro_rules! exchanges {
+    (
+        $(#[$upload_attr:meta])* $upload:ident = $upload_tls:path;
+        $(#[$push_attr:meta])* $push:ident = $push_tls:path;
+        $io:ident $(, $async:tt $await:tt)?
+    ) => {
+        $(#[$upload_attr])*
+        pub $($async)? fn $upload<T, P>(
+            &mut self,
+            socket: T,
+            file_name: &str,
+            package: &mut P,
+        ) -> Result<UploadResponse, TlsUploadError<P::Error>>
+        where
+            T: $io::Read + $io::Write,
+            P: Package,
+        {
+            let boundary = self.boundary();
+            let job = self.service.upload_job(file_name, boundary);
+            let progress = |_| ControlFlow::Continue(());
+            $upload_tls(socket, &mut self.session, &job, package, progress)$(.$await)?
+        }
+
+        $(#[$push_attr])*
+        pub $($async)? fn $push<T>(
+            &mut self,
+            socket: T,
+            request: &PushRequest<'_>,
+        ) -> Result<PushResponse, TlsPushError>
+        where
+            T: $io::Read + $io::Write,
+        {
+            let job = self.service.push_job(request);
+            $push_tls(socket, &mut self.session, &job)$(.$await)?
+        }
+    };
+}
+
 impl<'a, Tp, R> DeviceClient<'a, Tp, R>
 where
     Tp: TimePolicy + Copy,
@@ -116,26 +157,27 @@ where
         &self.service.endpoint
     }
 
-    /// Uploads `package` (from its first byte) as `file_name` over TLS on `socket`.
-    ///
-    /// The package is rewound first: a retry is the same call with the same package on a new
-    /// connection, when [`TlsUploadError::is_transient`] says so.
-    ///
-    /// # Errors
-    ///
-    /// As for [`upload_tls`].
-    pub fn upload<T, P>(
-        &mut self,
-        socket: T,
-        file_name: &str,
-        package: &mut P,
-    ) -> Result<UploadResponse, TlsUploadError<P::Error>>
-    where
-        T: Read + Write,
-        P: Package,
-    {
-        self.upload_with_progress(socket, file_name, package, |_| ControlFlow::Continue(()))
-    }
+    exchanges!(
+        /// Uploads `package` (from its first byte) as `file_name` over TLS on `socket`.
+        ///
+        /// The package is rewound first: a retry is the same call with the same package on a new
+        /// connection, when [`TlsUploadError::is_transient`] says so.
+        ///
+        /// # Errors
+        ///
+        /// As for [`upload_tls`].
+        upload = upload_tls;
+        /// Pushes `request` (Basic auth, with the client's credentials) over TLS on `socket`.
+        ///
+        /// Retry only when [`TlsPushError::is_transient`] says so: it is false once the push may
+        /// have gone out, so a retry loop sends a push at most once.
+        ///
+        /// # Errors
+        ///
+        /// As for [`push_tls`].
+        push = push_tls;
+        embedded_io
+    );
 
     /// [`upload`](Self::upload), calling `progress` as the package goes out; it may cancel.
     ///
@@ -159,69 +201,25 @@ where
         upload_tls(socket, &mut self.session, &job, package, progress)
     }
 
-    /// [`upload`](Self::upload) over an `embedded_io_async` socket (feature `async`), such as
-    /// an embassy-net `TcpSocket`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`upload_tls`].
     #[cfg(feature = "async")]
-    pub async fn upload_async<T, P>(
-        &mut self,
-        socket: T,
-        file_name: &str,
-        package: &mut P,
-    ) -> Result<UploadResponse, TlsUploadError<P::Error>>
-    where
-        T: embedded_io_async::Read + embedded_io_async::Write,
-        P: Package,
-    {
-        let boundary = self.boundary();
-        let job = self.service.upload_job(file_name, boundary);
-        crate::upload::upload_tls_async(socket, &mut self.session, &job, package, |_| {
-            ControlFlow::Continue(())
-        })
-        .await
-    }
-
-    /// Pushes `request` (Basic auth, with the client's credentials) over TLS on `socket`.
-    ///
-    /// Retry only when [`TlsPushError::is_transient`] says so: it is false once the push may
-    /// have gone out, so a retry loop sends a push at most once.
-    ///
-    /// # Errors
-    ///
-    /// As for [`push_tls`].
-    pub fn push<T>(
-        &mut self,
-        socket: T,
-        request: &PushRequest<'_>,
-    ) -> Result<PushResponse, TlsPushError>
-    where
-        T: Read + Write,
-    {
-        let job = self.service.push_job(request);
-        push_tls(socket, &mut self.session, &job)
-    }
-
-    /// [`push`](Self::push) over an `embedded_io_async` socket (feature `async`), such as an
-    /// embassy-net `TcpSocket`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`push_tls`].
-    #[cfg(feature = "async")]
-    pub async fn push_async<T>(
-        &mut self,
-        socket: T,
-        request: &PushRequest<'_>,
-    ) -> Result<PushResponse, TlsPushError>
-    where
-        T: embedded_io_async::Read + embedded_io_async::Write,
-    {
-        let job = self.service.push_job(request);
-        crate::push::push_tls_async(socket, &mut self.session, &job).await
-    }
+    exchanges!(
+        /// [`upload`](Self::upload) over an `embedded_io_async` socket (feature `async`), such as
+        /// an embassy-net `TcpSocket`.
+        ///
+        /// # Errors
+        ///
+        /// As for [`upload_tls`].
+        upload_async = crate::upload::upload_tls_async;
+        /// [`push`](Self::push) over an `embedded_io_async` socket (feature `async`), such as an
+        /// embassy-net `TcpSocket`.
+        ///
+        /// # Errors
+        ///
+        /// As for [`push_tls`].
+        push_async = crate::push::push_tls_async;
+        embedded_io_async,
+        async await
+    );
 
     /// A fresh multipart boundary: 128 bits from the RNG.
     fn boundary(&mut self) -> Boundary {
