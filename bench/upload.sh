@@ -6,7 +6,7 @@
 # release build (`tpns`) and the low-footprint one (`tpns-small`; SMALL=0 leaves it out).
 # A benchmark, not a test: it exits non-zero only if an upload did not arrive whole.
 #
-#   bench/upload.sh                      # the full run (about 1 to 2 minutes)
+#   bench/upload.sh                      # the full run (about 2 to 3 minutes)
 #   bench/upload.sh --sizes 3,1000000    # a subset; see bench/upload.py --help
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
