@@ -4,8 +4,9 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use tpns_bench::{RESPONSE, RESPONSE_CHUNKED};
+use tpns_core::exchange::{Collector, Step};
 use tpns_core::response::{Event, Limits, ResponseReader};
-use tpns_core::upload::{Collector, Step, UploadFields};
+use tpns_core::upload::UploadFields;
 
 /// Feeds `input` in `piece`-byte reads; returns the body bytes seen.
 fn read(input: &[u8], piece: usize) -> usize {

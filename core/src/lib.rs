@@ -8,6 +8,7 @@ extern crate std;
 
 pub mod auth;
 pub mod endpoint;
+pub mod exchange;
 pub mod json;
 pub mod multipart;
 pub mod package;

@@ -1,8 +1,9 @@
 //! Pushing a notification to an uploaded package: `POST /v3/push/app`.
 //!
 //! [`PushRequest`] writes the JSON body with no allocation (strings escaped per RFC 8259 §7);
-//! [`push`] sends it over any `embedded_io::{Read, Write}` stream with one caller buffer and
-//! reads the snake_case answer: `ret_code`, `err_msg`, `push_id` (a string, or an array for
+//! [`push`] sends it over any `embedded_io::{Read, Write}` stream with one caller buffer
+//! (`push_async` over `embedded_io_async`, feature `async`: both run the one
+//! [`Exchange`]) and reads the snake_case answer: `ret_code`, `err_msg`, `push_id` (a string, or an array for
 //! loop pushes), `seq`; `result` and unknown fields are ignored. Each of those fields may
 //! appear once (a second one is a malformed answer), and a success must carry a usable
 //! `push_id`: present, not null, not empty, no empty id in an array.
@@ -15,20 +16,18 @@
 
 use core::convert::Infallible;
 use core::fmt;
-
-use embedded_io::{Read, Write};
+use core::ops::ControlFlow;
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
+use crate::exchange::{self, Answer, Exchange, ExchangeError, Outgoing, Reply};
 use crate::json::{Visitor, Want};
 use crate::raw_json::RawJson;
 use crate::request::{Authorization, ContentType, PUSH_PATH, RequestHead};
 use crate::response::Limits;
-use crate::sink::{Sink, count, put_decimal};
+use crate::sink::{Sink, Window, count, put_decimal};
 use crate::text::Text;
-use crate::upload::{
-    Answer, Collector, ERR_MSG_CAP, Outbox, UploadError, checked, first_time, read_answer,
-};
+use crate::upload::{ERR_MSG_CAP, Progress, first_time};
 
 /// Which kind of package the push targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -536,9 +535,104 @@ pub struct PushResponse {
     pub seq: Option<i64>,
 }
 
-/// Why a push failed. It shares the upload's error type; the package-source variants never
-/// occur.
-pub type PushError<T> = UploadError<T, Infallible>;
+/// Why a push failed: the request broke a rule (nothing was sent), or the exchange failed.
+///
+/// # Retrying a push
+///
+/// A push that reached the service is delivered: sending it again notifies the devices twice.
+/// So a push is retried only while it certainly did not go out. [`is_transient`] is true only
+/// then (a request cut off before its body was whole, the service's rate limit), and false as
+/// soon as the whole body was handed to the connection, whatever comes after (a lost answer,
+/// a 502/503/504 from a gateway that may have passed the push on).
+/// [`may_have_been_sent`] says which side of that line a failure is on. A loop that retries
+/// transient errors therefore sends a push at most once.
+///
+/// [`is_transient`]: Self::is_transient
+/// [`may_have_been_sent`]: Self::may_have_been_sent
+#[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PushError<T> {
+    /// A push field breaks the API's rules ([`PushRequestError`] names it): checked before
+    /// anything is sent.
+    Invalid(PushRequestError),
+    /// The exchange failed, by phase.
+    Exchange {
+        /// What failed.
+        error: ExchangeError<T>,
+        /// The JSON body's length: an [`ExchangeError::SendBody`] that wrote fewer bytes left
+        /// the body incomplete, and the service acts on no incomplete request.
+        body_len: u64,
+    },
+}
+
+impl<T> PushError<T> {
+    /// Whether the service may have received the whole push, and so may deliver it: the whole
+    /// body was handed to the connection, and no answer said that the service refused it.
+    ///
+    /// See [`may_have_been_sent`](fn@may_have_been_sent).
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Self::Exchange { error, body_len } => may_have_been_sent(error, *body_len),
+            Self::Invalid(_) => false,
+        }
+    }
+
+    /// Whether a new attempt could succeed **and** cannot send the push twice: the request was
+    /// cut off before its body was whole, or the service's rate limit refused it. Never true
+    /// when [`may_have_been_sent`](Self::may_have_been_sent) is.
+    pub fn is_transient(&self) -> bool {
+        !self.may_have_been_sent() && self.exchange().is_some_and(ExchangeError::is_transient)
+    }
+
+    /// Whether the service refused the credentials ([`ExchangeError::is_auth_failure`]).
+    pub fn is_auth_failure(&self) -> bool {
+        self.exchange().is_some_and(ExchangeError::is_auth_failure)
+    }
+
+    /// Whether this is the service's rate limit, which asks for a pause.
+    pub fn is_rate_limited(&self) -> bool {
+        self.exchange().is_some_and(ExchangeError::is_rate_limited)
+    }
+
+    /// The exchange's error, if the exchange is what failed.
+    pub fn exchange(&self) -> Option<&ExchangeError<T>> {
+        match self {
+            Self::Exchange { error, .. } => Some(error),
+            Self::Invalid(_) => None,
+        }
+    }
+
+    /// The exchange's error by value, or the rule the request broke.
+    ///
+    /// # Errors
+    ///
+    /// The [`PushRequestError`] of [`PushError::Invalid`].
+    pub fn into_exchange(self) -> Result<ExchangeError<T>, PushRequestError> {
+        match self {
+            Self::Exchange { error, .. } => Ok(error),
+            Self::Invalid(e) => Err(e),
+        }
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => write!(f, "invalid push: {e}"),
+            Self::Exchange { error, .. } => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl<T: fmt::Debug + fmt::Display + 'static> core::error::Error for PushError<T> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::Exchange { error, .. } => Some(error),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PushField {
@@ -648,31 +742,27 @@ impl Visitor for PushFields {
     }
 }
 
-impl Answer<PushFields> {
+impl Reply for PushFields {
+    type Response = PushResponse;
+
     /// What a push answer means.
     ///
     /// # Errors
     ///
-    /// As for uploads: [`UploadError::Status`], [`UploadError::Json`], [`UploadError::Api`],
-    /// or [`UploadError::MissingField`] (with the start of the body) when `ret_code` is
+    /// As for uploads: [`ExchangeError::Status`], [`ExchangeError::Json`], [`ExchangeError::Api`],
+    /// or [`ExchangeError::MissingField`] (with the start of the body) when `ret_code` is
     /// missing or `push_id` is not usable: missing, `null`, `""`, `[]`, an empty (or blank) id
     /// in an array, or too long to keep whole.
-    pub fn into_result<T>(self) -> Result<PushResponse, PushError<T>> {
-        let f = self.fields;
-        let ret_code = checked(
-            self.status,
-            self.json_error,
-            &self.text,
-            (f.ret_code, &f.err_msg),
-            "ret_code",
-        )?;
+    fn interpret<T>(answer: Answer<Self>) -> Result<PushResponse, ExchangeError<T>> {
+        let f = &answer.fields;
+        let ret_code = answer.checked((f.ret_code, &f.err_msg), "ret_code")?;
         // A cut id would name another push: better no id than a wrong one. An empty one names
         // none: a success without an id to follow the push by is not a success.
         let ids = f.push_id.as_str().trim_end_matches(',');
         if !f.has_push_id || f.push_id.is_truncated() || f.blank_id || ids.is_empty() {
-            return Err(UploadError::MissingField {
+            return Err(ExchangeError::MissingField {
                 name: "push_id",
-                body: self.text,
+                body: answer.text,
             });
         }
         let mut push_id = Text::default();
@@ -686,111 +776,197 @@ impl Answer<PushFields> {
     }
 }
 
-/// Why a push could not start: the request breaks a rule. Checked before anything is sent.
+/// The bytes of a push request: the head, then the JSON body, written on demand through a
+/// [`Window`] (nothing is held but the position), so any buffer size works.
 #[derive(Debug)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-#[non_exhaustive]
-pub enum PushSetupError<T> {
-    /// A push field breaks the API's rules.
-    Invalid(PushRequestError),
-    /// The exchange failed.
-    Failed(PushError<T>),
+pub struct PushBytes<'a> {
+    job: &'a Push<'a>,
+    #[cfg(feature = "signature")]
+    sign: Option<crate::signature::Sign>,
+    head_len: u64,
+    body_len: u64,
+    at: u64,
 }
 
-impl<T: fmt::Display> fmt::Display for PushSetupError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Invalid(e) => write!(f, "invalid push: {e}"),
-            Self::Failed(e) => fmt::Display::fmt(e, f),
+impl<'a> PushBytes<'a> {
+    /// The request for `job`, signed now when it asks for a signature.
+    ///
+    /// # Errors
+    ///
+    /// [`RequestError`](crate::request::RequestError) when a value would break the request's
+    /// framing.
+    pub fn new(job: &'a Push<'a>) -> Result<Self, crate::request::RequestError> {
+        let mut bytes = PushBytes {
+            job,
+            #[cfg(feature = "signature")]
+            sign: None,
+            head_len: 0,
+            body_len: job.request.json_len(),
+            at: 0,
+        };
+        #[cfg(feature = "signature")]
+        if let PushAuth::Signature {
+            credentials,
+            timestamp,
+        } = job.auth
+        {
+            let mut signer = crate::signature::Signer::new(&credentials, timestamp);
+            let Ok(()) = job.request.emit_json(&mut signer);
+            bytes.sign = Some(signer.finish());
+        }
+        let head = bytes.head();
+        head.check()?;
+        bytes.head_len = count(|c| head.emit(c));
+        Ok(bytes)
+    }
+
+    fn head(&self) -> RequestHead<'_> {
+        let authorization = match self.job.auth {
+            PushAuth::Basic(creds) => Authorization::Basic(creds),
+            #[cfg(feature = "signature")]
+            PushAuth::Signature {
+                credentials,
+                timestamp,
+            } => match &self.sign {
+                Some(sign) => Authorization::Signature {
+                    access_id: credentials.access_id(),
+                    timestamp,
+                    sign,
+                },
+                // `new` signs every request that asks for a signature.
+                None => Authorization::Basic(credentials),
+            },
+        };
+        RequestHead {
+            endpoint: self.job.endpoint,
+            path: PUSH_PATH,
+            authorization,
+            content_type: ContentType::Json,
+            content_length: self.body_len,
+            expect_continue: false,
+        }
+    }
+
+    /// Length of the JSON body.
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+}
+
+impl Outgoing for PushBytes<'_> {
+    type Error = Infallible;
+
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        let mut window = Window::new(self.at, buf);
+        let Ok(()) = self
+            .head()
+            .emit(&mut window)
+            .and_then(|()| self.job.request.emit_json(&mut window));
+        let n = window.filled();
+        self.at += n as u64;
+        Ok(n)
+    }
+
+    fn head_len(&self) -> u64 {
+        self.head_len
+    }
+
+    fn release_body(&mut self) {}
+
+    fn progress(&self, written: u64) -> Progress {
+        Progress {
+            sent: written.saturating_sub(self.head_len).min(self.body_len),
+            total: self.body_len,
         }
     }
 }
 
-impl<T: fmt::Debug + fmt::Display + 'static> core::error::Error for PushSetupError<T> {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Invalid(e) => Some(e),
-            Self::Failed(e) => Some(e),
-        }
-    }
+/// The exchange of a push, for either driver, after the request's rules are checked.
+fn push_exchange<'b, T>(
+    job: &'b Push<'b>,
+    buf: &'b mut [u8],
+) -> Result<PushExchange<'b, T>, PushError<T>> {
+    job.request.check().map_err(PushError::Invalid)?;
+    let request = PushBytes::new(job).map_err(|e| PushError::Exchange {
+        error: ExchangeError::Request(e),
+        body_len: job.request.json_len(),
+    })?;
+    Ok(Exchange::new(buf, request, job.limits, false, never_cancel))
 }
 
-/// Sends a push and reads its answer, through one caller buffer of any size.
+type PushExchange<'b, T> =
+    Exchange<'b, PushBytes<'b>, PushFields, fn(Progress) -> ControlFlow<Infallible>, T, Infallible>;
+
+fn never_cancel(_: Progress) -> ControlFlow<Infallible> {
+    ControlFlow::Continue(())
+}
+
+/// A push's outcome from the exchange's.
+fn pushed<T>(
+    outcome: exchange::Outcome<PushResponse, T, Infallible, Infallible>,
+    body_len: u64,
+) -> Result<PushResponse, PushError<T>> {
+    outcome.map_err(|stopped| match stopped {
+        exchange::Stopped::Exchange(error) => PushError::Exchange { error, body_len },
+        exchange::Stopped::Source(never) | exchange::Stopped::Cancelled { reason: never, .. } => {
+            match never {}
+        }
+    })
+}
+
+/// Whether a push whose exchange failed with `error` may have reached the service whole, its
+/// JSON body being `body_len` bytes long. The one place this rule is written; transports with
+/// errors of their own (timeouts) use it too.
 ///
-/// The request is not checked against the API's rules here: run [`PushRequest::check`] first,
-/// or use [`push_checked`].
+/// True for a lost or unreadable answer, for a 5xx status other than 503 (a gateway says 502
+/// or 504 after it forwarded the request, and a 500 may come after the service acted), and
+/// for a write error once the whole body was written (the last bytes may have left). False
+/// for a failure before the body was whole, for a 4xx status, for a 503 (the service or a
+/// gateway refusing work it did not take) and for the service's own refusal (`ret_code`).
+pub fn may_have_been_sent<T>(error: &ExchangeError<T>, body_len: u64) -> bool {
+    match error {
+        ExchangeError::SendBody { sent, .. } => *sent >= body_len,
+        ExchangeError::ReadResponse(_)
+        | ExchangeError::Response(_)
+        | ExchangeError::Json(_)
+        | ExchangeError::MissingField { .. } => true,
+        ExchangeError::Status { status, .. } => *status >= 500 && *status != 503,
+        _ => false,
+    }
+}
+
+/// Checks a push against the API's rules, sends it and reads its answer, through one caller
+/// buffer of any size.
 ///
 /// # Errors
 ///
-/// [`PushError`] says which phase failed (see [`UploadError`]): a transport error, a bad
-/// response, an HTTP status, or the service's `ret_code`.
-pub fn push<T: Read + Write>(
+/// [`PushError::Invalid`] before anything is sent, or [`PushError::Exchange`]: a transport
+/// error, a bad response, an HTTP status, or the service's `ret_code`. Retry only when
+/// [`PushError::is_transient`] says so: see [`PushError`].
+pub fn push<T: embedded_io::Read + embedded_io::Write>(
     transport: &mut T,
     job: &Push<'_>,
     buf: &mut [u8],
 ) -> Result<PushResponse, PushError<T::Error>> {
-    let content_length = job.request.json_len();
-    #[cfg(feature = "signature")]
-    let sign;
-    let authorization = match job.auth {
-        PushAuth::Basic(creds) => Authorization::Basic(creds),
-        #[cfg(feature = "signature")]
-        PushAuth::Signature {
-            credentials,
-            timestamp,
-        } => {
-            let mut signer = crate::signature::Signer::new(&credentials, timestamp);
-            let Ok(()) = job.request.emit_json(&mut signer);
-            sign = signer.finish();
-            Authorization::Signature {
-                access_id: credentials.access_id(),
-                timestamp,
-                sign: &sign,
-            }
-        }
-    };
-    let head = RequestHead {
-        endpoint: job.endpoint,
-        path: PUSH_PATH,
-        authorization,
-        content_type: ContentType::Json,
-        content_length,
-        expect_continue: false,
-    };
-    head.check().map_err(UploadError::Request)?;
-    if buf.is_empty() {
-        return Err(UploadError::EmptyBuffer);
-    }
-    let mut out = Outbox::new(buf, transport);
-    let sent = head
-        .emit(&mut out)
-        .and_then(|()| job.request.emit_json(&mut out))
-        .and_then(|()| out.drain())
-        .and_then(|()| out.transport.flush());
-    let collector = Collector::new(job.limits, PushFields::default());
-    if let Err(error) = sent {
-        // Head and body share the buffer; the phase is where the failed write began.
-        let head_len = count(|c| head.emit(c));
-        return Err(match out.written().checked_sub(head_len) {
-            Some(sent) => UploadError::SendBody { sent, error },
-            None => UploadError::SendHead(error),
-        });
-    }
-    read_answer(out.transport, out.buf, collector)?.into_result()
+    let exchange = push_exchange(job, buf)?;
+    pushed(exchange::run(transport, exchange), job.request.json_len())
 }
 
-/// [`push`] after [`PushRequest::check`]: a request that breaks the rules sends nothing.
+/// [`push`] over an async transport (feature `async`): an embassy-net socket or embedded-tls's
+/// async connection.
 ///
 /// # Errors
 ///
-/// [`PushSetupError::Invalid`] before sending, [`PushSetupError::Failed`] after.
-pub fn push_checked<T: Read + Write>(
+/// As for [`push`].
+#[cfg(feature = "async")]
+pub async fn push_async<T: embedded_io_async::Read + embedded_io_async::Write>(
     transport: &mut T,
     job: &Push<'_>,
     buf: &mut [u8],
-) -> Result<PushResponse, PushSetupError<T::Error>> {
-    job.request.check().map_err(PushSetupError::Invalid)?;
-    push(transport, job, buf).map_err(PushSetupError::Failed)
+) -> Result<PushResponse, PushError<T::Error>> {
+    let exchange = push_exchange(job, buf)?;
+    let outcome = exchange::run_async(transport, exchange).await;
+    pushed(outcome, job.request.json_len())
 }
 
 #[cfg(test)]
@@ -1049,7 +1225,7 @@ mod tests {
         }
     }
 
-    fn answer(body: &[u8]) -> Result<PushResponse, PushError<Infallible>> {
+    fn answer(body: &[u8]) -> Result<PushResponse, ExchangeError<Infallible>> {
         let mut fields = PushFields::default();
         let mut reader = JsonReader::new();
         let json_error = reader
@@ -1058,28 +1234,28 @@ mod tests {
             .err();
         let mut text = Text::default();
         body.iter().for_each(|&b| text.push(char::from(b)));
-        Answer {
+        PushFields::interpret(Answer {
             status: 200,
             fields,
             json_error,
             text,
-        }
-        .into_result()
+        })
     }
 
     #[test]
     fn setup_errors_say_what_failed_and_keep_the_cause() {
         use core::error::Error as _;
-        let invalid: PushSetupError<Infallible> =
-            PushSetupError::Invalid(PushRequestError::EmptyContent);
+        let invalid: PushError<Infallible> = PushError::Invalid(PushRequestError::EmptyContent);
         assert_eq!(
             invalid.to_string(),
             std::format!("invalid push: {}", PushRequestError::EmptyContent)
         );
         assert!(invalid.source().is_some());
-        let failed = PushSetupError::Failed(
-            answer(br#"{"ret_code":1008003,"err_msg":"auth"}"#).unwrap_err(),
-        );
+        let failed = PushError::Exchange {
+            error: answer(br#"{"ret_code":1008003,"err_msg":"auth"}"#).unwrap_err(),
+            body_len: 10,
+        };
+        assert!(failed.is_auth_failure() && !failed.may_have_been_sent());
         assert_eq!(failed.to_string(), "retCode 1008003: auth");
         assert!(
             failed
@@ -1101,7 +1277,7 @@ mod tests {
         assert!(err.is_transient());
         assert!(matches!(
             answer(br#"{"ret_code":0}"#),
-            Err(UploadError::MissingField {
+            Err(ExchangeError::MissingField {
                 name: "push_id",
                 ..
             })
@@ -1121,7 +1297,7 @@ mod tests {
             br#"{"ret_code":0,"push_id":["1",null]}"#,
         ] {
             let err = answer(body).unwrap_err();
-            let UploadError::MissingField { name, body: text } = &err else {
+            let ExchangeError::MissingField { name, body: text } = &err else {
                 panic!("{err:?}")
             };
             assert_eq!(*name, "push_id");
@@ -1147,7 +1323,7 @@ mod tests {
             assert!(
                 matches!(
                     err,
-                    UploadError::Json(JsonError {
+                    ExchangeError::Json(JsonError {
                         kind: JsonErrorKind::DuplicateKey,
                         ..
                     })

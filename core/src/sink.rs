@@ -150,6 +150,17 @@ impl Sink for SliceSink<'_> {
     }
 }
 
+/// A growing vector as a sink (feature `std`): for hosts that keep what an emitter writes.
+#[cfg(feature = "std")]
+impl Sink for std::vec::Vec<u8> {
+    type Error = Infallible;
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// Emits a decimal number without allocating.
 ///
 /// It divides by nothing: each digit is found by subtracting its power of ten at most nine

@@ -65,9 +65,17 @@ impl<const N: usize> Text<N> {
 
     /// The same text in a `Text` of another capacity (truncated if it does not fit).
     pub fn resized<const M: usize>(&self) -> Text<M> {
+        // The bytes are UTF-8 by construction (only whole characters are pushed), so a byte
+        // copy cut back to a character boundary is what pushing them one by one would give,
+        // without a UTF-8 decoder in device firmware.
+        let mut n = self.len.min(M);
+        while n > 0 && n < self.len && self.buf[n] & 0xC0 == 0x80 {
+            n -= 1;
+        }
         let mut out = Text::default();
-        out.push_str(self.as_str());
-        out.truncated |= self.truncated;
+        out.buf[..n].copy_from_slice(&self.buf[..n]);
+        out.len = n;
+        out.truncated = self.truncated || n < self.len;
         out
     }
 
@@ -111,5 +119,50 @@ impl<const N: usize> fmt::Display for Text<N> {
             f.write_str("…")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Text;
+
+    /// `resized` gives what pushing the characters one by one into the new capacity gives:
+    /// whole characters only, and the truncation mark when any was dropped.
+    #[test]
+    fn resizing_cuts_at_a_character_boundary() {
+        let texts = ["", "abc", "aé", "é", "日本語", "a😀b", "ééé"];
+        for text in texts {
+            let mut from = Text::<16>::default();
+            from.push_str(text);
+            let mut truncated_from = from;
+            truncated_from.truncated = true;
+            for source in [from, truncated_from] {
+                let by_chars = |cap: usize| {
+                    let mut out = Text::<16>::default();
+                    let mut len = 0;
+                    for c in source.as_str().chars() {
+                        if len + c.len_utf8() > cap {
+                            out.truncated = true;
+                            break;
+                        }
+                        len += c.len_utf8();
+                        out.push(c);
+                    }
+                    out.truncated |= source.truncated;
+                    (std::string::String::from(out.as_str()), out.truncated)
+                };
+                let r2: Text<2> = source.resized();
+                let r3: Text<3> = source.resized();
+                let r16: Text<16> = source.resized();
+                for (cap, got) in [
+                    (2, (r2.as_str(), r2.is_truncated())),
+                    (3, (r3.as_str(), r3.is_truncated())),
+                    (16, (r16.as_str(), r16.is_truncated())),
+                ] {
+                    let (want, cut) = by_chars(cap);
+                    assert_eq!(got, (want.as_str(), cut), "{text:?} into {cap}");
+                }
+            }
+        }
     }
 }

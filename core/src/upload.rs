@@ -1,34 +1,32 @@
-//! The blocking upload driver: one account package to `POST /v3/push/package/upload` over any
-//! `embedded_io::{Read, Write}` byte stream, with one caller-provided buffer.
+//! Uploading one account package to `POST /v3/push/package/upload`: the job ([`Upload`]), the
+//! request's bytes ([`UploadBytes`]), the answer's fields ([`UploadFields`]) and the blocking
+//! driver ([`upload`]); `upload_async` (feature `async`) is its async twin.
 //!
-//! The driver writes the request head, the part head and the package bytes through the one
-//! buffer, so they leave in as few `write` calls as the buffer allows (the head and the first
-//! package bytes together), and flushes once at the end. It then reads the response through the
-//! same buffer with [`ResponseReader`] and [`JsonReader`], which keep no copy of the input.
-//!
-//! The protocol decisions that do not depend on how bytes move (what a response means) live in
-//! [`Collector`], shared with any other driver (an async one, for instance).
+//! Both drivers run the one [`Exchange`] state machine: the request
+//! head, the part head and the package bytes go through the caller's one buffer, so they leave
+//! in as few `write` calls as the buffer allows, and the response is read through the same
+//! buffer with no copy of the input. Only the moving of bytes differs between them.
 
 use core::fmt;
 use core::ops::ControlFlow;
 
-use embedded_io::{Read, Write};
+use embedded_io::Read;
 
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
-use crate::json::{JsonError, JsonReader, Visitor};
+use crate::exchange::{self, Answer, Exchange, ExchangeError, Outgoing, Reply, Stopped};
+use crate::multipart::{Body, BodyError, Boundary, Form};
+use crate::request::{Authorization, ContentType, RequestError, RequestHead, UPLOAD_PATH};
+use crate::response::Limits;
+use crate::sink::{Window, count};
 use crate::text::Text;
 
 mod fields;
 pub(crate) use fields::first_time;
 pub use fields::{ERR_MSG_CAP, UploadFields};
 
-/// Capacity of the start of a non-JSON body kept for error messages, in bytes.
-pub const BODY_TEXT_CAP: usize = 64;
-use crate::multipart::{Body, BodyError, Boundary, Form};
-use crate::request::{Authorization, ContentType, RequestError, RequestHead, UPLOAD_PATH};
-use crate::response::{Event, Limits, ResponseError, ResponseReader};
-use crate::sink::{Sink, Window, count};
+#[cfg(doc)]
+use crate::exchange::RATE_LIMITED;
 
 /// What to upload and where.
 #[derive(Debug, Clone, Copy)]
@@ -72,26 +70,15 @@ pub struct UploadResponse {
     pub err_msg: Text<ERR_MSG_CAP>,
 }
 
-/// Why an upload failed.
+/// Why an upload failed: the exchange, the package source, or the progress callback.
 ///
 /// `T` is the transport's error and `S` the package source's; both are kept as they were.
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum UploadError<T, S> {
-    /// A request value (host, path) could break the request's framing.
-    Request(RequestError),
-    /// The caller's buffer is empty.
-    EmptyBuffer,
-    /// Writing the request head failed.
-    SendHead(T),
-    /// Writing the body failed after `sent` package bytes.
-    SendBody {
-        /// Package bytes written before the failure.
-        sent: u64,
-        /// The transport's error.
-        error: T,
-    },
+    /// The HTTP exchange failed, by phase ([`ExchangeError`]).
+    Exchange(ExchangeError<T>),
     /// The package source failed, or held fewer or more bytes than declared.
     Source(BodyError<S>),
     /// The progress callback cancelled the upload after `sent` package bytes.
@@ -99,166 +86,66 @@ pub enum UploadError<T, S> {
         /// Package bytes written before the cancellation.
         sent: u64,
     },
-    /// Reading the response failed.
-    ReadResponse(T),
-    /// The response is not valid HTTP/1.1, or exceeds the limits.
-    Response(ResponseError),
-    /// The response body is not the expected JSON.
-    Json(JsonError),
-    /// The JSON lacks a field, or the field is not usable (a non-positive `uploadId`, an
-    /// empty `push_id`).
-    MissingField {
-        /// The field, as the API spells it.
-        name: &'static str,
-        /// The start of the body, as printable ASCII (anything else shown as `?`), so that
-        /// the message shows what the server said instead.
-        body: Text<BODY_TEXT_CAP>,
-    },
-    /// The server answered with a status other than 2xx.
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// `retCode` from the body, if it was JSON and had one.
-        ret_code: Option<i64>,
-        /// `errMsg` from the body, or the start of the body when it is not JSON.
-        message: Text<ERR_MSG_CAP>,
-    },
-    /// The service refused the upload: `retCode` is not 0.
-    Api {
-        /// `retCode`, such as 1008003 for an authentication failure.
-        ret_code: i64,
-        /// `errMsg`.
-        err_msg: Text<ERR_MSG_CAP>,
-    },
 }
 
 impl<T, S> UploadError<T, S> {
-    /// Whether a new attempt could succeed: a transport failure, a 502/503/504 or the rate
-    /// limit (1008028). Authentication and validation failures are never transient.
+    /// Whether a new attempt could succeed ([`ExchangeError::is_transient`]): a transport
+    /// failure, a 502/503/504 or the rate limit (1008028). Authentication and validation
+    /// failures, the source's errors and cancellation are never transient.
     pub fn is_transient(&self) -> bool {
-        match self {
-            Self::SendHead(_) | Self::SendBody { .. } | Self::ReadResponse(_) => true,
-            Self::Response(e) => is_cut_short(e),
-            Self::Status { status, .. } => is_transient_status(*status),
-            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
-            _ => false,
-        }
+        self.exchange().is_some_and(ExchangeError::is_transient)
     }
 
-    /// Whether the service refused the credentials (`retCode` 1008003 or 10030002, or HTTP
-    /// 401/403).
+    /// Whether the service refused the credentials ([`ExchangeError::is_auth_failure`]).
     pub fn is_auth_failure(&self) -> bool {
-        match self {
-            Self::Api { ret_code, .. } => is_auth_refusal(None, Some(*ret_code)),
-            Self::Status {
-                status, ret_code, ..
-            } => is_auth_refusal(Some(*status), *ret_code),
-            _ => false,
-        }
+        self.exchange().is_some_and(ExchangeError::is_auth_failure)
     }
 
     /// Whether this is the rate limit ([`RATE_LIMITED`]), which asks for a pause.
     pub fn is_rate_limited(&self) -> bool {
+        self.exchange().is_some_and(ExchangeError::is_rate_limited)
+    }
+
+    /// The exchange's error, if the exchange is what failed.
+    pub fn exchange(&self) -> Option<&ExchangeError<T>> {
         match self {
-            Self::Api { ret_code, .. } => *ret_code == RATE_LIMITED,
-            Self::Status { ret_code, .. } => *ret_code == Some(RATE_LIMITED),
-            _ => false,
+            Self::Exchange(e) => Some(e),
+            _ => None,
         }
     }
 
-    /// The same error with the package source's error mapped by `f`: for a push (`S` is
-    /// [`Infallible`](core::convert::Infallible)), `|never| match never {}` gives an upload's
-    /// error type, so one type can hold both.
+    /// The same error with the package source's error mapped by `f`.
     pub fn map_source<S2>(self, f: impl FnOnce(S) -> S2) -> UploadError<T, S2> {
         match self {
+            Self::Exchange(e) => UploadError::Exchange(e),
             Self::Source(e) => UploadError::Source(e.map_source(f)),
-            Self::Request(e) => UploadError::Request(e),
-            Self::EmptyBuffer => UploadError::EmptyBuffer,
-            Self::SendHead(e) => UploadError::SendHead(e),
-            Self::SendBody { sent, error } => UploadError::SendBody { sent, error },
             Self::Cancelled { sent } => UploadError::Cancelled { sent },
-            Self::ReadResponse(e) => UploadError::ReadResponse(e),
-            Self::Response(e) => UploadError::Response(e),
-            Self::Json(e) => UploadError::Json(e),
-            Self::MissingField { name, body } => UploadError::MissingField { name, body },
-            Self::Status {
-                status,
-                ret_code,
-                message,
-            } => UploadError::Status {
-                status,
-                ret_code,
-                message,
-            },
-            Self::Api { ret_code, err_msg } => UploadError::Api { ret_code, err_msg },
         }
     }
 }
 
-/// Whether an HTTP status is worth another attempt: 502, 503 or 504 (a gateway or the service
-/// is briefly unavailable). The one place this policy is written; transports use it too.
-pub fn is_transient_status(status: u16) -> bool {
-    matches!(status, 502..=504)
+impl<T, S> From<ExchangeError<T>> for UploadError<T, S> {
+    fn from(e: ExchangeError<T>) -> Self {
+        UploadError::Exchange(e)
+    }
 }
 
-/// Whether an answer means the credentials were refused: HTTP 401/403, or a `retCode` of
-/// [`AUTH_FAILURES`].
-pub fn is_auth_refusal(status: Option<u16>, ret_code: Option<i64>) -> bool {
-    status.is_some_and(|s| matches!(s, 401 | 403))
-        || ret_code.is_some_and(|c| AUTH_FAILURES.contains(&c))
+impl<T, S> From<Stopped<T, BodyError<S>, ()>> for UploadError<T, S> {
+    fn from(stopped: Stopped<T, BodyError<S>, ()>) -> Self {
+        match stopped {
+            Stopped::Exchange(e) => UploadError::Exchange(e),
+            Stopped::Source(e) => UploadError::Source(e),
+            Stopped::Cancelled { sent, reason: () } => UploadError::Cancelled { sent },
+        }
+    }
 }
-
-/// Whether a response error means the connection ended before the answer was complete (and
-/// so a new attempt could succeed), rather than a malformed answer.
-pub fn is_cut_short(error: &ResponseError) -> bool {
-    matches!(
-        error,
-        ResponseError::IncompleteHead | ResponseError::IncompleteBody
-    )
-}
-
-/// `retCode` for "request too fast".
-pub const RATE_LIMITED: i64 = 1_008_028;
-/// `retCode`s that mean the credentials were refused.
-pub const AUTH_FAILURES: [i64; 2] = [1_008_003, 10_030_002];
 
 impl<T: fmt::Display, S: fmt::Display> fmt::Display for UploadError<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Request(e) => write!(f, "invalid request: {e}"),
-            Self::EmptyBuffer => f.write_str("the I/O buffer is empty"),
-            Self::SendHead(e) => write!(f, "sending the request head failed: {e}"),
-            Self::SendBody { sent, error } => {
-                write!(f, "sending the package failed after {sent} bytes: {error}")
-            }
+            Self::Exchange(e) => fmt::Display::fmt(e, f),
             Self::Source(e) => write!(f, "{e}"),
             Self::Cancelled { sent } => write!(f, "upload cancelled after {sent} bytes"),
-            Self::ReadResponse(e) => write!(f, "reading the response failed: {e}"),
-            Self::Response(e) => write!(f, "bad response: {e}"),
-            Self::Json(e) => write!(f, "bad response body: {e}"),
-            Self::MissingField { name, body } => {
-                write!(f, "the response has no valid `{name}` ")?;
-                if body.is_empty() {
-                    f.write_str("(empty body)")
-                } else {
-                    write!(f, "(body: {body})")
-                }
-            }
-            Self::Status {
-                status,
-                ret_code,
-                message,
-            } => {
-                write!(f, "HTTP status {status}")?;
-                if let Some(code) = ret_code {
-                    write!(f, ", retCode {code}")?;
-                }
-                if !message.is_empty() {
-                    write!(f, ": {message}")?;
-                }
-                Ok(())
-            }
-            Self::Api { ret_code, err_msg } => write!(f, "retCode {ret_code}: {err_msg}"),
         }
     }
 }
@@ -268,157 +155,23 @@ impl<T: fmt::Debug + fmt::Display, S: fmt::Debug + fmt::Display> core::error::Er
 {
 }
 
-/// A finished response: status, the visitor's fields and what went wrong with the body.
-#[derive(Debug, Clone)]
-pub struct Answer<V> {
-    /// The HTTP status.
-    pub status: u16,
-    /// The fields the visitor collected.
-    pub fields: V,
-    /// The first JSON error, if the body was not valid JSON.
-    pub json_error: Option<JsonError>,
-    /// The start of the body as printable ASCII (`?` for anything else), for messages when
-    /// the body is not JSON or lacks a usable field.
-    pub text: Text<BODY_TEXT_CAP>,
-}
+impl Reply for UploadFields {
+    type Response = UploadResponse;
 
-/// What [`Collector::feed`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    /// Feed more bytes.
-    NeedMore,
-    /// The server sent `100 Continue` and nothing after it: go on with the body.
-    Continue,
-    /// The response is complete: call [`Collector::finish`].
-    Complete,
-}
-
-/// Turns response bytes into an [`Answer`]: HTTP framing, then JSON fields, with no I/O of its
-/// own. Every driver (blocking, async) feeds it what it reads.
-#[derive(Debug, Clone)]
-pub struct Collector<V> {
-    reader: ResponseReader,
-    json: JsonReader,
-    fields: V,
-    json_error: Option<JsonError>,
-    text: Text<BODY_TEXT_CAP>,
-    status: Option<u16>,
-}
-
-impl<V: Visitor> Collector<V> {
-    /// A collector with these limits, filling `fields`.
-    pub fn new(limits: Limits, fields: V) -> Self {
-        Collector {
-            reader: ResponseReader::new(limits),
-            json: JsonReader::new(),
-            fields,
-            json_error: None,
-            text: Text::default(),
-            status: None,
-        }
-    }
-
-    /// Feeds bytes read from the connection.
-    ///
-    /// # Errors
-    ///
-    /// [`ResponseError`] when the HTTP framing is broken or over the limits.
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<Step, ResponseError> {
-        let mut continued = false;
-        loop {
-            let (used, event) = self.reader.parse(input)?;
-            input = &input[used..];
-            match event {
-                Event::NeedMore => {
-                    return Ok(if continued && input.is_empty() {
-                        Step::Continue
-                    } else {
-                        Step::NeedMore
-                    });
-                }
-                Event::Interim { status } => continued |= status == 100,
-                Event::Head(head) => self.status = Some(head.status),
-                Event::Body(bytes) => self.body(bytes),
-                Event::End => return Ok(Step::Complete),
-            }
-        }
-    }
-
-    /// Tells the collector the connection was closed.
-    ///
-    /// # Errors
-    ///
-    /// [`ResponseError`] when that cut the response short.
-    pub fn close(&mut self) -> Result<Step, ResponseError> {
-        self.reader.finish().map(|_| Step::Complete)
-    }
-
-    fn body(&mut self, bytes: &[u8]) {
-        // The start of every body is kept, for messages: a non-JSON error body is a proxy's or
-        // server's page, and a 200 without a usable id is shown as it was. Only printable
-        // ASCII is kept, anything else marked with `?` (JSON `errMsg`s are decoded properly,
-        // by the JSON reader), so no escape sequence reaches a terminal. No UTF-8 decoding
-        // here keeps its tables out of device firmware.
-        if !self.text.is_truncated() {
-            for &b in bytes {
-                if self.text.is_truncated() {
-                    break;
-                }
-                self.text.push(match b {
-                    b' '..=b'~' => char::from(b),
-                    b'\t' | b'\r' | b'\n' => ' ',
-                    _ => '?',
-                });
-            }
-        }
-        if self.json_error.is_none()
-            && let Err(e) = self.json.feed(bytes, &mut self.fields)
-        {
-            self.json_error = Some(e);
-        }
-    }
-
-    /// The answer, once [`Step::Complete`] was reported.
-    ///
-    /// # Errors
-    ///
-    /// [`ResponseError::IncompleteHead`] if no final response head was read.
-    pub fn finish(self) -> Result<Answer<V>, ResponseError> {
-        let status = self.status.ok_or(ResponseError::IncompleteHead)?;
-        let json_error = self.json_error.or_else(|| self.json.finish().err());
-        Ok(Answer {
-            status,
-            fields: self.fields,
-            json_error,
-            text: self.text,
-        })
-    }
-}
-
-impl Answer<UploadFields> {
-    /// What an upload response means: success, or which kind of failure.
-    ///
-    /// # Errors
-    ///
-    /// [`UploadError::Status`] for non-2xx, [`UploadError::Json`] for a body that is not JSON,
-    /// [`UploadError::Api`] for a non-zero `retCode`, [`UploadError::MissingField`] (with the
-    /// start of the body) when `retCode` or a positive `uploadId` is missing.
-    pub fn into_result<T, S>(self) -> Result<UploadResponse, UploadError<T, S>> {
-        let f = self.fields;
-        let ret_code = checked(
-            self.status,
-            self.json_error,
-            &self.text,
-            (f.ret_code, &f.err_msg),
-            "retCode",
-        )?;
+    /// Success, or which kind of failure: [`ExchangeError::Status`] for non-2xx,
+    /// [`ExchangeError::Json`] for a body that is not JSON, [`ExchangeError::Api`] for a
+    /// non-zero `retCode`, [`ExchangeError::MissingField`] (with the start of the body) when
+    /// `retCode` or a positive `uploadId` is missing.
+    fn interpret<T>(answer: Answer<Self>) -> Result<UploadResponse, ExchangeError<T>> {
+        let f = &answer.fields;
+        let ret_code = answer.checked((f.ret_code, &f.err_msg), "retCode")?;
         let upload_id = f
             .upload_id
             .and_then(|id| u64::try_from(id).ok())
             .filter(|&id| id > 0)
-            .ok_or(UploadError::MissingField {
+            .ok_or(ExchangeError::MissingField {
                 name: "uploadId",
-                body: self.text,
+                body: answer.text,
             })?;
         Ok(UploadResponse {
             upload_id,
@@ -525,304 +278,136 @@ impl<'a, R: Read> UploadBytes<'a, R> {
     }
 }
 
-/// The checks every API answer goes through, in order: a 2xx status (else
-/// [`UploadError::Status`] with the best message available), valid JSON (duplicate wanted keys
-/// included), a `retCode` of 0 (else [`UploadError::Api`]). Returns the `retCode` (0).
-pub(crate) fn checked<T, S>(
-    status: u16,
-    json_error: Option<JsonError>,
-    text: &Text<BODY_TEXT_CAP>,
-    (ret_code, err_msg): (Option<i64>, &Text<ERR_MSG_CAP>),
-    ret_code_name: &'static str,
-) -> Result<i64, UploadError<T, S>> {
-    if !(200..300).contains(&status) {
-        let message = match json_error {
-            None if !err_msg.is_empty() => *err_msg,
-            _ => text.resized(),
-        };
-        return Err(UploadError::Status {
-            status,
-            ret_code: ret_code.filter(|_| json_error.is_none()),
-            message,
-        });
+impl<R: Read> Outgoing for UploadBytes<'_, R> {
+    type Error = BodyError<R::Error>;
+
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        UploadBytes::fill(self, buf)
     }
-    if let Some(e) = json_error {
-        return Err(UploadError::Json(e));
+
+    fn head_len(&self) -> u64 {
+        self.head_len
     }
-    match ret_code {
-        None => Err(UploadError::MissingField {
-            name: ret_code_name,
-            body: *text,
-        }),
-        Some(0) => Ok(0),
-        Some(ret_code) => Err(UploadError::Api {
-            ret_code,
-            err_msg: *err_msg,
-        }),
+
+    fn release_body(&mut self) {
+        self.hold_body = false;
+    }
+
+    fn progress(&self, written: u64) -> Progress {
+        UploadBytes::progress(self, written)
     }
 }
 
-/// `write_all` that adds every byte the transport accepts to `written` as it goes, so that a
-/// failure's phase (head or body) and byte offset are exact even after partial writes.
-///
-/// # Panics
-///
-/// If the transport breaks the `embedded_io::Write` contract by returning `Ok(0)` for a
-/// non-empty buffer, as `embedded_io`'s own `write_all` does.
-pub(crate) fn write_counted<T: Write>(
-    transport: &mut T,
-    mut bytes: &[u8],
-    written: &mut u64,
-) -> Result<(), T::Error> {
-    while !bytes.is_empty() {
-        let n = transport.write(bytes)?;
-        assert!(n > 0, "write() returned Ok(0)");
-        *written += n as u64;
-        bytes = &bytes[n..];
-    }
-    Ok(())
-}
-
-/// The caller's buffer as an output queue in front of the transport.
-pub(crate) struct Outbox<'b, 't, T> {
-    pub(crate) buf: &'b mut [u8],
-    len: usize,
-    pub(crate) transport: &'t mut T,
-    written: u64,
-}
-
-impl<'b, 't, T: Write> Outbox<'b, 't, T> {
-    pub(crate) fn new(buf: &'b mut [u8], transport: &'t mut T) -> Self {
-        Outbox {
-            buf,
-            len: 0,
-            transport,
-            written: 0,
+/// Defines an upload driver from one text: the blocking [`upload`] here over `embedded_io`,
+/// and `upload_async::upload` over `embedded_io_async` (feature `async`), which awaits the
+/// exchange. The package source is a blocking `embedded_io::Read` for both: flash and SD-card
+/// drivers on microcontrollers are synchronous, and their reads are short.
+macro_rules! upload_driver {
+    ($(#[$attr:meta])* $run:path, $io:ident $(, $async:tt $await:tt)?) => {
+        $(#[$attr])*
+        pub $($async)? fn upload<T, R, F>(
+            transport: &mut T,
+            job: &Upload<'_>,
+            source: R,
+            file_len: u64,
+            buf: &mut [u8],
+            progress: F,
+        ) -> Result<UploadResponse, UploadError<T::Error, R::Error>>
+        where
+            T: $io::Read + $io::Write,
+            R: embedded_io::Read,
+            F: FnMut(Progress) -> ControlFlow<()>,
+        {
+            let exchange = upload_exchange(job, source, file_len, buf, progress)?;
+            $run(transport, exchange)$(.$await)?.map_err(UploadError::from)
         }
-    }
-
-    /// Bytes handed to the transport so far.
-    pub(crate) fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Writes out what is queued.
-    pub(crate) fn drain(&mut self) -> Result<(), T::Error> {
-        let queued = core::mem::take(&mut self.len);
-        write_counted(self.transport, &self.buf[..queued], &mut self.written)
-    }
+    };
 }
+#[cfg(feature = "async")]
+pub(crate) use upload_driver;
 
-impl<T: Write> Sink for Outbox<'_, '_, T> {
-    type Error = T::Error;
+upload_driver!(
+    /// Uploads `file_len` bytes read from `source` as the package `job.file_name`.
+    ///
+    /// `buf` is the only buffer used for sending and receiving; any size works, larger is faster
+    /// (64 bytes is enough; 4 KiB or more keeps system calls few). `progress` is called after each
+    /// write with the package bytes sent so far; returning [`ControlFlow::Break`] cancels.
+    ///
+    /// The package is not validated here: check it first with [`crate::package`]. The connection
+    /// is not reused afterwards: close it.
+    ///
+    /// # Errors
+    ///
+    /// [`UploadError`] says which phase failed and keeps the transport's or source's error. If the
+    /// server answers before the whole body was sent (a 401 before reading the body) and the write
+    /// then fails, the server's answer is reported rather than the broken pipe.
+    ///
+    /// # Examples
+    ///
+    /// See the crate documentation for a whole upload over a `std::net::TcpStream`; on a device
+    /// the transport is a TLS connection over the TCP stack, and the source a flash region:
+    ///
+    /// ```
+    /// # use core::ops::ControlFlow;
+    /// # use tpns_core::{auth::Credentials, endpoint::Endpoint, multipart::Boundary, response::Limits};
+    /// # use tpns_core::upload::{upload, Upload};
+    /// # struct Loopback<'a>(&'a [u8], usize);
+    /// # impl embedded_io::ErrorType for Loopback<'_> { type Error = embedded_io::ErrorKind; }
+    /// # impl embedded_io::Read for Loopback<'_> {
+    /// #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> {
+    /// #         let n = b.len().min(self.0.len() - self.1);
+    /// #         b[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+    /// #         self.1 += n;
+    /// #         Ok(n)
+    /// #     }
+    /// # }
+    /// # impl embedded_io::Write for Loopback<'_> {
+    /// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
+    /// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # let mut socket = Loopback(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,\"errMsg\":\"\",\"uploadId\":123}", 0);
+    /// static PACKAGE: &[u8] = b"device-0001\ndevice-0002\n"; // in flash
+    /// let endpoint = Endpoint::parse("https://api.tpns.tencent.com/").unwrap();
+    /// let job = Upload {
+    ///     endpoint: &endpoint,
+    ///     credentials: Credentials::new("1500001048", "secret").unwrap(),
+    ///     file_name: "devices.txt",
+    ///     boundary: Boundary::from_random([0x5a; 16]), // use the TRNG
+    ///     expect_continue: false,
+    ///     limits: Limits::default(),
+    /// };
+    /// let mut buf = [0u8; 512];
+    /// let answer = upload(&mut socket, &job, PACKAGE, PACKAGE.len() as u64, &mut buf, |_| {
+    ///     ControlFlow::Continue(())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(answer.upload_id, 123);
+    /// ```
+    exchange::run,
+    embedded_io
+);
 
-    fn put(&mut self, mut bytes: &[u8]) -> Result<(), T::Error> {
-        while !bytes.is_empty() {
-            if self.len == self.buf.len() {
-                self.drain()?;
-            }
-            let n = (self.buf.len() - self.len).min(bytes.len());
-            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
-            bytes = &bytes[n..];
-        }
-        Ok(())
-    }
-}
-
-/// Reads from `transport` into `buf` and feeds `collector` until it reports something other
-/// than [`Step::NeedMore`].
-pub(crate) fn read_step<T: Read, S, V: Visitor>(
-    transport: &mut T,
-    buf: &mut [u8],
-    collector: &mut Collector<V>,
-) -> Result<Step, UploadError<T::Error, S>> {
-    loop {
-        let n = transport.read(buf).map_err(UploadError::ReadResponse)?;
-        let step = if n == 0 {
-            collector.close()
-        } else {
-            collector.feed(&buf[..n])
-        }
-        .map_err(UploadError::Response)?;
-        if step != Step::NeedMore {
-            return Ok(step);
-        }
-    }
-}
-
-/// Reads the rest of a response into an answer.
-pub(crate) fn read_answer<T: Read, S, V: Visitor>(
-    transport: &mut T,
-    buf: &mut [u8],
-    mut collector: Collector<V>,
-) -> Result<Answer<V>, UploadError<T::Error, S>> {
-    while read_step(transport, buf, &mut collector)? != Step::Complete {}
-    collector.finish().map_err(UploadError::Response)
-}
-
-/// Uploads `file_len` bytes read from `source` as the package `job.file_name`.
-///
-/// `buf` is the only buffer used for sending and receiving; any size works, larger is faster
-/// (64 bytes is enough; 4 KiB or more keeps system calls few). `progress` is called after each
-/// write with the package bytes sent so far; returning [`ControlFlow::Break`] cancels.
-///
-/// The package is not validated here: check it first with [`crate::package`]. The connection
-/// is not reused afterwards: close it.
-///
-/// # Errors
-///
-/// [`UploadError`] says which phase failed and keeps the transport's or source's error. If the
-/// server answers before the whole body was sent (a 401 before reading the body) and the write
-/// then fails, the server's answer is reported rather than the broken pipe.
-///
-/// # Examples
-///
-/// See the crate documentation for a whole upload over a `std::net::TcpStream`; on a device
-/// the transport is a TLS connection over the TCP stack, and the source a flash region:
-///
-/// ```
-/// # use core::ops::ControlFlow;
-/// # use tpns_core::{auth::Credentials, endpoint::Endpoint, multipart::Boundary, response::Limits};
-/// # use tpns_core::upload::{upload, Upload};
-/// # struct Loopback<'a>(&'a [u8], usize);
-/// # impl embedded_io::ErrorType for Loopback<'_> { type Error = embedded_io::ErrorKind; }
-/// # impl embedded_io::Read for Loopback<'_> {
-/// #     fn read(&mut self, b: &mut [u8]) -> Result<usize, Self::Error> {
-/// #         let n = b.len().min(self.0.len() - self.1);
-/// #         b[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
-/// #         self.1 += n;
-/// #         Ok(n)
-/// #     }
-/// # }
-/// # impl embedded_io::Write for Loopback<'_> {
-/// #     fn write(&mut self, b: &[u8]) -> Result<usize, Self::Error> { Ok(b.len()) }
-/// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
-/// # }
-/// # let mut socket = Loopback(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"retCode\":0,\"errMsg\":\"\",\"uploadId\":123}", 0);
-/// static PACKAGE: &[u8] = b"device-0001\ndevice-0002\n"; // in flash
-/// let endpoint = Endpoint::parse("https://api.tpns.tencent.com/").unwrap();
-/// let job = Upload {
-///     endpoint: &endpoint,
-///     credentials: Credentials::new("1500001048", "secret").unwrap(),
-///     file_name: "devices.txt",
-///     boundary: Boundary::from_random([0x5a; 16]), // use the TRNG
-///     expect_continue: false,
-///     limits: Limits::default(),
-/// };
-/// let mut buf = [0u8; 512];
-/// let answer = upload(&mut socket, &job, PACKAGE, PACKAGE.len() as u64, &mut buf, |_| {
-///     ControlFlow::Continue(())
-/// })
-/// .unwrap();
-/// assert_eq!(answer.upload_id, 123);
-/// ```
-pub fn upload<T, R, F>(
-    transport: &mut T,
-    job: &Upload<'_>,
+/// The exchange of an upload, for either driver.
+pub(crate) fn upload_exchange<'b, R: Read, P, T>(
+    job: &'b Upload<'b>,
     source: R,
     file_len: u64,
-    buf: &mut [u8],
-    mut progress: F,
-) -> Result<UploadResponse, UploadError<T::Error, R::Error>>
+    buf: &'b mut [u8],
+    progress: P,
+) -> Result<UploadExchange<'b, R, P, T>, UploadError<T, R::Error>>
 where
-    T: Read + Write,
-    R: Read,
-    F: FnMut(Progress) -> ControlFlow<()>,
+    P: FnMut(Progress) -> ControlFlow<()>,
 {
-    let mut request = UploadBytes::new(job, source, file_len).map_err(UploadError::Request)?;
-    if buf.is_empty() {
-        return Err(UploadError::EmptyBuffer);
-    }
-    let mut collector = Collector::new(job.limits, UploadFields::default());
-    let mut written = 0u64;
-    let mut len = 0;
-
-    if job.expect_continue {
-        // Head only, then wait for the go-ahead (RFC 9110 §10.1.1).
-        loop {
-            let n = request.fill(&mut buf[len..]).map_err(UploadError::Source)?;
-            len += n;
-            if len == buf.len() || n == 0 {
-                let sent = write_counted(transport, &buf[..len], &mut written);
-                let flushed = sent.and_then(|()| if n == 0 { transport.flush() } else { Ok(()) });
-                if let Err(error) = flushed {
-                    return Err(early_answer_or(
-                        transport,
-                        buf,
-                        collector,
-                        (false, 0),
-                        error,
-                    ));
-                }
-                len = 0;
-            }
-            if n == 0 {
-                break;
-            }
-        }
-        match read_step(transport, buf, &mut collector)? {
-            Step::Continue => request.release_body(),
-            // The server answered at once (e.g. 401): the body is not sent.
-            _ => {
-                return collector
-                    .finish()
-                    .map_err(UploadError::Response)?
-                    .into_result();
-            }
-        }
-    }
-
-    if progress(request.progress(written)).is_break() {
-        return Err(UploadError::Cancelled { sent: 0 });
-    }
-    loop {
-        let n = request.fill(&mut buf[len..]).map_err(UploadError::Source)?;
-        len += n;
-        let done = n == 0;
-        if len == buf.len() || (done && len > 0) {
-            if let Err(error) = write_counted(transport, &buf[..len], &mut written) {
-                let at = (
-                    written >= request.head_len(),
-                    request.progress(written).sent,
-                );
-                return Err(early_answer_or(transport, buf, collector, at, error));
-            }
-            len = 0;
-            let p = request.progress(written);
-            if progress(p).is_break() {
-                return Err(UploadError::Cancelled { sent: p.sent });
-            }
-        }
-        if done {
-            break;
-        }
-    }
-    if let Err(error) = transport.flush() {
-        let at = (true, request.progress(written).sent);
-        return Err(early_answer_or(transport, buf, collector, at, error));
-    }
-    read_answer(transport, buf, collector)?.into_result()
+    let request = UploadBytes::new(job, source, file_len).map_err(ExchangeError::Request)?;
+    Ok(Exchange::new(
+        buf,
+        request,
+        job.limits,
+        job.expect_continue,
+        progress,
+    ))
 }
 
-/// After a failed write, a server that answered early (and closed) has its answer waiting:
-/// report that rather than the broken pipe. Otherwise report the write error.
-///
-/// `head_sent` tells whether the request head had been written completely: the buffer
-/// coalesces the head's last bytes with the first package bytes, so a failed write may hold
-/// both, and then the head is what failed.
-pub(crate) fn early_answer_or<T: Read + Write, S>(
-    transport: &mut T,
-    buf: &mut [u8],
-    collector: Collector<UploadFields>,
-    (head_sent, sent): (bool, u64),
-    error: T::Error,
-) -> UploadError<T::Error, S> {
-    match read_answer::<T, S, _>(transport, buf, collector).map(Answer::<UploadFields>::into_result)
-    {
-        Ok(Err(answered)) => answered,
-        // A success after a failed write would be a server bug; the write error is the truth.
-        Ok(Ok(_)) | Err(_) if !head_sent => UploadError::SendHead(error),
-        Ok(Ok(_)) | Err(_) => UploadError::SendBody { sent, error },
-    }
-}
+/// The exchange [`upload_exchange`] makes.
+pub(crate) type UploadExchange<'b, R, P, T> =
+    Exchange<'b, UploadBytes<'b, R>, UploadFields, P, T, ()>;

@@ -5,10 +5,10 @@ mod common;
 use common::{Script, head_end, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
+use tpns_core::exchange::ExchangeError;
 use tpns_core::json::{JsonError, JsonErrorKind};
-use tpns_core::push::{Push, PushAuth, PushRequest, PushSetupError, push, push_checked};
+use tpns_core::push::{Push, PushAuth, PushError, PushRequest, push};
 use tpns_core::response::Limits;
-use tpns_core::upload::UploadError;
 
 const ANSWER: &str = r#"{"seq":0,"push_id":"3895624686","ret_code":0,"environment":"product","err_msg":"NO_ERROR","result":""}"#;
 
@@ -173,8 +173,9 @@ fn invalid_requests_send_nothing_and_api_errors_are_reported() {
         limits: Limits::default(),
     };
     let mut script = Script::new(&ok_response(ANSWER));
-    let err = push_checked(&mut script, &job, &mut [0u8; 64]).unwrap_err();
-    assert!(matches!(err, PushSetupError::Invalid(_)), "{err:?}");
+    let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
+    assert!(matches!(err, PushError::Invalid(_)), "{err:?}");
+    assert!(!err.is_transient() && !err.may_have_been_sent());
     assert!(script.written.is_empty());
 
     job.request = request();
@@ -184,8 +185,11 @@ fn invalid_requests_send_nothing_and_api_errors_are_reported() {
     let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
     assert!(matches!(
         err,
-        UploadError::Api {
-            ret_code: 1_008_028,
+        PushError::Exchange {
+            error: ExchangeError::Api {
+                ret_code: 1_008_028,
+                ..
+            },
             ..
         }
     ));
@@ -206,7 +210,7 @@ fn odd_successes_are_errors_through_the_driver() {
             let mut script = Script::new(&ok_response(answer));
             script.read_chunk = 5;
             let err = push(&mut script, &job, &mut vec![0u8; buf_len]).unwrap_err();
-            let UploadError::MissingField { name, body } = &err else {
+            let Some(ExchangeError::MissingField { name, body }) = err.exchange() else {
                 panic!("{answer}: {err:?}")
             };
             assert_eq!((*name, body.as_str()), ("push_id", answer));
@@ -223,11 +227,11 @@ fn odd_successes_are_errors_through_the_driver() {
         let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
         assert!(
             matches!(
-                err,
-                UploadError::Json(JsonError {
+                err.exchange(),
+                Some(ExchangeError::Json(JsonError {
                     kind: JsonErrorKind::DuplicateKey,
                     ..
-                })
+                }))
             ),
             "{answer}: {err:?}"
         );
@@ -245,10 +249,123 @@ fn write_failures_name_their_phase() {
         let mut script = Script::new(b"");
         script.fail_write_at = Some(at);
         let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
-        match err {
-            UploadError::SendHead(_) if head => {}
-            UploadError::SendBody { sent, .. } if !head => assert!(sent > 0),
-            other => panic!("at {at}: {other:?}"),
+        match err.exchange() {
+            Some(ExchangeError::SendHead(_)) if head => {}
+            Some(ExchangeError::SendBody { sent, .. }) if !head => assert!(*sent > 0),
+            _ => panic!("at {at}: {err:?}"),
         }
+        // Cut off before the body was whole: the service saw no push, so a retry is safe.
+        assert!(err.is_transient() && !err.may_have_been_sent(), "{err:?}");
     }
+}
+
+/// Where each failure falls: before the whole body left (retry is safe), or after (the push
+/// may be delivered; a retry could deliver it twice).
+#[test]
+fn a_push_error_says_whether_the_push_may_have_gone_out() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
+        request: request(),
+        limits: Limits::default(),
+    };
+    let mut reference = Script::new(&ok_response(ANSWER));
+    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
+    let request_len = reference.written.len();
+    let status = |code: &str| format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n");
+    // (what the server does, transient, may have been sent)
+    type Setup = fn(&mut Script, usize);
+    let cases: [(&str, Vec<u8>, Setup, bool, bool); 6] = [
+        (
+            "write fails in the head",
+            vec![],
+            |s, _| s.fail_write_at = Some(5),
+            true,
+            false,
+        ),
+        (
+            "write fails in the body",
+            vec![],
+            |s, n| s.fail_write_at = Some(n - 3),
+            true,
+            false,
+        ),
+        (
+            "the answer is lost",
+            vec![],
+            |s, _| s.fail_read_at = Some(0),
+            false,
+            true,
+        ),
+        (
+            "the answer is cut short",
+            b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(),
+            |_, _| {},
+            false,
+            true,
+        ),
+        (
+            "a gateway's 502",
+            status("502 Bad Gateway").into_bytes(),
+            |_, _| {},
+            false,
+            true,
+        ),
+        (
+            "the rate limit",
+            ok_response(r#"{"ret_code":1008028,"err_msg":"request too fast"}"#),
+            |_, _| {},
+            true,
+            false,
+        ),
+    ];
+    for (case, response, setup, transient, sent) in cases {
+        let mut script = Script::new(&response);
+        setup(&mut script, request_len);
+        let err = push(&mut script, &job, &mut [0u8; 64]).unwrap_err();
+        assert_eq!(err.is_transient(), transient, "{case}: {err:?}");
+        assert_eq!(err.may_have_been_sent(), sent, "{case}: {err:?}");
+    }
+}
+
+/// A device loop that retries what `is_transient` allows sends a push whose answer was lost
+/// exactly once, and one cut off mid-body until it gets through.
+#[test]
+fn a_retry_loop_on_is_transient_sends_a_push_once() {
+    let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
+        request: request(),
+        limits: Limits::default(),
+    };
+    let mut reference = Script::new(&ok_response(ANSWER));
+    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
+    let whole = reference.written;
+    // Each attempt is a new connection: `attempts[i]` sets up the i-th.
+    let retry_loop = |attempts: &[fn(&mut Script)]| {
+        let mut delivered = 0;
+        let mut result = None;
+        for setup in attempts {
+            let mut script = Script::new(&ok_response(ANSWER));
+            setup(&mut script);
+            let outcome = push(&mut script, &job, &mut [0u8; 64]);
+            delivered += usize::from(script.written == whole);
+            match outcome {
+                Err(e) if e.is_transient() => continue,
+                other => {
+                    result = Some(other.map(|_| ()).map_err(|e| e.may_have_been_sent()));
+                    break;
+                }
+            }
+        }
+        (delivered, result)
+    };
+    // The answer is lost after the whole push left: no second attempt.
+    let (delivered, result) = retry_loop(&[|s| s.fail_read_at = Some(0), |_| {}]);
+    assert_eq!((delivered, result), (1, Some(Err(true))));
+    // Cut off in the body, then through: one whole push, on the second attempt.
+    let (delivered, result) = retry_loop(&[|s| s.fail_write_at = Some(200), |_| {}]);
+    assert_eq!((delivered, result), (1, Some(Ok(()))));
 }

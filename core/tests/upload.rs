@@ -7,6 +7,7 @@ use core::ops::ControlFlow;
 
 use common::{MockError, Script, head_end, job, ok_response};
 use tpns_core::endpoint::Endpoint;
+use tpns_core::exchange::ExchangeError;
 use tpns_core::json::{JsonError, JsonErrorKind};
 use tpns_core::multipart::BodyError;
 use tpns_core::response::ResponseError;
@@ -114,7 +115,10 @@ fn each_phase_reports_its_own_failure() {
         script.fail_write_at = Some(at);
         let err = run(&mut script, false, &pkg, 64).unwrap_err();
         assert!(
-            matches!(err, UploadError::SendHead(MockError("write failed"))),
+            matches!(
+                err,
+                UploadError::Exchange(ExchangeError::SendHead(MockError("write failed")))
+            ),
             "at {at}: {err:?}"
         );
         assert!(err.is_transient());
@@ -125,7 +129,7 @@ fn each_phase_reports_its_own_failure() {
         let mut script = Script::new(b"");
         script.fail_write_at = Some(at);
         let err = run(&mut script, false, &pkg, 64).unwrap_err();
-        let UploadError::SendBody { sent, .. } = err else {
+        let UploadError::Exchange(ExchangeError::SendBody { sent, .. }) = err else {
             panic!("at {at}: {err:?}")
         };
         assert!(sent <= 1000, "{sent}");
@@ -136,7 +140,7 @@ fn each_phase_reports_its_own_failure() {
         script.fail_read_at = Some(at);
         let err = run(&mut script, false, &pkg, 64).unwrap_err();
         assert!(
-            matches!(err, UploadError::ReadResponse(_)),
+            matches!(err, UploadError::Exchange(ExchangeError::ReadResponse(_))),
             "at {at}: {err:?}"
         );
     }
@@ -144,7 +148,10 @@ fn each_phase_reports_its_own_failure() {
     let mut script = Script::new(&response[..response.len() - 3]);
     let err = run(&mut script, false, &pkg, 64).unwrap_err();
     assert!(
-        matches!(err, UploadError::Response(ResponseError::IncompleteBody)),
+        matches!(
+            err,
+            UploadError::Exchange(ExchangeError::Response(ResponseError::IncompleteBody))
+        ),
         "{err:?}"
     );
     assert!(err.is_transient());
@@ -161,11 +168,11 @@ fn an_early_answer_beats_the_broken_pipe() {
     let mut script = Script::new(response.as_bytes());
     script.fail_write_at = Some(400);
     let err = run(&mut script, false, &pkg, 256).unwrap_err();
-    let UploadError::Status {
+    let UploadError::Exchange(ExchangeError::Status {
         status,
         ret_code,
         message,
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -202,10 +209,10 @@ fn expect_continue_waits_for_the_go_ahead() {
     assert!(
         matches!(
             err,
-            UploadError::Api {
+            UploadError::Exchange(ExchangeError::Api {
                 ret_code: 10_030_002,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -263,22 +270,25 @@ fn api_and_http_errors_are_told_apart() {
         match (kind, &err) {
             (
                 "api-rate",
-                UploadError::Api {
+                UploadError::Exchange(ExchangeError::Api {
                     ret_code: 1_008_028,
                     ..
-                },
+                }),
             ) => assert!(err.is_transient()),
             (
                 "api",
-                UploadError::Api {
+                UploadError::Exchange(ExchangeError::Api {
                     ret_code: 1_008_011,
                     err_msg,
-                },
+                }),
             ) => {
                 assert_eq!(err_msg.as_str(), "line 3: row too long");
                 assert!(!err.is_transient());
             }
-            ("missing-id" | "missing-code", UploadError::MissingField { name, body }) => {
+            (
+                "missing-id" | "missing-code",
+                UploadError::Exchange(ExchangeError::MissingField { name, body }),
+            ) => {
                 let want = if kind == "missing-id" {
                     "uploadId"
                 } else {
@@ -298,19 +308,19 @@ fn api_and_http_errors_are_told_apart() {
             }
             (
                 "duplicate",
-                UploadError::Json(JsonError {
+                UploadError::Exchange(ExchangeError::Json(JsonError {
                     kind: JsonErrorKind::DuplicateKey,
                     ..
-                }),
+                })),
             ) => assert!(!err.is_transient()),
-            ("json", UploadError::Json(_)) => {}
+            ("json", UploadError::Exchange(ExchangeError::Json(_))) => {}
             (
                 "503",
-                UploadError::Status {
+                UploadError::Exchange(ExchangeError::Status {
                     status: 503,
                     message,
                     ..
-                },
+                }),
             ) => {
                 assert_eq!(message.as_str(), "<h1>x</h1");
                 assert!(err.is_transient());
@@ -405,7 +415,10 @@ fn bad_request_values_send_nothing() {
         |_| ControlFlow::Continue(()),
     )
     .unwrap_err();
-    assert!(matches!(err, UploadError::Request(_)), "{err:?}");
+    assert!(
+        matches!(err, UploadError::Exchange(ExchangeError::Request(_))),
+        "{err:?}"
+    );
     assert!(script.written.is_empty());
     let endpoint = Endpoint::parse("http://h/").unwrap();
     let err = upload(
@@ -417,7 +430,10 @@ fn bad_request_values_send_nothing() {
         |_| ControlFlow::Continue(()),
     )
     .unwrap_err();
-    assert!(matches!(err, UploadError::EmptyBuffer));
+    assert!(matches!(
+        err,
+        UploadError::Exchange(ExchangeError::EmptyBuffer)
+    ));
 }
 
 #[test]
@@ -427,7 +443,7 @@ fn the_upload_state_is_small() {
     assert!(core::mem::size_of::<tpns_core::response::ResponseReader>() <= 160);
     assert!(core::mem::size_of::<tpns_core::json::JsonReader>() <= 128);
     assert!(
-        core::mem::size_of::<tpns_core::upload::Collector<tpns_core::upload::UploadFields>>()
+        core::mem::size_of::<tpns_core::exchange::Collector<tpns_core::upload::UploadFields>>()
             <= 544
     );
 }

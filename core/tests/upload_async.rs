@@ -8,7 +8,10 @@ use core::convert::Infallible;
 use core::ops::ControlFlow;
 
 use common::{MockError, Script, block_on, job, ok_response};
+use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
+use tpns_core::exchange::ExchangeError;
+use tpns_core::response::Limits;
 use tpns_core::upload::{UploadError, UploadResponse, upload};
 
 const OK: &str = r#"{"retCode":0,"errMsg":"","uploadId":77}"#;
@@ -81,7 +84,10 @@ fn async_reports_early_answers_and_phases() {
     let mut buf = [0u8; 128];
     let err = asynchronous(&mut script, false, &pkg, &mut buf).unwrap_err();
     assert!(
-        matches!(err, UploadError::Status { status: 401, .. }),
+        matches!(
+            err,
+            UploadError::Exchange(ExchangeError::Status { status: 401, .. })
+        ),
         "{err:?}"
     );
     assert!(err.is_auth_failure());
@@ -89,5 +95,49 @@ fn async_reports_early_answers_and_phases() {
     let mut script = Script::new(b"");
     script.fail_write_at = Some(1000);
     let err = asynchronous(&mut script, false, &pkg, &mut buf).unwrap_err();
-    assert!(matches!(err, UploadError::SendBody { .. }), "{err:?}");
+    assert!(
+        matches!(err, UploadError::Exchange(ExchangeError::SendBody { .. })),
+        "{err:?}"
+    );
+}
+
+/// `push_async` runs the same exchange as `push`: the same bytes out, the same answer, and the
+/// same error (with whether the push may have gone out) when the answer is lost.
+#[test]
+fn async_push_sends_what_the_blocking_push_sends() {
+    use tpns_core::push::{Push, PushAuth, PushRequest, push, push_async};
+    let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
+    let job = Push {
+        endpoint: &endpoint,
+        auth: PushAuth::Basic(Credentials::new("42", "secret").unwrap()),
+        request: PushRequest {
+            upload_id: 9,
+            title: "héllo",
+            content: "wörld",
+            ..PushRequest::default()
+        },
+        limits: Limits::default(),
+    };
+    let response = ok_response(r#"{"ret_code":0,"err_msg":"NO_ERROR","push_id":"77"}"#);
+    for buf_len in [1, 64, 300, 4096] {
+        let mut buf = vec![0u8; buf_len];
+        let mut blocking = Script::new(&response);
+        blocking.read_chunk = 25;
+        let a = push(&mut blocking, &job, &mut buf).unwrap();
+        let mut asynchronous = Script::new(&response);
+        asynchronous.read_chunk = 25;
+        let b = block_on(push_async(&mut asynchronous, &job, &mut buf)).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.push_id.as_str(), "77");
+        assert_eq!(blocking.written, asynchronous.written, "buffer {buf_len}");
+
+        let mut lost = Script::new(&response);
+        lost.fail_read_at = Some(0);
+        let err = block_on(push_async(&mut lost, &job, &mut buf)).unwrap_err();
+        assert!(
+            matches!(err.exchange(), Some(ExchangeError::ReadResponse(_))),
+            "{err:?}"
+        );
+        assert!(err.may_have_been_sent() && !err.is_transient());
+    }
 }

@@ -1,9 +1,5 @@
-//! Pushes from a device: `tpns-core`'s blocking push driver ([`tpns_core::push::push`]) over
-//! TLS opened here, with an error that says whether the push may have gone out.
-//!
-//! There is no async push yet: `tpns-core` has no async push driver (only
-//! `tpns_core::upload_async` for uploads), so an embassy device cannot push with this crate
-//! until the core gains one.
+//! Pushes from a device: `tpns-core`'s push ([`tpns_core::push::push`], and
+//! `tpns_core::push::push_async` with feature `async`) over TLS opened here.
 //!
 //! # Retrying a push
 //!
@@ -12,96 +8,70 @@
 //! is true only then (a handshake that broke, a request cut off before its body was whole, the
 //! service's rate limit), and false as soon as the whole body was handed to the connection,
 //! whatever comes after (a lost answer, a 502/503/504 from a gateway that may have passed the
-//! push on). [`TlsPushError::may_have_been_sent`] says which side of that line a failure is on.
-//! A device loop that retries transient errors therefore sends a push at most once.
+//! push on). [`TlsPushError::may_have_been_sent`] says which side of that line a failure is on;
+//! the core's [`PushError`] draws the line. A device loop that retries transient errors
+//! therefore sends a push at most once.
 
 use core::fmt;
 
 use embedded_io::{Read, Write};
 use rand_core::{CryptoRng, RngCore};
-use tpns_core::push::{Push, PushError, PushRequestError, PushResponse};
-use tpns_core::upload::UploadError;
+use tpns_core::push::{Push, PushError, PushResponse};
 
 use crate::TlsError;
 use crate::session::TlsSession;
-use crate::tls::{HandshakeError, TimePolicy, TlsStream};
+use crate::tls::{HandshakeError, TimePolicy};
 
 /// Why a TLS push failed.
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum TlsPushError {
-    /// A push field breaks the API's rules ([`PushRequestError`] names it): checked before the
-    /// connection is opened, so nothing was sent.
-    Invalid(PushRequestError),
     /// The TLS handshake failed; nothing of the push was sent.
     Handshake(HandshakeError),
-    /// The push exchange over the TLS connection failed.
-    Push {
-        /// The driver's error, by phase.
-        error: PushError<TlsError>,
-        /// The JSON body's length: a [`UploadError::SendBody`] that wrote fewer bytes left the
-        /// body incomplete, and the service acts on no incomplete request.
-        body_len: u64,
-    },
+    /// The push failed: a field broke the API's rules ([`PushError::Invalid`], found before
+    /// the connection was opened, so nothing was sent), or the exchange failed.
+    Push(PushError<TlsError>),
 }
 
 impl TlsPushError {
-    /// Whether the service may have received the whole push, and so may deliver it: the whole
-    /// body was handed to the connection, and no answer said that the service refused it.
-    ///
-    /// True for a lost or unreadable answer, for a 5xx status (a gateway may have passed the
-    /// push on), and for a write error once the whole body was written (the last record may
-    /// have left). False for a failure before the body was whole, for a 4xx status and for
-    /// the service's own refusal (`ret_code`).
+    /// Whether the service may have received the whole push
+    /// ([`PushError::may_have_been_sent`]); never after a failed handshake.
     pub fn may_have_been_sent(&self) -> bool {
-        let Self::Push { error, body_len } = self else {
-            return false;
-        };
-        match error {
-            UploadError::SendBody { sent, .. } => sent >= body_len,
-            UploadError::ReadResponse(_)
-            | UploadError::Response(_)
-            | UploadError::Json(_)
-            | UploadError::MissingField { .. } => true,
-            UploadError::Status { status, .. } => *status >= 500,
-            _ => false,
-        }
+        matches!(self, Self::Push(e) if e.may_have_been_sent())
     }
 
     /// Whether a new attempt could succeed **and** cannot send the push twice: the handshake's
     /// connection broke, the request was cut off before its body was whole, or the service's
-    /// rate limit refused it. Never true when [`may_have_been_sent`](Self::may_have_been_sent)
-    /// is: a 502/503/504 or a lost answer is not retried here.
+    /// rate limit refused it ([`PushError::is_transient`]).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Invalid(_) => false,
             Self::Handshake(e) => e.is_transient(),
-            Self::Push { error, .. } => !self.may_have_been_sent() && error.is_transient(),
+            Self::Push(e) => e.is_transient(),
         }
     }
 
-    /// Whether the service refused the credentials (see [`UploadError::is_auth_failure`]).
+    /// Whether the service refused the credentials ([`PushError::is_auth_failure`]).
     pub fn is_auth_failure(&self) -> bool {
-        matches!(self, Self::Push { error, .. } if error.is_auth_failure())
+        matches!(self, Self::Push(e) if e.is_auth_failure())
     }
 }
 
 impl fmt::Display for TlsPushError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Invalid(e) => write!(f, "invalid push: {e}"),
             Self::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
-            Self::Push { error, .. } => write!(f, "push failed: {error}"),
+            Self::Push(e) => write!(f, "push failed: {e}"),
         }
     }
 }
 
 impl core::error::Error for TlsPushError {}
 
-/// A whole push over TLS: the request checked ([`PushRequest::check`]), the handshake over
-/// `socket` checking the server against the session's [`Trust`], the push through
-/// [`tpns_core::push::push`] with the session's HTTP buffer, then TLS `close_notify`.
+/// A whole push over TLS: the request checked ([`PushRequest::check`]) before the connection
+/// is opened, the handshake over `socket` checking the server against the session's
+/// [`Trust`], the push through [`tpns_core::push::push`] with the session's HTTP buffer, then
+/// TLS `close_notify`.
 ///
 /// `socket` may be `&mut` a socket, so the caller keeps it to close the TCP connection.
 /// Retry only when [`TlsPushError::is_transient`] says so, on a new connection: see the
@@ -123,33 +93,48 @@ where
     R: CryptoRng + RngCore,
     Tp: TimePolicy + Copy,
 {
-    job.request.check().map_err(TlsPushError::Invalid)?;
-    let TlsSession {
-        tls,
-        http,
-        trust,
-        rng,
-    } = session;
-    let mut stream = TlsStream::new(socket, &mut *tls.read, &mut *tls.write);
-    crate::tls::open(&mut stream, trust, &mut *rng).map_err(TlsPushError::Handshake)?;
-    let answer = push_in_own_frame(&mut stream, job, http);
-    // The answer is in: a failed close_notify changes nothing about it.
-    let _ = stream.close();
-    answer.map_err(|error| TlsPushError::Push {
-        error,
-        body_len: job.request.json_len(),
-    })
+    checked(job)?;
+    session
+        .over_tls(socket, |stream, http| {
+            tpns_core::push::push(stream, job, http)
+        })
+        .map_err(TlsPushError::Handshake)?
+        .map_err(TlsPushError::Push)
 }
 
-/// [`tpns_core::push::push`] in a frame of its own, so that its state and the handshake's are
-/// never on the stack together (as for uploads).
-#[inline(never)]
-fn push_in_own_frame<T: Read + Write>(
-    transport: &mut T,
+/// [`push_tls`] over an `embedded_io_async` socket (feature `async`), such as an embassy-net
+/// `TcpSocket`: `embedded-tls`'s async connection, the same [`Trust`](crate::tls::Trust)
+/// checks, `tpns_core::push::push_async` for the exchange.
+///
+/// # Errors
+///
+/// As for [`push_tls`].
+#[cfg(feature = "async")]
+pub async fn push_tls_async<T, R, Tp>(
+    socket: T,
+    session: &mut TlsSession<'_, '_, Tp, R>,
     job: &Push<'_>,
-    buf: &mut [u8],
-) -> Result<PushResponse, PushError<T::Error>> {
-    tpns_core::push::push(transport, job, buf)
+) -> Result<PushResponse, TlsPushError>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+    R: CryptoRng + RngCore,
+    Tp: TimePolicy + Copy,
+{
+    checked(job)?;
+    session
+        .over_tls_async(socket, async |stream, http| {
+            tpns_core::push::push_async(stream, job, http).await
+        })
+        .await
+        .map_err(TlsPushError::Handshake)?
+        .map_err(TlsPushError::Push)
+}
+
+/// The API's rules, before any connection is opened: an invalid push costs no handshake.
+fn checked(job: &Push<'_>) -> Result<(), TlsPushError> {
+    job.request
+        .check()
+        .map_err(|e| TlsPushError::Push(PushError::Invalid(e)))
 }
 
 #[cfg(test)]
@@ -157,31 +142,33 @@ mod tests {
     extern crate std;
     use std::string::ToString;
 
+    use tpns_core::exchange::ExchangeError;
+    use tpns_core::push::PushRequestError;
     use tpns_core::text::Text;
 
     use super::*;
 
-    fn exchange(error: PushError<TlsError>) -> TlsPushError {
-        TlsPushError::Push {
+    fn exchange(error: ExchangeError<TlsError>) -> TlsPushError {
+        TlsPushError::Push(PushError::Exchange {
             error,
             body_len: 100,
-        }
+        })
     }
 
     #[test]
     fn a_push_whose_body_is_out_is_never_transient() {
         let gone = [
-            exchange(UploadError::ReadResponse(TlsError::IoError)),
-            exchange(UploadError::SendBody {
+            exchange(ExchangeError::ReadResponse(TlsError::IoError)),
+            exchange(ExchangeError::SendBody {
                 sent: 100,
                 error: TlsError::IoError,
             }),
-            exchange(UploadError::Status {
-                status: 503,
+            exchange(ExchangeError::Status {
+                status: 504,
                 ret_code: None,
                 message: Text::default(),
             }),
-            exchange(UploadError::Status {
+            exchange(ExchangeError::Status {
                 status: 502,
                 ret_code: None,
                 message: Text::default(),
@@ -189,7 +176,7 @@ mod tests {
         ];
         for e in &gone {
             // The core calls each of these transient; after a push's body they are not.
-            let TlsPushError::Push { error, .. } = e else {
+            let TlsPushError::Push(PushError::Exchange { error, .. }) = e else {
                 unreachable!()
             };
             assert!(error.is_transient(), "{e}");
@@ -202,14 +189,20 @@ mod tests {
     fn a_push_that_certainly_did_not_go_out_is_transient_when_the_cause_is() {
         let retry = [
             TlsPushError::Handshake(HandshakeError::Tls(TlsError::IoError)),
-            exchange(UploadError::SendHead(TlsError::IoError)),
-            exchange(UploadError::SendBody {
+            exchange(ExchangeError::SendHead(TlsError::IoError)),
+            exchange(ExchangeError::SendBody {
                 sent: 99,
                 error: TlsError::IoError,
             }),
-            exchange(UploadError::Api {
+            exchange(ExchangeError::Api {
                 ret_code: 1_008_028,
                 err_msg: Text::default(),
+            }),
+            // A 503 is work refused, not taken.
+            exchange(ExchangeError::Status {
+                status: 503,
+                ret_code: None,
+                message: Text::default(),
             }),
         ];
         for e in &retry {
@@ -217,13 +210,13 @@ mod tests {
             assert!(e.is_transient(), "{e}");
         }
         let refused = [
-            TlsPushError::Invalid(PushRequestError::EmptyContent),
+            TlsPushError::Push(PushError::Invalid(PushRequestError::EmptyContent)),
             TlsPushError::Handshake(HandshakeError::Unauthenticated),
-            exchange(UploadError::Api {
+            exchange(ExchangeError::Api {
                 ret_code: 1_008_003,
                 err_msg: Text::default(),
             }),
-            exchange(UploadError::Status {
+            exchange(ExchangeError::Status {
                 status: 401,
                 ret_code: Some(1_008_003),
                 message: Text::default(),

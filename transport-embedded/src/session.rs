@@ -9,7 +9,14 @@
 
 use core::fmt;
 
-use crate::tls::{READ_RECORD_LEN, TlsBuffers, Trust, WRITE_RECORD_LEN};
+use embedded_io::{Read, Write};
+use rand_core::{CryptoRng, RngCore};
+
+#[cfg(feature = "async")]
+use crate::tls::AsyncTlsStream;
+use crate::tls::{
+    HandshakeError, READ_RECORD_LEN, TimePolicy, TlsBuffers, TlsStream, Trust, WRITE_RECORD_LEN,
+};
 
 /// The default size of the HTTP layer's buffer: request bytes out, response bytes in. Over TLS
 /// it can be small (64 bytes and up): the TLS write record gathers the bytes into records
@@ -115,6 +122,56 @@ impl<'b, 't, Tp, R> TlsSession<'b, 't, Tp, R> {
             rng,
         }
     }
+}
+
+impl<Tp: TimePolicy + Copy, R: CryptoRng + RngCore> TlsSession<'_, '_, Tp, R> {
+    /// One exchange over TLS on `socket`: the handshake (the server checked against the
+    /// session's [`Trust`]), `exchange` with the connection and the HTTP buffer, then TLS
+    /// `close_notify`. The error is the handshake's; the exchange's outcome is returned as it
+    /// was, since a failed `close_notify` after the answer changes nothing about it.
+    #[inline(never)]
+    pub(crate) fn over_tls<T: Read + Write, A>(
+        &mut self,
+        socket: T,
+        exchange: impl FnOnce(&mut TlsStream<'_, T>, &mut [u8]) -> A,
+    ) -> Result<A, HandshakeError> {
+        let mut stream = TlsStream::new(socket, &mut *self.tls.read, &mut *self.tls.write);
+        crate::tls::open(&mut stream, &self.trust, &mut self.rng)?;
+        Ok(exchange_then_close(exchange, stream, self.http))
+    }
+
+    /// [`over_tls`](Self::over_tls) over an `embedded_io_async` socket (feature `async`).
+    #[cfg(feature = "async")]
+    pub(crate) async fn over_tls_async<T, A>(
+        &mut self,
+        socket: T,
+        exchange: impl AsyncFnOnce(&mut AsyncTlsStream<'_, T>, &mut [u8]) -> A,
+    ) -> Result<A, HandshakeError>
+    where
+        T: embedded_io_async::Read + embedded_io_async::Write,
+    {
+        let mut stream = AsyncTlsStream::new(socket, &mut *self.tls.read, &mut *self.tls.write);
+        crate::tls::open_async(&mut stream, &self.trust, &mut self.rng).await?;
+        let outcome = exchange(&mut stream, self.http).await;
+        let _ = stream.close().await;
+        Ok(outcome)
+    }
+}
+
+/// Runs the exchange `f` on the open connection, then sends `close_notify`, in a frame of its
+/// own: the exchange's state and its outcome then never share the stack with the handshake's
+/// (in [`crate::tls::open`], called just before from the caller's frame). On a device the
+/// stack is most of the RAM.
+#[inline(never)]
+fn exchange_then_close<T: Read + Write, O>(
+    f: impl FnOnce(&mut TlsStream<'_, T>, &mut [u8]) -> O,
+    mut stream: TlsStream<'_, T>,
+    http: &mut [u8],
+) -> O {
+    let outcome = f(&mut stream, http);
+    // The answer is in: a failed close_notify changes nothing about it.
+    let _ = stream.close();
+    outcome
 }
 
 impl<Tp: fmt::Debug, R> fmt::Debug for TlsSession<'_, '_, Tp, R> {

@@ -559,120 +559,108 @@ impl<R: CryptoRng + RngCore, T: TimePolicy> CryptoProvider for Verifying<'_, '_,
     }
 }
 
-/// Opens a TLS 1.3 connection over `transport`, verifying the server against `trust`.
-///
-/// `transport` is any `embedded_io::{Read, Write}`: a [`crate::nal::NalStream`], a serial
-/// line, or `&mut` one of them to keep it for closing.
-///
-/// # Errors
-///
-/// [`HandshakeError::Certificate`] with the rule the chain broke;
-/// [`HandshakeError::Signature`] when the server does not hold the certificate's key;
-/// [`HandshakeError::Unauthenticated`] when the server skipped proving who it is;
-/// [`HandshakeError::ClockUnavailable`]; [`HandshakeError::Tls`] for the transport's and the
-/// protocol's failures.
-pub fn connect<'b, T, R, P>(
-    transport: T,
-    buffers: TlsBuffers<'b>,
-    trust: &Trust<'_, P>,
-    rng: R,
-) -> Result<TlsStream<'b, T>, HandshakeError>
-where
-    T: Read + Write + 'b,
-    R: CryptoRng + RngCore,
-    P: TimePolicy + Copy,
-{
-    let mut stream = TlsStream::new(transport, buffers.read, buffers.write);
-    open(&mut stream, trust, rng)?;
-    Ok(stream)
+/// Defines the handshake functions from one text: the blocking [`connect`] and [`open`] over
+/// `embedded_io`, and (feature `async`) `connect_async` and `open_async` over
+/// `embedded_io_async`, which await embedded-tls's async connection. Nothing else differs.
+macro_rules! handshakes {
+    (
+        $(#[$connect_attr:meta])* $connect:ident;
+        $(#[$open_attr:meta])* $open:ident;
+        $stream:ident, $io:ident $(, $async:tt $await:tt)?
+    ) => {
+        $(#[$connect_attr])*
+        pub $($async)? fn $connect<'b, T, R, P>(
+            transport: T,
+            buffers: TlsBuffers<'b>,
+            trust: &Trust<'_, P>,
+            rng: R,
+        ) -> Result<$stream<'b, T>, HandshakeError>
+        where
+            T: $io::Read + $io::Write + 'b,
+            R: CryptoRng + RngCore,
+            P: TimePolicy + Copy,
+        {
+            let mut stream = $stream::new(transport, buffers.read, buffers.write);
+            $open(&mut stream, trust, rng)$(.$await)??;
+            Ok(stream)
+        }
+
+        $(#[$open_attr])*
+        pub $($async)? fn $open<T, R, P>(
+            stream: &mut $stream<'_, T>,
+            trust: &Trust<'_, P>,
+            rng: R,
+        ) -> Result<(), HandshakeError>
+        where
+            T: $io::Read + $io::Write,
+            R: CryptoRng + RngCore,
+            P: TimePolicy + Copy,
+        {
+            let config = trust.config();
+            let mut verifier = trust.verifier();
+            let context = TlsContext::new(
+                &config,
+                Verifying {
+                    rng,
+                    verifier: &mut verifier,
+                },
+            );
+            let result = stream.open(context)$(.$await)?;
+            verifier.outcome(result)
+        }
+    };
 }
 
-/// The handshake of [`connect`] on a connection the caller made with
-/// [`TlsStream::new`](embedded_tls::blocking::TlsConnection::new): the connection then stays
-/// where the caller put it (no move of its 1.3 KB state). On an error, drop the connection
-/// without writing to it.
-///
-/// # Errors
-///
-/// As for [`connect`].
-// Never inlined: the handshake's state (the verifier, the key schedule in the making) then
-// lives in this call's frame only, gone before the upload's state is made; the peak stack is
-// the larger of the two, not their sum.
-#[inline(never)]
-pub fn open<T, R, P>(
-    stream: &mut TlsStream<'_, T>,
-    trust: &Trust<'_, P>,
-    rng: R,
-) -> Result<(), HandshakeError>
-where
-    T: Read + Write,
-    R: CryptoRng + RngCore,
-    P: TimePolicy + Copy,
-{
-    let config = trust.config();
-    let mut verifier = trust.verifier();
-    let result = stream.open(TlsContext::new(
-        &config,
-        Verifying {
-            rng,
-            verifier: &mut verifier,
-        },
-    ));
-    verifier.outcome(result)
-}
+handshakes!(
+    /// Opens a TLS 1.3 connection over `transport`, verifying the server against `trust`.
+    ///
+    /// `transport` is any `embedded_io::{Read, Write}`: a [`crate::nal::NalStream`], a serial
+    /// line, or `&mut` one of them to keep it for closing.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::Certificate`] with the rule the chain broke;
+    /// [`HandshakeError::Signature`] when the server does not hold the certificate's key;
+    /// [`HandshakeError::Unauthenticated`] when the server skipped proving who it is;
+    /// [`HandshakeError::ClockUnavailable`]; [`HandshakeError::Tls`] for the transport's and the
+    /// protocol's failures.
+    connect;
+    /// The handshake of [`connect`] on a connection the caller made with
+    /// [`TlsStream::new`](embedded_tls::blocking::TlsConnection::new): the connection then stays
+    /// where the caller put it (no move of its 1.3 KB state). On an error, drop the connection
+    /// without writing to it.
+    ///
+    /// # Errors
+    ///
+    /// As for [`connect`].
+    // Never inlined: the handshake's state (the verifier, the key schedule in the making) then
+    // lives in this call's frame only, gone before the upload's state is made; the peak stack is
+    // the larger of the two, not their sum.
+    #[inline(never)]
+    open;
+    TlsStream,
+    embedded_io
+);
 
-/// Like [`connect`], over an `embedded_io_async` transport (an embassy-net `TcpSocket`, an
-/// `embedded-nal-async` connection).
-///
-/// # Errors
-///
-/// As for [`connect`].
 #[cfg(feature = "async")]
-pub async fn connect_async<'b, T, R, P>(
-    transport: T,
-    buffers: TlsBuffers<'b>,
-    trust: &Trust<'_, P>,
-    rng: R,
-) -> Result<AsyncTlsStream<'b, T>, HandshakeError>
-where
-    T: embedded_io_async::Read + embedded_io_async::Write + 'b,
-    R: CryptoRng + RngCore,
-    P: TimePolicy + Copy,
-{
-    let mut stream = AsyncTlsStream::new(transport, buffers.read, buffers.write);
-    open_async(&mut stream, trust, rng).await?;
-    Ok(stream)
-}
-
-/// [`open`] for the async connection.
-///
-/// # Errors
-///
-/// As for [`connect`].
-#[cfg(feature = "async")]
-pub async fn open_async<T, R, P>(
-    stream: &mut AsyncTlsStream<'_, T>,
-    trust: &Trust<'_, P>,
-    rng: R,
-) -> Result<(), HandshakeError>
-where
-    T: embedded_io_async::Read + embedded_io_async::Write,
-    R: CryptoRng + RngCore,
-    P: TimePolicy + Copy,
-{
-    let config = trust.config();
-    let mut verifier = trust.verifier();
-    let result = stream
-        .open(TlsContext::new(
-            &config,
-            Verifying {
-                rng,
-                verifier: &mut verifier,
-            },
-        ))
-        .await;
-    verifier.outcome(result)
-}
+handshakes!(
+    /// Like [`connect`], over an `embedded_io_async` transport (an embassy-net `TcpSocket`, an
+    /// `embedded-nal-async` connection).
+    ///
+    /// # Errors
+    ///
+    /// As for [`connect`].
+    connect_async;
+    /// [`open`] for the async connection.
+    ///
+    /// # Errors
+    ///
+    /// As for [`connect`].
+    open_async;
+    AsyncTlsStream,
+    embedded_io_async,
+    async await
+);
 
 /// **Dangerous**: opens a TLS connection that accepts *any* server certificate, so anyone on
 /// the path can read the credentials and the package. Only for a server whose identity is

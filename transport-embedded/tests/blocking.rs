@@ -17,6 +17,7 @@ use rand_core::OsRng;
 use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
+use tpns_core::exchange::ExchangeError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::nal::{NalError, NalStream};
 use tpns_transport_embedded::session::TlsSession;
@@ -239,12 +240,12 @@ fn the_service_refusal_comes_back_typed_over_tls() {
     let job = job(&endpoint, "bad.txt");
     let err = upload(&server, &job, &mut FlashPackage::new(bad), 64, |_| go()).unwrap_err();
     match err {
-        TlsUploadError::Upload(UploadError::Api { ret_code, err_msg })
-        | TlsUploadError::Upload(UploadError::Status {
+        TlsUploadError::Upload(UploadError::Exchange(ExchangeError::Api { ret_code, err_msg }))
+        | TlsUploadError::Upload(UploadError::Exchange(ExchangeError::Status {
             ret_code: Some(ret_code),
             message: err_msg,
             ..
-        }) => {
+        })) => {
             assert_eq!(ret_code, 1_008_011);
             assert!(err_msg.as_str().contains("line 2"), "{err_msg}");
         }
@@ -397,7 +398,10 @@ fn an_early_answer_beats_the_broken_pipe_over_tls() {
     let mut pkg = FlashPackage::new(&accounts);
     let err = upload(&server, &job, &mut pkg, 4096, |_| go()).unwrap_err();
     match &err {
-        TlsUploadError::Upload(UploadError::Status { status: 401, .. }) => {}
+        TlsUploadError::Upload(UploadError::Exchange(ExchangeError::Status {
+            status: 401,
+            ..
+        })) => {}
         other => panic!("{other:?}"),
     }
     assert!(server.emulator().uploads().is_empty());

@@ -14,8 +14,9 @@ use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
-use tpns_core::push::{PushRequest, PushResponse};
-use tpns_core::upload::{UploadError, UploadResponse};
+use tpns_core::exchange::ExchangeError;
+use tpns_core::push::{PushError, PushRequest, PushResponse};
+use tpns_core::upload::UploadResponse;
 use tpns_transport_embedded::nal::NalStream;
 use tpns_transport_embedded::push::TlsPushError;
 use tpns_transport_embedded::source::FlashPackage;
@@ -113,7 +114,10 @@ fn a_device_client_uploads_then_pushes_over_embedded_nal() {
     let mut socket = NalStream::connect_with(&mut stack, server.addr(), deadline()).unwrap();
     let err = client.push(&mut socket, &empty).unwrap_err();
     socket.close().unwrap();
-    assert!(matches!(err, TlsPushError::Invalid(_)), "{err:?}");
+    assert!(
+        matches!(err, TlsPushError::Push(PushError::Invalid(_))),
+        "{err:?}"
+    );
     assert!(!err.is_transient() && !err.may_have_been_sent());
     assert_eq!(server.emulator().pushes().len(), 1);
 }
@@ -149,8 +153,8 @@ fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
     assert_eq!(server.emulator().pushes().len(), 1);
 
     // The server reads the whole push, then drops the connection without an answer: the push
-    // may have been delivered. The core's error calls that transient; the device's does not,
-    // so the loop stops after one attempt instead of sending the push again.
+    // may have been delivered. The exchange's error alone calls that transient; the push's
+    // does not, so the loop stops after one attempt instead of sending the push again.
     let url = format!("{}_fault/close-after=100000,times=1", server.url);
     let endpoint = Endpoint::parse(&url).unwrap();
     let mut buffers: DeviceBuffers = DeviceBuffers::new();
@@ -158,15 +162,16 @@ fn a_device_retry_loop_sends_a_push_once_even_when_the_answer_is_lost() {
     let (result, attempts) = push_with_retries(&mut client, &server, &request);
     let err = result.unwrap_err();
     assert_eq!(attempts, 1, "{err}");
-    let TlsPushError::Push { error, body_len } = &err else {
+    let TlsPushError::Push(PushError::Exchange { error, body_len }) = &err else {
         panic!("{err:?}")
     };
     assert!(
-        matches!(error, UploadError::ReadResponse(_)),
+        matches!(error, ExchangeError::ReadResponse(_)),
         "the body was out: {error:?}"
     );
     assert_eq!(*body_len, request.json_len());
-    assert!(error.is_transient(), "the core's advice would retry");
+    // The exchange alone would call it transient; the push knows better.
+    assert!(error.is_transient());
     assert!(err.may_have_been_sent());
     assert!(!err.is_transient());
     // The emulator stores nothing for a dropped request (tests/README.md), and serves the
@@ -201,10 +206,39 @@ fn a_device_client_uploads_over_an_async_socket_and_a_refused_server_is_not_tran
             .await
             .unwrap()
     });
-    server.assert_stored(answer.unwrap().upload_id, &accounts, 100);
+    let upload_id = answer.unwrap().upload_id;
+    server.assert_stored(upload_id, &accounts, 100);
+
+    // An async push to what was uploaded, through the same 64 B HTTP buffer.
+    let pushed = runtime.block_on(async {
+        let connect = tokio::net::TcpStream::connect(server.addr());
+        let socket = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .unwrap()
+            .unwrap();
+        let request = PushRequest {
+            upload_id,
+            title: "async",
+            content: "from an async device",
+            ..PushRequest::default()
+        };
+        let push = client.push_async(FromTokio::new(socket), &request);
+        tokio::time::timeout(Duration::from_secs(10), push)
+            .await
+            .unwrap()
+    });
+    let pushed = pushed.unwrap();
+    let records = server.emulator().pushes();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].push_id, pushed.push_id.as_str());
+    assert_eq!(records[0].request["upload_id"], upload_id);
+    assert_eq!(
+        records[0].request["message"]["content"],
+        "from an async device"
+    );
 
     // The same client under a name the server's certificate does not carry: refused at the
-    // handshake, never transient, nothing pushed.
+    // handshake, never transient, nothing more pushed.
     let wrong = Trust::new(&anchors, "api.tpns.tencent.com")
         .unwrap()
         .dangerous_skip_time_check();
@@ -229,5 +263,5 @@ fn a_device_client_uploads_over_an_async_socket_and_a_refused_server_is_not_tran
         "{err:?}"
     );
     assert!(!err.is_transient() && !err.may_have_been_sent());
-    assert!(server.emulator().pushes().is_empty());
+    assert_eq!(server.emulator().pushes().len(), 1);
 }

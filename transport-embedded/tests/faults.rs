@@ -23,6 +23,7 @@ use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use rustls::pki_types::CertificateDer;
 use std_embedded_nal::Stack;
 use tpns_core::endpoint::Endpoint;
+use tpns_core::exchange::ExchangeError;
 use tpns_core::multipart::Form;
 use tpns_core::response::ResponseError;
 use tpns_core::upload::{Progress, Upload, UploadError, UploadResponse};
@@ -216,7 +217,10 @@ fn a_connection_reset_before_the_head_is_out_fails_in_send_head() {
 /// A connection lost before the whole head is out: `SendHead`, from the stack, transient.
 fn assert_failed_in_send_head(err: &UploadError<NalError<ErrorOf>, Infallible>) {
     assert!(
-        matches!(err, UploadError::SendHead(NalError::Stack(_))),
+        matches!(
+            err,
+            UploadError::Exchange(ExchangeError::SendHead(NalError::Stack(_)))
+        ),
         "{err:?}"
     );
     assert!(err.is_transient());
@@ -254,20 +258,20 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
         let pause = || pause_at(pause, Duration::from_millis(300));
         // Plain.
         let err = emulator_plain_err(&server, &spec, "a.txt", &accounts, 4096, pause());
-        let UploadError::SendBody {
+        let UploadError::Exchange(ExchangeError::SendBody {
             sent,
             error: NalError::Stack(_),
-        } = err
+        }) = err
         else {
             panic!("plain, close-after={n}: {err:?}")
         };
         assert!(sent + 200 >= n && sent < len, "plain {n}: sent {sent}");
         // Over TLS.
         let err = emulator_tls_err(&server, &spec, "a.txt", &accounts, pause());
-        let TlsUploadError::Upload(UploadError::SendBody {
+        let TlsUploadError::Upload(UploadError::Exchange(ExchangeError::SendBody {
             sent,
             error: TlsError::Io(_),
-        }) = err
+        })) = err
         else {
             panic!("tls, close-after={n}: {err:?}")
         };
@@ -363,7 +367,7 @@ fn a_failure_after_the_head_left_is_reported_as_send_body() {
     assert!(transport.written > head_len + 512, "{}", transport.written);
     // The head and 512 body bytes were out: this is a body failure, after some package bytes.
     assert!(
-        matches!(err, UploadError::SendBody { sent, .. } if sent > 0),
+        matches!(err, UploadError::Exchange(ExchangeError::SendBody { sent, .. }) if sent > 0),
         "{err:?}"
     );
 }
@@ -381,8 +385,8 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
     assert!(
         matches!(
             err,
-            UploadError::ReadResponse(NalError::Stack(_))
-                | UploadError::Response(ResponseError::IncompleteHead)
+            UploadError::Exchange(ExchangeError::ReadResponse(NalError::Stack(_)))
+                | UploadError::Exchange(ExchangeError::Response(ResponseError::IncompleteHead))
         ),
         "plain: {err:?}"
     );
@@ -392,9 +396,9 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
         matches!(
             err,
             TlsUploadError::Upload(
-                UploadError::ReadResponse(
+                UploadError::Exchange(ExchangeError::ReadResponse(
                     TlsError::Io(_) | TlsError::IoError | TlsError::ConnectionClosed
-                ) | UploadError::Response(ResponseError::IncompleteHead)
+                )) | UploadError::Exchange(ExchangeError::Response(ResponseError::IncompleteHead))
             )
         ),
         "tls: {err:?}"
@@ -411,7 +415,7 @@ fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
         let err = plain_err(server.addr, "", "a.txt", &package(300), 512, PATIENCE, go);
         server.join();
         match &err {
-            UploadError::Response(e) => assert_eq!(*e, want),
+            UploadError::Exchange(ExchangeError::Response(e)) => assert_eq!(*e, want),
             other => panic!("{other:?}"),
         }
         assert!(err.is_transient());
@@ -476,7 +480,10 @@ fn a_server_that_never_answers_ends_with_timed_out_within_the_hook_bound() {
     let err = plain_err(server.addr, "", "a.txt", &accounts, 512, bound, go);
     let took = started.elapsed();
     assert!(
-        matches!(err, UploadError::ReadResponse(NalError::TimedOut)),
+        matches!(
+            err,
+            UploadError::Exchange(ExchangeError::ReadResponse(NalError::TimedOut))
+        ),
         "{err:?}"
     );
     assert!(err.is_transient());
@@ -534,9 +541,10 @@ fn a_device_retry_loop_gets_past_two_503s_with_exactly_one_copy_stored() {
     };
     assert_eq!(failures.len(), 2, "{failures:?}");
     assert!(
-        failures
-            .iter()
-            .all(|e| matches!(e, UploadError::Status { status: 503, .. })),
+        failures.iter().all(|e| matches!(
+            e,
+            UploadError::Exchange(ExchangeError::Status { status: 503, .. })
+        )),
         "{failures:?}"
     );
     assert_eq!(server.emulator().uploads().len(), 1);
@@ -554,11 +562,11 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
     assert!(
         matches!(
             err,
-            UploadError::Status {
+            UploadError::Exchange(ExchangeError::Status {
                 status: 401,
                 ret_code: Some(1_008_003),
                 ..
-            }
+            })
         ),
         "plain: {err:?}"
     );
@@ -567,7 +575,10 @@ fn an_early_401_on_a_2_mb_upload_is_reported_rather_than_the_broken_pipe() {
     assert!(
         matches!(
             err,
-            TlsUploadError::Upload(UploadError::Status { status: 401, .. })
+            TlsUploadError::Upload(UploadError::Exchange(ExchangeError::Status {
+                status: 401,
+                ..
+            }))
         ),
         "tls: {err:?}"
     );
@@ -589,7 +600,7 @@ fn every_flood_is_refused_in_bounded_time() {
         let err = plain_err(server.addr, "", "a.txt", &accounts, 512, PATIENCE, go);
         let took = started.elapsed();
         let got = match &err {
-            UploadError::Response(e) => Refusal::of(e),
+            UploadError::Exchange(ExchangeError::Response(e)) => Refusal::of(e),
             _ => None,
         };
         case.check(got, err.is_transient(), took, server.join(), &err);

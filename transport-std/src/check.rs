@@ -318,21 +318,12 @@ impl<R: io::Read> io::Read for RowCheckingReader<R> {
 
 impl<R: io::Seek> io::Seek for RowCheckingReader<R> {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        let at = match pos {
-            io::SeekFrom::Start(at) => at,
-            // Where we are: asked by `stream_position`, changes nothing.
-            io::SeekFrom::Current(0) => return self.inner.seek(pos),
-            _ => u64::MAX,
-        };
-        if at != self.start {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a row-checking reader only seeks back to its start",
-            ));
+        let (at, restart) = seek_to_start(&mut self.inner, self.start, pos, "row-checking")?;
+        if restart {
+            self.validator =
+                RowValidator::with_kind(self.validator.format(), self.validator.kind());
+            self.summary = None;
         }
-        let at = self.inner.seek(pos)?;
-        self.validator = RowValidator::with_kind(self.validator.format(), self.validator.kind());
-        self.summary = None;
         Ok(at)
     }
 }
@@ -420,26 +411,40 @@ impl<R: io::Read> io::Read for ZipCheckingReader<R> {
 
 impl<R: io::Seek> io::Seek for ZipCheckingReader<R> {
     fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        let at = match pos {
-            io::SeekFrom::Start(at) => at,
-            io::SeekFrom::Current(0) => return self.inner.seek(pos),
-            _ => u64::MAX,
-        };
-        if at != self.start {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "a zip-checking reader only seeks back to its start",
-            ));
+        let (at, restart) = seek_to_start(&mut self.inner, self.start, pos, "zip-checking")?;
+        if restart {
+            self.check = Some(Box::new(ZipStreamCheck::new(
+                self.entry,
+                self.kind,
+                zip_window(),
+            )));
+            self.summary = None;
         }
-        let at = self.inner.seek(pos)?;
-        self.check = Some(Box::new(ZipStreamCheck::new(
-            self.entry,
-            self.kind,
-            zip_window(),
-        )));
-        self.summary = None;
         Ok(at)
     }
+}
+
+/// The one seek a checking reader allows: back to where it started (a retry reads the package
+/// again, and the check starts over), or asking where it is (`stream_position`), which changes
+/// nothing. Returns the position and whether the check must start over.
+fn seek_to_start<S: io::Seek>(
+    inner: &mut S,
+    start: u64,
+    pos: io::SeekFrom,
+    what: &str,
+) -> io::Result<(u64, bool)> {
+    let at = match pos {
+        io::SeekFrom::Start(at) => at,
+        io::SeekFrom::Current(0) => return Ok((inner.seek(pos)?, false)),
+        _ => u64::MAX,
+    };
+    if at != start {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("a {what} reader only seeks back to its start"),
+        ));
+    }
+    Ok((inner.seek(pos)?, true))
 }
 
 /// The file name the service will see for `path`: its last component, in UTF-8.

@@ -19,7 +19,7 @@ use tpns_core::response::Limits;
 use tpns_core::upload::{self, Upload, UploadError};
 
 use crate::deadline::{Deadline, default_deadline};
-use crate::error::{BuildError, Error, ExchangeError, Phase, exchange_error};
+use crate::error::{BuildError, CoreError, Error, Phase, exchange_error};
 use crate::net::{self, Io, Peer, Timeouts};
 use crate::proxy::{
     NO_PROXY_VARS, NoProxy, Proxy, ProxyRoute, ProxyUrl, first_var, proxy_env_vars,
@@ -581,7 +581,7 @@ impl Client {
         )
     }
 
-    fn exchange_error(&self, e: ExchangeError) -> Error {
+    fn exchange_error(&self, e: CoreError) -> Error {
         exchange_error(e, self.timeouts.stall)
     }
 
@@ -831,25 +831,21 @@ impl Client {
     {
         request.check().map_err(Error::InvalidPush)?;
         let mut buf = vec![0u8; self.buffer_size];
-        // A push is not idempotent: retry only what the service cannot have acted on. Not a
-        // lost or broken answer, and not 502/504 either: a gateway says those after it
-        // forwarded the push (a 504 is "the upstream did not answer in time"), so the push may
-        // have gone out. 503 and the rate limit (1008028) are refusals, safe to repeat.
-        let retry_push = |e: &Error| {
-            !matches!(
-                e,
-                Error::Timeout {
-                    phase: Phase::ReadResponse,
-                    ..
-                } | Error::Exchange(
-                    UploadError::ReadResponse(_)
-                        | UploadError::Response(_)
-                        | UploadError::Status {
-                            status: 502 | 504,
-                            ..
-                        }
-                )
-            )
+        // A push is not idempotent: retry only what the service cannot have acted on. The
+        // core draws the line for the exchange (`push::may_have_been_sent`: not a lost or
+        // broken answer, not a 502/504 from a gateway that forwarded it); a stall once the
+        // whole body is out is on the same side of it.
+        let body_len = request.json_len();
+        let retry_push = |e: &Error| match e {
+            Error::Timeout { phase, .. } => match phase {
+                Phase::ReadResponse => false,
+                Phase::SendBody { sent } => *sent < body_len,
+                _ => true,
+            },
+            Error::Exchange(e) => !e
+                .exchange()
+                .is_some_and(|e| push::may_have_been_sent(e, body_len)),
+            _ => true,
         };
         let deadline = Deadline::after(self.deadline_for(request.json_len()));
         self.with_retries_if(
@@ -883,8 +879,10 @@ impl Client {
                 let mut transport = Io(Tap::new(stream));
                 let answer = push::push(&mut transport, &job, &mut buf);
                 exchanged(&transport.0, on_event);
-                let answer = answer
-                    .map_err(|e| this.exchange_error(e.map_source(|never| match never {})))?;
+                let answer = answer.map_err(|e| match e.into_exchange() {
+                    Ok(e) => this.exchange_error(UploadError::Exchange(e)),
+                    Err(invalid) => Error::InvalidPush(invalid),
+                })?;
                 Ok(Pushed {
                     push_id: answer.push_id.as_str().to_owned(),
                     message: answer.err_msg.as_str().to_owned(),

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use tpns_core::auth::CredentialsError;
 use tpns_core::endpoint::EndpointError;
+use tpns_core::exchange::ExchangeError;
+use tpns_core::exchange::is_transient_status;
 use tpns_core::push::PushRequestError;
-use tpns_core::upload::{UploadError, is_transient_status};
+use tpns_core::upload::UploadError;
 
 use crate::deadline::DeadlinePassed;
 
@@ -114,13 +116,13 @@ pub enum Phase {
 impl Phase {
     /// The phase of an exchange error from the core, if it is a transport failure.
     fn of<S>(e: &UploadError<io::Error, S>) -> Option<Phase> {
-        match e {
-            UploadError::SendHead(_) | UploadError::EmptyBuffer => Some(Phase::SendHead),
-            UploadError::SendBody { sent, .. } => Some(Phase::SendBody { sent: *sent }),
-            UploadError::ReadResponse(_)
-            | UploadError::Response(_)
-            | UploadError::Json(_)
-            | UploadError::MissingField { .. } => Some(Phase::ReadResponse),
+        match e.exchange()? {
+            ExchangeError::SendHead(_) | ExchangeError::EmptyBuffer => Some(Phase::SendHead),
+            ExchangeError::SendBody { sent, .. } => Some(Phase::SendBody { sent: *sent }),
+            ExchangeError::ReadResponse(_)
+            | ExchangeError::Response(_)
+            | ExchangeError::Json(_)
+            | ExchangeError::MissingField { .. } => Some(Phase::ReadResponse),
             _ => None,
         }
     }
@@ -140,9 +142,9 @@ impl fmt::Display for Phase {
 }
 
 /// The core's error for one exchange, with the socket's and the package source's errors as
-/// they were. A push's (whose source cannot fail) is mapped into it with
-/// [`UploadError::map_source`].
-pub type ExchangeError = UploadError<io::Error, io::Error>;
+/// they were: the exchange by phase ([`ExchangeError`]), the package source, or the
+/// cancellation. A push's exchange error is wrapped the same way.
+pub type CoreError = UploadError<io::Error, io::Error>;
 
 /// Why an upload or a push failed.
 ///
@@ -229,14 +231,14 @@ pub enum Error {
     /// The exchange failed, as the core tells it: a socket error while sending or reading
     /// (with its phase), the package source, the response, an HTTP status, the service's
     /// `retCode`, or a cancellation.
-    Exchange(ExchangeError),
+    Exchange(CoreError),
     /// The operating system's random number generator failed, so no unguessable multipart
     /// boundary could be made; nothing was sent.
     Random,
 }
 
-impl From<ExchangeError> for Error {
-    fn from(e: ExchangeError) -> Self {
+impl From<CoreError> for Error {
+    fn from(e: CoreError) -> Self {
         Error::Exchange(e)
     }
 }
@@ -245,7 +247,7 @@ impl Error {
     /// Whether a new attempt could succeed: connect errors (to the proxy too), timeouts, a
     /// connection that broke before the response was complete, HTTP 502/503/504 (from the
     /// service, or from a proxy to `CONNECT`) and the rate limit (`retCode` 1008028): the
-    /// core's [`UploadError::is_transient`] for the exchange. Authentication, validation and
+    /// core's [`ExchangeError::is_transient`] for the exchange. Authentication, validation and
     /// certificate failures, and a proxy's 407 or 403, are never transient.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -260,7 +262,7 @@ impl Error {
     }
 
     /// Whether the service refused the credentials (`retCode` 1008003 or 10030002, or HTTP
-    /// 401/403): the core's [`UploadError::is_auth_failure`].
+    /// 401/403): the core's [`ExchangeError::is_auth_failure`].
     pub fn is_auth_failure(&self) -> bool {
         self.exchange().is_some_and(UploadError::is_auth_failure)
     }
@@ -269,7 +271,9 @@ impl Error {
     pub fn is_api_error(&self) -> bool {
         matches!(
             self,
-            Self::Exchange(UploadError::Status { .. } | UploadError::Api { .. })
+            Self::Exchange(UploadError::Exchange(
+                ExchangeError::Status { .. } | ExchangeError::Api { .. }
+            ))
         )
     }
 
@@ -287,7 +291,9 @@ impl Error {
             Self::Credentials(_) | Self::InvalidPush(_) | Self::ServerName { .. } | Self::Random
         ) || matches!(
             self,
-            Self::Exchange(UploadError::Request(_) | UploadError::EmptyBuffer)
+            Self::Exchange(UploadError::Exchange(
+                ExchangeError::Request(_) | ExchangeError::EmptyBuffer
+            ))
         )
     }
 
@@ -311,7 +317,7 @@ impl Error {
     }
 
     /// The core's error, if the exchange failed.
-    pub fn exchange(&self) -> Option<&ExchangeError> {
+    pub fn exchange(&self) -> Option<&CoreError> {
         match self {
             Self::Exchange(e) => Some(e),
             _ => None,
@@ -322,22 +328,14 @@ impl Error {
     pub fn io_error(&self) -> Option<&io::Error> {
         match self {
             Self::Io { source, .. } => Some(source),
-            Self::Exchange(
-                UploadError::SendHead(e)
-                | UploadError::SendBody { error: e, .. }
-                | UploadError::ReadResponse(e),
-            ) => Some(e),
+            Self::Exchange(e) => e.exchange()?.transport(),
             _ => None,
         }
     }
 
     /// The service's `retCode` / `ret_code`, if it sent one.
     pub fn ret_code(&self) -> Option<i64> {
-        match self.exchange()? {
-            UploadError::Api { ret_code, .. } => Some(*ret_code),
-            UploadError::Status { ret_code, .. } => *ret_code,
-            _ => None,
-        }
+        self.exchange()?.exchange()?.ret_code()
     }
 }
 
@@ -389,24 +387,24 @@ impl fmt::Display for Error {
 }
 
 /// The text of an exchange error: the phase first, as for the other network errors.
-fn exchange_text(e: &ExchangeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn exchange_text(e: &CoreError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if let Some(phase) = Phase::of(e) {
         write!(f, "{phase}: ")?;
     }
     match e {
-        UploadError::SendHead(e)
-        | UploadError::SendBody { error: e, .. }
-        | UploadError::ReadResponse(e) => write!(f, "{e}"),
-        UploadError::EmptyBuffer => f.write_str("the I/O buffer is empty"),
-        UploadError::Request(e) => write!(f, "invalid request: {e}"),
+        UploadError::Exchange(ExchangeError::SendHead(e))
+        | UploadError::Exchange(ExchangeError::SendBody { error: e, .. })
+        | UploadError::Exchange(ExchangeError::ReadResponse(e)) => write!(f, "{e}"),
+        UploadError::Exchange(ExchangeError::EmptyBuffer) => f.write_str("the I/O buffer is empty"),
+        UploadError::Exchange(ExchangeError::Request(e)) => write!(f, "invalid request: {e}"),
         UploadError::Source(e) => write!(f, "{e}"),
         UploadError::Cancelled { sent } => write!(f, "cancelled after {sent} package bytes"),
-        UploadError::Response(e) => write!(f, "{e}"),
-        UploadError::Json(e) => write!(f, "bad JSON body: {e}"),
-        UploadError::MissingField { name, body } if body.is_empty() => {
+        UploadError::Exchange(ExchangeError::Response(e)) => write!(f, "{e}"),
+        UploadError::Exchange(ExchangeError::Json(e)) => write!(f, "bad JSON body: {e}"),
+        UploadError::Exchange(ExchangeError::MissingField { name, body }) if body.is_empty() => {
             write!(f, "the response has no valid `{name}` (empty body)")
         }
-        UploadError::MissingField { name, body } => {
+        UploadError::Exchange(ExchangeError::MissingField { name, body }) => {
             write!(f, "the response has no valid `{name}` (body: {body})")
         }
         // The rest (an HTTP status, the service's `retCode`) the core says as it should be.
@@ -463,12 +461,12 @@ pub(crate) fn io_error(phase: Phase, e: io::Error, stall: Duration) -> Error {
 
 /// An exchange error from the core: wrapped as it is, unless its socket error is a stall, the
 /// deadline or a TLS failure, which are told as such.
-pub(crate) fn exchange_error(e: ExchangeError, stall: Duration) -> Error {
+pub(crate) fn exchange_error(e: CoreError, stall: Duration) -> Error {
     let classified = match (&e, Phase::of(&e)) {
         (
-            UploadError::SendHead(io)
-            | UploadError::SendBody { error: io, .. }
-            | UploadError::ReadResponse(io),
+            UploadError::Exchange(ExchangeError::SendHead(io))
+            | UploadError::Exchange(ExchangeError::SendBody { error: io, .. })
+            | UploadError::Exchange(ExchangeError::ReadResponse(io)),
             Some(phase),
         ) => classify(phase, io, stall),
         _ => None,
@@ -489,17 +487,17 @@ mod tests {
     #[test]
     fn transient_auth_and_api_errors_are_sorted() {
         let status = |status, ret_code| {
-            Error::Exchange(UploadError::Status {
+            Error::Exchange(UploadError::Exchange(ExchangeError::Status {
                 status,
                 ret_code,
                 message: Text::default(),
-            })
+            }))
         };
         let api = |ret_code| {
-            Error::Exchange(UploadError::Api {
+            Error::Exchange(UploadError::Exchange(ExchangeError::Api {
                 ret_code,
                 err_msg: Text::default(),
-            })
+            }))
         };
         let proxy = |status| Error::Proxy {
             proxy: "http://127.0.0.1:3128".into(),
@@ -521,21 +519,25 @@ mod tests {
             (api(1_008_007), false, false, true),
             (api(1_008_011), false, false, true),
             (
-                Error::Exchange(UploadError::Response(ResponseError::IncompleteHead)),
+                Error::Exchange(UploadError::Exchange(ExchangeError::Response(
+                    ResponseError::IncompleteHead,
+                ))),
                 true,
                 false,
                 false,
             ),
             (
-                Error::Exchange(UploadError::Response(ResponseError::InvalidStatusLine)),
+                Error::Exchange(UploadError::Exchange(ExchangeError::Response(
+                    ResponseError::InvalidStatusLine,
+                ))),
                 false,
                 false,
                 false,
             ),
             (
-                Error::Exchange(UploadError::ReadResponse(io(
+                Error::Exchange(UploadError::Exchange(ExchangeError::ReadResponse(io(
                     io::ErrorKind::ConnectionReset,
-                ))),
+                )))),
                 true,
                 false,
                 false,
@@ -549,10 +551,10 @@ mod tests {
                 false,
             ),
             (
-                Error::Exchange(UploadError::MissingField {
+                Error::Exchange(UploadError::Exchange(ExchangeError::MissingField {
                     name: "uploadId",
                     body: Text::default(),
-                }),
+                })),
                 false,
                 false,
                 false,
@@ -588,10 +590,10 @@ mod tests {
     fn socket_errors_become_timeouts_tls_errors_or_wrapped_exchange_errors() {
         let stall = Duration::from_secs(7);
         for kind in [io::ErrorKind::WouldBlock, io::ErrorKind::TimedOut] {
-            let body = UploadError::SendBody {
+            let body = UploadError::Exchange(ExchangeError::SendBody {
                 sent: 5,
                 error: io(kind),
-            };
+            });
             let e = exchange_error(body, stall);
             assert!(
                 matches!(
@@ -610,14 +612,20 @@ mod tests {
         }
         let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert!(matches!(
-            exchange_error(UploadError::ReadResponse(tls), stall),
+            exchange_error(
+                UploadError::Exchange(ExchangeError::ReadResponse(tls)),
+                stall
+            ),
             Error::Tls(rustls::Error::DecryptError)
         ));
         // A plain socket error stays the core's, with its phase and the io::Error kept.
-        let head = UploadError::SendHead(io(io::ErrorKind::BrokenPipe));
+        let head = UploadError::Exchange(ExchangeError::SendHead(io(io::ErrorKind::BrokenPipe)));
         let e = exchange_error(head, stall);
         assert!(
-            matches!(e, Error::Exchange(UploadError::SendHead(_))),
+            matches!(
+                e,
+                Error::Exchange(UploadError::Exchange(ExchangeError::SendHead(_)))
+            ),
             "{e:?}"
         );
         assert_eq!(e.phase(), Some(Phase::SendHead));

@@ -21,7 +21,7 @@ pub use client::{
     CA_FILE_LIMIT, Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded,
 };
 pub use deadline::{DEADLINE_BASE, DEADLINE_MIN_RATE, default_deadline};
-pub use error::{BuildError, Error, ExchangeError, Phase};
+pub use error::{BuildError, CoreError, Error, Phase};
 pub use file::{open_regular, read_limited};
 pub use net::{Io, Peer, Timeouts};
 pub use proxy::{DEFAULT_PROXY_PORT, NO_PROXY_VARS, NoProxy, Proxy, ProxyError, proxy_env_vars};

@@ -6,6 +6,7 @@ use std::io::{Cursor, Read, Write};
 use std::net::TcpListener;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
+use tpns_core::exchange::ExchangeError;
 
 use tpns_emulator::Emulator;
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
@@ -105,7 +106,10 @@ fn an_empty_package_is_refused_by_the_service_and_not_retried() {
         .upload_reader_with(empty, 0, "empty.txt", counting(&mut retries))
         .unwrap_err();
     assert!(
-        matches!(err, Error::Exchange(UploadError::Api { .. })),
+        matches!(
+            err,
+            Error::Exchange(UploadError::Exchange(ExchangeError::Api { .. }))
+        ),
         "{err:?}"
     );
     assert_eq!(err.ret_code(), Some(1_008_012));

@@ -12,6 +12,7 @@ use std::io::{Cursor, Read};
 use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
+use tpns_core::exchange::ExchangeError;
 
 use tpns_transport_std::rustls::{CertificateError, Error as TlsError};
 use tpns_transport_std::tpns_core::multipart::{Boundary, Form};
@@ -101,7 +102,10 @@ fn a_connection_reset_before_the_head_is_out_fails_in_send_head() {
         })
         .unwrap_err();
     assert!(
-        matches!(err, Error::Exchange(UploadError::SendHead(_))),
+        matches!(
+            err,
+            Error::Exchange(UploadError::Exchange(ExchangeError::SendHead(_)))
+        ),
         "{err:?}"
     );
     assert_eq!(err.phase(), Some(Phase::SendHead));
@@ -126,7 +130,8 @@ fn a_drop_in_the_part_head_or_the_file_bytes_fails_in_send_body_and_stores_nothi
                     pause_at(pause_at_sent, Duration::from_millis(300)),
                 )
                 .unwrap_err();
-            let Error::Exchange(UploadError::SendBody { sent, .. }) = err else {
+            let Error::Exchange(UploadError::Exchange(ExchangeError::SendBody { sent, .. })) = err
+            else {
                 panic!("{url}: {err:?}")
             };
             // The emulator read `n` body bytes (part head included) before it dropped the
@@ -157,8 +162,10 @@ fn a_drop_in_the_closing_boundary_fails_when_reading_the_answer_and_stores_nothi
             matches!(
                 err,
                 Error::Exchange(
-                    UploadError::ReadResponse(_)
-                        | UploadError::Response(ResponseError::IncompleteHead)
+                    UploadError::Exchange(ExchangeError::ReadResponse(_))
+                        | UploadError::Exchange(ExchangeError::Response(
+                            ResponseError::IncompleteHead
+                        ))
                 )
             ),
             "{url}: {err:?}"
@@ -182,7 +189,9 @@ fn a_drop_during_the_response_head_or_body_is_an_incomplete_response() {
             .unwrap_err();
         server.join();
         match &err {
-            Error::Exchange(UploadError::Response(e)) => assert_eq!(*e, want),
+            Error::Exchange(UploadError::Exchange(ExchangeError::Response(e))) => {
+                assert_eq!(*e, want)
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(err.phase(), Some(Phase::ReadResponse));
@@ -290,7 +299,7 @@ fn every_flood_is_refused_in_bounded_time() {
         let client = raw_client(server.addr).build().unwrap();
         let (err, took) = failed_upload(&client, 5000);
         let got = match &err {
-            Error::Exchange(UploadError::Response(e)) => Refusal::of(e),
+            Error::Exchange(UploadError::Exchange(ExchangeError::Response(e))) => Refusal::of(e),
             _ => None,
         };
         case.check(got, err.is_transient(), took, server.join(), &err);

@@ -5,6 +5,7 @@
 use std::io::{Cursor, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
+use tpns_core::exchange::ExchangeError;
 
 use tpns_emulator::{GeneratedCert, generate_cert};
 use tpns_test_support::raw::RawServer;
@@ -97,7 +98,7 @@ fn a_close_delimited_answer_ended_without_close_notify_is_an_error() {
     let server = server(&cert, false);
     let err = upload(&server, &cert).unwrap_err();
     server.join();
-    let Error::Exchange(UploadError::ReadResponse(e)) = &err else {
+    let Error::Exchange(UploadError::Exchange(ExchangeError::ReadResponse(e))) = &err else {
         panic!("{err:?}")
     };
     assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");

@@ -125,10 +125,20 @@ mod device {
             request,
             limits: Limits::default(),
         };
-        match push(&mut Opaque, &job, &mut buf) {
+        let mut pushed = match push(&mut Opaque, &job, &mut buf) {
             Ok(r) => r.push_id.as_str().len() as u64,
             Err(_) => id,
+        };
+        {
+            let mut transport = Opaque;
+            let future = tpns_core::push::push_async(&mut transport, &job, &mut buf);
+            let mut future = core::pin::pin!(future);
+            let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+            if let core::task::Poll::Ready(Ok(r)) = future.as_mut().poll(&mut cx) {
+                pushed += r.push_id.as_str().len() as u64;
+            }
         }
+        pushed
     }
 
     #[panic_handler]

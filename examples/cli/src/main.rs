@@ -34,7 +34,11 @@ struct Cli {
     command: Command,
 }
 
-const AFTER_HELP: &str = "\
+/// The help's epilogue, less the pointer to `tpns demo` (which a build without the `demo`
+/// feature, such as the small one of bench/README.md, does not have).
+macro_rules! after_help {
+    () => {
+        "\
 Credentials: --access-id or TPNS_ACCESS_ID; the SecretKey only from TPNS_SECRET_KEY or
 --secret-key-file PATH (never a flag: every user of the machine can read the command line).
 
@@ -54,9 +58,19 @@ Environment:
 Exit codes: 0 success, 2 usage or configuration error, 3 invalid package (nothing sent; a
 row found broken while sending stops the upload before its end: nothing stored),
 4 authentication rejected, 5 other API error, 6 network, TLS, timeout, deadline or protocol
-error (an answer that cannot be trusted included; for cert-check: the chain is refused).
+error (an answer that cannot be trusted included; for cert-check: the chain is refused)."
+    };
+}
 
-Try `tpns demo` first: it runs the whole job against a local emulator, no account needed.";
+#[cfg(feature = "demo")]
+const AFTER_HELP: &str = concat!(
+    after_help!(),
+    "
+
+Try `tpns demo` first: it runs the whole job against a local emulator, no account needed."
+);
+#[cfg(not(feature = "demo"))]
+const AFTER_HELP: &str = after_help!();
 
 #[derive(Debug, Subcommand)]
 enum Command {

@@ -215,7 +215,9 @@ pub struct Options {
 }
 
 impl Options {
-    /// A notification to an account package with nothing else set.
+    /// A notification to an account package with nothing else set (for `tpns demo`; the
+    /// small build, `--no-default-features`, has no demo).
+    #[cfg(feature = "demo")]
     pub fn new(upload_id: u64, title: String, content: String) -> Options {
         Options {
             upload_id,

@@ -29,7 +29,9 @@ use tpns_core::multipart::Boundary;
 use tpns_core::response::Limits;
 use tpns_core::upload::{Upload, UploadError, UploadResponse};
 use tpns_transport_embedded::source::Package;
-use tpns_transport_embedded::tls::{READ_RECORD_LEN, Trust, WRITE_RECORD_LEN, anchor_from_der};
+use tpns_transport_embedded::tls::{
+    NotBefore, READ_RECORD_LEN, Trust, TrustAnchor, WRITE_RECORD_LEN, anchor_from_der,
+};
 use tpns_transport_embedded::upload::{TlsUploadError, upload_package};
 use tpns_transport_embedded::{DeviceBuffers, DeviceClient};
 
@@ -95,6 +97,25 @@ fn job<'a, R: RngCore>(settings: &Settings<'a>, rng: &mut R) -> Option<Upload<'a
 /// record ([`WRITE_RECORD_LEN`]) and the HTTP buffer ([`HTTP_BUF_LEN`]), 17 920 bytes.
 pub type Buffers = DeviceBuffers<READ_RECORD_LEN, WRITE_RECORD_LEN, HTTP_BUF_LEN>;
 
+/// The client both TLS uploads use: the settings' CA as the only anchor, the build time as the
+/// floor for certificate dates, the credentials and [`LIMITS`]. `None` for unusable settings.
+fn device_client<'a, R: CryptoRng + RngCore>(
+    settings: &Settings<'a>,
+    anchors: &'a [TrustAnchor<'a>],
+    buffers: &'a mut Buffers,
+    rng: R,
+) -> Option<DeviceClient<'a, NotBefore, R>> {
+    let trust = Trust::new(anchors, settings.server_name)
+        .ok()?
+        // No real-time clock in this example: the build time is the floor (a certificate that
+        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
+        .not_before(settings.not_before);
+    let credentials = Credentials::new(settings.access_id, settings.secret_key).ok()?;
+    let mut client = DeviceClient::new(*settings.endpoint, credentials, trust, buffers, rng);
+    client.set_limits(LIMITS);
+    Some(client)
+}
+
 /// Uploads `package` over TLS on `socket`; returns the `uploadId`.
 ///
 /// All RAM is on this call's stack: the [`Buffers`] and the protocol state.
@@ -115,23 +136,10 @@ where
 {
     let ca = CertificateDer::from(settings.ca_der);
     let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
-    let trust = Trust::new(&anchors, settings.server_name)
-        .map_err(|_| DeviceError::Settings)?
-        // No real-time clock in this example: the build time is the floor (a certificate that
-        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
-        .not_before(settings.not_before);
-    let credentials = Credentials::new(settings.access_id, settings.secret_key)
-        .map_err(|_| DeviceError::Settings)?;
     let mut buffers = Buffers::new();
     // The generator stays in this frame: the client borrows it.
-    let mut client = DeviceClient::new(
-        *settings.endpoint,
-        credentials,
-        trust,
-        &mut buffers,
-        &mut rng,
-    );
-    client.set_limits(LIMITS);
+    let mut client =
+        device_client(settings, &anchors, &mut buffers, &mut rng).ok_or(DeviceError::Settings)?;
     client
         .upload(socket, settings.file_name, package)
         .map(|answer| answer.upload_id)
@@ -168,23 +176,10 @@ where
 {
     let ca = CertificateDer::from(settings.ca_der);
     let anchors = [anchor_from_der(&ca).map_err(|_| DeviceError::Settings)?];
-    let trust = Trust::new(&anchors, settings.server_name)
-        .map_err(|_| DeviceError::Settings)?
-        // No real-time clock in this example: the build time is the floor (a certificate that
-        // expired before it is refused). With an RTC, use `.check_time::<YourClock>()`.
-        .not_before(settings.not_before);
-    let credentials = Credentials::new(settings.access_id, settings.secret_key)
-        .map_err(|_| DeviceError::Settings)?;
     let mut buffers = Buffers::new();
     // The generator stays in this frame: the client borrows it.
-    let mut client = DeviceClient::new(
-        *settings.endpoint,
-        credentials,
-        trust,
-        &mut buffers,
-        &mut rng,
-    );
-    client.set_limits(LIMITS);
+    let mut client =
+        device_client(settings, &anchors, &mut buffers, &mut rng).ok_or(DeviceError::Settings)?;
     let attempt = client.upload_async(socket, settings.file_name, package);
     match embassy_time::with_timeout(EMBASSY_UPLOAD_TIMEOUT, attempt).await {
         Ok(result) => result

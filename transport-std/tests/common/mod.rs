@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tpns_emulator::Emulator;
 use tpns_test_support::{ID, SECRET, accounts};
+use tpns_transport_std::tpns_core::exchange::ExchangeError;
 use tpns_transport_std::tpns_core::upload::UploadError;
 use tpns_transport_std::{
     Client, ClientBuilder, Error, Event, Phase, PushRequest, RetryPolicy, Uploaded,
@@ -74,7 +75,9 @@ pub fn failed_upload_retries(client: &Client, len: usize) -> (Error, u32) {
 /// The HTTP status of `err` where it is the service's status error (not 2xx, any retCode).
 pub fn status_of(err: &Error) -> Option<u16> {
     match err {
-        Error::Exchange(UploadError::Status { status, .. }) => Some(*status),
+        Error::Exchange(UploadError::Exchange(ExchangeError::Status { status, .. })) => {
+            Some(*status)
+        }
         _ => None,
     }
 }

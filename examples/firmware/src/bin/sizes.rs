@@ -10,8 +10,9 @@ mod device {
     use core::mem::size_of;
 
     use cortex_m_rt::entry;
+    use tpns_core::exchange::Collector;
     use tpns_core::upload::UploadFields;
-    use tpns_core::upload::{Collector, Upload, UploadBytes};
+    use tpns_core::upload::{Upload, UploadBytes};
     use tpns_firmware_example::{HTTP_BUF_LEN, Probe};
     use tpns_transport_embedded::source::FlashPackage;
     use tpns_transport_embedded::tls::{ChainVerifier, NotBefore, TlsStream};
