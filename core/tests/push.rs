@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Script, head_end, ok_response};
+use common::{Script, basic_push, head_end, ok_response};
 use tpns_core::auth::Credentials;
 use tpns_core::endpoint::Endpoint;
 use tpns_core::exchange::ExchangeError;
@@ -21,18 +21,12 @@ fn request() -> PushRequest<'static> {
     }
 }
 
-/// A push of `request` to `endpoint` with Basic authentication as `(id, secret)`.
-fn basic_push<'a>(
-    endpoint: &'a Endpoint<'a>,
-    app: (&'a str, &'a str),
-    request: PushRequest<'a>,
-) -> Push<'a> {
-    Push {
-        endpoint,
-        auth: PushAuth::Basic(Credentials::new(app.0, app.1).unwrap()),
-        request,
-        limits: Limits::default(),
-    }
+/// The test app's push of [`request`] to `endpoint`, and the bytes it sends when all goes well.
+fn app_push_and_its_bytes<'a>(endpoint: &'a Endpoint<'a>) -> (Push<'a>, Vec<u8>) {
+    let job = basic_push(endpoint, ("1500001048", "s3cret"), request());
+    let mut reference = Script::new(&ok_response(ANSWER));
+    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
+    (job, reference.written)
 }
 
 fn split(written: &[u8]) -> (String, String) {
@@ -241,10 +235,8 @@ fn odd_successes_are_errors_through_the_driver() {
 #[test]
 fn write_failures_name_their_phase() {
     let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
-    let job = basic_push(&endpoint, ("1500001048", "s3cret"), request());
-    let mut reference = Script::new(&ok_response(ANSWER));
-    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
-    let head_len = head_end(&reference.written);
+    let (job, whole) = app_push_and_its_bytes(&endpoint);
+    let head_len = head_end(&whole);
     for (at, head) in [(10, true), (head_len + 70, false)] {
         let mut script = Script::new(b"");
         script.fail_write_at = Some(at);
@@ -264,15 +256,8 @@ fn write_failures_name_their_phase() {
 #[test]
 fn a_push_error_says_whether_the_push_may_have_gone_out() {
     let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
-        request: request(),
-        limits: Limits::default(),
-    };
-    let mut reference = Script::new(&ok_response(ANSWER));
-    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
-    let request_len = reference.written.len();
+    let (job, whole) = app_push_and_its_bytes(&endpoint);
+    let request_len = whole.len();
     let status = |code: &str| format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n");
     // (what the server does, transient, may have been sent)
     type Setup = fn(&mut Script, usize);
@@ -334,15 +319,7 @@ fn a_push_error_says_whether_the_push_may_have_gone_out() {
 #[test]
 fn a_retry_loop_on_is_transient_sends_a_push_once() {
     let endpoint = Endpoint::parse("https://127.0.0.1:9443/").unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("1500001048", "s3cret").unwrap()),
-        request: request(),
-        limits: Limits::default(),
-    };
-    let mut reference = Script::new(&ok_response(ANSWER));
-    push(&mut reference, &job, &mut [0u8; 64]).unwrap();
-    let whole = reference.written;
+    let (job, whole) = app_push_and_its_bytes(&endpoint);
     // Each attempt is a new connection: `attempts[i]` sets up the i-th.
     let retry_loop = |attempts: &[fn(&mut Script)]| {
         let mut delivered = 0;

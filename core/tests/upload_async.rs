@@ -7,11 +7,9 @@ mod common;
 use core::convert::Infallible;
 use core::ops::ControlFlow;
 
-use common::{MockError, Script, block_on, job, ok_response};
-use tpns_core::auth::Credentials;
+use common::{MockError, Script, basic_push, block_on, job, ok_response};
 use tpns_core::endpoint::Endpoint;
 use tpns_core::exchange::ExchangeError;
-use tpns_core::response::Limits;
 use tpns_core::upload::{UploadError, UploadResponse, upload};
 
 const OK: &str = r#"{"retCode":0,"errMsg":"","uploadId":77}"#;
@@ -105,19 +103,15 @@ fn async_reports_early_answers_and_phases() {
 /// same error (with whether the push may have gone out) when the answer is lost.
 #[test]
 fn async_push_sends_what_the_blocking_push_sends() {
-    use tpns_core::push::{Push, PushAuth, PushRequest, push, push_async};
+    use tpns_core::push::{PushRequest, push, push_async};
     let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
-    let job = Push {
-        endpoint: &endpoint,
-        auth: PushAuth::Basic(Credentials::new("42", "secret").unwrap()),
-        request: PushRequest {
-            upload_id: 9,
-            title: "héllo",
-            content: "wörld",
-            ..PushRequest::default()
-        },
-        limits: Limits::default(),
+    let request = PushRequest {
+        upload_id: 9,
+        title: "héllo",
+        content: "wörld",
+        ..PushRequest::default()
     };
+    let job = basic_push(&endpoint, ("42", "secret"), request);
     let response = ok_response(r#"{"ret_code":0,"err_msg":"NO_ERROR","push_id":"77"}"#);
     for buf_len in [1, 64, 300, 4096] {
         let mut buf = vec![0u8; buf_len];

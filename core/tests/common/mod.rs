@@ -41,6 +41,22 @@ pub fn job<'a>(
     }
 }
 
+/// A push of `request` to `endpoint` with Basic authentication as `(id, secret)`.
+pub fn basic_push<'a>(
+    endpoint: &'a tpns_core::endpoint::Endpoint<'a>,
+    app: (&'a str, &'a str),
+    request: tpns_core::push::PushRequest<'a>,
+) -> tpns_core::push::Push<'a> {
+    tpns_core::push::Push {
+        endpoint,
+        auth: tpns_core::push::PushAuth::Basic(
+            tpns_core::auth::Credentials::new(app.0, app.1).unwrap(),
+        ),
+        request,
+        limits: tpns_core::response::Limits::default(),
+    }
+}
+
 /// Where the request head in `written` ends: the length of the head, blank line included.
 pub fn head_end(written: &[u8]) -> usize {
     written.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4
