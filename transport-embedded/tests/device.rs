@@ -50,6 +50,13 @@ fn start(name: &str) -> (Server, CertificateDer<'static>, Credentials<'static>) 
     (server, ca, Credentials::new(ACCESS_ID, SECRET).unwrap())
 }
 
+/// `work` to its end, failing the test if that takes more than 10 s.
+async fn within_10_s<T>(work: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), work)
+        .await
+        .expect("done within 10 s")
+}
+
 fn trust<'a>(anchors: &'a [TrustAnchor<'a>]) -> Trust<'a, SkipTime> {
     // The emulator's certificates are made now; dates are tested in blocking.rs.
     Trust::new(anchors, "localhost")
@@ -195,37 +202,25 @@ fn a_device_client_uploads_over_an_async_socket_and_a_refused_server_is_not_tran
     let mut buffers = DeviceBuffers::<16_640, 512, 64>::new();
     let mut client = DeviceClient::new(endpoint, credentials, trust(&anchors), &mut buffers, OsRng);
     let answer = runtime.block_on(async {
-        let connect = tokio::net::TcpStream::connect(server.addr());
-        let socket = tokio::time::timeout(Duration::from_secs(10), connect)
-            .await
-            .unwrap()
-            .unwrap();
+        let socket = within_10_s(tokio::net::TcpStream::connect(server.addr())).await;
         let mut package = FlashPackage::new(&accounts);
-        let upload = client.upload_async(FromTokio::new(socket), "async.txt", &mut package);
-        tokio::time::timeout(Duration::from_secs(10), upload)
-            .await
-            .unwrap()
+        let upload =
+            client.upload_async(FromTokio::new(socket.unwrap()), "async.txt", &mut package);
+        within_10_s(upload).await
     });
     let upload_id = answer.unwrap().upload_id;
     server.assert_stored(upload_id, &accounts, 100);
 
     // An async push to what was uploaded, through the same 64 B HTTP buffer.
     let pushed = runtime.block_on(async {
-        let connect = tokio::net::TcpStream::connect(server.addr());
-        let socket = tokio::time::timeout(Duration::from_secs(10), connect)
-            .await
-            .unwrap()
-            .unwrap();
+        let socket = within_10_s(tokio::net::TcpStream::connect(server.addr())).await;
         let request = PushRequest {
             upload_id,
             title: "async",
             content: "from an async device",
             ..PushRequest::default()
         };
-        let push = client.push_async(FromTokio::new(socket), &request);
-        tokio::time::timeout(Duration::from_secs(10), push)
-            .await
-            .unwrap()
+        within_10_s(client.push_async(FromTokio::new(socket.unwrap()), &request)).await
     });
     let pushed = pushed.unwrap();
     let records = server.emulator().pushes();
