@@ -16,7 +16,7 @@ use core::ops::ControlFlow;
 use embedded_io::{Error as _, ErrorKind, Read};
 
 use super::Format;
-use super::utf8;
+use super::{blocks, utf8};
 
 /// Fewest characters in a row.
 pub const MIN_ROW_CHARS: u8 = 2;
@@ -430,8 +430,9 @@ impl RowValidator {
     /// (checked beforehand, at SIMD speed with the `simd` feature) and starts on a character
     /// boundary in a clean state.
     ///
-    /// It reads 64-byte blocks as bit masks of their LFs and CRs (built eight bytes at a time,
-    /// SWAR) and judges rows by their byte length: a row of `n` bytes holds at most `n` and at
+    /// It reads 64-byte blocks as bit masks of their LFs and CRs ([`blocks`]: vector compares
+    /// with the `simd` feature, eight bytes at a time otherwise) and judges rows by their byte
+    /// length: a row of `n` bytes holds at most `n` and at
     /// least `n / 4` characters. A block whose rows are all surely 2..=100 characters long
     /// (line ends 7..=101 bytes apart), whose CRs all precede an LF, and (CSV) which holds no
     /// `"` or `,`, is passed with a few mask operations and no branch per row. Any other block
@@ -445,91 +446,23 @@ impl RowValidator {
     /// the state machine should go on before the fast path is tried again.
     #[inline]
     fn fast_lines(&mut self, bytes: &[u8]) -> (usize, usize) {
-        let csv = self.format == Format::Csv;
-        let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
-        // Characters of the current row before `row_start` (only the first row may have some;
-        // counted as bytes in the gap test, which only makes it stricter).
-        let mut len = usize::from(self.len);
-        let mut rows = self.rows;
-        let mut row_start = 0;
-        // Where the machine takes over and up to where it keeps the text, if a row is refused.
-        let mut stop = None;
-        // A text with no CR and no VT (most: LF line ends), and in CSV no quote or comma, needs
-        // only the cheap LF mask (one SIMD scan decides, with the `simd` feature).
-        let plain = utf8::plain_lines(bytes) && !(csv && has_quote_or_comma(bytes));
-        let mut at = 0;
-        'blocks: while bytes.len() - at >= 8 {
-            let block = match bytes[at..].first_chunk::<64>() {
-                Some(block) => &block[..],
-                None => &bytes[at..at + 8],
-            };
-            let n = block.len();
-            let block_at = at;
-            at += n;
-            let (mut lf, cr, special) = if plain {
-                (utf8::lf_mask_plain(block), 0, false)
-            } else if csv {
-                utf8::masks::<true>(block)
-            } else {
-                utf8::masks::<false>(block)
-            };
-            if special {
-                stop = Some((row_start, at));
-                break;
-            }
-            let last = 1u64 << (n - 1);
-            // Each CR must be directly followed by LF, in this block or the next one.
-            let mut lone = cr & !(lf >> 1);
-            if lone & last != 0 && bytes.get(at) == Some(&b'\n') {
-                lone &= !last;
-            }
-            if lone != 0 {
-                stop = Some((row_start, at));
-                break;
-            }
-            if lf == 0 {
-                continue;
-            }
-            // The common case: every line end of the block 7..=101 bytes after the one before
-            // (the first one measured from the row's start), so each row holds 5..=100 bytes
-            // before its CR or LF: surely 2..=100 characters.
-            let first = block_at + lf.trailing_zeros() as usize;
-            let gap = first + len + 1 - row_start;
-            let near = (lf << 1) | (lf << 2) | (lf << 3) | (lf << 4) | (lf << 5) | (lf << 6);
-            if (7..=max + 1).contains(&gap) && lf & near == 0 {
-                rows += u64::from(lf.count_ones());
-                len = 0;
-                row_start = block_at + 64 - lf.leading_zeros() as usize;
-                continue;
-            }
-            while lf != 0 {
-                let lf_at = block_at + lf.trailing_zeros() as usize;
-                lf &= lf - 1;
-                // A CR before the LF is part of the line end (all CRs were checked above).
-                let end = if lf_at > row_start && bytes[lf_at - 1] == b'\r' {
-                    lf_at - 1
-                } else {
-                    lf_at
-                };
-                let n = end - row_start;
-                let sure = len + n <= max && len + n.div_ceil(4) >= min;
-                if !sure {
-                    let chars = len + utf8::chars(&bytes[row_start..end]);
-                    if chars < min || chars > max {
-                        stop = Some((row_start, lf_at + 1));
-                        break 'blocks;
-                    }
-                }
-                rows += 1;
-                len = 0;
-                row_start = lf_at + 1;
-            }
-        }
+        let mut walk = Walk {
+            len: usize::from(self.len),
+            rows: self.rows,
+            row_start: 0,
+        };
+        let walked = match self.format {
+            Format::Csv => walk.text::<true>(bytes),
+            Format::Txt => walk.text::<false>(bytes),
+        };
         // The machine reads the rest (after the last line end) up to the end of `bytes`: at
         // most a row and a few bytes per call, never the same bytes twice through this path.
-        let (taken, slow) = stop.unwrap_or((row_start, bytes.len()));
+        let (taken, slow) = match walked {
+            Ok(()) => (walk.row_start, bytes.len()),
+            Err(stop) => stop,
+        };
         if taken > 0 {
-            self.rows = rows;
+            self.rows = walk.rows;
             self.len = 0;
             self.line_has_chars = false;
             self.field = Field::Start;
@@ -790,15 +723,104 @@ impl RowValidator {
     }
 }
 
-/// Whether `bytes` holds a `"` or a `,` (a SIMD scan with the `simd` feature).
-fn has_quote_or_comma(bytes: &[u8]) -> bool {
-    #[cfg(feature = "simd")]
-    {
-        memchr::memchr2(b'"', b',', bytes).is_some()
+/// The fast path of account packages ([`RowValidator::fast_lines`]) through one run of valid
+/// UTF-8: the rows it passed so far.
+struct Walk {
+    /// Characters of the current row before `row_start` (only the first row may have some;
+    /// counted as bytes in the gap test, which only makes it stricter).
+    len: usize,
+    /// Rows completed, those before the run included.
+    rows: u64,
+    /// Where the current row starts: everything before it is passed.
+    row_start: usize,
+}
+
+impl Walk {
+    /// Walks `bytes` (valid UTF-8, starting on a row's character boundary) in 64-byte blocks,
+    /// then in 8-byte words, until a row it cannot pass; then `Err((row_start, keep))`: the
+    /// state machine takes over at that row and keeps the text up to `keep`.
+    #[inline(always)]
+    fn text<const CSV: bool>(&mut self, bytes: &[u8]) -> Result<(), (usize, usize)> {
+        let (blocks, rest) = bytes.as_chunks::<64>();
+        for (k, block) in blocks.iter().enumerate() {
+            let m = blocks::masks::<CSV>(block);
+            if m.quote_or_comma {
+                return Err((self.row_start, 64 * k + 64));
+            }
+            self.block::<64>(bytes, 64 * k, m.lf, m.cr)?;
+        }
+        // The last few words of the run.
+        let tail = 64 * blocks.len();
+        let (words, _) = rest.as_chunks::<8>();
+        for (k, word) in words.iter().enumerate() {
+            let (lf, cr, quote_or_comma) = utf8::masks::<CSV>(word);
+            if quote_or_comma {
+                return Err((self.row_start, tail + 8 * k + 8));
+            }
+            self.block::<8>(bytes, tail + 8 * k, lf, cr)?;
+        }
+        Ok(())
     }
-    #[cfg(not(feature = "simd"))]
-    {
-        bytes.iter().any(|&b| b == b'"' || b == b',')
+
+    /// One block of `N` bytes (64, or a word of 8) at `at` in `bytes`, whose LFs and CRs are
+    /// `lf` and `cr`: passes the rows it ends, or returns where the machine takes over.
+    #[inline(always)]
+    fn block<const N: usize>(
+        &mut self,
+        bytes: &[u8],
+        at: usize,
+        mut lf: u64,
+        cr: u64,
+    ) -> Result<(), (usize, usize)> {
+        let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
+        let next = at + N;
+        // Each CR must be directly followed by LF, in this block or the next one.
+        let last = 1u64 << (N - 1);
+        let mut lone = cr & !(lf >> 1);
+        if lone & last != 0 && bytes.get(next) == Some(&b'\n') {
+            lone &= !last;
+        }
+        if lone != 0 {
+            return Err((self.row_start, next));
+        }
+        if lf == 0 {
+            return Ok(());
+        }
+        // The common case: every line end of the block 7..=101 bytes after the one before
+        // (the first one measured from the row's start), so each row holds 5..=100 bytes
+        // before its CR or LF: surely 2..=100 characters. `near`: the 6 bytes after each LF.
+        let first = at + lf.trailing_zeros() as usize;
+        let gap = first + self.len + 1 - self.row_start;
+        let two = (lf << 1) | (lf << 2);
+        let near = two | (two << 2) | (two << 4);
+        if (7..=max + 1).contains(&gap) && lf & near == 0 {
+            self.rows += u64::from(lf.count_ones());
+            self.len = 0;
+            self.row_start = at + 64 - lf.leading_zeros() as usize;
+            return Ok(());
+        }
+        while lf != 0 {
+            let lf_at = at + lf.trailing_zeros() as usize;
+            lf &= lf - 1;
+            // A CR before the LF is part of the line end (all CRs were checked above).
+            let end = if lf_at > self.row_start && bytes[lf_at - 1] == b'\r' {
+                lf_at - 1
+            } else {
+                lf_at
+            };
+            let n = end - self.row_start;
+            let sure = self.len + n <= max && self.len + n.div_ceil(4) >= min;
+            if !sure {
+                let chars = self.len + blocks::chars(&bytes[self.row_start..end]);
+                if chars < min || chars > max {
+                    return Err((self.row_start, lf_at + 1));
+                }
+            }
+            self.rows += 1;
+            self.len = 0;
+            self.row_start = lf_at + 1;
+        }
+        Ok(())
     }
 }
 
