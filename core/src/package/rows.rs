@@ -811,7 +811,7 @@ impl Walk {
             let n = end - self.row_start;
             let sure = self.len + n <= max && self.len + n.div_ceil(4) >= min;
             if !sure {
-                let chars = self.len + blocks::chars(&bytes[self.row_start..end]);
+                let chars = self.len + blocks::chars(bytes, self.row_start..end);
                 if chars < min || chars > max {
                     return Err((self.row_start, lf_at + 1));
                 }
@@ -976,6 +976,7 @@ mod tests {
         let a100 = "a".repeat(100);
         let cjk100 = "账".repeat(100);
         let emoji100 = "\u{1F600}".repeat(100);
+        let ordinary = "abcdefgh\n".repeat(8);
         let s = |x: &str| x.as_bytes().to_vec();
         let mut v: Vec<(Format, Vec<u8>, Verdict)> = std::vec![
             // Lengths.
@@ -993,6 +994,23 @@ mod tests {
             (Txt, s(&(cjk100.clone() + "账")), Err((1, TooLong))),
             (Txt, s(&(emoji100.clone() + "\r\n")), Ok(1)),
             (Txt, s(&(emoji100.clone() + "\u{1F600}")), Err((1, TooLong))),
+            // A row at a limit among ordinary rows, in a block the fast path would pass whole
+            // but for it: 5 bytes of one character (CRLF), 101 bytes of 101 characters.
+            (
+                Txt,
+                s(&(ordinary.clone() + "\u{1F600}\r\n" + &ordinary)),
+                Err((9, TooShort))
+            ),
+            (
+                Txt,
+                s(&(ordinary.clone() + &a100 + "b\n" + &ordinary)),
+                Err((9, TooLong))
+            ),
+            (
+                Txt,
+                s(&(ordinary.clone() + &a100 + "\n" + &ordinary)),
+                Ok(17)
+            ),
             // UTF-8.
             (Txt, b"ab\ncd\xFF\n".to_vec(), Err((2, InvalidUtf8))),
             (Txt, b"\xC0\xAF\n".to_vec(), Err((1, InvalidUtf8))),
@@ -1402,63 +1420,6 @@ mod tests {
             prop_assert_eq!(run_chunks(format, data.chunks(1)), whole);
         }
 
-        /// The fast path of any script against the byte state machine: rows of 0..=110
-        /// characters from ASCII, 2-, 3- and 4-byte characters (so byte lengths straddle the
-        /// limits both ways), LF or CRLF, now and then a lone CR, a quote, a comma, a BOM, a
-        /// bad byte; cut anywhere, in both modes.
-        #[test]
-        fn multibyte_fast_path_agrees_with_the_state_machine(
-            rows in proptest::collection::vec(
-                (proptest::collection::vec(proptest::sample::select(&[
-                    "a", "b", "z", "é", "ж", "λ", "王", "明", "\u{1F600}", "\u{10FFFF}", "\t",
-                    "\u{b}",
-                ][..]), 0..110), proptest::sample::select(&[
-                    "", "", "", "", "", "", "\r", "\"", ",", "\u{FEFF}", "\u{FFFF}",
-                ][..]), any::<bool>(), any::<bool>()),
-                0..40,
-            ),
-            csv in any::<bool>(),
-            bad_byte in proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xFF)),
-            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
-        ) {
-            let mut text = Vec::new();
-            for (chars, odd, crlf, end) in &rows {
-                let mut row: String = chars.concat();
-                let mid = row.char_indices().nth(chars.len() / 2).map_or(row.len(), |c| c.0);
-                row.insert_str(mid, odd);
-                text.extend_from_slice(row.as_bytes());
-                if *end {
-                    text.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
-                }
-            }
-            if let Some((at, b)) = bad_byte
-                && !text.is_empty()
-            {
-                let at = at.index(text.len());
-                text[at] = b;
-            }
-            let format = if csv { Format::Csv } else { Format::Txt };
-            let data = &text[..];
-            let bytewise = run_chunks(format, data.chunks(1));
-            prop_assert_eq!(run_chunks(format, [data]), bytewise);
-            let chunks = split_at(data, &cuts);
-            prop_assert_eq!(run_chunks(format, chunks.iter().copied()), bytewise);
-            let each = each_chunks(format, RowKind::Account, data.chunks(1));
-            prop_assert_eq!(&each_chunks(format, RowKind::Account, [data]), &each);
-            prop_assert_eq!(&each_chunks(format, RowKind::Account, chunks), &each);
-            // Without its CRs the text takes the cheapest masks (no CR, and a VT now and then
-            // right after an LF, the one byte those masks must not mistake for a line end).
-            let lf_only: Vec<u8> = data.iter().copied().filter(|&b| b != b'\r').collect();
-            prop_assert_eq!(
-                run_chunks(format, [&lf_only[..]]),
-                run_chunks(format, lf_only.chunks(1))
-            );
-            prop_assert_eq!(
-                each_chunks(format, RowKind::Account, [&lf_only[..]]),
-                each_chunks(format, RowKind::Account, lf_only.chunks(1))
-            );
-        }
-
         /// The same for token packages, whose fast path also checks the token alphabet: rows
         /// of 30..42 characters around the token length, now and then with a character outside
         /// the alphabet (the ASCII neighbours of each range, and more).
@@ -1521,6 +1482,85 @@ mod tests {
                 None => prop_assert_eq!(first, Ok(whole.1)),
             }
         }
+    }
+
+    proptest! {
+        // A fixed seed: the same 512 texts on every run, so that this test cannot flake; the
+        // `rows` fuzz target explores further with the same comparison.
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 512 },
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7470_6e73_726f_7773),
+            ..ProptestConfig::default()
+        })]
+
+        /// The fast path of any script (64-byte blocks, then words) against the byte state
+        /// machine, its oracle: rows of 0..=110 characters from ASCII, 2-, 3- and 4-byte
+        /// characters (so byte lengths straddle the limits both ways), LF or CRLF, now and then
+        /// a lone CR, a quote, a comma, a BOM, a bad byte; cut anywhere, in both modes.
+        #[test]
+        fn multibyte_fast_path_agrees_with_the_state_machine(
+            rows in proptest::collection::vec(
+                (row_chars(), proptest::sample::select(&[
+                    "", "", "", "", "", "", "\r", "\"", ",", "\u{FEFF}", "\u{FFFF}",
+                ][..]), any::<bool>(), any::<bool>()),
+                0..40,
+            ),
+            csv in any::<bool>(),
+            bad_byte in proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xFF)),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let mut text = Vec::new();
+            for (chars, odd, crlf, end) in &rows {
+                let mut row: String = chars.concat();
+                let mid = row.char_indices().nth(chars.len() / 2).map_or(row.len(), |c| c.0);
+                row.insert_str(mid, odd);
+                text.extend_from_slice(row.as_bytes());
+                if *end {
+                    text.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+                }
+            }
+            if let Some((at, b)) = bad_byte
+                && !text.is_empty()
+            {
+                let at = at.index(text.len());
+                text[at] = b;
+            }
+            let format = if csv { Format::Csv } else { Format::Txt };
+            let data = &text[..];
+            let bytewise = run_chunks(format, data.chunks(1));
+            prop_assert_eq!(run_chunks(format, [data]), bytewise);
+            let chunks = split_at(data, &cuts);
+            prop_assert_eq!(run_chunks(format, chunks.iter().copied()), bytewise);
+            let each = each_chunks(format, RowKind::Account, data.chunks(1));
+            prop_assert_eq!(&each_chunks(format, RowKind::Account, [data]), &each);
+            prop_assert_eq!(&each_chunks(format, RowKind::Account, chunks), &each);
+            // Without its CRs the text takes the cheapest masks (no CR, and a VT now and then
+            // right after an LF, the one byte those masks must not mistake for a line end).
+            let lf_only: Vec<u8> = data.iter().copied().filter(|&b| b != b'\r').collect();
+            prop_assert_eq!(
+                run_chunks(format, [&lf_only[..]]),
+                run_chunks(format, lf_only.chunks(1))
+            );
+            prop_assert_eq!(
+                each_chunks(format, RowKind::Account, [&lf_only[..]]),
+                each_chunks(format, RowKind::Account, lf_only.chunks(1))
+            );
+        }
+    }
+
+    /// The characters of one row: ASCII only, mixed scripts, or mostly CJK and emoji; mostly
+    /// 5..30 of them (blocks of ordinary rows, which the fast path passes whole), often at
+    /// either limit (0..=7, 96..=104), so that rows of ASCII land exactly on the byte gaps the
+    /// fast path tests and rows of other scripts straddle them.
+    fn row_chars() -> impl Strategy<Value = Vec<&'static str>> {
+        const ASCII: &[&str] = &["a", "b", "z", "-"];
+        const MIXED: &[&str] = &["a", "b", "é", "ж", "λ", "王", "\t", "\u{b}"];
+        const WIDE: &[&str] = &["王", "明", "账", "\u{1F600}", "\u{10FFFF}"];
+        let script = prop_oneof![Just(ASCII), Just(MIXED), Just(WIDE)];
+        let count =
+            prop_oneof![3 => 5..30usize, 1 => 0..8usize, 1 => 96..105usize, 1 => 0..110usize];
+        (script, count)
+            .prop_flat_map(|(set, n)| proptest::collection::vec(proptest::sample::select(set), n))
     }
 
     fn run_kind<'a>(
