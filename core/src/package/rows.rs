@@ -432,12 +432,11 @@ impl RowValidator {
     ///
     /// It reads 64-byte blocks as bit masks of their LFs and CRs ([`blocks`]: vector compares
     /// with the `simd` feature, eight bytes at a time otherwise) and judges rows by their byte
-    /// length: a row of `n` bytes holds at most `n` and at
-    /// least `n / 4` characters. A block whose rows are all surely 2..=100 characters long
-    /// (line ends 7..=101 bytes apart), whose CRs all precede an LF, and (CSV) which holds no
-    /// `"` or `,`, is passed with a few mask operations and no branch per row. Any other block
-    /// is read row by row, counting the characters (the bytes that are not continuation bytes)
-    /// of a row near a limit.
+    /// length: a row of `n` bytes holds at most `n` and at least `n / 4` characters. A block
+    /// whose rows are all surely 2..=100 characters long (line ends 7..=101 bytes apart),
+    /// whose CRs all precede an LF, and (CSV) which holds no `"` or `,`, is passed with a few
+    /// mask operations and no branch per row. Any other block is read row by row, counting the
+    /// characters (the bytes that are not continuation bytes) of a row near a limit.
     ///
     /// Takes whole rows only, and stops at the start of a row it cannot pass: one with a
     /// quote, a comma, a CR not followed by LF, or a length out of bounds; the state machine
