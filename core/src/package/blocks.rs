@@ -25,32 +25,15 @@ pub(super) fn masks<const CSV: bool>(block: &[u8; 64]) -> Masks {
 
 /// The characters in `bytes[range]`, which is valid UTF-8: the bytes that are not
 /// continuation bytes (`0b10xxxxxx`).
-///
-/// A range's last bytes short of a whole block are read as the 64-byte block that ends with
-/// the range, its bits before the range dropped: one mask and one popcount for a row, however
-/// it lies across blocks, when 64 bytes precede its end.
 #[inline]
 pub(super) fn chars(bytes: &[u8], range: core::ops::Range<usize>) -> usize {
-    let (start, end) = (range.start, range.end);
-    let (blocks, rest) = bytes[range].as_chunks::<64>();
-    let mut continuation = 0;
-    for block in blocks {
-        continuation += imp::continuation(block).count_ones() as usize;
-    }
-    if let Some(back) = end.checked_sub(64)
-        && !rest.is_empty()
-    {
-        let block: &[u8; 64] = bytes[back..end].first_chunk().unwrap_or(&[0; 64]);
-        continuation += (imp::continuation(block) >> (64 - rest.len())).count_ones() as usize;
-    } else {
-        continuation += super::utf8::continuation_bytes(rest);
-    }
-    end - start - continuation
+    imp::chars(bytes, range)
 }
 
 #[cfg(feature = "simd")]
 mod imp {
     use super::Masks;
+    use crate::package::utf8;
     use wide::u8x64;
 
     #[inline(always)]
@@ -84,11 +67,33 @@ mod imp {
 
     /// The continuation bytes of `block`.
     #[inline(always)]
-    pub(super) fn continuation(block: &[u8; 64]) -> u64 {
+    fn continuation(block: &[u8; 64]) -> u64 {
         let v = u8x64::new(*block);
         (v & u8x64::splat(0xC0))
             .simd_eq(u8x64::splat(0x80))
             .to_bitmask()
+    }
+
+    /// A range's last bytes short of a whole block are read as the 64-byte block that ends
+    /// with the range, its bits before the range dropped: one mask and one popcount for a
+    /// row, however it lies across blocks, when 64 bytes precede its end.
+    #[inline]
+    pub(super) fn chars(bytes: &[u8], range: core::ops::Range<usize>) -> usize {
+        let (start, end) = (range.start, range.end);
+        let (blocks, rest) = bytes[range].as_chunks::<64>();
+        let mut continuation = 0;
+        for block in blocks {
+            continuation += self::continuation(block).count_ones() as usize;
+        }
+        if let Some(back) = end.checked_sub(64)
+            && !rest.is_empty()
+        {
+            let block: &[u8; 64] = bytes[back..end].first_chunk().unwrap_or(&[0; 64]);
+            continuation += (self::continuation(block) >> (64 - rest.len())).count_ones() as usize;
+        } else {
+            continuation += utf8::continuation_bytes(rest);
+        }
+        end - start - continuation
     }
 }
 
@@ -107,15 +112,10 @@ mod imp {
         }
     }
 
-    /// The continuation bytes of `block`.
-    #[inline(always)]
-    pub(super) fn continuation(block: &[u8; 64]) -> u64 {
-        let (words, _) = block.as_chunks::<8>();
-        let mut mask = 0;
-        for &w in words {
-            mask = (mask >> 8) | (utf8::pack(utf8::continuation(u64::from_le_bytes(w))) << 56);
-        }
-        mask
+    /// A word at a time: the smallest code for a device's flash.
+    #[inline]
+    pub(super) fn chars(bytes: &[u8], range: core::ops::Range<usize>) -> usize {
+        range.len() - utf8::continuation_bytes(&bytes[range])
     }
 }
 

@@ -109,14 +109,14 @@ const fn has(x: u64, b: u8) -> u64 {
 /// bit `i`. The multiplication moves each bit to its place in the top byte, with no carries
 /// (each partial product lands on a distinct bit).
 #[inline(always)]
-pub(super) const fn pack(m: u64) -> u64 {
+const fn pack(m: u64) -> u64 {
     (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// The high bit of each continuation byte (`0b10xxxxxx`) of `x`: bit 7 set and bit 6 clear
 /// (the shift moves bit 6 of each byte onto its bit 7).
 #[inline(always)]
-pub(super) const fn continuation(x: u64) -> u64 {
+const fn continuation(x: u64) -> u64 {
     x & !(x << 1) & HIGH
 }
 
