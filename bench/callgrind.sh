@@ -2,8 +2,9 @@
 # Instructions per uploaded byte of the core encoder, next to a plain copy of the same bytes
 # through the same 64 KiB buffer (the floor), counted by valgrind --tool=callgrind: exact and
 # repeatable, unlike timings. Only the measured loop (`tpns_bench::hot_*`) is counted, not the
-# generation of the package. Then the whole HTTPS upload of 10 MB, `tpns upload` against
-# `curl -F`, each client process counted whole (CALLGRIND_HTTPS=0 skips that part).
+# generation of the package. Then the row check alone on each data set, and the whole HTTPS
+# upload of 10 MB, `tpns upload` against `curl -F`, each client process counted whole
+# (CALLGRIND_HTTPS=0 skips that last part).
 #
 #   bench/callgrind.sh        # 64 MiB
 #   bench/callgrind.sh 16     # N MiB
@@ -52,6 +53,15 @@ for mode in body request upload validate; do
     esac
     printf '| %s | %d | %.4f | %.3f | %.4f | %.3f |\n' "$label" "$n" "$(div "$n" "$bytes")" \
         "$(div "$n" "$copy")" "$(div "$v" "$bytes")" "$(div "$v" "$vcopy")"
+done
+
+# The row check alone on each data set of gen-package (what the criterion bench `rows` times).
+printf '\nthe row check alone (`RowValidator::feed` in 64 KiB pieces), %d MiB of each data set\n\n' "$mib"
+printf '| data set | instructions | per byte |\n'
+printf '|---|---|---|\n'
+for mix in ascii mixed cjk; do
+    n=$(count "rows-$mix" "$target/callgrind-encode" "rows-$mix" "$mib")
+    printf '| %s | %d | %.4f |\n' "$mix" "$n" "$(div "$n" "$bytes")"
 done
 
 # The whole HTTPS upload, client side, against curl's: `tpns upload` and `curl -F` of the same

@@ -14,7 +14,9 @@ cd "$root"
 for tool in curl python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "upload.sh: $tool is needed (apt-get install -y curl python3 time)" >&2; exit 2; }
 done
-cargo build --release --quiet -p tpns-examples -p tpns-emulator -p tpns-bench --bin gen-package
+# Each binary named: a `--bin` applies to all the packages given, and builds only the ones named.
+cargo build --release --quiet -p tpns-examples -p tpns-emulator -p tpns-bench --bin tpns --bin tpns-emulator \
+    --bin gen-package
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)" >&2
 echo "tpns: $("$target/release/tpns" --version); $(curl --version | head -1 | cut -d' ' -f1-5)" >&2

@@ -1,5 +1,6 @@
 //! The package row validator on arbitrary bytes: never panics, gives the same verdict however
-//! the input is split, its fast paths (whole chunks) agree with the byte state machine (one
+//! the input is split (at one point, and in pieces of 1..=64 bytes, so that 64-byte blocks and
+//! words start anywhere), its fast paths (whole chunks) agree with the byte state machine (one
 //! byte per call, where no fast path runs), and its every-error mode agrees with it on the
 //! first error.
 #![no_main]
@@ -13,6 +14,16 @@ fn bytewise(input: &[u8], format: Format, kind: RowKind) -> String {
     let result = input
         .chunks(1)
         .try_for_each(|b| v.feed(b))
+        .and_then(|()| v.finish());
+    format!("{result:?}")
+}
+
+/// The verdict with the input fed in pieces of `piece` bytes.
+fn pieces(input: &[u8], format: Format, kind: RowKind, piece: usize) -> String {
+    let mut v = RowValidator::with_kind(format, kind);
+    let result = input
+        .chunks(piece)
+        .try_for_each(|p| v.feed(p))
         .and_then(|()| v.finish());
     format!("{result:?}")
 }
@@ -63,6 +74,8 @@ fuzz_target!(|data: &[u8]| {
     let whole = verdict(input, format, kind, input.len());
     assert_eq!(whole, verdict(input, format, kind, split));
     assert_eq!(whole, bytewise(input, format, kind));
+    // The split point picks the piece size too: 1..=64.
+    assert_eq!(whole, pieces(input, format, kind, 1 + split % 64));
     let (first, all) = each(input, format, kind, input.len());
     assert_eq!(first, whole);
     assert_eq!(all, each(input, format, kind, split).1);

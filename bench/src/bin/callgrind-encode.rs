@@ -6,7 +6,9 @@
 //! - `request`: `upload::UploadBytes::fill` (request head and body);
 //! - `upload`: the blocking driver `upload::upload` into a transport that drops the bytes,
 //!   with the canned response read back;
-//! - `validate`: `package::validate_rows`, the check `tpns upload` runs before sending.
+//! - `validate`: `package::validate_rows`, the check `tpns upload` runs before sending;
+//! - `rows-ascii`, `rows-mixed`, `rows-cjk`: the row check alone (`RowValidator::feed` in
+//!   64 KiB pieces, as the criterion bench `rows` runs it) on the data sets of `gen-package`.
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "request".into());
@@ -23,8 +25,17 @@ fn main() {
             package.len() as u64
         }),
         "validate" => tpns_bench::hot_validate(&package, &mut buf),
+        "rows-ascii" | "rows-mixed" | "rows-cjk" => {
+            let mix = match mode.as_str() {
+                "rows-ascii" => tpns_bench::Mix::Ascii,
+                "rows-mixed" => tpns_bench::Mix::Mixed,
+                _ => tpns_bench::Mix::Cjk,
+            };
+            let text = tpns_bench::mixed_package(mib << 20, mix);
+            tpns_bench::hot_rows(&text, tpns_bench::BUFFER)
+        }
         other => {
-            eprintln!("unknown mode {other}: body, request, upload or validate");
+            eprintln!("unknown mode {other}: body, request, upload, validate or rows-MIX");
             std::process::exit(2);
         }
     };

@@ -69,6 +69,7 @@
 //! }
 //! ```
 
+mod blocks;
 mod checked;
 mod name;
 mod rows;

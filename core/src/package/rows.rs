@@ -16,7 +16,7 @@ use core::ops::ControlFlow;
 use embedded_io::{Error as _, ErrorKind, Read};
 
 use super::Format;
-use super::utf8;
+use super::{blocks, utf8};
 
 /// Fewest characters in a row.
 pub const MIN_ROW_CHARS: u8 = 2;
@@ -430,13 +430,13 @@ impl RowValidator {
     /// (checked beforehand, at SIMD speed with the `simd` feature) and starts on a character
     /// boundary in a clean state.
     ///
-    /// It reads 64-byte blocks as bit masks of their LFs and CRs (built eight bytes at a time,
-    /// SWAR) and judges rows by their byte length: a row of `n` bytes holds at most `n` and at
-    /// least `n / 4` characters. A block whose rows are all surely 2..=100 characters long
-    /// (line ends 7..=101 bytes apart), whose CRs all precede an LF, and (CSV) which holds no
-    /// `"` or `,`, is passed with a few mask operations and no branch per row. Any other block
-    /// is read row by row, counting the characters (the bytes that are not continuation bytes)
-    /// of a row near a limit.
+    /// It reads 64-byte blocks as bit masks of their LFs and CRs ([`blocks`]: vector compares
+    /// with the `simd` feature, eight bytes at a time otherwise) and judges rows by their byte
+    /// length: a row of `n` bytes holds at most `n` and at least `n / 4` characters. A block
+    /// whose rows are all surely 2..=100 characters long (line ends 7..=101 bytes apart),
+    /// whose CRs all precede an LF, and (CSV) which holds no `"` or `,`, is passed with a few
+    /// mask operations and no branch per row. Any other block is read row by row, counting the
+    /// characters (the bytes that are not continuation bytes) of a row near a limit.
     ///
     /// Takes whole rows only, and stops at the start of a row it cannot pass: one with a
     /// quote, a comma, a CR not followed by LF, or a length out of bounds; the state machine
@@ -445,91 +445,23 @@ impl RowValidator {
     /// the state machine should go on before the fast path is tried again.
     #[inline]
     fn fast_lines(&mut self, bytes: &[u8]) -> (usize, usize) {
-        let csv = self.format == Format::Csv;
-        let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
-        // Characters of the current row before `row_start` (only the first row may have some;
-        // counted as bytes in the gap test, which only makes it stricter).
-        let mut len = usize::from(self.len);
-        let mut rows = self.rows;
-        let mut row_start = 0;
-        // Where the machine takes over and up to where it keeps the text, if a row is refused.
-        let mut stop = None;
-        // A text with no CR and no VT (most: LF line ends), and in CSV no quote or comma, needs
-        // only the cheap LF mask (one SIMD scan decides, with the `simd` feature).
-        let plain = utf8::plain_lines(bytes) && !(csv && has_quote_or_comma(bytes));
-        let mut at = 0;
-        'blocks: while bytes.len() - at >= 8 {
-            let block = match bytes[at..].first_chunk::<64>() {
-                Some(block) => &block[..],
-                None => &bytes[at..at + 8],
-            };
-            let n = block.len();
-            let block_at = at;
-            at += n;
-            let (mut lf, cr, special) = if plain {
-                (utf8::lf_mask_plain(block), 0, false)
-            } else if csv {
-                utf8::masks::<true>(block)
-            } else {
-                utf8::masks::<false>(block)
-            };
-            if special {
-                stop = Some((row_start, at));
-                break;
-            }
-            let last = 1u64 << (n - 1);
-            // Each CR must be directly followed by LF, in this block or the next one.
-            let mut lone = cr & !(lf >> 1);
-            if lone & last != 0 && bytes.get(at) == Some(&b'\n') {
-                lone &= !last;
-            }
-            if lone != 0 {
-                stop = Some((row_start, at));
-                break;
-            }
-            if lf == 0 {
-                continue;
-            }
-            // The common case: every line end of the block 7..=101 bytes after the one before
-            // (the first one measured from the row's start), so each row holds 5..=100 bytes
-            // before its CR or LF: surely 2..=100 characters.
-            let first = block_at + lf.trailing_zeros() as usize;
-            let gap = first + len + 1 - row_start;
-            let near = (lf << 1) | (lf << 2) | (lf << 3) | (lf << 4) | (lf << 5) | (lf << 6);
-            if (7..=max + 1).contains(&gap) && lf & near == 0 {
-                rows += u64::from(lf.count_ones());
-                len = 0;
-                row_start = block_at + 64 - lf.leading_zeros() as usize;
-                continue;
-            }
-            while lf != 0 {
-                let lf_at = block_at + lf.trailing_zeros() as usize;
-                lf &= lf - 1;
-                // A CR before the LF is part of the line end (all CRs were checked above).
-                let end = if lf_at > row_start && bytes[lf_at - 1] == b'\r' {
-                    lf_at - 1
-                } else {
-                    lf_at
-                };
-                let n = end - row_start;
-                let sure = len + n <= max && len + n.div_ceil(4) >= min;
-                if !sure {
-                    let chars = len + utf8::chars(&bytes[row_start..end]);
-                    if chars < min || chars > max {
-                        stop = Some((row_start, lf_at + 1));
-                        break 'blocks;
-                    }
-                }
-                rows += 1;
-                len = 0;
-                row_start = lf_at + 1;
-            }
-        }
+        let mut walk = Walk {
+            len: usize::from(self.len),
+            rows: self.rows,
+            row_start: 0,
+        };
+        let walked = match self.format {
+            Format::Csv => walk.text::<true>(bytes),
+            Format::Txt => walk.text::<false>(bytes),
+        };
         // The machine reads the rest (after the last line end) up to the end of `bytes`: at
         // most a row and a few bytes per call, never the same bytes twice through this path.
-        let (taken, slow) = stop.unwrap_or((row_start, bytes.len()));
+        let (taken, slow) = match walked {
+            Ok(()) => (walk.row_start, bytes.len()),
+            Err(stop) => stop,
+        };
         if taken > 0 {
-            self.rows = rows;
+            self.rows = walk.rows;
             self.len = 0;
             self.line_has_chars = false;
             self.field = Field::Start;
@@ -790,15 +722,109 @@ impl RowValidator {
     }
 }
 
-/// Whether `bytes` holds a `"` or a `,` (a SIMD scan with the `simd` feature).
-fn has_quote_or_comma(bytes: &[u8]) -> bool {
-    #[cfg(feature = "simd")]
-    {
-        memchr::memchr2(b'"', b',', bytes).is_some()
+/// The fast path of account packages ([`RowValidator::fast_lines`]) through one run of valid
+/// UTF-8: the rows it passed so far.
+struct Walk {
+    /// Characters of the current row before `row_start` (only the first row may have some;
+    /// counted as bytes in the gap test, which only makes it stricter).
+    len: usize,
+    /// Rows completed, those before the run included.
+    rows: u64,
+    /// Where the current row starts: everything before it is passed.
+    row_start: usize,
+}
+
+impl Walk {
+    /// Walks `bytes` (valid UTF-8, starting on a row's character boundary) in 64-byte blocks,
+    /// then in 8-byte words, until a row it cannot pass; then `Err((row_start, keep))`: the
+    /// state machine takes over at that row and keeps the text up to `keep`.
+    ///
+    /// Inlined whole with the `simd` feature (a third fewer instructions on x86-64 than when
+    /// left to the compiler); without it, where a device's flash counts more, left to it.
+    #[cfg_attr(feature = "simd", inline(always))]
+    #[cfg_attr(not(feature = "simd"), inline)]
+    fn text<const CSV: bool>(&mut self, bytes: &[u8]) -> Result<(), (usize, usize)> {
+        let (blocks, rest) = bytes.as_chunks::<64>();
+        for (k, block) in blocks.iter().enumerate() {
+            let m = blocks::masks::<CSV>(block);
+            if m.quote_or_comma {
+                return Err((self.row_start, 64 * k + 64));
+            }
+            self.block::<64>(bytes, 64 * k, m.lf, m.cr)?;
+        }
+        // The last few words of the run.
+        let tail = 64 * blocks.len();
+        let (words, _) = rest.as_chunks::<8>();
+        for (k, word) in words.iter().enumerate() {
+            let (lf, cr, quote_or_comma) = utf8::masks::<CSV>(word);
+            if quote_or_comma {
+                return Err((self.row_start, tail + 8 * k + 8));
+            }
+            self.block::<8>(bytes, tail + 8 * k, lf, cr)?;
+        }
+        Ok(())
     }
-    #[cfg(not(feature = "simd"))]
-    {
-        bytes.iter().any(|&b| b == b'"' || b == b',')
+
+    /// One block of `N` bytes (64, or a word of 8) at `at` in `bytes`, whose LFs and CRs are
+    /// `lf` and `cr`: passes the rows it ends, or returns where the machine takes over.
+    #[cfg_attr(feature = "simd", inline(always))]
+    #[cfg_attr(not(feature = "simd"), inline)]
+    fn block<const N: usize>(
+        &mut self,
+        bytes: &[u8],
+        at: usize,
+        mut lf: u64,
+        cr: u64,
+    ) -> Result<(), (usize, usize)> {
+        let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
+        let next = at + N;
+        // Each CR must be directly followed by LF, in this block or the next one.
+        let last = 1u64 << (N - 1);
+        let mut lone = cr & !(lf >> 1);
+        if lone & last != 0 && bytes.get(next) == Some(&b'\n') {
+            lone &= !last;
+        }
+        if lone != 0 {
+            return Err((self.row_start, next));
+        }
+        if lf == 0 {
+            return Ok(());
+        }
+        // The common case: every line end of the block 7..=101 bytes after the one before
+        // (the first one measured from the row's start), so each row holds 5..=100 bytes
+        // before its CR or LF: surely 2..=100 characters. `near`: the 6 bytes after each LF.
+        let first = at + lf.trailing_zeros() as usize;
+        let gap = first + self.len + 1 - self.row_start;
+        let two = (lf << 1) | (lf << 2);
+        let near = two | (two << 2) | (two << 4);
+        if (7..=max + 1).contains(&gap) && lf & near == 0 {
+            self.rows += u64::from(lf.count_ones());
+            self.len = 0;
+            self.row_start = at + 64 - lf.leading_zeros() as usize;
+            return Ok(());
+        }
+        while lf != 0 {
+            let lf_at = at + lf.trailing_zeros() as usize;
+            lf &= lf - 1;
+            // A CR before the LF is part of the line end (all CRs were checked above).
+            let end = if lf_at > self.row_start && bytes[lf_at - 1] == b'\r' {
+                lf_at - 1
+            } else {
+                lf_at
+            };
+            let n = end - self.row_start;
+            let sure = self.len + n <= max && self.len + n.div_ceil(4) >= min;
+            if !sure {
+                let chars = self.len + blocks::chars(bytes, self.row_start..end);
+                if chars < min || chars > max {
+                    return Err((self.row_start, lf_at + 1));
+                }
+            }
+            self.rows += 1;
+            self.len = 0;
+            self.row_start = lf_at + 1;
+        }
+        Ok(())
     }
 }
 
@@ -954,6 +980,7 @@ mod tests {
         let a100 = "a".repeat(100);
         let cjk100 = "账".repeat(100);
         let emoji100 = "\u{1F600}".repeat(100);
+        let ordinary = "abcdefgh\n".repeat(4);
         let s = |x: &str| x.as_bytes().to_vec();
         let mut v: Vec<(Format, Vec<u8>, Verdict)> = std::vec![
             // Lengths.
@@ -971,6 +998,23 @@ mod tests {
             (Txt, s(&(cjk100.clone() + "账")), Err((1, TooLong))),
             (Txt, s(&(emoji100.clone() + "\r\n")), Ok(1)),
             (Txt, s(&(emoji100.clone() + "\u{1F600}")), Err((1, TooLong))),
+            // A row at a limit among ordinary rows, in a block the fast path would pass whole
+            // but for it: 5 bytes of one character (CRLF), 101 bytes of 101 characters.
+            (
+                Txt,
+                s(&(ordinary.clone() + "\u{1F600}\r\n" + &ordinary)),
+                Err((5, TooShort))
+            ),
+            (
+                Txt,
+                s(&(ordinary.clone() + &a100 + "b\n" + &ordinary)),
+                Err((5, TooLong))
+            ),
+            (
+                Txt,
+                s(&(ordinary.clone() + &a100 + "\n" + &ordinary)),
+                Ok(9)
+            ),
             // UTF-8.
             (Txt, b"ab\ncd\xFF\n".to_vec(), Err((2, InvalidUtf8))),
             (Txt, b"\xC0\xAF\n".to_vec(), Err((1, InvalidUtf8))),
@@ -1380,63 +1424,6 @@ mod tests {
             prop_assert_eq!(run_chunks(format, data.chunks(1)), whole);
         }
 
-        /// The fast path of any script against the byte state machine: rows of 0..=110
-        /// characters from ASCII, 2-, 3- and 4-byte characters (so byte lengths straddle the
-        /// limits both ways), LF or CRLF, now and then a lone CR, a quote, a comma, a BOM, a
-        /// bad byte; cut anywhere, in both modes.
-        #[test]
-        fn multibyte_fast_path_agrees_with_the_state_machine(
-            rows in proptest::collection::vec(
-                (proptest::collection::vec(proptest::sample::select(&[
-                    "a", "b", "z", "é", "ж", "λ", "王", "明", "\u{1F600}", "\u{10FFFF}", "\t",
-                    "\u{b}",
-                ][..]), 0..110), proptest::sample::select(&[
-                    "", "", "", "", "", "", "\r", "\"", ",", "\u{FEFF}", "\u{FFFF}",
-                ][..]), any::<bool>(), any::<bool>()),
-                0..40,
-            ),
-            csv in any::<bool>(),
-            bad_byte in proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xFF)),
-            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
-        ) {
-            let mut text = Vec::new();
-            for (chars, odd, crlf, end) in &rows {
-                let mut row: String = chars.concat();
-                let mid = row.char_indices().nth(chars.len() / 2).map_or(row.len(), |c| c.0);
-                row.insert_str(mid, odd);
-                text.extend_from_slice(row.as_bytes());
-                if *end {
-                    text.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
-                }
-            }
-            if let Some((at, b)) = bad_byte
-                && !text.is_empty()
-            {
-                let at = at.index(text.len());
-                text[at] = b;
-            }
-            let format = if csv { Format::Csv } else { Format::Txt };
-            let data = &text[..];
-            let bytewise = run_chunks(format, data.chunks(1));
-            prop_assert_eq!(run_chunks(format, [data]), bytewise);
-            let chunks = split_at(data, &cuts);
-            prop_assert_eq!(run_chunks(format, chunks.iter().copied()), bytewise);
-            let each = each_chunks(format, RowKind::Account, data.chunks(1));
-            prop_assert_eq!(&each_chunks(format, RowKind::Account, [data]), &each);
-            prop_assert_eq!(&each_chunks(format, RowKind::Account, chunks), &each);
-            // Without its CRs the text takes the cheapest masks (no CR, and a VT now and then
-            // right after an LF, the one byte those masks must not mistake for a line end).
-            let lf_only: Vec<u8> = data.iter().copied().filter(|&b| b != b'\r').collect();
-            prop_assert_eq!(
-                run_chunks(format, [&lf_only[..]]),
-                run_chunks(format, lf_only.chunks(1))
-            );
-            prop_assert_eq!(
-                each_chunks(format, RowKind::Account, [&lf_only[..]]),
-                each_chunks(format, RowKind::Account, lf_only.chunks(1))
-            );
-        }
-
         /// The same for token packages, whose fast path also checks the token alphabet: rows
         /// of 30..42 characters around the token length, now and then with a character outside
         /// the alphabet (the ASCII neighbours of each range, and more).
@@ -1499,6 +1486,85 @@ mod tests {
                 None => prop_assert_eq!(first, Ok(whole.1)),
             }
         }
+    }
+
+    proptest! {
+        // A fixed seed: the same 512 texts on every run, so that this test cannot flake; the
+        // `rows` fuzz target explores further with the same comparison.
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 512 },
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7470_6e73_726f_7773),
+            ..ProptestConfig::default()
+        })]
+
+        /// The fast path of any script (64-byte blocks, then words) against the byte state
+        /// machine, its oracle: rows of 0..=110 characters from ASCII, 2-, 3- and 4-byte
+        /// characters (so byte lengths straddle the limits both ways), LF or CRLF, now and then
+        /// a lone CR, a quote, a comma, a BOM, a bad byte; cut anywhere, in both modes.
+        #[test]
+        fn multibyte_fast_path_agrees_with_the_state_machine(
+            rows in proptest::collection::vec(
+                (row_chars(), proptest::sample::select(&[
+                    "", "", "", "", "", "", "\r", "\"", ",", "\u{FEFF}", "\u{FFFF}",
+                ][..]), any::<bool>(), any::<bool>()),
+                0..40,
+            ),
+            csv in any::<bool>(),
+            bad_byte in proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xFF)),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let mut text = Vec::new();
+            for (chars, odd, crlf, end) in &rows {
+                let mut row: String = chars.concat();
+                let mid = row.char_indices().nth(chars.len() / 2).map_or(row.len(), |c| c.0);
+                row.insert_str(mid, odd);
+                text.extend_from_slice(row.as_bytes());
+                if *end {
+                    text.extend_from_slice(if *crlf { b"\r\n" } else { b"\n" });
+                }
+            }
+            if let Some((at, b)) = bad_byte
+                && !text.is_empty()
+            {
+                let at = at.index(text.len());
+                text[at] = b;
+            }
+            let format = if csv { Format::Csv } else { Format::Txt };
+            let data = &text[..];
+            let bytewise = run_chunks(format, data.chunks(1));
+            prop_assert_eq!(run_chunks(format, [data]), bytewise);
+            let chunks = split_at(data, &cuts);
+            prop_assert_eq!(run_chunks(format, chunks.iter().copied()), bytewise);
+            let each = each_chunks(format, RowKind::Account, data.chunks(1));
+            prop_assert_eq!(&each_chunks(format, RowKind::Account, [data]), &each);
+            prop_assert_eq!(&each_chunks(format, RowKind::Account, chunks), &each);
+            // Without its CRs the text takes the cheapest masks (no CR, and a VT now and then
+            // right after an LF, the one byte those masks must not mistake for a line end).
+            let lf_only: Vec<u8> = data.iter().copied().filter(|&b| b != b'\r').collect();
+            prop_assert_eq!(
+                run_chunks(format, [&lf_only[..]]),
+                run_chunks(format, lf_only.chunks(1))
+            );
+            prop_assert_eq!(
+                each_chunks(format, RowKind::Account, [&lf_only[..]]),
+                each_chunks(format, RowKind::Account, lf_only.chunks(1))
+            );
+        }
+    }
+
+    /// The characters of one row: ASCII only, mixed scripts, or mostly CJK and emoji; mostly
+    /// 5..30 of them (blocks of ordinary rows, which the fast path passes whole), often at
+    /// either limit (0..=7, 96..=104), so that rows of ASCII land exactly on the byte gaps the
+    /// fast path tests and rows of other scripts straddle them.
+    fn row_chars() -> impl Strategy<Value = Vec<&'static str>> {
+        const ASCII: &[&str] = &["a", "b", "z", "-"];
+        const MIXED: &[&str] = &["a", "b", "é", "ж", "λ", "王", "\t", "\u{b}"];
+        const WIDE: &[&str] = &["王", "明", "账", "\u{1F600}", "\u{10FFFF}"];
+        let script = prop_oneof![Just(ASCII), Just(MIXED), Just(WIDE)];
+        let count =
+            prop_oneof![3 => 5..30usize, 1 => 0..8usize, 1 => 96..105usize, 1 => 0..110usize];
+        (script, count)
+            .prop_flat_map(|(set, n)| proptest::collection::vec(proptest::sample::select(set), n))
     }
 
     fn run_kind<'a>(

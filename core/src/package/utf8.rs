@@ -1,5 +1,6 @@
-//! The word-at-a-time helpers of the row validator's fast path: where valid UTF-8 ends, how
-//! many characters a run of valid UTF-8 holds, and exact byte masks over 8-byte words (SWAR).
+//! The word-at-a-time helpers of the row validator's fast path: where valid UTF-8 ends, and
+//! exact byte masks and counts over 8-byte words (SWAR), the portable path of a device (and
+//! of the last bytes of a chunk on every target).
 //!
 //! With the `simd` feature, UTF-8 validation goes through `simdutf8` (SSE4.2/AVX2 picked at
 //! run time on x86, NEON on aarch64); without it, through `core::str::from_utf8`, which reads
@@ -16,6 +17,16 @@ pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
 /// boundary; a sequence cut by the end of `bytes` is left out).
 #[inline]
 pub(super) fn valid_prefix(bytes: &[u8]) -> usize {
+    // The `basic` check is the faster one; only a text that fails it is read again to find
+    // where. A character cut by the end of `bytes` (as a chunk's last one often is) is left
+    // out first, so that it does not cost that second reading.
+    #[cfg(feature = "simd")]
+    {
+        let whole = whole_chars(bytes);
+        if simdutf8::basic::from_utf8(&bytes[..whole]).is_ok() {
+            return whole;
+        }
+    }
     #[cfg(feature = "simd")]
     let checked = simdutf8::compat::from_utf8(bytes);
     #[cfg(not(feature = "simd"))]
@@ -26,6 +37,27 @@ pub(super) fn valid_prefix(bytes: &[u8]) -> usize {
     }
 }
 
+/// `bytes.len()`, or where the last character starts if the end of `bytes` cuts it short (a
+/// lead byte followed by fewer continuation bytes than it announces). If `bytes[..n]` is valid
+/// UTF-8, it is the longest valid prefix: no character starting at `n` can be complete.
+#[cfg(feature = "simd")]
+fn whole_chars(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=n.min(4) {
+        let b = bytes[n - back];
+        if b & 0xC0 != 0x80 {
+            let len = match b {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => 1,
+            };
+            return if back < len { n - back } else { n };
+        }
+    }
+    n
+}
+
 /// The high bit of each byte of `x` that equals `b`, exact for any byte values (no carry
 /// crosses a byte: each byte of `(t & LOW7) + LOW7` is at most 0xFE).
 #[inline(always)]
@@ -34,38 +66,9 @@ pub(super) const fn eq(x: u64, b: u8) -> u64 {
     !(((t & LOW7) + LOW7) | t) & HIGH
 }
 
-/// Whether `bytes` holds no CR (0x0D) and no VT (0x0B): then [`lf_mask_plain`] is exact and
-/// no CR mask is needed. With the `simd` feature, one SIMD scan (memchr); without it, `false`
-/// (the portable path always builds the exact masks).
-#[inline]
-pub(super) fn plain_lines(bytes: &[u8]) -> bool {
-    #[cfg(feature = "simd")]
-    {
-        memchr::memchr2(b'\r', 0x0B, bytes).is_none()
-    }
-    #[cfg(not(feature = "simd"))]
-    {
-        let _ = bytes;
-        false
-    }
-}
-
-/// The LF mask of `block` (8 or 64 bytes), one bit per byte, for a text without CR and VT (see
-/// [`plain_lines`]). The zero-byte test `(t - 1) & !t` is exact but for a byte just above a
-/// zero byte (an LF) whose `t` is 1, that is a VT (0x0B ^ 0x0A): absent here.
-#[inline(always)]
-pub(super) fn lf_mask_plain(block: &[u8]) -> u64 {
-    let (words, _) = block.as_chunks::<8>();
-    let mut lf = 0;
-    for &w in words {
-        let x = u64::from_le_bytes(w);
-        lf = (lf >> 8) | (pack(has(x, b'\n')) << 56);
-    }
-    lf >> (64 - 8 * words.len() as u32)
-}
-
 /// Bit masks of `block` (8 or 64 bytes), one bit per byte, bit `i` for byte `i`: its LFs and
-/// its CRs; and (if `CSV`) whether it holds a `"` or a `,`.
+/// its CRs; and (if `CSV`) whether it holds a `"` or a `,`. (The `simd` feature builds those
+/// of 64-byte blocks with vector compares instead: [`blocks`](super::blocks).)
 ///
 /// Most blocks hold no CR (LF line ends) and, in CSV, no quote or comma: for those only a
 /// cheap test runs (is there such a byte at all?), and the exact CR mask is built only for a
@@ -110,19 +113,23 @@ const fn pack(m: u64) -> u64 {
     (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// The characters in `bytes`, which is valid UTF-8: the bytes that are not continuation bytes
-/// (`0b10xxxxxx`).
+/// The high bit of each continuation byte (`0b10xxxxxx`) of `x`: bit 7 set and bit 6 clear
+/// (the shift moves bit 6 of each byte onto its bit 7).
+#[inline(always)]
+const fn continuation(x: u64) -> u64 {
+    x & !(x << 1) & HIGH
+}
+
+/// The continuation bytes in `bytes` (any length; the fast path hands it less than 64).
 #[inline]
-pub(super) fn chars(bytes: &[u8]) -> usize {
-    let mut continuation = 0;
+pub(super) fn continuation_bytes(bytes: &[u8]) -> usize {
     let (words, rest) = bytes.as_chunks::<8>();
+    let mut n = 0;
     for &w in words {
-        let x = u64::from_le_bytes(w);
-        // Bit 7 set and bit 6 clear; the shift moves bit 6 of each byte onto its bit 7.
-        continuation += (x & !(x << 1) & HIGH).count_ones() as usize;
+        // One bit per byte, summed into the top byte by the multiply (at most 8: no overflow).
+        n += ((continuation(u64::from_le_bytes(w)) >> 7).wrapping_mul(ONES) >> 56) as usize;
     }
-    continuation += rest.iter().filter(|&&b| b & 0xC0 == 0x80).count();
-    bytes.len() - continuation
+    n + rest.iter().filter(|&&b| b & 0xC0 == 0x80).count()
 }
 
 #[cfg(test)]
@@ -149,22 +156,19 @@ mod tests {
                     prop_assert_eq!(cr >> i & 1 == 1, c == b'\r');
                 }
                 prop_assert_eq!(special, block.iter().any(|&c| c == b'"' || c == b','));
-                if !block.iter().any(|&c| c == b'\r' || c == 0x0B) {
-                    prop_assert_eq!(lf_mask_plain(block), lf);
-                }
-                let cr_or_vt = block.iter().any(|&c| c == b'\r' || c == 0x0B);
-                prop_assert!(!plain_lines(block) || !cr_or_vt);
                 let len = block.len() as u32;
                 let beyond = |m: u64| m.checked_shr(len).unwrap_or(0);
                 prop_assert_eq!(beyond(lf) | beyond(cr), 0);
             }
+            prop_assert_eq!(
+                continuation_bytes(&bytes),
+                bytes.iter().filter(|&&b| (0x80..=0xBF).contains(&b)).count()
+            );
             let valid = valid_prefix(&bytes);
             prop_assert_eq!(valid, match core::str::from_utf8(&bytes) {
                 Ok(_) => bytes.len(),
                 Err(e) => e.valid_up_to(),
             });
-            let text = core::str::from_utf8(&bytes[..valid]).unwrap();
-            prop_assert_eq!(chars(&bytes[..valid]), text.chars().count());
         }
     }
 }
