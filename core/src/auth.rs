@@ -241,22 +241,22 @@ mod tests {
 
     #[test]
     fn bad_credentials_are_refused() {
-        assert_eq!(
-            Credentials::new("", "s").unwrap_err(),
-            CredentialsError::AccessIdNotNumeric
-        );
-        assert_eq!(
-            Credentials::new("12:3", "s").unwrap_err(),
-            CredentialsError::AccessIdNotNumeric
-        );
-        assert_eq!(
-            Credentials::new("12", "").unwrap_err(),
-            CredentialsError::EmptySecretKey
-        );
-        assert_eq!(
-            Credentials::new("12", "a\r\nX-Evil: 1").unwrap_err(),
-            CredentialsError::ControlCharacterInSecretKey
-        );
+        for (access_id, secret, refused) in [
+            ("", "s", CredentialsError::AccessIdNotNumeric),
+            ("12:3", "s", CredentialsError::AccessIdNotNumeric),
+            ("12", "", CredentialsError::EmptySecretKey),
+            (
+                "12",
+                "a\r\nX-Evil: 1",
+                CredentialsError::ControlCharacterInSecretKey,
+            ),
+        ] {
+            assert_eq!(
+                Credentials::new(access_id, secret).unwrap_err(),
+                refused,
+                "{access_id:?}"
+            );
+        }
     }
 
     #[test]

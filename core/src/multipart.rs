@@ -378,6 +378,13 @@ impl<R: Read> Read for Body<'_, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn form<'a>(boundary: &'a Boundary, file_name: &'a str) -> Form<'a> {
+        Form {
+            boundary,
+            file_name,
+        }
+    }
     use std::vec::Vec;
 
     fn drain<R: Read>(
@@ -398,10 +405,7 @@ mod tests {
     #[test]
     fn golden_body() {
         let boundary = Boundary::from_random([0x01; 16]);
-        let form = Form {
-            boundary: &boundary,
-            file_name: "a\"b\r\nc.txt",
-        };
+        let form = form(&boundary, "a\"b\r\nc.txt");
         let package: &[u8] = b"alice\nbob\n";
         let mut body = Body::new(form, package, 10);
         let out = drain(&mut body, 7).unwrap();
@@ -418,10 +422,7 @@ mod tests {
     #[test]
     fn every_buffer_size_gives_the_same_bytes() {
         let boundary = Boundary::from_random([0xfe; 16]);
-        let form = Form {
-            boundary: &boundary,
-            file_name: "名单.csv",
-        };
+        let form = form(&boundary, "名单.csv");
         let package: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
         let reference = drain(&mut Body::new(form, &package[..], 300), 4096).unwrap();
         assert_eq!(reference.len() as u64, form.body_len(300));
@@ -434,10 +435,7 @@ mod tests {
     #[test]
     fn short_and_long_sources_are_errors() {
         let boundary = Boundary::from_random([0; 16]);
-        let form = Form {
-            boundary: &boundary,
-            file_name: "x.txt",
-        };
+        let form = form(&boundary, "x.txt");
         let package: &[u8] = b"0123456789";
         let err = drain(&mut Body::new(form, package, 11), 64).unwrap_err();
         assert_eq!(

@@ -123,6 +123,19 @@ pub struct AcceptTime {
     pub end: ClockTime,
 }
 
+/// Whether `text` has the layout of `shape`, where `d` stands for an ASCII digit and any other
+/// byte for itself: the fixed-width times of the push API.
+fn fits_shape(text: &[u8], shape: &[u8]) -> bool {
+    text.len() == shape.len()
+        && text.iter().zip(shape).all(|(&c, &s)| {
+            if s == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == s
+            }
+        })
+}
+
 impl AcceptTime {
     /// Reads `HH:MM-HH:MM` (two digits each, 24-hour clock), such as `08:00-22:30`.
     ///
@@ -132,16 +145,7 @@ impl AcceptTime {
     /// minute above 59.
     pub fn parse(text: &str) -> Result<AcceptTime, PushRequestError> {
         let b = text.as_bytes();
-        let shape = b"dd:dd-dd:dd";
-        let fits = b.len() == shape.len()
-            && b.iter().zip(shape).all(|(&c, &s)| {
-                if s == b'd' {
-                    c.is_ascii_digit()
-                } else {
-                    c == s
-                }
-            });
-        if !fits {
+        if !fits_shape(b, b"dd:dd-dd:dd") {
             return Err(PushRequestError::InvalidAcceptTime);
         }
         let two = |i: usize| (b[i] - b'0') * 10 + (b[i + 1] - b'0');
@@ -318,19 +322,11 @@ impl PushRequest<'_> {
         if self.push_speed.is_some_and(|s| !PUSH_SPEED.contains(&s)) {
             return Err(PushRequestError::InvalidPushSpeed);
         }
-        if let Some(t) = self.send_time {
-            let shape = b"dddd-dd-dd dd:dd:dd";
-            let ok = t.len() == shape.len()
-                && t.bytes().zip(shape).all(|(b, &s)| {
-                    if s == b'd' {
-                        b.is_ascii_digit()
-                    } else {
-                        b == s
-                    }
-                });
-            if !ok {
-                return Err(PushRequestError::InvalidSendTime);
-            }
+        if self
+            .send_time
+            .is_some_and(|t| !fits_shape(t.as_bytes(), b"dddd-dd-dd dd:dd:dd"))
+        {
+            return Err(PushRequestError::InvalidSendTime);
         }
         Ok(())
     }

@@ -208,6 +208,7 @@ impl<S: TcpClientStack, W: FnMut() -> ControlFlow<()>> Write for NalStream<'_, S
 
 #[cfg(test)]
 mod tests {
+    use core::cell::Cell;
     extern crate std;
     use std::vec::Vec;
 
@@ -299,6 +300,14 @@ mod tests {
         443,
     ));
 
+    /// A wait hook that counts its calls and always waits again.
+    fn counting(waits: &Cell<u32>) -> impl FnMut() -> ControlFlow<()> + '_ {
+        || {
+            waits.set(waits.get() + 1);
+            ControlFlow::Continue(())
+        }
+    }
+
     #[test]
     fn would_block_calls_the_wait_hook_and_retries() {
         use Answer::*;
@@ -316,18 +325,14 @@ mod tests {
             .into(),
             ..Scripted::default()
         };
-        let mut waits = 0;
-        let mut s = NalStream::connect_with(&mut stack, ADDR, || {
-            waits += 1;
-            ControlFlow::Continue(())
-        })
-        .unwrap();
+        let waits = Cell::new(0);
+        let mut s = NalStream::connect_with(&mut stack, ADDR, counting(&waits)).unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(s.read(&mut buf).unwrap(), 3);
         s.write_all(b"hello").unwrap();
         s.flush().unwrap();
         s.close().unwrap();
-        assert_eq!(waits, 4);
+        assert_eq!(waits.get(), 4);
         assert_eq!(stack.sent, b"hello");
         assert_eq!(stack.closed, 1);
     }
@@ -340,14 +345,10 @@ mod tests {
             answers: [Bytes(0), Bytes(0), Bytes(0), Bytes(5)].into(),
             ..Scripted::default()
         };
-        let mut waits = 0;
-        let mut s = NalStream::connect_with(&mut stack, ADDR, || {
-            waits += 1;
-            ControlFlow::Continue(())
-        })
-        .unwrap();
+        let waits = Cell::new(0);
+        let mut s = NalStream::connect_with(&mut stack, ADDR, counting(&waits)).unwrap();
         assert_eq!(s.write(b"hello").unwrap(), 5);
-        assert_eq!(waits, 2);
+        assert_eq!(waits.get(), 2);
         assert_eq!(stack.sent, b"hello");
     }
 

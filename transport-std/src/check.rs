@@ -424,6 +424,26 @@ impl<R: io::Seek> io::Seek for ZipCheckingReader<R> {
     }
 }
 
+/// A package source that checks its rows as they are read ([`RowCheckingReader`] for text,
+/// [`ZipCheckingReader`] for a zip), for a caller that picks one at run time
+/// (`Box<dyn CheckingRead>`).
+pub trait CheckingRead: io::Read + io::Seek {
+    /// Once the source has been read to its end and passed: what it holds.
+    fn summary(&self) -> Option<RowSummary>;
+}
+
+impl<R: io::Read + io::Seek> CheckingRead for RowCheckingReader<R> {
+    fn summary(&self) -> Option<RowSummary> {
+        self.summary
+    }
+}
+
+impl<R: io::Read + io::Seek> CheckingRead for ZipCheckingReader<R> {
+    fn summary(&self) -> Option<RowSummary> {
+        self.summary
+    }
+}
+
 /// The one seek a checking reader allows: back to where it started (a retry reads the package
 /// again, and the check starts over), or asking where it is (`stream_position`), which changes
 /// nothing. Returns the position and whether the check must start over.

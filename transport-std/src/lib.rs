@@ -13,9 +13,9 @@ mod retry;
 mod trace;
 
 pub use check::{
-    BrokenWhileSending, CheckError, Invalid, Report, RowCheckingReader, Tally, Violation,
-    ZipCheckingReader, broken_while_sending, check_file, check_file_as, check_file_but_rows,
-    check_file_each,
+    BrokenWhileSending, CheckError, CheckingRead, Invalid, Report, RowCheckingReader, Tally,
+    Violation, ZipCheckingReader, broken_while_sending, check_file, check_file_as,
+    check_file_but_rows, check_file_each,
 };
 pub use client::{
     CA_FILE_LIMIT, Client, ClientBuilder, DEFAULT_BUFFER, Event, Pushed, SecretKey, Uploaded,

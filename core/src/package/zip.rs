@@ -1201,55 +1201,36 @@ mod tests {
     fn structure() {
         let good = rows(2);
         let z = |entries: &[Spec]| check(&make_zip(entries, b""));
-        assert_eq!(z(&[]), Err(ZipError::Archive(ZipRule::NotOneFile)));
-        assert_eq!(
-            z(&[spec("a.txt", &good, 8), spec("b.txt", &good, 8)]),
-            Err(ZipError::Archive(ZipRule::NotOneFile))
-        );
-        assert_eq!(
-            z(&[spec("d/", b"", 0), spec("d/a.txt", &good, 8)]),
-            Err(ZipError::Archive(ZipRule::Folder))
-        );
-        assert_eq!(
-            z(&[spec("d/a.txt", &good, 8)]),
-            Err(ZipError::Archive(ZipRule::Folder))
-        );
-        assert_eq!(
-            z(&[spec("a.txt", &good, 8), spec("__MACOSX/._a.txt", b"x", 8)]),
-            Err(ZipError::Archive(ZipRule::MacMetadata))
-        );
-        assert_eq!(
-            z(&[spec("__MACOSX/", b"", 0)]),
-            Err(ZipError::Archive(ZipRule::MacMetadata))
-        );
-        assert_eq!(
-            z(&[spec(".DS_Store", b"x", 0)]),
-            Err(ZipError::Archive(ZipRule::MacMetadata))
-        );
-        assert_eq!(
-            z(&[spec("a.txt", &good, 8), spec("d/.DS_Store", b"x", 0)]),
-            Err(ZipError::Archive(ZipRule::MacMetadata))
-        );
-        assert_eq!(
-            z(&[spec("x.DS_Store", b"x", 0)]),
-            Err(ZipError::Archive(ZipRule::EntryType))
-        );
-        assert_eq!(
-            z(&[spec("a.xlsx", &good, 8)]),
-            Err(ZipError::Archive(ZipRule::EntryType))
-        );
-        assert_eq!(
-            z(&[spec("a.zip", &good, 8)]),
-            Err(ZipError::Archive(ZipRule::EntryType))
-        );
-        assert_eq!(
-            z(&[spec("txt", &good, 8)]),
-            Err(ZipError::Archive(ZipRule::EntryType))
-        );
-        assert_eq!(
-            z(&[spec("a.txt", &good, 12)]),
-            Err(ZipError::Archive(ZipRule::Method))
-        );
+        let cases: [(&[Spec], ZipRule); 13] = [
+            (&[][..], ZipRule::NotOneFile),
+            (
+                &[spec("a.txt", &good, 8), spec("b.txt", &good, 8)][..],
+                ZipRule::NotOneFile,
+            ),
+            (
+                &[spec("d/", b"", 0), spec("d/a.txt", &good, 8)][..],
+                ZipRule::Folder,
+            ),
+            (&[spec("d/a.txt", &good, 8)][..], ZipRule::Folder),
+            (
+                &[spec("a.txt", &good, 8), spec("__MACOSX/._a.txt", b"x", 8)][..],
+                ZipRule::MacMetadata,
+            ),
+            (&[spec("__MACOSX/", b"", 0)][..], ZipRule::MacMetadata),
+            (&[spec(".DS_Store", b"x", 0)][..], ZipRule::MacMetadata),
+            (
+                &[spec("a.txt", &good, 8), spec("d/.DS_Store", b"x", 0)][..],
+                ZipRule::MacMetadata,
+            ),
+            (&[spec("x.DS_Store", b"x", 0)][..], ZipRule::EntryType),
+            (&[spec("a.xlsx", &good, 8)][..], ZipRule::EntryType),
+            (&[spec("a.zip", &good, 8)][..], ZipRule::EntryType),
+            (&[spec("txt", &good, 8)][..], ZipRule::EntryType),
+            (&[spec("a.txt", &good, 12)][..], ZipRule::Method),
+        ];
+        for (i, (entries, rule)) in cases.into_iter().enumerate() {
+            assert_eq!(z(entries), Err(ZipError::Archive(rule)), "case {i}");
+        }
         let mut enc = spec("a.txt", &good, 8);
         enc.flags = 1;
         assert_eq!(z(&[enc]), Err(ZipError::Archive(ZipRule::Encrypted)));

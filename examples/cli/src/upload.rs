@@ -14,8 +14,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tpns_transport_std::tpns_core::package::MAX_NAME_CHARS;
 use tpns_transport_std::{
-    CheckError, Event, Report, RowCheckingReader, RowKind, Uploaded, ZipCheckingReader,
-    broken_while_sending, check_file_as, check_file_but_rows, open_regular,
+    CheckError, CheckingRead, Event, Report, RowCheckingReader, RowKind, Uploaded,
+    ZipCheckingReader, broken_while_sending, check_file_as, check_file_but_rows, open_regular,
 };
 
 use crate::fail::{Failure, INVALID, USAGE};
@@ -119,29 +119,23 @@ pub fn run(
                 }
             };
             let name = &report.file_name;
-            let (result, summary) = match report.kind.format() {
-                Some(format) => match RowCheckingReader::new(source, format, opts.kind) {
-                    Ok(mut reader) => {
-                        let result = client.upload_reader_with(&mut reader, len, name, on_event);
-                        (result, reader.summary())
-                    }
-                    Err(e) => {
-                        bar.finish_and_clear();
-                        return Err(cannot_read(e));
-                    }
-                },
-                // The structure was inspected already: only a file changed since then fails.
-                None => match ZipCheckingReader::new(source, opts.kind) {
-                    Ok(mut reader) => {
-                        let result = client.upload_reader_with(&mut reader, len, name, on_event);
-                        (result, reader.summary())
-                    }
-                    Err(e) => {
-                        bar.finish_and_clear();
-                        return Err(cannot_read(e));
-                    }
-                },
+            // The structure of a zip was inspected already: only a file changed since then
+            // fails to open here.
+            let reader: std::io::Result<Box<dyn CheckingRead>> = match report.kind.format() {
+                Some(format) => RowCheckingReader::new(source, format, opts.kind)
+                    .map(|r| Box::new(r) as Box<dyn CheckingRead>),
+                None => ZipCheckingReader::new(source, opts.kind)
+                    .map(|r| Box::new(r) as Box<dyn CheckingRead>),
             };
+            let mut reader = match reader {
+                Ok(reader) => reader,
+                Err(e) => {
+                    bar.finish_and_clear();
+                    return Err(cannot_read(e));
+                }
+            };
+            let result = client.upload_reader_with(&mut reader, len, name, on_event);
+            let summary = reader.summary();
             if let Some(summary) = summary {
                 report.rows = summary.rows;
             }
