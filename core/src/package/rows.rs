@@ -1348,6 +1348,26 @@ mod tests {
         }
     }
 
+    /// Rows of `len` characters (`char_at(row, column)`) with `odd` planted in the middle of
+    /// each, one per line, the last line end dropped unless `trailing_newline`.
+    fn rows_text(
+        rows: &[(usize, &str)],
+        trailing_newline: bool,
+        char_at: impl Fn(usize, usize) -> char,
+    ) -> String {
+        let mut text = String::new();
+        for (i, (len, odd)) in rows.iter().enumerate() {
+            let mut row: String = (0..*len).map(|j| char_at(i, j)).collect();
+            row.insert_str(len / 2, odd);
+            text.push_str(&row);
+            text.push('\n');
+        }
+        if !trailing_newline {
+            text.pop();
+        }
+        text
+    }
+
     proptest! {
         #[test]
         fn valid_rows_are_accepted_and_counted(
@@ -1408,16 +1428,7 @@ mod tests {
             csv in any::<bool>(),
             trailing_newline in any::<bool>(),
         ) {
-            let mut text = String::new();
-            for (i, (len, odd)) in rows.iter().enumerate() {
-                let mut row: String = (0..*len).map(|j| (b'a' + ((i + j) % 26) as u8) as char).collect();
-                row.insert_str(len / 2, odd);
-                text.push_str(&row);
-                text.push('\n');
-            }
-            if !trailing_newline {
-                text.pop();
-            }
+            let text = rows_text(&rows, trailing_newline, |i, j| (b'a' + ((i + j) % 26) as u8) as char);
             let format = if csv { Format::Csv } else { Format::Txt };
             let data = text.as_bytes();
             let whole = run_chunks(format, core::iter::once(data));
@@ -1441,18 +1452,7 @@ mod tests {
             cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
         ) {
             let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-";
-            let mut text = String::new();
-            for (i, (len, odd)) in rows.iter().enumerate() {
-                let mut row: String = (0..*len)
-                    .map(|j| alphabet[(i * 7 + j) % alphabet.len()] as char)
-                    .collect();
-                row.insert_str(len / 2, odd);
-                text.push_str(&row);
-                text.push('\n');
-            }
-            if !trailing_newline {
-                text.pop();
-            }
+            let text = rows_text(&rows, trailing_newline, |i, j| alphabet[(i * 7 + j) % alphabet.len()] as char);
             let format = if csv { Format::Csv } else { Format::Txt };
             let data = text.as_bytes();
             let bytewise = run_kind(format, RowKind::Token, data.chunks(1));
