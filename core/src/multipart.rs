@@ -6,6 +6,7 @@
 //! whole body through [`embedded_io::Read`], reading the package from any source as it goes;
 //! a source that ends early or holds more than declared is an error, never a malformed request.
 
+use core::convert::Infallible;
 use core::fmt;
 
 use embedded_io::{ErrorKind, ErrorType, Read};
@@ -291,14 +292,12 @@ impl<'a, R: Read> Body<'a, R> {
         while n < buf.len() {
             match self.stage {
                 Stage::Head(at) => {
-                    let mut window = Window::new(at, &mut buf[n..]);
-                    let Ok(()) = self.form.emit_head(&mut window);
-                    let k = window.filled();
+                    let (k, at) = emit_from(at, &mut buf[n..], |w| self.form.emit_head(w));
                     n += k;
-                    self.stage = if at + k as u64 == self.head_len {
+                    self.stage = if at == self.head_len {
                         Stage::File(0)
                     } else {
-                        Stage::Head(at + k as u64)
+                        Stage::Head(at)
                     };
                 }
                 Stage::File(sent) if sent == self.file_len => {
@@ -329,14 +328,12 @@ impl<'a, R: Read> Body<'a, R> {
                     }
                 }
                 Stage::Tail(at) => {
-                    let mut window = Window::new(at, &mut buf[n..]);
-                    let Ok(()) = self.form.emit_tail(&mut window);
-                    let k = window.filled();
+                    let (k, at) = emit_from(at, &mut buf[n..], |w| self.form.emit_tail(w));
                     n += k;
-                    self.stage = if at + k as u64 == self.tail_len {
+                    self.stage = if at == self.tail_len {
                         Stage::Done
                     } else {
-                        Stage::Tail(at + k as u64)
+                        Stage::Tail(at)
                     };
                 }
                 Stage::Done => break,
@@ -373,6 +370,19 @@ impl<R: Read> Read for Body<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         self.fill(buf)
     }
+}
+
+/// Fills `out` with what `emit` writes from byte `at` on; returns how many bytes it filled
+/// and the position after them.
+fn emit_from(
+    at: u64,
+    out: &mut [u8],
+    emit: impl FnOnce(&mut Window<'_>) -> Result<(), Infallible>,
+) -> (usize, u64) {
+    let mut window = Window::new(at, out);
+    let Ok(()) = emit(&mut window);
+    let k = window.filled();
+    (k, at + k as u64)
 }
 
 #[cfg(test)]

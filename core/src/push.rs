@@ -973,6 +973,16 @@ mod tests {
     use std::string::String;
     use std::string::ToString;
 
+    /// The smallest valid push: upload 1, title "t", content "c".
+    fn minimal() -> PushRequest<'static> {
+        PushRequest {
+            upload_id: 1,
+            title: "t",
+            content: "c",
+            ..PushRequest::default()
+        }
+    }
+
     fn json(req: &PushRequest<'_>) -> String {
         let mut buf = [0u8; 1024];
         let mut s = SliceSink::new(&mut buf);
@@ -1047,12 +1057,7 @@ mod tests {
 
     #[test]
     fn rules() {
-        let ok = PushRequest {
-            upload_id: 1,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        };
+        let ok = minimal();
         assert_eq!(ok.check(), Ok(()));
         use PushRequestError::*;
         for (req, err) in [
@@ -1108,12 +1113,7 @@ mod tests {
     #[test]
     fn message_rules() {
         use crate::raw_json::RawJson;
-        let ok = PushRequest {
-            upload_id: 1,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        };
+        let ok = minimal();
         use PushRequestError::*;
         assert_eq!(PushRequest { title: "", ..ok }.check(), Err(EmptyTitle));
         let message = PushRequest {
@@ -1161,12 +1161,7 @@ mod tests {
 
     #[test]
     fn the_message_may_take_4096_bytes_and_no_more() {
-        let base = PushRequest {
-            upload_id: 1,
-            title: "t",
-            content: "c",
-            ..PushRequest::default()
-        };
+        let base = minimal();
         // `{"title":"t","content":""}` is 26 bytes; the content fills the rest.
         let frame = base.message_len() - 1;
         let fill = std::string::String::from("x").repeat((MAX_MESSAGE_LEN - frame) as usize);

@@ -767,13 +767,21 @@ mod tests {
 
     /// Feeds `input` in pieces of `chunk` bytes, as a transport would, then closes.
     fn run(input: &[u8], chunk: usize, limits: Limits) -> Result<Outcome, ResponseError> {
+        run_pieces(input.chunks(chunk.max(1)), limits)
+    }
+
+    /// Feeds `pieces` one after the other, then closes.
+    fn run_pieces<'a>(
+        pieces: impl IntoIterator<Item = &'a [u8]>,
+        limits: Limits,
+    ) -> Result<Outcome, ResponseError> {
         let mut reader = ResponseReader::new(limits);
         let mut out = Outcome {
             interims: Vec::new(),
             head: None,
             body: Vec::new(),
         };
-        for piece in input.chunks(chunk.max(1)) {
+        for piece in pieces {
             let mut at = 0;
             loop {
                 let (used, event) = reader.parse(&piece[at..])?;
@@ -807,38 +815,8 @@ mod tests {
             );
         }
         for split in 1..input.len() {
-            let mut reader = ResponseReader::default();
-            let mut result = Outcome {
-                interims: Vec::new(),
-                head: None,
-                body: Vec::new(),
-            };
-            let mut error = None;
-            'outer: for piece in [&input[..split], &input[split..]] {
-                let mut at = 0;
-                loop {
-                    match reader.parse(&piece[at..]) {
-                        Err(e) => {
-                            error = Some(e);
-                            break 'outer;
-                        }
-                        Ok((used, event)) => {
-                            at += used;
-                            match event {
-                                Event::NeedMore => break,
-                                Event::Interim { status } => result.interims.push(status),
-                                Event::Head(h) => result.head = Some(h),
-                                Event::Body(b) => result.body.extend_from_slice(b),
-                                Event::End => break 'outer,
-                            }
-                        }
-                    }
-                }
-            }
-            let got = match error {
-                Some(e) => Err(e),
-                None => reader.finish().map(|_| result),
-            };
+            let (first, second) = input.split_at(split);
+            let got = run_pieces([first, second], Limits::default());
             assert_eq!(got, whole, "split at {split}");
         }
         whole

@@ -293,11 +293,6 @@ impl<R: io::Read + io::Seek> RowCheckingReader<R> {
             summary: None,
         })
     }
-
-    /// Once the source has been read to its end and every row passed: what it holds.
-    pub fn summary(&self) -> Option<RowSummary> {
-        self.summary
-    }
 }
 
 impl<R: io::Read> io::Read for RowCheckingReader<R> {
@@ -374,11 +369,6 @@ impl<R: io::Read + io::Seek> ZipCheckingReader<R> {
             summary: None,
         })
     }
-
-    /// Once the archive has been read to its end and passed: what its entry holds.
-    pub fn summary(&self) -> Option<RowSummary> {
-        self.summary
-    }
 }
 
 /// A zip error found while sending, as the `io::Error` the upload carries.
@@ -425,10 +415,10 @@ impl<R: io::Seek> io::Seek for ZipCheckingReader<R> {
 }
 
 /// A package source that checks its rows as they are read ([`RowCheckingReader`] for text,
-/// [`ZipCheckingReader`] for a zip), for a caller that picks one at run time
-/// (`Box<dyn CheckingRead>`).
+/// [`ZipCheckingReader`] for a zip, whose entry's rows are checked as it is inflated); a
+/// caller that picks one at run time holds a `Box<dyn CheckingRead>`.
 pub trait CheckingRead: io::Read + io::Seek {
-    /// Once the source has been read to its end and passed: what it holds.
+    /// Once the source has been read to its end and every row passed: what it holds.
     fn summary(&self) -> Option<RowSummary>;
 }
 
