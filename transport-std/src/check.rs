@@ -261,7 +261,7 @@ fn broken(line: u64, violation: Violation) -> io::Error {
 
 /// A package source that checks the rows of a `.txt` or `.csv` package as they are read: the
 /// one-pass upload. Hand it to [`Client::upload_reader_with`](crate::Client::upload_reader_with)
-/// (by `&mut`, to read [`summary`](Self::summary) afterwards).
+/// (by `&mut`, to read [`CheckingRead::summary`] afterwards).
 ///
 /// The first broken rule fails the read that brought it ([`BrokenWhileSending`] in an
 /// `io::Error`),
