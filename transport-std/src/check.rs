@@ -618,33 +618,32 @@ mod tests {
         }
     }
 
+    /// Each corpus file breaks its rule as a whole (line 0), not in a row.
+    fn assert_whole_file_violations(cases: &[(&str, Violation)]) {
+        for (file, rule) in cases {
+            assert_eq!(violation(&corpus(file)), (0, rule.clone()), "{file}");
+        }
+    }
+
     #[test]
     fn zips_are_inspected_and_their_rows_checked() {
         let r = check_file(corpus("good_deflate.zip")).unwrap();
         assert_eq!((r.kind, r.size_warning), (PackageKind::Zip, false));
         assert!(r.rows > 0);
-        assert_eq!(
-            violation(&corpus("macos.zip")),
-            (0, Violation::Zip(ZipRule::MacMetadata))
-        );
-        assert_eq!(
-            violation(&corpus("not_a_zip.zip")),
-            (0, Violation::Zip(ZipRule::NotZip))
-        );
+        assert_whole_file_violations(&[
+            ("macos.zip", Violation::Zip(ZipRule::MacMetadata)),
+            ("not_a_zip.zip", Violation::Zip(ZipRule::NotZip)),
+        ]);
         let (line, v) = violation(&corpus("bad_row.zip"));
         assert!(line > 0 && matches!(v, Violation::Rows(_)), "{line} {v:?}");
     }
 
     #[test]
     fn names_sizes_and_unreadable_paths() {
-        assert_eq!(
-            violation(&corpus("accounts.xlsx")),
-            (0, Violation::Name(NameError::Extension))
-        );
-        assert_eq!(
-            violation(&corpus("empty.txt")),
-            (0, Violation::Size(SizeError::Empty))
-        );
+        assert_whole_file_violations(&[
+            ("accounts.xlsx", Violation::Name(NameError::Extension)),
+            ("empty.txt", Violation::Size(SizeError::Empty)),
+        ]);
         assert!(matches!(
             check_file(corpus("no-such-file.txt")),
             Err(CheckError::Io(_))
