@@ -621,7 +621,7 @@ mod tests {
     /// Each corpus file breaks its rule as a whole (line 0), not in a row.
     fn assert_whole_file_violations(cases: &[(&str, Violation)]) {
         for (file, rule) in cases {
-            assert_eq!(violation(&corpus(file)), (0, rule.clone()), "{file}");
+            assert_eq!(violation(&corpus(file)), (0, *rule), "{file}");
         }
     }
 
