@@ -668,19 +668,26 @@ impl ResponseReader {
                 _ => {}
             }
             chunk = match chunk {
-                Chunk::Size { value, digits } if b.is_ascii_hexdigit() => {
-                    if digits >= 16 {
-                        return Err(InvalidChunk);
+                Chunk::Size { value, digits } => match b {
+                    _ if b.is_ascii_hexdigit() => {
+                        if digits >= 16 {
+                            return Err(InvalidChunk);
+                        }
+                        let nibble = u64::from((b as char).to_digit(16).unwrap_or(0));
+                        Chunk::Size {
+                            value: (value << 4) | nibble,
+                            digits: digits + 1,
+                        }
                     }
-                    let nibble = u64::from((b as char).to_digit(16).unwrap_or(0));
-                    Chunk::Size {
-                        value: (value << 4) | nibble,
-                        digits: digits + 1,
-                    }
-                }
-                Chunk::Size { digits: 0, .. } => return Err(InvalidChunk),
-                // After the size, and BWS before a chunk extension (RFC 9112 §7.1.1).
-                Chunk::Size { value, .. } | Chunk::AfterSize { value } => match b {
+                    _ if digits == 0 => return Err(InvalidChunk),
+                    b' ' | b'\t' => Chunk::AfterSize { value },
+                    b';' => Chunk::Extension { value },
+                    b'\r' => Chunk::SizeLf { value },
+                    b'\n' => self.size_line_done(value),
+                    _ => return Err(InvalidChunk),
+                },
+                // BWS before a chunk extension (RFC 9112 §7.1.1).
+                Chunk::AfterSize { value } => match b {
                     b' ' | b'\t' => Chunk::AfterSize { value },
                     b';' => Chunk::Extension { value },
                     b'\r' => Chunk::SizeLf { value },
