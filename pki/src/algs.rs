@@ -33,33 +33,35 @@ enum Kind {
     RsaPss(Hash),
 }
 
-/// An ECDSA check with the curve crate `$curve`: the same steps for P-256 and P-384, whose
-/// key and signature types differ. `false` for a malformed key or signature.
-macro_rules! verify_ecdsa {
-    ($curve:ident, $hash:expr, $public_key:expr, $message:expr, $signature:expr) => {{
-        match (
-            $curve::ecdsa::VerifyingKey::from_sec1_bytes($public_key),
-            $curve::ecdsa::Signature::from_der($signature),
-        ) {
-            (Ok(key), Ok(sig)) => {
-                let mut digest = [0u8; 64];
-                let digest = rsa::digest_into($hash, &[$message], &mut digest);
-                key.verify_prehash(digest, &sig).is_ok()
-            }
-            _ => false,
-        }
-    }};
-}
-
 impl Algorithm {
     /// Checks `signature` over `message` with `public_key` (the subjectPublicKey bits: a SEC1
     /// point for ECDSA, an RSAPublicKey for RSA). `true` only for a valid signature; malformed
     /// keys and signatures are `false`.
     pub(crate) fn verify(&self, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
         match self.kind {
-            Kind::EcdsaP256(hash) => verify_ecdsa!(p256, hash, public_key, message, signature),
+            Kind::EcdsaP256(hash) => {
+                let Ok(key) = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key) else {
+                    return false;
+                };
+                let Ok(sig) = p256::ecdsa::Signature::from_der(signature) else {
+                    return false;
+                };
+                let mut digest = [0u8; 64];
+                let digest = rsa::digest_into(hash, &[message], &mut digest);
+                key.verify_prehash(digest, &sig).is_ok()
+            }
             #[cfg(feature = "p384")]
-            Kind::EcdsaP384(hash) => verify_ecdsa!(p384, hash, public_key, message, signature),
+            Kind::EcdsaP384(hash) => {
+                let Ok(key) = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key) else {
+                    return false;
+                };
+                let Ok(sig) = p384::ecdsa::Signature::from_der(signature) else {
+                    return false;
+                };
+                let mut digest = [0u8; 64];
+                let digest = rsa::digest_into(hash, &[message], &mut digest);
+                key.verify_prehash(digest, &sig).is_ok()
+            }
             Kind::RsaPkcs1(hash) => rsa::PublicKey::parse(public_key)
                 .is_ok_and(|key| key.verify_pkcs1(hash, message, signature)),
             Kind::RsaPss(hash) => rsa::PublicKey::parse(public_key)
