@@ -138,7 +138,9 @@ fn main() {
                 config.limits.max_clock_skew = Duration::from_secs(secs);
             }
             "-h" | "--help" => {
-                println!("{USAGE}");
+                // A closed pipe (`tpns-emulator --help | head`) is not an error worth a panic.
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{USAGE}");
                 return;
             }
             other => fail(&format!("unknown argument `{other}`")),
