@@ -777,11 +777,23 @@ impl Reply for PushFields {
 #[derive(Debug)]
 pub struct PushBytes<'a> {
     job: &'a Push<'a>,
-    #[cfg(feature = "signature")]
-    sign: Option<crate::signature::Sign>,
+    auth: HeadAuth<'a>,
     head_len: u64,
     body_len: u64,
     at: u64,
+}
+
+/// The request head's authentication, settled once: the credentials, or the signature made
+/// over the body.
+#[derive(Debug)]
+enum HeadAuth<'a> {
+    Basic(Credentials<'a>),
+    #[cfg(feature = "signature")]
+    Signature {
+        access_id: &'a str,
+        timestamp: u64,
+        sign: crate::signature::Sign,
+    },
 }
 
 impl<'a> PushBytes<'a> {
@@ -792,24 +804,29 @@ impl<'a> PushBytes<'a> {
     /// [`RequestError`](crate::request::RequestError) when a value would break the request's
     /// framing.
     pub fn new(job: &'a Push<'a>) -> Result<Self, crate::request::RequestError> {
+        let auth = match job.auth {
+            PushAuth::Basic(credentials) => HeadAuth::Basic(credentials),
+            #[cfg(feature = "signature")]
+            PushAuth::Signature {
+                credentials,
+                timestamp,
+            } => {
+                let mut signer = crate::signature::Signer::new(&credentials, timestamp);
+                let Ok(()) = job.request.emit_json(&mut signer);
+                HeadAuth::Signature {
+                    access_id: credentials.access_id(),
+                    timestamp,
+                    sign: signer.finish(),
+                }
+            }
+        };
         let mut bytes = PushBytes {
             job,
-            #[cfg(feature = "signature")]
-            sign: None,
+            auth,
             head_len: 0,
             body_len: job.request.json_len(),
             at: 0,
         };
-        #[cfg(feature = "signature")]
-        if let PushAuth::Signature {
-            credentials,
-            timestamp,
-        } = job.auth
-        {
-            let mut signer = crate::signature::Signer::new(&credentials, timestamp);
-            let Ok(()) = job.request.emit_json(&mut signer);
-            bytes.sign = Some(signer.finish());
-        }
         let head = bytes.head();
         head.check()?;
         bytes.head_len = count(|c| head.emit(c));
@@ -817,20 +834,17 @@ impl<'a> PushBytes<'a> {
     }
 
     fn head(&self) -> RequestHead<'_> {
-        let authorization = match self.job.auth {
-            PushAuth::Basic(creds) => Authorization::Basic(creds),
+        let authorization = match &self.auth {
+            HeadAuth::Basic(credentials) => Authorization::Basic(*credentials),
             #[cfg(feature = "signature")]
-            PushAuth::Signature {
-                credentials,
+            HeadAuth::Signature {
+                access_id,
                 timestamp,
-            } => match &self.sign {
-                Some(sign) => Authorization::Signature {
-                    access_id: credentials.access_id(),
-                    timestamp,
-                    sign,
-                },
-                // `new` signs every request that asks for a signature.
-                None => Authorization::Basic(credentials),
+                sign,
+            } => Authorization::Signature {
+                access_id,
+                timestamp: *timestamp,
+                sign,
             },
         };
         RequestHead {
@@ -878,16 +892,20 @@ impl Outgoing for PushBytes<'_> {
 }
 
 /// The exchange of a push, for either driver, after the request's rules are checked.
+/// Returns it with the body's length, which says whether a failed push may have gone out.
 fn push_exchange<'b, T>(
     job: &'b Push<'b>,
     buf: &'b mut [u8],
-) -> Result<PushExchange<'b, T>, PushError<T>> {
+) -> Result<(PushExchange<'b, T>, u64), PushError<T>> {
     job.request.check().map_err(PushError::Invalid)?;
     let request = PushBytes::new(job).map_err(|e| PushError::Exchange {
         error: ExchangeError::Request(e),
         body_len: job.request.json_len(),
     })?;
-    Ok(Exchange::new(buf, request, job.limits, false, never_cancel))
+    let body_len = request.body_len();
+    let exchange: PushExchange<'b, T> =
+        Exchange::new(buf, request, job.limits, false, never_cancel);
+    Ok((exchange, body_len))
 }
 
 type PushExchange<'b, T> =
@@ -944,8 +962,8 @@ pub fn push<T: embedded_io::Read + embedded_io::Write>(
     job: &Push<'_>,
     buf: &mut [u8],
 ) -> Result<PushResponse, PushError<T::Error>> {
-    let exchange = push_exchange(job, buf)?;
-    pushed(exchange::run(transport, exchange), job.request.json_len())
+    let (exchange, body_len) = push_exchange(job, buf)?;
+    pushed(exchange::run(transport, exchange), body_len)
 }
 
 /// [`push`] over an async transport (feature `async`): an embassy-net socket or embedded-tls's
@@ -960,9 +978,9 @@ pub async fn push_async<T: embedded_io_async::Read + embedded_io_async::Write>(
     job: &Push<'_>,
     buf: &mut [u8],
 ) -> Result<PushResponse, PushError<T::Error>> {
-    let exchange = push_exchange(job, buf)?;
+    let (exchange, body_len) = push_exchange(job, buf)?;
     let outcome = exchange::run_async(transport, exchange).await;
-    pushed(outcome, job.request.json_len())
+    pushed(outcome, body_len)
 }
 
 #[cfg(test)]
