@@ -167,16 +167,12 @@ impl<S: Sink> Sink for Base64<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::SliceSink;
+    use crate::sink::{SliceSink, emitted};
     use std::string::String;
 
     fn basic(id: &str, secret: &str) -> String {
         let creds = Credentials::new(id, secret).unwrap();
-        let mut buf = [0u8; 512];
-        let mut sink = SliceSink::new(&mut buf);
-        creds.emit_basic(&mut sink).unwrap();
-        let n = sink.finish().unwrap();
-        String::from_utf8(buf[..n].to_vec()).unwrap()
+        emitted(|s| creds.emit_basic(s))
     }
 
     fn b64(input: &[u8]) -> String {

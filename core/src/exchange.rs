@@ -726,6 +726,34 @@ impl<T> ExchangeError<T> {
     }
 }
 
+/// The queries of an error that may wrap an [`ExchangeError`] (an upload's, a push's), in its
+/// `impl` block: `exchange()` by the pattern given, and `is_auth_failure` / `is_rate_limited`
+/// through it.
+macro_rules! wrapped_queries {
+    ($variant:pat => $error:ident) => {
+        /// Whether the service refused the credentials ([`ExchangeError::is_auth_failure`]).
+        pub fn is_auth_failure(&self) -> bool {
+            self.exchange().is_some_and(ExchangeError::is_auth_failure)
+        }
+
+        /// Whether this is the service's rate limit
+        /// ([`RATE_LIMITED`](crate::exchange::RATE_LIMITED)), which asks for a pause.
+        pub fn is_rate_limited(&self) -> bool {
+            self.exchange().is_some_and(ExchangeError::is_rate_limited)
+        }
+
+        /// The exchange's error, if the exchange is what failed.
+        pub fn exchange(&self) -> Option<&ExchangeError<T>> {
+            match self {
+                $variant => Some($error),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            }
+        }
+    };
+}
+pub(crate) use wrapped_queries;
+
 /// Defines a driver from one text: the blocking `run` over `embedded_io`, and the async
 /// `run_async` over `embedded_io_async`, which puts `.await` after each transport call.
 /// Nothing else differs: do what the exchange says, hand back the result, until it is done.

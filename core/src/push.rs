@@ -581,23 +581,7 @@ impl<T> PushError<T> {
         !self.may_have_been_sent() && self.exchange().is_some_and(ExchangeError::is_transient)
     }
 
-    /// Whether the service refused the credentials ([`ExchangeError::is_auth_failure`]).
-    pub fn is_auth_failure(&self) -> bool {
-        self.exchange().is_some_and(ExchangeError::is_auth_failure)
-    }
-
-    /// Whether this is the service's rate limit, which asks for a pause.
-    pub fn is_rate_limited(&self) -> bool {
-        self.exchange().is_some_and(ExchangeError::is_rate_limited)
-    }
-
-    /// The exchange's error, if the exchange is what failed.
-    pub fn exchange(&self) -> Option<&ExchangeError<T>> {
-        match self {
-            Self::Exchange { error, .. } => Some(error),
-            Self::Invalid(_) => None,
-        }
-    }
+    crate::exchange::wrapped_queries!(Self::Exchange { error, .. } => error);
 
     /// The exchange's error by value, or the rule the request broke.
     ///
@@ -987,7 +971,7 @@ pub async fn push_async<T: embedded_io_async::Read + embedded_io_async::Write>(
 mod tests {
     use super::*;
     use crate::json::{JsonError, JsonErrorKind, JsonReader};
-    use crate::sink::SliceSink;
+    use crate::sink::{SliceSink, emitted};
     use std::string::String;
     use std::string::ToString;
 
@@ -1002,12 +986,9 @@ mod tests {
     }
 
     fn json(req: &PushRequest<'_>) -> String {
-        let mut buf = [0u8; 1024];
-        let mut s = SliceSink::new(&mut buf);
-        req.emit_json(&mut s).unwrap();
-        let n = s.finish().unwrap();
-        assert_eq!(n as u64, req.json_len());
-        String::from_utf8(buf[..n].to_vec()).unwrap()
+        let text = emitted(|s| req.emit_json(s));
+        assert_eq!(text.len() as u64, req.json_len());
+        text
     }
 
     #[test]

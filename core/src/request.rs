@@ -165,15 +165,7 @@ impl RequestHead<'_> {
 mod tests {
     use super::*;
     use crate::endpoint::{Region, Scheme};
-    use crate::sink::SliceSink;
-
-    fn head_text(head: &RequestHead<'_>) -> std::string::String {
-        let mut buf = [0u8; 1024];
-        let mut s = SliceSink::new(&mut buf);
-        head.emit(&mut s).unwrap();
-        let n = s.finish().unwrap();
-        std::string::String::from_utf8(buf[..n].to_vec()).unwrap()
-    }
+    use crate::sink::emitted;
 
     #[test]
     fn golden_head() {
@@ -199,7 +191,7 @@ mod tests {
              Accept: application/json\r\n\
              Expect: 100-continue\r\n\r\n"
         );
-        assert_eq!(head_text(&head), expected);
+        assert_eq!(emitted(|s| head.emit(s)), expected);
     }
 
     #[test]

@@ -199,6 +199,18 @@ fn decimal(mut value: u64) -> ([u8; 20], usize) {
     (digits, len)
 }
 
+/// Test support: the text that `emit` writes, through a [`SliceSink`] over 4 KiB.
+#[cfg(test)]
+pub(crate) fn emitted(
+    emit: impl FnOnce(&mut SliceSink<'_>) -> Result<(), Infallible>,
+) -> std::string::String {
+    let mut buf = [0u8; 4096];
+    let mut sink = SliceSink::new(&mut buf);
+    let Ok(()) = emit(&mut sink);
+    let n = sink.finish().expect("the output fits 4 KiB");
+    std::string::String::from_utf8(buf[..n].to_vec()).expect("UTF-8 output")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

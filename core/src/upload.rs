@@ -96,23 +96,7 @@ impl<T, S> UploadError<T, S> {
         self.exchange().is_some_and(ExchangeError::is_transient)
     }
 
-    /// Whether the service refused the credentials ([`ExchangeError::is_auth_failure`]).
-    pub fn is_auth_failure(&self) -> bool {
-        self.exchange().is_some_and(ExchangeError::is_auth_failure)
-    }
-
-    /// Whether this is the rate limit ([`RATE_LIMITED`]), which asks for a pause.
-    pub fn is_rate_limited(&self) -> bool {
-        self.exchange().is_some_and(ExchangeError::is_rate_limited)
-    }
-
-    /// The exchange's error, if the exchange is what failed.
-    pub fn exchange(&self) -> Option<&ExchangeError<T>> {
-        match self {
-            Self::Exchange(e) => Some(e),
-            _ => None,
-        }
-    }
+    crate::exchange::wrapped_queries!(Self::Exchange(error) => error);
 
     /// The same error with the package source's error mapped by `f`.
     pub fn map_source<S2>(self, f: impl FnOnce(S) -> S2) -> UploadError<T, S2> {

@@ -134,13 +134,13 @@ pub(crate) fn time(tag: u8, value: &[u8]) -> Option<u64> {
     let hour = two_digits(&rest[4..6])?;
     let minute = two_digits(&rest[6..8])?;
     let second = two_digits(&rest[8..10])?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    if !(1..=12).contains(&month) || day == 0 || day > crate::time::days_in_month(year, month) {
         return None;
     }
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = crate::time::days_from_civil(year, month, day);
     Some(days * 86_400 + u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))
 }
 
@@ -149,75 +149,6 @@ fn two_digits(b: &[u8]) -> Option<u8> {
         [a @ b'0'..=b'9', c @ b'0'..=b'9'] => Some((a - b'0') * 10 + (c - b'0')),
         _ => None,
     }
-}
-
-fn is_leap(year: u64) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u64, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the given date (proleptic Gregorian), for years from 1970.
-fn days_from_civil(year: u64, month: u8, day: u8) -> u64 {
-    let mut days = 0;
-    for y in 1970..year {
-        days += if is_leap(y) { 366 } else { 365 };
-    }
-    for m in 1..month {
-        days += u64::from(days_in_month(year, m));
-    }
-    days + u64::from(day) - 1
-}
-
-/// The last second of year 9999, the last one RFC 3339's four-digit year can show.
-const LAST_SHOWN: u64 = 253_402_300_799;
-
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` digits (RFC 3339), for messages. Times after year
-/// 9999 (from a broken clock, say) show as its last second: the year-by-year count below then
-/// stays under 8030 steps instead of running for minutes.
-pub(crate) fn format_time(secs: u64, out: &mut [u8; 20]) {
-    let secs = secs.min(LAST_SHOWN);
-    let mut days = secs / 86_400;
-    let rem = secs % 86_400;
-    let mut year = 1970u64;
-    loop {
-        let len = if is_leap(year) { 366 } else { 365 };
-        if days < len {
-            break;
-        }
-        days -= len;
-        year += 1;
-    }
-    let mut month = 1u8;
-    loop {
-        let len = u64::from(days_in_month(year, month));
-        if days < len {
-            break;
-        }
-        days -= len;
-        month += 1;
-    }
-    let put = |out: &mut [u8; 20], at: usize, v: u64, width: usize| {
-        let mut v = v;
-        for i in (0..width).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    *out = *b"0000-00-00T00:00:00Z";
-    put(out, 0, year, 4);
-    put(out, 5, u64::from(month), 2);
-    put(out, 8, days + 1, 2);
-    put(out, 11, rem / 3600, 2);
-    put(out, 14, rem % 3600 / 60, 2);
-    put(out, 17, rem % 60, 2);
 }
 
 #[cfg(test)]
@@ -273,14 +204,5 @@ mod tests {
             assert_eq!(time(tag::GENERALIZED_TIME, bad), None);
         }
         assert_eq!(time(tag::UTC_TIME, b"700101000000+"), None);
-        let mut out = [0; 20];
-        format_time(1_709_208_000, &mut out);
-        assert_eq!(&out, b"2024-02-29T12:00:00Z");
-        format_time(0, &mut out);
-        assert_eq!(&out, b"1970-01-01T00:00:00Z");
-        format_time(LAST_SHOWN, &mut out);
-        assert_eq!(&out, b"9999-12-31T23:59:59Z");
-        format_time(u64::MAX, &mut out);
-        assert_eq!(&out, b"9999-12-31T23:59:59Z");
     }
 }

@@ -139,8 +139,7 @@ struct Date(u64);
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut text = [0u8; 20];
-        crate::der::format_time(self.0, &mut text);
-        f.write_str(core::str::from_utf8(&text).unwrap_or("?"))
+        f.write_str(crate::time::format_time(self.0, &mut text))
     }
 }
 

@@ -9,6 +9,7 @@ mod der;
 mod error;
 pub mod roots;
 mod rsa;
+pub mod time;
 
 use rustls_pki_types::{CertificateDer, ServerName, SignatureVerificationAlgorithm, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};

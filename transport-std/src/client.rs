@@ -92,6 +92,29 @@ pub const DEFAULT_BUFFER: usize = 64 * 1024;
 /// roots is about 220 KB, so a larger file is a mistake (or `/dev/zero`), not a trust store.
 pub const CA_FILE_LIMIT: u64 = 4 * 1024 * 1024;
 
+/// Builder methods that store their argument in the field of the same name (`in settings:`
+/// the field of [`Settings`]).
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $name: $ty) -> Self {
+                self.$name = $name;
+                self
+            }
+        )*
+    };
+    (in $group:ident: $($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $name: $ty) -> Self {
+                self.$group.$name = $name;
+                self
+            }
+        )*
+    };
+}
+
 /// Builds a [`Client`]. Start with [`Client::builder`].
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
@@ -100,13 +123,7 @@ pub struct ClientBuilder {
     extra_roots: Vec<CertificateDer<'static>>,
     ca_files: Vec<PathBuf>,
     webpki_roots: bool,
-    timeouts: Timeouts,
-    deadline: Option<Duration>,
-    retry: RetryPolicy,
-    buffer_size: usize,
-    expect_continue: bool,
-    signed_push: bool,
-    limits: Limits,
+    settings: Settings,
     proxy: Option<ProxyUrl>,
     no_proxy: Option<String>,
     proxy_env: bool,
@@ -151,22 +168,40 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether the Mozilla roots (webpki-roots) are trusted (default: yes). Turning them off
-    /// leaves only the CAs added with [`ca_file`](Self::ca_file) and [`ca_der`](Self::ca_der).
-    pub fn webpki_roots(mut self, on: bool) -> Self {
-        self.webpki_roots = on;
-        self
+    setters! {
+        /// Whether the Mozilla roots (webpki-roots) are trusted (default: yes). Turning them off
+        /// leaves only the CAs added with [`ca_file`](Self::ca_file) and [`ca_der`](Self::ca_der).
+        webpki_roots: bool;
+        /// Whether [`build`](Self::build) reads the proxy from the environment, as curl does
+        /// (default: off): for an HTTPS endpoint `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY`,
+        /// `all_proxy` (the first one set and not empty); for plain HTTP `http_proxy`,
+        /// `ALL_PROXY`, `all_proxy`; and the bypass list from `NO_PROXY` or `no_proxy`. A
+        /// [`proxy`](Self::proxy) or [`no_proxy`](Self::no_proxy) given here wins over its
+        /// variable.
+        proxy_env: bool;
     }
 
-    /// Connect and stall timeouts (default: 30 s each).
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
+    setters! {
+        in settings:
+        /// Connect and stall timeouts (default: 30 s each).
+        timeouts: Timeouts;
+        /// The retry policy (default: [`RetryPolicy::default`]).
+        retry: RetryPolicy;
+        /// Sends `Expect: 100-continue` with uploads (default: off), so that a refused request
+        /// costs no upload. Only for servers that answer it: otherwise every upload waits for the
+        /// stall timeout and fails.
+        expect_continue: bool;
+        /// Authenticates pushes with the TPNS signature headers (`AccessId`, `TimeStamp`, `Sign`:
+        /// HMAC-SHA256 over the body, signed with the system clock) instead of HTTP Basic
+        /// (default: Basic). Uploads always use Basic.
+        signed_push: bool;
+        /// Bounds on the responses (default: [`Limits::default`]).
+        limits: Limits;
     }
 
     /// Sets both the connect and the stall timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts = Timeouts {
+        self.settings.timeouts = Timeouts {
             connect: timeout,
             stall: timeout,
         };
@@ -181,36 +216,14 @@ impl ClientBuilder {
     /// pause would reach the deadline is not made (the last attempt's error is returned).
     /// Name resolution is not bounded by it.
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
-    /// The retry policy (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
+        self.settings.deadline = Some(deadline);
         self
     }
 
     /// Size of the one I/O buffer of each upload and push (default: [`DEFAULT_BUFFER`]; at
     /// least 4 KiB is used).
     pub fn buffer_size(mut self, bytes: usize) -> Self {
-        self.buffer_size = bytes.max(4096);
-        self
-    }
-
-    /// Sends `Expect: 100-continue` with uploads (default: off), so that a refused request
-    /// costs no upload. Only for servers that answer it: otherwise every upload waits for the
-    /// stall timeout and fails.
-    pub fn expect_continue(mut self, on: bool) -> Self {
-        self.expect_continue = on;
-        self
-    }
-
-    /// Authenticates pushes with the TPNS signature headers (`AccessId`, `TimeStamp`, `Sign`:
-    /// HMAC-SHA256 over the body, signed with the system clock) instead of HTTP Basic
-    /// (default: Basic). Uploads always use Basic.
-    pub fn signed_push(mut self, on: bool) -> Self {
-        self.signed_push = on;
+        self.settings.buffer_size = bytes.max(4096);
         self
     }
 
@@ -227,23 +240,6 @@ impl ClientBuilder {
     /// over the `NO_PROXY` variable.
     pub fn no_proxy(mut self, list: impl Into<String>) -> Self {
         self.no_proxy = Some(list.into());
-        self
-    }
-
-    /// Whether [`build`](Self::build) reads the proxy from the environment, as curl does
-    /// (default: off): for an HTTPS endpoint `HTTPS_PROXY`, `https_proxy`, `ALL_PROXY`,
-    /// `all_proxy` (the first one set and not empty); for plain HTTP `http_proxy`,
-    /// `ALL_PROXY`, `all_proxy`; and the bypass list from `NO_PROXY` or `no_proxy`. A
-    /// [`proxy`](Self::proxy) or [`no_proxy`](Self::no_proxy) given here wins over its
-    /// variable.
-    pub fn proxy_env(mut self, on: bool) -> Self {
-        self.proxy_env = on;
-        self
-    }
-
-    /// Bounds on the responses (default: [`Limits::default`]).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
         self
     }
 
@@ -329,13 +325,7 @@ impl ClientBuilder {
             access_id,
             secret,
             tls: Arc::new(tls),
-            timeouts: self.timeouts,
-            deadline: self.deadline,
-            retry: self.retry,
-            buffer_size: self.buffer_size,
-            expect_continue: self.expect_continue,
-            signed_push: self.signed_push,
-            limits: self.limits,
+            settings: self.settings,
         })
     }
 }
@@ -469,6 +459,12 @@ pub struct Client {
     access_id: String,
     secret: SecretKey,
     tls: Arc<ClientConfig>,
+    settings: Settings,
+}
+
+/// What a [`ClientBuilder`] hands to its [`Client`] as it is.
+#[derive(Debug, Clone)]
+struct Settings {
     timeouts: Timeouts,
     deadline: Option<Duration>,
     retry: RetryPolicy,
@@ -485,13 +481,7 @@ impl fmt::Debug for Client {
             .field("proxy", &self.route)
             .field("access_id", &self.access_id)
             .field("secret", &self.secret)
-            .field("timeouts", &self.timeouts)
-            .field("deadline", &self.deadline)
-            .field("retry", &self.retry)
-            .field("buffer_size", &self.buffer_size)
-            .field("expect_continue", &self.expect_continue)
-            .field("signed_push", &self.signed_push)
-            .field("limits", &self.limits)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -506,13 +496,15 @@ impl Client {
             extra_roots: Vec::new(),
             ca_files: Vec::new(),
             webpki_roots: true,
-            timeouts: Timeouts::default(),
-            deadline: None,
-            retry: RetryPolicy::default(),
-            buffer_size: DEFAULT_BUFFER,
-            expect_continue: false,
-            signed_push: false,
-            limits: Limits::default(),
+            settings: Settings {
+                timeouts: Timeouts::default(),
+                deadline: None,
+                retry: RetryPolicy::default(),
+                buffer_size: DEFAULT_BUFFER,
+                expect_continue: false,
+                signed_push: false,
+                limits: Limits::default(),
+            },
             proxy: None,
             no_proxy: None,
             proxy_env: false,
@@ -539,19 +531,20 @@ impl Client {
 
     /// The timeouts.
     pub fn timeouts(&self) -> Timeouts {
-        self.timeouts
+        self.settings.timeouts
     }
 
     /// The retry policy.
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.settings.retry
     }
 
     /// The whole-exchange deadline of a request that sends `size` bytes (the package's size
     /// for an upload): the one set with [`ClientBuilder::deadline`], or [`default_deadline`].
     pub fn deadline_for(&self, size: u64) -> Duration {
-        self.deadline
-            .unwrap_or_else(|| default_deadline(size, self.timeouts))
+        self.settings
+            .deadline
+            .unwrap_or_else(|| default_deadline(size, self.settings.timeouts))
     }
 
     pub(crate) fn credentials(&self) -> Result<Credentials<'_>, Error> {
@@ -575,13 +568,13 @@ impl Client {
             &self.endpoint(),
             self.proxy(),
             &self.tls,
-            (self.timeouts, deadline),
+            (self.settings.timeouts, deadline),
             on_event,
         )
     }
 
     fn exchange_error(&self, e: CoreError) -> Error {
-        exchange_error(e, self.timeouts.stall)
+        exchange_error(e, self.settings.timeouts.stall)
     }
 
     /// Uploads the package file at `path`, under its own file name.
@@ -660,7 +653,7 @@ impl Client {
         F: FnMut(&Event<'_>) -> ControlFlow<()>,
     {
         let start = source.stream_position().map_err(Error::Rewind)?;
-        let mut buf = vec![0u8; self.buffer_size];
+        let mut buf = vec![0u8; self.settings.buffer_size];
         let began = Instant::now();
         let deadline = Deadline::after(self.deadline_for(len));
         self.with_retries(deadline, &mut on_event, |this, attempt, on_event| {
@@ -712,9 +705,11 @@ impl Client {
             match once(self, attempt, on_event) {
                 Ok(v) => return Ok(v),
                 Err(e)
-                    if e.is_transient() && may_retry(&e) && attempt <= self.retry.max_retries =>
+                    if e.is_transient()
+                        && may_retry(&e)
+                        && attempt <= self.settings.retry.max_retries =>
                 {
-                    let mut delay = self.retry.delay(attempt, random_u64());
+                    let mut delay = self.settings.retry.delay(attempt, random_u64());
                     if e.is_rate_limited() {
                         delay = delay.max(Duration::from_secs(1));
                     }
@@ -753,8 +748,8 @@ impl Client {
             credentials: self.credentials()?,
             file_name,
             boundary: Boundary::from_random(random_bytes()?),
-            expect_continue: self.expect_continue,
-            limits: self.limits,
+            expect_continue: self.settings.expect_continue,
+            limits: self.settings.limits,
         };
         let (stream, peer) = self.connect(deadline, on_event)?;
         if on_event(&Event::Connected { attempt, peer }).is_break() {
@@ -829,7 +824,7 @@ impl Client {
         F: FnMut(&Event<'_>) -> ControlFlow<()>,
     {
         request.check().map_err(Error::InvalidPush)?;
-        let mut buf = vec![0u8; self.buffer_size];
+        let mut buf = vec![0u8; self.settings.buffer_size];
         // A push is not idempotent: retry only what the service cannot have acted on. The
         // core draws the line for the exchange (`push::may_have_been_sent`: not a lost or
         // broken answer, not a 502/504 from a gateway that forwarded it); a stall once the
@@ -854,7 +849,7 @@ impl Client {
             |this, attempt, on_event| {
                 let endpoint = this.endpoint();
                 let credentials = this.credentials()?;
-                let auth = if this.signed_push {
+                let auth = if this.settings.signed_push {
                     let timestamp = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs());
@@ -869,7 +864,7 @@ impl Client {
                     endpoint: &endpoint,
                     auth,
                     request: *request,
-                    limits: this.limits,
+                    limits: this.settings.limits,
                 };
                 let (stream, peer) = this.connect(deadline, on_event)?;
                 if on_event(&Event::Connected { attempt, peer }).is_break() {

@@ -67,6 +67,23 @@ impl Failure {
     }
 }
 
+/// Prints a command's one line of answer on `out`: `json` (its text made safe for a terminal
+/// by [`term::json`](crate::term::json)) when `--json` gave one, else `plain`. A stdout that
+/// cannot be written is a usage failure: the answer is lost, so the script must know.
+pub fn answer(
+    out: &mut dyn std::io::Write,
+    json: Option<serde_json::Value>,
+    plain: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    let line = match json {
+        Some(value) => crate::term::json(&value.to_string()),
+        None => plain(),
+    };
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)

@@ -315,22 +315,16 @@ pub fn run(settings: &Settings, o: &Options, out: &mut dyn Write) -> Result<Push
             ControlFlow::Continue(())
         })
         .map_err(|e| Failure::request("push", &e, attempts))?;
-    let line = if o.json {
-        let json = serde_json::json!({
+    // The push_id and the message are the server's: valid JSON, nothing raw.
+    let json = o.json.then(|| {
+        serde_json::json!({
             "pushId": pushed.push_id,
             "uploadId": o.upload_id,
             "seq": pushed.seq,
             "message": pushed.message,
             "attempts": pushed.attempts,
         })
-        .to_string();
-        // The push_id and the message are the server's: valid JSON, nothing raw.
-        term::json(&json)
-    } else {
-        term::sanitize(&pushed.push_id).into_owned()
-    };
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
+    });
+    crate::fail::answer(out, json, || term::sanitize(&pushed.push_id).into_owned())?;
     Ok(pushed)
 }

@@ -154,8 +154,9 @@ pub fn run(
         ),
         None => Failure::request("upload", &e, attempts),
     })?;
-    let line = if opts.json {
-        let json = serde_json::json!({
+    // The file name is the user's, and can hold a bidi control: `answer` escapes it.
+    let json = opts.json.then(|| {
+        serde_json::json!({
             "uploadId": uploaded.upload_id,
             "file": report.file_name,
             "size": uploaded.size,
@@ -163,15 +164,8 @@ pub fn run(
             "attempts": uploaded.attempts,
             "elapsedMs": u64::try_from(uploaded.elapsed.as_millis()).unwrap_or(u64::MAX),
         })
-        .to_string();
-        // The file name is the user's, and can hold a bidi control.
-        term::json(&json)
-    } else {
-        uploaded.upload_id.to_string()
-    };
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
+    });
+    crate::fail::answer(out, json, || uploaded.upload_id.to_string())?;
     Ok(Outcome { report, uploaded })
 }
 

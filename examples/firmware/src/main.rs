@@ -14,22 +14,14 @@ mod device {
     use cortex_m_rt::entry;
     use tpns_core::endpoint::Region;
     use tpns_firmware_example::{
-        BUILD_TIME, CA_DER, InsecureProbeRng, PACKAGE, Probe, Settings, upload_over_tls,
+        CA_DER, InsecureProbeRng, PACKAGE, Probe, example_settings, upload_over_tls,
     };
     use tpns_transport_embedded::source::FlashPackage;
 
     #[entry]
     fn main() -> ! {
         let endpoint = Region::Guangzhou.endpoint();
-        let settings = Settings {
-            endpoint: &endpoint,
-            ca_der: black_box(CA_DER),
-            not_before: BUILD_TIME,
-            server_name: Region::Guangzhou.host(),
-            access_id: "1500001048",
-            secret_key: black_box("secret"),
-            file_name: "devices.txt",
-        };
+        let settings = example_settings(&endpoint, black_box(CA_DER));
         // A board passes its TCP socket and TRNG here; the probes only make the program link
         // the whole path.
         let mut package = FlashPackage::new(black_box(PACKAGE));

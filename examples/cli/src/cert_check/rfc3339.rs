@@ -1,6 +1,8 @@
 //! RFC 3339 timestamps (`2026-05-01T00:00:00Z`) to and from Unix seconds, for `--at` and for
-//! showing certificate dates. Written here rather than pulled from a date crate: the program
-//! needs one parser and one printer, both in UTC arithmetic.
+//! showing certificate dates. The calendar arithmetic is `tpns_pki::time`'s, the one the
+//! certificate checks use; the parser is written here rather than pulled from a date crate.
+
+use tpns_pki::time;
 
 /// Parses an RFC 3339 `date-time` (§5.6): `YYYY-MM-DDTHH:MM:SS`, optional fractional
 /// seconds (dropped), then `Z` or an offset `±HH:MM`. `T`/`Z` may be lower case and `T` may
@@ -48,7 +50,10 @@ pub fn parse(text: &str) -> Result<u64, String> {
     else {
         return Err(bad("expected digits in YYYY-MM-DDTHH:MM:SS"));
     };
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+    let (Ok(month), Ok(day)) = (u8::try_from(month), u8::try_from(day)) else {
+        return Err(bad("no such date"));
+    };
+    if !(1..=12).contains(&month) || day == 0 || day > time::days_in_month(year.into(), month) {
         return Err(bad("no such date"));
     }
     // Second 60 is a leap second (RFC 3339 §5.7); Unix time folds it onto the next second.
@@ -80,61 +85,22 @@ pub fn parse(text: &str) -> Result<u64, String> {
         }
         _ => return Err(bad("expected Z or an offset ±HH:MM at the end")),
     };
-    let days = days_from_civil(i64::from(year), month, day);
+    // The calendar counts from 1970. Of the earlier days only the last one can be at or after
+    // 1970-01-01T00:00:00Z in UTC (an offset is under a day): it is day -1.
+    let days = match (year, month, day) {
+        (1970.., _, _) => i64::try_from(time::days_from_civil(year.into(), month, day))
+            .map_err(|_| bad("no such date"))?,
+        (1969, 12, 31) => -1,
+        _ => return Err(bad("before 1970-01-01T00:00:00Z")),
+    };
     let local = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
     // A time with offset +01:00 is one hour ahead of UTC: subtract it to get UTC.
     u64::try_from(local - offset * 60).map_err(|_| bad("before 1970-01-01T00:00:00Z"))
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (a time after year 9999 as its last second).
 pub fn format(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-fn is_leap(year: u32) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (the inverse of [`days_from_civil`]).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    time::format_time(secs, &mut [0; 20]).to_owned()
 }
 
 #[cfg(test)]
@@ -152,6 +118,9 @@ mod tests {
         assert_eq!(parse("2026-05-01T08:00:00+08:00"), Ok(1_777_593_600));
         assert_eq!(parse("2026-04-30T19:30:00-04:30"), Ok(1_777_593_600));
         assert_eq!(parse("2016-12-31T23:59:60Z"), Ok(1_483_228_800));
+        // The last day of 1969, west of Greenwich, can be 1970 in UTC.
+        assert_eq!(parse("1969-12-31T23:30:00-01:00"), Ok(1800));
+        assert_eq!(parse("9999-12-31T23:59:59Z"), Ok(253_402_300_799));
     }
 
     #[test]
@@ -172,6 +141,8 @@ mod tests {
             ("2026-05-01T00:00:00+24:00", "no such offset"),
             ("+026-05-01T00:00:00Z", "digits"),
             ("1969-12-31T23:59:59Z", "before 1970"),
+            ("1969-12-30T23:59:59-23:59", "before 1970"),
+            ("0000-01-01T00:00:00Z", "before 1970"),
             ("1970-01-01T00:00:00+00:01", "before 1970"),
             ("２026-05-01T00:00:00Z", "expected"),
         ] {
