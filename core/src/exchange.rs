@@ -450,6 +450,9 @@ pub enum Action<'a> {
 
 #[derive(Debug)]
 enum State<T> {
+    /// About to send the body: progress is reported once first (0 bytes), so that a callback
+    /// can cancel before anything of the body is out.
+    Announce,
     /// Sending request bytes (the head only while the body is held back).
     Send,
     /// Flushing the whole request, or the head while the body waits for `100 Continue`.
@@ -485,8 +488,6 @@ pub struct Exchange<'b, Q: Outgoing, V: Reply, P, T, C> {
     drained: bool,
     /// The body is held back until `100 Continue`.
     holding: bool,
-    /// Progress was reported once before the body.
-    announced: bool,
     written: u64,
     outcome: Option<Outcome<V::Response, T, Q::Error, C>>,
 }
@@ -523,12 +524,15 @@ where
             request,
             collector: Some(Collector::new(limits, V::default())),
             progress,
-            state: if empty { State::Done } else { State::Send },
+            state: match (empty, expect_continue) {
+                (true, _) => State::Done,
+                (false, true) => State::Send,
+                (false, false) => State::Announce,
+            },
             start: 0,
             end: 0,
             drained: false,
             holding: expect_continue,
-            announced: false,
             written: 0,
             outcome: empty.then_some(Err(Stopped::Exchange(ExchangeError::EmptyBuffer))),
         }
@@ -543,21 +547,23 @@ where
     pub fn next_action(&mut self) -> Action<'_> {
         loop {
             match self.state {
+                State::Announce => {
+                    self.state = State::Send;
+                    self.report_progress();
+                }
                 State::Send => {
-                    if !self.holding && !self.announced {
-                        self.announced = true;
-                        if self.report_progress() {
+                    if self.start == self.end {
+                        if self.drained {
+                            self.state = State::Flush;
+                            continue;
+                        }
+                        // The hot path: refill and write at once. A fill that stopped the
+                        // exchange or found the request drained queues nothing.
+                        if !self.fill() {
                             continue;
                         }
                     }
-                    if self.start < self.end {
-                        return Action::Write(&self.buf[self.start..self.end]);
-                    }
-                    if self.drained {
-                        self.state = State::Flush;
-                        continue;
-                    }
-                    self.fill();
+                    return Action::Write(&self.buf[self.start..self.end]);
                 }
                 State::Flush => return Action::Flush,
                 State::AwaitContinue | State::Receive | State::EarlyAnswer { .. } => {
@@ -569,34 +575,42 @@ where
     }
 
     /// Queues request bytes until the buffer is full or the request is out.
-    fn fill(&mut self) {
-        self.start = 0;
-        self.end = 0;
-        while self.end < self.buf.len() {
-            match self.request.fill(&mut self.buf[self.end..]) {
+    /// Returns whether anything was queued. Called only with nothing queued.
+    fn fill(&mut self) -> bool {
+        let mut end = 0;
+        let result = loop {
+            match self.request.fill(&mut self.buf[end..]) {
                 Ok(0) => {
                     self.drained = true;
-                    break;
+                    break Ok(());
                 }
-                Ok(n) => self.end += n,
-                Err(e) => return self.stop(Stopped::Source(e)),
+                Ok(n) => {
+                    end += n;
+                    if end >= self.buf.len() {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
             }
+        };
+        self.start = 0;
+        self.end = end;
+        if let Err(e) = result {
+            self.stop(Stopped::Source(e));
+            return false;
         }
+        end > 0
     }
 
-    /// Reports progress; true when the callback cancelled (the exchange is then over).
+    /// Reports progress; a callback that cancels ends the exchange.
     #[inline(never)]
-    fn report_progress(&mut self) -> bool {
+    fn report_progress(&mut self) {
         let p = self.request.progress(self.written);
-        match (self.progress)(p) {
-            ControlFlow::Continue(()) => false,
-            ControlFlow::Break(reason) => {
-                self.stop(Stopped::Cancelled {
-                    sent: p.sent,
-                    reason,
-                });
-                true
-            }
+        if let ControlFlow::Break(reason) = (self.progress)(p) {
+            self.stop(Stopped::Cancelled {
+                sent: p.sent,
+                reason,
+            });
         }
     }
 
@@ -665,7 +679,7 @@ where
                 self.request.release_body();
                 self.holding = false;
                 self.drained = false;
-                self.state = State::Send;
+                self.state = State::Announce;
             }
             // A `100 Continue` nobody asked for is only an interim answer.
             Ok(Step::Continue) => {}
