@@ -398,6 +398,74 @@ fn progress_is_monotonic_and_cancel_stops_the_upload() {
     assert_eq!(script.reads, 0, "a cancelled upload reads no response");
 }
 
+/// The first report comes before any byte of the body (with `Expect`, after the go-ahead, with
+/// the head out): cancelling there sends no body. Then one report per buffer written.
+#[test]
+fn the_first_report_comes_before_the_body() {
+    let pkg = package(2000);
+    // No Expect: nothing at all is written before the first report.
+    let mut script = Script::new(&ok_response(OK));
+    let mut calls = 0;
+    let err = run_with_progress(&mut script, false, &pkg, 256, |p| {
+        calls += 1;
+        assert_eq!(p.sent, 0);
+        ControlFlow::Break(())
+    })
+    .unwrap_err();
+    assert!(matches!(err, UploadError::Cancelled { sent: 0 }), "{err:?}");
+    assert_eq!(calls, 1);
+    assert!(
+        script.written.is_empty(),
+        "{} bytes written",
+        script.written.len()
+    );
+
+    // Expect: no report while the head waits for `100 Continue`; the first one after it, with
+    // the head out and no body byte.
+    let mut with_continue = b"HTTP/1.1 100 Continue\r\n\r\n".to_vec();
+    with_continue.extend_from_slice(&ok_response(OK));
+    let mut script = Script::new(&with_continue);
+    script.read_chunk = 25;
+    let mut calls = 0;
+    let err = run_with_progress(&mut script, true, &pkg, 256, |p| {
+        calls += 1;
+        assert_eq!(p.sent, 0);
+        ControlFlow::Break(())
+    })
+    .unwrap_err();
+    assert!(matches!(err, UploadError::Cancelled { sent: 0 }), "{err:?}");
+    assert_eq!(calls, 1);
+    let head = String::from_utf8(script.written.clone()).unwrap();
+    assert!(head.ends_with("\r\n\r\n") && head.contains("Expect: 100-continue\r\n"));
+    assert!(
+        !head.contains("Content-Disposition"),
+        "a body byte went out: {head}"
+    );
+
+    // Carried on: one report before the body, then one per buffer (the last one whole).
+    for expect in [false, true] {
+        let mut script = Script::new(&with_continue[if expect { 0 } else { 25 }..]);
+        // The interim answer in a read of its own, as a server sends it before the body.
+        script.read_chunk = 25;
+        let mut sent = Vec::new();
+        run_with_progress(&mut script, expect, &pkg, 256, |p| {
+            sent.push(p.sent);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(sent.first(), Some(&0), "expect {expect}");
+        assert_eq!(sent.last(), Some(&2000), "expect {expect}");
+        // Buffers of 256 bytes: at least one report for each 256 package bytes.
+        assert!(
+            sent.len() > 2000 / 256,
+            "expect {expect}: {} reports",
+            sent.len()
+        );
+        assert!(sent.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(sent.iter().filter(|&&s| s == 2000).count(), 1, "{sent:?}");
+    }
+}
+
 #[test]
 fn bad_request_values_send_nothing() {
     let endpoint = Endpoint {
