@@ -552,13 +552,15 @@ where
                     self.report_progress();
                 }
                 State::Send => {
-                    if self.start == self.end {
+                    // `>=`: a transport that claims more bytes than it was handed (a broken
+                    // `Write`) gets the next ones, as before, rather than a slicing panic.
+                    if self.start >= self.end {
                         if self.drained {
                             self.state = State::Flush;
                             continue;
                         }
                         // The hot path: refill and write at once. A fill that stopped the
-                        // exchange or found the request drained queues nothing.
+                        // exchange, or found the request out with nothing left, queued nothing.
                         if !self.fill() {
                             continue;
                         }

@@ -8,7 +8,7 @@ pub fn is_leap(year: u64) -> bool {
     year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
-/// The days in `month` (1 to 12) of `year`.
+/// The days in `month` (1 to 12; any other month counts 31) of `year`.
 pub fn days_in_month(year: u64, month: u8) -> u8 {
     match month {
         2 if is_leap(year) => 29,
@@ -18,17 +18,21 @@ pub fn days_in_month(year: u64, month: u8) -> u8 {
     }
 }
 
-/// Days from 1970-01-01 to the given date (proleptic Gregorian), for years from 1970 (an
-/// earlier year counts as 1970).
+/// Days from 1970-01-01 to the given date (proleptic Gregorian).
+///
+/// The date must be valid and from 1970 on: `month` 1 to 12, `day` 1 to
+/// [`days_in_month`]`(year, month)`, `year` 1970 to 9999. Check it first; any other input
+/// gives a meaningless count, quickly and without a panic.
 pub fn days_from_civil(year: u64, month: u8, day: u8) -> u64 {
     let mut days = 0;
-    for y in 1970..year {
+    // Years past 9999 (out of the contract) are not counted, so that no input takes long.
+    for y in 1970..year.min(10_000) {
         days += if is_leap(y) { 366 } else { 365 };
     }
     for m in 1..month {
         days += u64::from(days_in_month(year, m));
     }
-    days + u64::from(day) - 1
+    days + u64::from(day).saturating_sub(1)
 }
 
 /// The last second of year 9999, the last one RFC 3339's four-digit year can show.
@@ -88,6 +92,9 @@ mod tests {
         assert_eq!(days_in_month(2000, 2), 29);
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2024, 2, 29), 19_782);
+        // Out of its contract: no panic.
+        assert_eq!(days_from_civil(1970, 1, 0), 0);
+        assert!(days_from_civil(u64::MAX, 255, 255) > 0);
         let mut out = [0; 20];
         assert_eq!(format_time(1_709_208_000, &mut out), "2024-02-29T12:00:00Z");
         assert_eq!(format_time(0, &mut out), "1970-01-01T00:00:00Z");
