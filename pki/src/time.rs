@@ -21,12 +21,12 @@ pub fn days_in_month(year: u64, month: u8) -> u8 {
 /// Days from 1970-01-01 to the given date (proleptic Gregorian).
 ///
 /// The date must be valid and from 1970 on: `month` 1 to 12, `day` 1 to
-/// [`days_in_month`]`(year, month)`, `year` 1970 to 9999. Check it first; any other input
-/// gives a meaningless count, quickly and without a panic.
+/// [`days_in_month`]`(year, month)`, `year` 1970 to 9999. Check it first: any other input gives
+/// a meaningless count (without a panic), and it takes a loop step per year after 1970, which
+/// the callers here bound by reading four digits.
 pub fn days_from_civil(year: u64, month: u8, day: u8) -> u64 {
     let mut days = 0;
-    // Years past 9999 (out of the contract) are not counted, so that no input takes long.
-    for y in 1970..year.min(10_000) {
+    for y in 1970..year {
         days += if is_leap(y) { 366 } else { 365 };
     }
     for m in 1..month {
@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(days_from_civil(2024, 2, 29), 19_782);
         // Out of its contract: no panic.
         assert_eq!(days_from_civil(1970, 1, 0), 0);
-        assert!(days_from_civil(u64::MAX, 255, 255) > 0);
+        assert!(days_from_civil(9999, 255, 255) > 0);
         let mut out = [0; 20];
         assert_eq!(format_time(1_709_208_000, &mut out), "2024-02-29T12:00:00Z");
         assert_eq!(format_time(0, &mut out), "1970-01-01T00:00:00Z");
