@@ -855,51 +855,64 @@ mod tests {
         ControlFlow::Continue(())
     }
 
+    /// A server's read: the next bytes of `answer`, at most `most`, into `into`.
+    fn serve(into: &mut [u8], answer: &mut &[u8], most: usize) -> usize {
+        let n = into.len().min(answer.len()).min(most);
+        into[..n].copy_from_slice(&answer[..n]);
+        *answer = &answer[n..];
+        n
+    }
+
     /// Driven by hand: the whole request in writes (any size accepted), one flush, then reads
-    /// until the answer is whole; no read is asked for before the flush.
+    /// until the answer is whole; no read is asked for before the flush. A transport that
+    /// breaks `Write`'s contract by claiming more bytes than it was handed costs the request
+    /// its integrity, not a panic: the machine moves on to the next bytes.
     #[test]
     fn the_machine_writes_flushes_then_reads() {
         let endpoint = Endpoint::parse("https://127.0.0.1:1/").unwrap();
         let job = job(&endpoint);
-        let mut buf = [0u8; 100];
-        let request = PushBytes::new(&job).unwrap();
-        let mut exchange: Exchange<'_, _, PushFields, _, &str, _> =
-            Exchange::new(&mut buf, request, job.limits, false, never);
-        let mut sent = std::vec::Vec::new();
-        let mut flushed = false;
-        let mut answer = ANSWER;
-        loop {
-            match exchange.next_action() {
-                Action::Write(bytes) => {
-                    assert!(!flushed, "a write after the flush");
-                    // Take a few bytes at a time, as a busy socket would.
-                    let n = bytes.len().min(7);
-                    sent.extend_from_slice(&bytes[..n]);
-                    exchange.wrote(Ok(n));
+        for claims_too_much in [false, true] {
+            let mut buf = [0u8; 100];
+            let request = PushBytes::new(&job).unwrap();
+            let mut exchange: Exchange<'_, _, PushFields, _, &str, _> =
+                Exchange::new(&mut buf, request, job.limits, false, never);
+            let mut sent = std::vec::Vec::new();
+            let mut flushed = false;
+            let mut answer = ANSWER;
+            loop {
+                match exchange.next_action() {
+                    Action::Write(bytes) => {
+                        assert!(!flushed, "a write after the flush");
+                        // A few bytes at a time, as a busy socket would take them.
+                        let n = bytes.len().min(7);
+                        sent.extend_from_slice(&bytes[..n]);
+                        exchange.wrote(Ok(if claims_too_much { n + 10 } else { n }));
+                    }
+                    Action::Flush => {
+                        assert!(!flushed, "a second flush");
+                        flushed = true;
+                        exchange.flushed(Ok(()));
+                    }
+                    Action::Read(into) => {
+                        assert!(flushed, "a read before the request was out");
+                        let n = serve(into, &mut answer, 3);
+                        exchange.received(Ok(n));
+                    }
+                    Action::Done => break,
                 }
-                Action::Flush => {
-                    assert!(!flushed, "a second flush");
-                    flushed = true;
-                    exchange.flushed(Ok(()));
-                }
-                Action::Read(into) => {
-                    assert!(flushed, "a read before the request was out");
-                    let n = into.len().min(answer.len()).min(3);
-                    into[..n].copy_from_slice(&answer[..n]);
-                    answer = &answer[n..];
-                    exchange.received(Ok(n));
-                }
-                Action::Done => break,
             }
+            let response = exchange.finish().unwrap();
+            assert_eq!(response.push_id.as_str(), "7");
+            if claims_too_much {
+                continue;
+            }
+            let text = std::string::String::from_utf8(sent).unwrap();
+            assert!(text.starts_with("POST /v3/push/app HTTP/1.1\r\n"), "{text}");
+            assert!(
+                text.ends_with("\"message\":{\"title\":\"t\",\"content\":\"c\"}}"),
+                "{text}"
+            );
         }
-        let response = exchange.finish().unwrap();
-        assert_eq!(response.push_id.as_str(), "7");
-        let text = std::string::String::from_utf8(sent).unwrap();
-        assert!(text.starts_with("POST /v3/push/app HTTP/1.1\r\n"), "{text}");
-        assert!(
-            text.ends_with("\"message\":{\"title\":\"t\",\"content\":\"c\"}}"),
-            "{text}"
-        );
     }
 
     /// A failed write turns the machine to reading: an answer already there (a refusal) is
@@ -949,9 +962,7 @@ mod tests {
                     }
                     Action::Flush => exchange.flushed(Ok(())),
                     Action::Read(into) => {
-                        let n = into.len().min(answer.len());
-                        into[..n].copy_from_slice(&answer[..n]);
-                        answer = &answer[n..];
+                        let n = serve(into, &mut answer, usize::MAX);
                         exchange.received(Ok(n));
                     }
                     Action::Done => break,
