@@ -50,12 +50,13 @@ pub fn parse(text: &str) -> Result<u64, String> {
     else {
         return Err(bad("expected digits in YYYY-MM-DDTHH:MM:SS"));
     };
-    let (Ok(month), Ok(day)) = (u8::try_from(month), u8::try_from(day)) else {
+    // Two digits each: they fit a u8.
+    let date = u8::try_from(month).ok().zip(u8::try_from(day).ok());
+    let Some((month, day)) = date.filter(|&(month, day)| {
+        (1..=12).contains(&month) && day != 0 && day <= time::days_in_month(year.into(), month)
+    }) else {
         return Err(bad("no such date"));
     };
-    if !(1..=12).contains(&month) || day == 0 || day > time::days_in_month(year.into(), month) {
-        return Err(bad("no such date"));
-    }
     // Second 60 is a leap second (RFC 3339 §5.7); Unix time folds it onto the next second.
     if hour > 23 || minute > 59 || second > 60 {
         return Err(bad("no such time of day"));
