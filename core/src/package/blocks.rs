@@ -1,12 +1,69 @@
 //! Bit masks of 64-byte blocks for the row validator's fast path: one bit per byte, bit `i`
 //! for byte `i`.
 //!
-//! With the `simd` feature they come from vector compares and a move-mask (SSE2 on x86-64,
-//! NEON on aarch64, through the `wide` crate: the core forbids `unsafe`), about half an
-//! instruction per byte. Without it (a device), from the eight-bytes-at-a-time SWAR helpers of
-//! [`utf8`](super::utf8), which give the same masks.
+//! With the `simd` feature on x86-64 the line ends come from `tpns-simd`'s kernel, which runs
+//! AVX-512BW, AVX2 or SSE2, whichever the CPU has (asked at run time; the core itself forbids
+//! the `unsafe` that takes). On other targets with the `simd` feature they come from vector
+//! compares and a move-mask through the `wide` crate (NEON on aarch64), and without it (a
+//! device) from the eight-bytes-at-a-time SWAR helpers of [`utf8`](super::utf8). All give the
+//! same masks.
+
+/// The most blocks [`line_ends`] is asked for at once: 4 KiB with the `simd` feature (the
+/// kernel's run-time choice is made once per call), one block on a device (no stack for a
+/// batch, and nothing to amortise).
+#[cfg(feature = "simd")]
+pub(super) const BATCH: usize = 64;
+#[cfg(not(feature = "simd"))]
+pub(super) const BATCH: usize = 1;
+
+/// The line ends of one 64-byte block.
+#[cfg(feature = "simd")]
+pub(super) use tpns_simd::LineEnds;
+
+/// The line ends of one 64-byte block.
+#[cfg(not(feature = "simd"))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct LineEnds {
+    /// Its line feeds (0x0A).
+    pub lf: u64,
+    /// Its carriage returns (0x0D).
+    pub cr: u64,
+    /// How many line feeds it holds.
+    pub lines: u32,
+}
+
+/// Fills `out` with the line ends of `blocks`, in order, and returns how many it filled: as
+/// many as both hold, unless (if `CSV`) a block holds a `"` or a `,`; then it stops before
+/// that block.
+#[cfg(all(feature = "simd", target_arch = "x86_64"))]
+#[inline(always)]
+pub(super) fn line_ends<const CSV: bool>(blocks: &[[u8; 64]], out: &mut [LineEnds]) -> usize {
+    tpns_simd::line_ends::<CSV>(blocks, out)
+}
+
+/// Fills `out` with the line ends of `blocks`, in order, and returns how many it filled: as
+/// many as both hold, unless (if `CSV`) a block holds a `"` or a `,`; then it stops before
+/// that block.
+#[cfg(not(all(feature = "simd", target_arch = "x86_64")))]
+#[inline(always)]
+pub(super) fn line_ends<const CSV: bool>(blocks: &[[u8; 64]], out: &mut [LineEnds]) -> usize {
+    let n = blocks.len().min(out.len());
+    for (k, (block, out)) in blocks.iter().zip(out).enumerate() {
+        let m = masks::<CSV>(block);
+        if m.quote_or_comma {
+            return k;
+        }
+        *out = LineEnds {
+            lf: m.lf,
+            cr: m.cr,
+            lines: m.lf.count_ones(),
+        };
+    }
+    n
+}
 
 /// What one 64-byte block holds that the fast path cares about.
+#[cfg(any(test, not(all(feature = "simd", target_arch = "x86_64"))))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Masks {
     /// Its line feeds (0x0A).
@@ -18,6 +75,7 @@ pub(super) struct Masks {
 }
 
 /// The masks of `block`; `quote_or_comma` is `false` unless `CSV`.
+#[cfg(any(test, not(all(feature = "simd", target_arch = "x86_64"))))]
 #[inline(always)]
 pub(super) fn masks<const CSV: bool>(block: &[u8; 64]) -> Masks {
     imp::masks::<CSV>(block)
@@ -32,10 +90,12 @@ pub(super) fn chars(bytes: &[u8], range: core::ops::Range<usize>) -> usize {
 
 #[cfg(feature = "simd")]
 mod imp {
+    #[cfg(any(test, not(target_arch = "x86_64")))]
     use super::Masks;
     use crate::package::utf8;
     use wide::u8x64;
 
+    #[cfg(any(test, not(target_arch = "x86_64")))]
     #[inline(always)]
     pub(super) fn masks<const CSV: bool>(block: &[u8; 64]) -> Masks {
         let v = u8x64::new(*block);
@@ -161,6 +221,35 @@ mod tests {
             let block: &[u8; 64] = bytes.first_chunk().unwrap();
             prop_assert_eq!(masks::<false>(block), bytewise(block, false));
             prop_assert_eq!(masks::<true>(block), bytewise(block, true));
+        }
+
+        /// The batch stops before the first block with a quote or a comma (CSV), and gives
+        /// each block before it the masks of that block.
+        #[test]
+        fn line_ends_are_the_masks_of_each_block(
+            bytes in proptest::collection::vec(byte(), 0..300),
+            room in 0usize..6,
+        ) {
+            let (blocks, _) = bytes.as_chunks::<64>();
+            let room = room.min(BATCH);
+            for csv in [false, true] {
+                let mut out = [LineEnds::default(); BATCH];
+                let n = if csv {
+                    line_ends::<true>(blocks, &mut out[..room])
+                } else {
+                    line_ends::<false>(blocks, &mut out[..room])
+                };
+                let stop = blocks
+                    .iter()
+                    .take(room)
+                    .position(|b| csv && bytewise(b, true).quote_or_comma)
+                    .unwrap_or(blocks.len().min(room));
+                prop_assert_eq!(n, stop);
+                for (block, got) in blocks.iter().zip(&out[..n]) {
+                    let m = bytewise(block, false);
+                    prop_assert_eq!((got.lf, got.cr, got.lines), (m.lf, m.cr, m.lf.count_ones()));
+                }
+            }
         }
 
         /// Any range on character boundaries: short or long, near the start (no whole block

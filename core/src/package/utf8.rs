@@ -2,9 +2,10 @@
 //! exact byte masks and counts over 8-byte words (SWAR), the portable path of a device (and
 //! of the last bytes of a chunk on every target).
 //!
-//! With the `simd` feature, UTF-8 validation goes through `simdutf8` (SSE4.2/AVX2 picked at
-//! run time on x86, NEON on aarch64); without it, through `core::str::from_utf8`, which reads
-//! ASCII a word at a time and needs no `std`.
+//! With the `simd` feature, UTF-8 validation goes through `tpns_simd::is_utf8` (AVX-512 where
+//! the CPU has it, else `simdutf8`: AVX2/SSE4.2 picked at run time on x86, NEON on aarch64),
+//! and `simdutf8` finds where an invalid text goes wrong; without it, through
+//! `core::str::from_utf8`, which reads ASCII a word at a time and needs no `std`.
 
 /// `0x01` in every byte.
 pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
@@ -17,13 +18,13 @@ pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
 /// boundary; a sequence cut by the end of `bytes` is left out).
 #[inline]
 pub(super) fn valid_prefix(bytes: &[u8]) -> usize {
-    // The `basic` check is the faster one; only a text that fails it is read again to find
+    // The yes-or-no check is the faster one; only a text that fails it is read again to find
     // where. A character cut by the end of `bytes` (as a chunk's last one often is) is left
     // out first, so that it does not cost that second reading.
     #[cfg(feature = "simd")]
     {
         let whole = whole_chars(bytes);
-        if simdutf8::basic::from_utf8(&bytes[..whole]).is_ok() {
+        if tpns_simd::is_utf8(&bytes[..whole]) {
             return whole;
         }
     }
