@@ -724,6 +724,7 @@ impl RowValidator {
 
 /// The fast path of account packages ([`RowValidator::fast_lines`]) through one run of valid
 /// UTF-8: the rows it passed so far.
+#[derive(Clone, Copy)]
 struct Walk {
     /// Characters of the current row before `row_start` (only the first row may have some;
     /// counted as bytes in the gap test, which only makes it stricter).
@@ -815,17 +816,26 @@ impl Walk {
             self.row_start = at + 64 - lf.leading_zeros() as usize;
             return Ok(());
         }
-        self.row_by_row(bytes, at, lf)
+        // By value, so that the walk's fields stay in registers in the loop that calls this.
+        let (walk, passed) = self.row_by_row(bytes, at, lf);
+        *self = walk;
+        passed
     }
 
     /// The rows ended by the LFs `lf` of the block at `at`, one at a time, counting the
-    /// characters of those whose byte length does not settle it.
+    /// characters of those whose byte length does not settle it; the walk after them, and
+    /// whether they all passed.
     ///
     /// Out of line with the `simd` feature: the common case of [`block`](Self::block) then
     /// has the registers to itself (a seventh faster on mixed text than with this inlined).
     #[cfg_attr(feature = "simd", inline(never))]
     #[cfg_attr(not(feature = "simd"), inline)]
-    fn row_by_row(&mut self, bytes: &[u8], at: usize, mut lf: u64) -> Result<(), (usize, usize)> {
+    fn row_by_row(
+        mut self,
+        bytes: &[u8],
+        at: usize,
+        mut lf: u64,
+    ) -> (Self, Result<(), (usize, usize)>) {
         let (min, max) = (usize::from(MIN_ROW_CHARS), usize::from(MAX_ROW_CHARS));
         while lf != 0 {
             let lf_at = at + lf.trailing_zeros() as usize;
@@ -841,14 +851,15 @@ impl Walk {
             if !sure {
                 let chars = self.len + blocks::chars(bytes, self.row_start..end);
                 if chars < min || chars > max {
-                    return Err((self.row_start, lf_at + 1));
+                    let stop = (self.row_start, lf_at + 1);
+                    return (self, Err(stop));
                 }
             }
             self.rows += 1;
             self.len = 0;
             self.row_start = lf_at + 1;
         }
-        Ok(())
+        (self, Ok(()))
     }
 }
 
