@@ -703,6 +703,33 @@ mod tests {
         }
     }
 
+    /// Runs `f` on another thread and fails (instead of hanging) if it takes over 20 s.
+    fn within_time<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the validator did not finish within 20 s (a loop that never ends?)")
+    }
+
+    /// A row longer than the plain-row pass's widest window (64 KiB) after the first row, in
+    /// one `feed`: the decoder must get it (row too long), the pass must not spin on it.
+    #[test]
+    fn a_row_longer_than_the_widest_window_is_the_decoders() {
+        for csv in [false, true] {
+            let verdict = within_time(move || {
+                let mut input = b"ab\n".to_vec();
+                input.extend(std::iter::repeat_n(b'x', (1 << 16) + 10));
+                input.push(b'\n');
+                let mut v = TextValidator::new(csv);
+                v.feed(&input);
+                v.finish().map_err(|e| (e.rule, e.line))
+            });
+            assert_eq!(verdict, Err((Rule::RowTooLong, 2)));
+        }
+    }
+
     #[test]
     fn messages_name_rule_and_line() {
         let v = Violation::new(Rule::BlankLine, 7);
