@@ -391,8 +391,11 @@ impl TextValidator {
             let cut = rest.len().min(window);
             window = (window * 2).min(1 << 16);
             let Some(last_lf) = rest[..cut].iter().rposition(|&b| b == b'\n') else {
-                if cut == rest.len() {
-                    break; // no whole row left
+                // No whole row left, or a row longer than the widest window (far longer
+                // than a plain row can be): the decoder's. The window does not grow past
+                // 64 KiB, so going on would read the same window forever.
+                if cut == rest.len() || cut == 1 << 16 {
+                    break;
                 }
                 continue; // a row longer than the window: a wider one
             };
