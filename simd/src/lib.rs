@@ -123,12 +123,17 @@ mod x86 {
         #[inline]
         pub(crate) fn detect() -> Level {
             let popcnt = std::is_x86_feature_detected!("popcnt");
+            // AVX2 for AVX-512 too: the compiler takes `avx512f` to imply `avx2` (and may
+            // emit AVX2 in `avx512`), `at_level` lets a CPU at this level run `avx2`, and the
+            // standard library does not check that a CPU reporting AVX-512F reports AVX2.
+            let avx2 = std::is_x86_feature_detected!("avx2");
             if popcnt
+                && avx2
                 && std::is_x86_feature_detected!("avx512bw")
                 && std::is_x86_feature_detected!("avx512f")
             {
                 Level::Avx512
-            } else if popcnt && std::is_x86_feature_detected!("avx2") {
+            } else if popcnt && avx2 {
                 Level::Avx2
             } else {
                 Level::Sse2

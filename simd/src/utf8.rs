@@ -37,7 +37,9 @@ pub(crate) mod avx512 {
     /// Whether the CPU has what [`is_utf8`] needs (the standard library caches the answer).
     #[inline]
     pub(crate) fn available() -> bool {
-        std::is_x86_feature_detected!("avx512f")
+        // AVX2 too: `avx512f` implies it for the compiler, not in the CPU's report.
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512vbmi")
     }
