@@ -311,6 +311,11 @@ pub struct TextValidator {
     field: Csv,
     utf8: Utf8Decoder,
     error: Option<Violation>,
+    /// Rows left to the decoder before the plain-row pass is tried again, and how many it
+    /// was last time: after a try that passed nothing (a CSV whose every row is quoted), the
+    /// wait doubles up to 64 rows, so that such a file is not read ahead on every row.
+    plain_wait: u32,
+    plain_backoff: u32,
 }
 
 impl TextValidator {
@@ -327,6 +332,8 @@ impl TextValidator {
             field: Csv::Start,
             utf8: Utf8Decoder::default(),
             error: None,
+            plain_wait: 0,
+            plain_backoff: 0,
         }
     }
 
@@ -339,7 +346,17 @@ impl TextValidator {
     pub fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() && self.error.is_none() {
             if self.between_rows() {
-                bytes = &bytes[self.plain_rows(bytes)..];
+                if self.plain_wait > 0 {
+                    self.plain_wait -= 1;
+                } else {
+                    let passed = self.plain_rows(bytes);
+                    self.plain_backoff = match passed {
+                        0 => (2 * self.plain_backoff).clamp(1, 64),
+                        _ => 0,
+                    };
+                    self.plain_wait = self.plain_backoff;
+                    bytes = &bytes[passed..];
+                }
             }
             // The decoder takes the rest of the row the plain-row pass left (or all of the
             // bytes, if they end no row): to its line end, or to the end of `bytes`.
