@@ -434,26 +434,22 @@ impl TextValidator {
             Err(e) => e.valid_up_to(),
         };
         let text = &rows[..valid];
-        let (mut passed, mut chars) = (0, 0u64);
-        // Most windows hold no CR (LF line ends) and, in CSV, no quote or comma: a loop
-        // that looks for LFs alone then does (about twice as fast).
+        // Most windows hold no CR (LF line ends) and, in CSV, no quote or comma: the loop
+        // then looks for LFs alone (about twice as fast).
         let special =
             text.contains(&b'\r') || self.csv && (text.contains(&b'"') || text.contains(&b','));
-        if !special {
-            for (i, &b) in text.iter().enumerate() {
-                if b == b'\n' {
-                    if !(MIN_ROW_CHARS..=MAX_ROW_CHARS).contains(&chars) {
-                        break;
-                    }
-                    self.rows += 1;
-                    self.line += 1;
-                    (passed, chars) = (i + 1, 0);
-                } else {
-                    chars += u64::from(b & 0xC0 != 0x80);
-                }
-            }
-            return (passed, passed == rows.len());
-        }
+        let passed = if special {
+            self.whole_rows::<true>(text)
+        } else {
+            self.whole_rows::<false>(text)
+        };
+        (passed, passed == rows.len())
+    }
+
+    /// The bytes of the whole rows at the start of `text` (valid UTF-8) that pass, counted
+    /// as rows. `SPECIAL`: whether `text` may hold a CR or (CSV) a quote or a comma.
+    fn whole_rows<const SPECIAL: bool>(&mut self, text: &[u8]) -> usize {
+        let (mut passed, mut chars) = (0, 0u64);
         for (i, &b) in text.iter().enumerate() {
             match b {
                 b'\n' => {
@@ -465,14 +461,14 @@ impl TextValidator {
                     (passed, chars) = (i + 1, 0);
                 }
                 // The CR of a CRLF is no character; any other is the decoder's to report.
-                b'\r' if text.get(i + 1) == Some(&b'\n') => {}
-                b'\r' => break,
-                b'"' | b',' if self.csv => break,
+                b'\r' if SPECIAL && text.get(i + 1) == Some(&b'\n') => {}
+                b'\r' if SPECIAL => break,
+                b'"' | b',' if SPECIAL && self.csv => break,
                 // In valid UTF-8, every byte but a continuation byte starts a character.
                 _ => chars += u64::from(b & 0xC0 != 0x80),
             }
         }
-        (passed, passed == rows.len())
+        passed
     }
 
     /// Ends the content and returns the number of rows.
